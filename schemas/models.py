@@ -1,0 +1,359 @@
+"""Message contracts v1: one msgspec Struct per message type.
+
+These Structs are the single source of truth. The JSON Schemas under
+``schemas/json/`` are generated from them (``incidents schemas export``) and a
+contract test fails when the committed files drift. On the hot path msgspec
+decodes *and* validates in one pass (types, enums, lengths, patterns, UTF-8,
+time zones), which is an order of magnitude cheaper than decoding to dicts and
+running a JSON Schema validator afterwards.
+
+Unknown fields are ignored on decode so that producers may add optional fields
+without breaking consumers (backward-compatible evolution, see
+``schemas/topics/*.yaml``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta, Struct, field
+
+Platform = Literal["vk", "ok", "telegram", "pos", "rss", "web", "other"]
+PLATFORMS: tuple[str, ...] = ("vk", "ok", "telegram", "pos", "rss", "web", "other")
+
+Priority = Literal["critical", "high", "normal"]
+MentionStatus = Literal["accepted", "duplicate"]
+IncidentStatus = Literal[
+    "new",
+    "assigned",
+    "in_progress",
+    "answered_interim",
+    "answered_final",
+    "closed",
+    "rejected",
+    "merged_into",
+]
+ResponseKind = Literal["interim", "final"]
+
+MAX_TEXT_CHARS = 65_536
+
+AwareTime = Annotated[datetime, Meta(tz=True, description="RFC 3339 timestamp with a UTC offset")]
+RegionCode = Annotated[
+    str,
+    Meta(
+        pattern=r"^RU-[A-Z]{2,3}$",
+        description="ISO 3166-2:RU subdivision code, e.g. RU-TVE",
+        examples=["RU-TVE", "RU-MOW"],
+    ),
+]
+MentionId = Annotated[
+    str,
+    Meta(
+        min_length=3,
+        max_length=512,
+        pattern=r"^[a-z]+:\S+$",
+        description="Globally unique `platform:native-id`, e.g. vk:wall-1234_567",
+    ),
+]
+ShortText = Annotated[str, Meta(max_length=1024)]
+NonEmptyId = Annotated[str, Meta(min_length=1, max_length=512)]
+
+
+class Source(Struct, omit_defaults=True):
+    """The community, channel, chat or portal a mention was published in."""
+
+    id: NonEmptyId
+    name: ShortText | None = None
+    kind: Annotated[
+        str | None,
+        Meta(description="official, city_public, media, chat, portal, ..."),
+    ] = None
+    url: ShortText | None = None
+
+
+class Author(Struct, omit_defaults=True):
+    """The author of a post; raw in mentions.raw, pseudonymized everywhere after."""
+
+    id: NonEmptyId
+    name: ShortText | None = None
+
+
+class GeoPoint(Struct):
+    lat: Annotated[float, Meta(ge=-90, le=90)]
+    lon: Annotated[float, Meta(ge=-180, le=180)]
+
+
+class Engagement(Struct, omit_defaults=True):
+    likes: Annotated[int, Meta(ge=0)] | None = None
+    reposts: Annotated[int, Meta(ge=0)] | None = None
+    comments: Annotated[int, Meta(ge=0)] | None = None
+    views: Annotated[int, Meta(ge=0)] | None = None
+
+
+class RawMention(Struct, omit_defaults=True):
+    """RawMention v1: what connectors publish to mentions.raw."""
+
+    id: MentionId
+    platform: Platform
+    source: Source
+    text: Annotated[str, Meta(min_length=1, max_length=MAX_TEXT_CHARS)]
+    created_at: AwareTime
+    author: Author | None = None
+    url: ShortText | None = None
+    reply_to: Annotated[str, Meta(max_length=512)] | None = None
+    region_hint: RegionCode | None = None
+    geo: GeoPoint | None = None
+    metrics: Engagement | None = None
+
+
+class Place(Struct, omit_defaults=True):
+    """Where a mention is about, and how that was found."""
+
+    region: RegionCode | None = None
+    region_source: Literal["hint", "geo", "text"] | None = None
+    municipality: ShortText | None = None
+    municipality_source: Literal["text", "geo", "hint"] | None = None
+    oktmo: Annotated[str, Meta(pattern=r"^\d{8,11}$")] | None = None
+    address: ShortText | None = None
+    geo: GeoPoint | None = None
+
+
+class Mention(Struct, omit_defaults=True):
+    """Mention v1: an enriched mention.
+
+    On mentions.enriched the grouping fields (status, duplicate_of,
+    incident_id) are absent; on mentions.resolved they are set.
+    """
+
+    id: MentionId
+    platform: Platform
+    source: Source
+    text: Annotated[str, Meta(min_length=1, max_length=MAX_TEXT_CHARS)]
+    created_at: AwareTime
+    fingerprint: Annotated[
+        str, Meta(description="hash of the normalized text; equal texts, equal prints")
+    ]
+    is_appeal: bool
+    appeal_score: Annotated[float, Meta(ge=0, le=1)]
+    category: str | None
+    category_confidence: Annotated[float, Meta(ge=0, le=1)]
+    priority: Priority
+    place: Place
+    agency: str | None
+    author: Author | None = None
+    url: ShortText | None = None
+    reply_to: str | None = None
+    metrics: Engagement | None = None
+    priority_cues: list[str] = field(default_factory=list)
+    status: MentionStatus | None = None
+    duplicate_of: MentionId | None = None
+    incident_id: str | None = None
+    pipeline_version: str = "1"
+
+
+class MentionRef(Struct, omit_defaults=True):
+    """Enough of a mention to address a reply to it."""
+
+    id: MentionId
+    platform: Platform
+    source_id: str
+    created_at: AwareTime
+    url: str | None = None
+    duplicate_of: str | None = None
+
+
+class SlaState(Struct, omit_defaults=True):
+    first_reaction_due: AwareTime | None = None
+    final_answer_due: AwareTime | None = None
+    first_reaction_at: AwareTime | None = None
+    final_answer_at: AwareTime | None = None
+    first_reaction_breached: bool = False
+    final_answer_breached: bool = False
+
+
+class Incident(Struct, omit_defaults=True):
+    """Incident v1: the latest state of one problem, on the compacted incidents topic."""
+
+    id: Annotated[str, Meta(description="`<region or RU-UNK>/<id>`: the key carries the region")]
+    region: RegionCode | None
+    category: str | None
+    status: IncidentStatus
+    priority: Priority
+    opened_at: AwareTime
+    updated_at: AwareTime
+    version: Annotated[int, Meta(ge=1, description="increases with every change")]
+    title: str
+    mentions_count: Annotated[int, Meta(ge=1)]
+    municipality: str | None = None
+    address: str | None = None
+    agency: str | None = None
+    geo: GeoPoint | None = None
+    primary_mention_id: str | None = None
+    mention_ids: list[str] = field(default_factory=list)
+    platforms: list[str] = field(default_factory=list)
+    sla: SlaState = field(default_factory=SlaState)
+    reopened_from: str | None = None
+    merged_into: str | None = None
+    closed_at: AwareTime | None = None
+
+
+IncidentEventType = Literal[
+    "created",
+    "attached",
+    "duplicate_linked",
+    "assigned",
+    "status_changed",
+    "responded",
+    "sla_breached",
+    "reopened",
+    "merged",
+    "split",
+    "closed",
+]
+
+
+class IncidentEvent(Struct, omit_defaults=True):
+    """IncidentEvent v1: one change of one incident, on incidents.events."""
+
+    event_id: Annotated[str, Meta(description="deterministic: replays give the same id")]
+    incident_id: str
+    type: IncidentEventType
+    at: AwareTime
+    region: RegionCode | None
+    incident_version: Annotated[int, Meta(ge=1)]
+    category: str | None = None
+    agency: str | None = None
+    priority: Priority | None = None
+    status: IncidentStatus | None = None
+    mention_id: str | None = None
+    response_id: str | None = None
+    detail: dict[str, str | int | float | bool | None] = field(default_factory=dict)
+
+
+class OfficialResponse(Struct, omit_defaults=True):
+    """OfficialResponse v1: an agency's answer, from the operator console."""
+
+    response_id: NonEmptyId
+    kind: ResponseKind
+    agency: Annotated[str, Meta(min_length=1, max_length=512)]
+    text: Annotated[str, Meta(min_length=1, max_length=MAX_TEXT_CHARS)]
+    responded_at: AwareTime
+    incident_id: str | None = None
+    mention_id: MentionId | None = None
+    region: RegionCode | None = None
+    operator: ShortText | None = None
+
+
+class Reply(Struct, omit_defaults=True):
+    """Reply v1: one answer addressed to one post, on replies.outbound."""
+
+    reply_id: Annotated[str, Meta(description="hash of response_id and mention_id")]
+    response_id: str
+    incident_id: str
+    mention_id: MentionId
+    platform: Platform
+    source_id: str
+    kind: ResponseKind
+    agency: str
+    text: str
+    responded_at: AwareTime
+    region: RegionCode | None = None
+    post_url: str | None = None
+
+
+class IncidentCommand(Struct, omit_defaults=True, tag_field="type"):
+    """Base for messages on incidents.commands (keyed by region)."""
+
+    command_id: NonEmptyId
+    at: AwareTime
+
+
+class AssignCommand(IncidentCommand, tag="assign"):
+    incident_id: str
+    agency: Annotated[str, Meta(min_length=1)]
+    operator: str | None = None
+
+
+class StatusCommand(IncidentCommand, tag="set_status"):
+    incident_id: str
+    status: Literal["in_progress", "closed", "rejected"]
+    operator: str | None = None
+    reason: str | None = None
+
+
+class MergeCommand(IncidentCommand, tag="merge"):
+    incident_id: Annotated[str, Meta(description="the incident that disappears")]
+    into: str
+    operator: str | None = None
+
+
+class SplitCommand(IncidentCommand, tag="split"):
+    incident_id: str
+    mention_ids: Annotated[list[str], Meta(min_length=1)]
+    operator: str | None = None
+
+
+class RespondCommand(IncidentCommand, tag="respond"):
+    """An OfficialResponse routed to the partition that owns its incident."""
+
+    response: OfficialResponse
+
+
+class TickCommand(IncidentCommand, tag="tick"):
+    """Advances a region's event-time clock when it has no traffic (SLA timers); internal."""
+
+    region: Annotated[str | None, Meta(description="region code or 'unknown'")] = None
+
+
+AnyCommand = (
+    AssignCommand | StatusCommand | MergeCommand | SplitCommand | RespondCommand | TickCommand
+)
+
+ErrorKind = Literal[
+    "invalid_json",
+    "invalid_encoding",
+    "schema",
+    "too_large",
+    "unknown_region",
+    "unknown_incident",
+    "processing_error",
+]
+
+
+class DeadLetter(Struct, omit_defaults=True):
+    """DeadLetter v1: an input a stage could not handle, with its original bytes."""
+
+    dlq_id: Annotated[str, Meta(description="hash of topic, partition and offset")]
+    stage: str
+    topic: str
+    partition: int
+    offset: int
+    error_kind: ErrorKind
+    reason: Annotated[str, Meta(max_length=2048)]
+    failed_at: AwareTime
+    original_b64: Annotated[str, Meta(description="the original value bytes, base64")]
+    original_size: Annotated[int, Meta(ge=0)]
+    key_b64: str | None = None
+    mention_id: str | None = None
+    replayed: Annotated[int, Meta(ge=0, description="times this record was replayed")] = 0
+
+
+#: name -> (Struct, version); what ``incidents schemas export`` writes.
+SCHEMAS: dict[str, tuple[type, int]] = {
+    "raw-mention": (RawMention, 1),
+    "mention": (Mention, 1),
+    "incident": (Incident, 1),
+    "incident-event": (IncidentEvent, 1),
+    "official-response": (OfficialResponse, 1),
+    "reply": (Reply, 1),
+    "incident-command": (AnyCommand, 1),
+    "dead-letter": (DeadLetter, 1),
+}
+
+_encoder = msgspec.json.Encoder()
+
+
+def encode(obj: object) -> bytes:
+    return _encoder.encode(obj)

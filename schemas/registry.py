@@ -1,0 +1,68 @@
+"""JSON Schemas generated from the msgspec models, and lookups by name.
+
+``incidents schemas export`` rewrites ``schemas/json/*.schema.json``;
+``incidents schemas check`` (and a contract test) fails when they drift from
+``schemas/models.py``. Downstream teams read the JSON files; our code reads the
+Structs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from schemas.models import SCHEMAS
+
+JSON_DIR = Path(__file__).parent / "json"
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def schema_id(name: str, version: int) -> str:
+    return f"urn:incidents:schema:{name}:v{version}"
+
+
+def file_name(name: str, version: int) -> str:
+    return f"{name}.v{version}.schema.json"
+
+
+def render_schema(name: str) -> dict[str, Any]:
+    typ, version = SCHEMAS[name]
+    body = msgspec.json.schema(typ)
+    doc = {
+        "$schema": DRAFT,
+        "$id": schema_id(name, version),
+        "title": f"{name} v{version}",
+    }
+    doc.update(body)
+    return doc
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+
+def export_all(directory: Path = JSON_DIR) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, (_, version) in SCHEMAS.items():
+        path = directory / file_name(name, version)
+        path.write_text(dumps(render_schema(name)), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def stale_files(directory: Path = JSON_DIR) -> list[str]:
+    stale = []
+    for name, (_, version) in SCHEMAS.items():
+        path = directory / file_name(name, version)
+        if not path.is_file() or path.read_text(encoding="utf-8") != dumps(render_schema(name)):
+            stale.append(path.name)
+    return stale
+
+
+def load_schema(name: str) -> dict[str, Any]:
+    _, version = SCHEMAS[name]
+    return json.loads((JSON_DIR / file_name(name, version)).read_text(encoding="utf-8"))  # type: ignore[no-any-return]

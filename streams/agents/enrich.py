@@ -1,0 +1,85 @@
+"""enrich: mentions.raw → mentions.enriched (keyed by region) | mentions.dlq.
+
+Stateless and batched: the classifier runs once per batch, which is what makes
+thousands of mentions a second possible in Python (DESIGN §4).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from schemas.models import Mention, RawMention, encode
+from streams import metrics
+from streams.app import observe_batch, settle
+from streams.domain.enrichment import Enricher, InvalidInput
+from streams.domain.incidents import region_key
+
+if TYPE_CHECKING:
+    import faust
+
+    from streams.app import Runtime
+
+STAGE = "enrich"
+
+
+def register(app: faust.App, rt: Runtime) -> None:
+    source = rt.topic(rt.topics.raw)
+    s = rt.settings
+    enricher: list[Enricher] = []
+
+    @app.agent(source, name=STAGE, concurrency=1)
+    @rt.supervised(STAGE)
+    async def enrich(stream: faust.StreamT[bytes]) -> None:
+        if not enricher:
+            # Models load once per process, before the first batch (~1-2 s).
+            enricher.append(await rt.in_executor(Enricher.from_settings, s.enrich))
+        en = enricher[0]
+        guard = rt.guard(STAGE)
+        rt.started.add(STAGE)
+        metrics.AGENT_UP.labels(STAGE).set(1)
+        async for events in stream.take_events(s.worker.batch_size, within=s.worker.batch_within_s):
+            started = time.perf_counter()
+            pending: list[Any] = []
+            valid: list[tuple[Any, RawMention]] = []
+            for ev in events:
+                rt.count_in(STAGE, ev)
+                try:
+                    valid.append((ev, en.decode(ev.message.value)))
+                except InvalidInput as err:
+                    await rt.dead_letter(pending, STAGE, ev, err.kind, err.reason)
+                    guard.record(True)
+            enriched, failed = _enrich_isolated(en, valid)
+            for _ev, mention in enriched:
+                guard.record(False)
+                await rt.send(
+                    pending,
+                    rt.topics.enriched,
+                    region_key(mention.place.region).encode(),
+                    encode(mention),
+                    STAGE,
+                )
+            for ev, mention_id, reason in failed:
+                await rt.dead_letter(pending, STAGE, ev, "processing_error", reason, mention_id)
+                guard.record(True)
+            await settle(pending)
+            observe_batch(STAGE, started, len(events))
+
+
+def _enrich_isolated(
+    en: Enricher, valid: list[tuple[Any, RawMention]]
+) -> tuple[list[tuple[Any, Mention]], list[tuple[Any, str, str]]]:
+    """Enrich the batch; if that fails, redo one by one so only the culprit is dead-lettered."""
+    try:
+        mentions = en.enrich([r for _, r in valid])
+        return [(ev, m) for (ev, _), m in zip(valid, mentions, strict=True)], []
+    except Exception:
+        pass
+    ok: list[tuple[Any, Mention]] = []
+    failed: list[tuple[Any, str, str]] = []
+    for ev, raw in valid:
+        try:
+            ok.append((ev, en.enrich([raw])[0]))
+        except Exception as exc:  # a bug in domain code must not stop the stream
+            failed.append((ev, raw.id, f"{type(exc).__name__}: {exc}"))
+    return ok, failed

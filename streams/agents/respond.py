@@ -1,0 +1,112 @@
+"""respond: responses + incidents.commands → desk.commands (keyed by region).
+
+Operators answer and command from consoles that know incident ids (which carry
+the region) but not our partitioning. This router validates their messages,
+dead-letters the bad ones, and re-keys the good ones by region so that each
+lands on the partition whose desk owns the incident. The desk then updates the
+incident and fans one Reply out to every mention of it.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from schemas.models import AnyCommand, OfficialResponse, RespondCommand, TickCommand, encode
+from streams import metrics
+from streams.app import observe_batch, settle
+from streams.domain.enrichment import InvalidInput, decode_json
+from streams.domain.geo import Gazetteer
+from streams.domain.incidents import UNKNOWN_REGION, incident_region, region_key
+
+if TYPE_CHECKING:
+    import faust
+
+    from streams.app import Runtime
+
+STAGE = "respond"
+_response_decoder = msgspec.json.Decoder(OfficialResponse)
+_command_decoder = msgspec.json.Decoder(AnyCommand)
+
+
+def route(obj: OfficialResponse | AnyCommand) -> tuple[str, AnyCommand]:
+    """The partition key (region) and desk command for one operator message."""
+    if isinstance(obj, OfficialResponse):
+        if obj.incident_id:
+            region = incident_region(obj.incident_id)
+        elif obj.region:
+            region = obj.region
+        else:
+            raise InvalidInput(
+                "schema",
+                "OfficialResponse: a response to a mention needs `region` or `incident_id`",
+            )
+        return region_key(region), RespondCommand(
+            command_id=obj.response_id, at=obj.responded_at, response=obj
+        )
+    if isinstance(obj, TickCommand):
+        raise InvalidInput(
+            "schema", "IncidentCommand: ticks are internal, not accepted from outside"
+        )
+    return region_key(incident_region(obj.incident_id)), obj
+
+
+def register(app: faust.App, rt: Runtime) -> None:
+    s = rt.settings
+    source = app.topic(
+        rt.topics.responses,
+        rt.topics.commands,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=s.topics.partitions,
+    )
+
+    @app.agent(source, name=STAGE, concurrency=1)
+    @rt.supervised(STAGE)
+    async def respond(stream: faust.StreamT[bytes]) -> None:
+        guard = rt.guard(STAGE)
+        rt.started.add(STAGE)
+        metrics.AGENT_UP.labels(STAGE).set(1)
+        async for events in stream.take_events(s.worker.batch_size, within=s.worker.batch_within_s):
+            started = time.perf_counter()
+            pending: list[Any] = []
+            for ev in events:
+                rt.count_in(STAGE, ev)
+                try:
+                    if ev.message.topic == rt.topics.responses:
+                        obj: Any = decode_json(
+                            ev.message.value, _response_decoder, "OfficialResponse"
+                        )
+                    else:
+                        obj = decode_json(ev.message.value, _command_decoder, "IncidentCommand")
+                    key, command = route(obj)
+                    guard.record(False)
+                except InvalidInput as err:
+                    await rt.dead_letter(pending, STAGE, ev, err.kind, err.reason)
+                    guard.record(True)
+                    continue
+                await rt.send(
+                    pending, rt.topics.desk_commands, key.encode(), encode(command), STAGE
+                )
+            await settle(pending)
+            observe_batch(STAGE, started, len(events))
+
+    if s.sla.tick_interval_s > 0:
+
+        @app.timer(s.sla.tick_interval_s, on_leader=True)
+        async def tick() -> None:
+            """Advance event time on quiet regions so their SLA timers fire (live deployments)."""
+            at = datetime.now(UTC) - timedelta(seconds=s.sla.tick_lateness_s)
+            pending: list[Any] = []
+            regions = [*Gazetteer.default().region_codes(), UNKNOWN_REGION]
+            for region in regions:
+                cmd = TickCommand(
+                    command_id=f"tick:{region}:{int(at.timestamp())}", at=at, region=region
+                )
+                await rt.send(pending, rt.topics.desk_commands, region.encode(), encode(cmd), STAGE)
+            await settle(pending)

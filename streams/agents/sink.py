@@ -1,0 +1,124 @@
+"""sink: resolved mentions, incidents, events, replies and dead letters → ClickHouse.
+
+Batches of up to INCIDENTS_CLICKHOUSE_BATCH_ROWS rows, about one insert per
+second per table. A batch is acked (and its offsets later committed) only
+after ClickHouse acknowledged every insert of it; while ClickHouse is down
+the agent retries with capped exponential backoff and jitter, holding the
+offsets, so nothing is lost and the consumer simply falls behind. Replayed
+batches are filtered against what ClickHouse already has (streams/warehouse.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from schemas.models import DeadLetter, Incident, IncidentEvent, Mention, Reply
+from streams import metrics
+from streams.app import observe_batch, settle
+from streams.domain.enrichment import InvalidInput, decode_json
+from streams.logs import get as get_logger
+from streams.warehouse import Warehouse, WarehouseError, rows_for
+
+if TYPE_CHECKING:
+    import faust
+
+    from streams.app import Runtime
+
+STAGE = "sink"
+log = get_logger("streams.sink")
+
+
+def register(app: faust.App, rt: Runtime) -> None:
+    s = rt.settings
+    t = rt.topics
+    routes: dict[str, tuple[str, msgspec.json.Decoder, str]] = {
+        t.resolved: ("mentions", msgspec.json.Decoder(Mention), "Mention"),
+        t.incidents: ("incidents", msgspec.json.Decoder(Incident), "Incident"),
+        t.events: ("incident_events", msgspec.json.Decoder(IncidentEvent), "IncidentEvent"),
+        t.replies: ("replies", msgspec.json.Decoder(Reply), "Reply"),
+        t.dlq: ("dead_letters", msgspec.json.Decoder(DeadLetter), "DeadLetter"),
+    }
+    warehouse = Warehouse(s.clickhouse)
+    rt.warehouse = warehouse
+    source = app.topic(
+        *routes,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=s.topics.partitions,
+    )
+
+    @app.agent(source, name=STAGE, concurrency=1)
+    @rt.supervised(STAGE)
+    async def sink(stream: faust.StreamT[bytes]) -> None:
+        await _until_ok(rt, "schema_migrations", warehouse.migrate)
+        guard = rt.guard(STAGE)
+        rt.started.add(STAGE)
+        metrics.AGENT_UP.labels(STAGE).set(1)
+        async for events in stream.take_events(
+            s.clickhouse.batch_rows, within=s.clickhouse.flush_interval_s
+        ):
+            started = time.perf_counter()
+            pending: list[Any] = []
+            batches: dict[str, list[tuple[Any, int, int]]] = {}
+            for ev in events:
+                msg = ev.message
+                rt.count_in(STAGE, ev)
+                table, decoder, what = routes[msg.topic]
+                try:
+                    obj = decode_json(msg.value, decoder, what)
+                    guard.record(False)
+                except InvalidInput as err:
+                    guard.record(True)
+                    if msg.topic == t.dlq:
+                        # Never dead-letter the dead-letter topic into itself.
+                        metrics.DLQ.labels(STAGE, err.kind).inc()
+                        log.error(
+                            "poison_in_dlq",
+                            partition=msg.partition,
+                            offset=msg.offset,
+                            reason=err.reason[:300],
+                        )
+                    else:
+                        await rt.dead_letter(pending, STAGE, ev, err.kind, err.reason)
+                    continue
+                batches.setdefault(table, []).append((obj, msg.partition, msg.offset))
+            for table, items in batches.items():
+                rows = rows_for(table, items)
+                written, skipped = await _until_ok(rt, table, warehouse.insert, table, rows)
+                metrics.SINK_ROWS.labels(table).inc(written)
+                metrics.SINK_SKIPPED.labels(table).inc(skipped)
+            await settle(pending)
+            observe_batch(STAGE, started, len(events))
+
+
+async def _until_ok(rt: Runtime, table: str, fn: Any, *args: Any) -> Any:
+    """Retry a ClickHouse call until it succeeds: capped exponential backoff with jitter."""
+    delay = 0.5
+    attempt = 0
+    while True:
+        t0 = time.perf_counter()
+        try:
+            result = await rt.in_executor(fn, *args)
+            metrics.SINK_INSERT.labels(table).observe(time.perf_counter() - t0)
+            if attempt:
+                log.info("clickhouse_recovered", table=table, attempts=attempt + 1)
+            return result
+        except WarehouseError as exc:
+            attempt += 1
+            metrics.SINK_ERRORS.labels(table).inc()
+            log.warning(
+                "clickhouse_retry",
+                table=table,
+                attempt=attempt,
+                error=str(exc)[:300],
+                backoff_s=round(delay, 2),
+            )
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, rt.settings.clickhouse.retry_max_s)

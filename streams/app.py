@@ -1,0 +1,342 @@
+"""The Faust application: configuration, shared runtime, web endpoints, agent discovery.
+
+Agents live in ``streams/agents/`` (one thin module per stage) and are
+registered explicitly from the worker's roles. Everything they share (settings,
+topics, domain objects, health) is in :class:`Runtime`, passed explicitly.
+
+Choices that make "nothing lost" hold on Faust (see docs/operations.md):
+- every topic is subscribed as raw bytes and decoded inside a per-message
+  try, so a bad message becomes a dead letter instead of an exception Faust
+  acks and swallows;
+- agents run with concurrency 1 (faust #606: concurrency > 1 can commit past a
+  message still in flight);
+- every agent works in batches and awaits the broker's acknowledgement of
+  everything it produced before the batch is acked, so a committed offset
+  always means its outputs are durable;
+- an agent that crashes crashes the worker (exit code 1, /healthz 503)
+  instead of leaving it alive but idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+from faust.types import EventT
+
+from schemas.models import encode
+from streams import metrics
+from streams.dlq import DlqGuard, dead_letter, dlq_headers
+from streams.logs import get as get_logger
+from streams.settings import Settings
+from streams.topics import Topics
+
+log = get_logger("streams.app")
+AgentFn = Callable[[Any], Awaitable[None]]
+
+#: The partition of the event being processed, for table writes inside a batch.
+ACTIVE_PARTITION: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "active_partition", default=None
+)
+
+
+class PartitionedTable(faust.Table):  # type: ignore[misc]
+    """A table whose writes go to the changelog partition of the event being processed.
+
+    Faust attributes a table write to ``current_event()``, which inside a
+    ``take_events`` batch is the *last* event of the batch, possibly of another
+    partition. The agent sets ACTIVE_PARTITION per event instead.
+    """
+
+    def partition_for_key(self, key: Any) -> int | None:
+        p = ACTIVE_PARTITION.get()
+        if p is not None:
+            return p
+        return super().partition_for_key(key)  # type: ignore[no-any-return]
+
+
+def app_id_for(settings: Settings) -> str:
+    """One consumer group per role set: Faust assumes all members run the same agents."""
+    roles = sorted(set(settings.worker.roles))
+    base = settings.worker.app_id
+    if roles == sorted({"enrich", "group", "respond", "sink"}):
+        return base
+    return base + "-" + "-".join(roles)
+
+
+def faust_settings(settings: Settings) -> dict[str, Any]:
+    k = settings.kafka
+    conf: dict[str, Any] = {
+        "broker": ";".join(f"kafka://{h}" for h in k.hosts()),
+        "value_serializer": "raw",
+        "key_serializer": "raw",
+        "store": settings.worker.store,
+        "datadir": str(settings.worker.data_dir),
+        "topic_partitions": settings.topics.partitions,
+        "topic_replication_factor": settings.topics.replication_factor,
+        "broker_session_timeout": k.session_timeout_s,
+        "broker_heartbeat_interval": k.heartbeat_interval_s,
+        "broker_rebalance_timeout": k.rebalance_timeout_s,
+        "broker_commit_interval": k.commit_interval_s,
+        "consumer_auto_offset_reset": "earliest",
+        "processing_guarantee": "at_least_once",
+        "producer_acks": -1,
+        "web_enabled": True,
+        "web_bind": settings.worker.web_host,
+        "web_port": settings.worker.web_port,
+        "web_host": settings.worker.web_host,
+        "table_cleanup_interval": 3600.0,
+        "stream_wait_empty": True,
+        "worker_redirect_stdouts": False,
+    }
+    if k.security_protocol != "PLAINTEXT":
+        import ssl
+
+        if k.sasl_mechanism:
+            context = ssl.create_default_context(cafile=str(k.ssl_cafile) if k.ssl_cafile else None)
+            conf["broker_credentials"] = faust.SASLCredentials(
+                username=k.sasl_username or "",
+                password=k.sasl_password.get_secret_value() if k.sasl_password else "",
+                ssl_context=context if k.security_protocol == "SASL_SSL" else None,
+                mechanism=k.sasl_mechanism,
+            )
+        else:
+            conf["broker_credentials"] = ssl.create_default_context(
+                cafile=str(k.ssl_cafile) if k.ssl_cafile else None
+            )
+    return conf
+
+
+@dataclass
+class Runtime:
+    """What the agents of one worker share."""
+
+    settings: Settings
+    app: faust.App
+    topics: Topics
+    worker: Any = None
+    crashed: dict[str, str] = field(default_factory=dict)
+    started: set[str] = field(default_factory=set)
+    guards: dict[str, DlqGuard] = field(default_factory=dict)
+    executor: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="sink")
+    )
+    handles: dict[str, Any] = field(default_factory=dict)
+    desk: Any = None
+    warehouse: Any = None
+
+    def topic(self, name: str) -> faust.TopicT:
+        return self.app.topic(
+            name,
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=self.settings.topics.partitions,
+        )
+
+    def count_in(self, stage: str, event: EventT) -> None:
+        metrics.MESSAGES_IN.labels(stage, _base(event.message.topic, self.settings)).inc()
+
+    def guard(self, stage: str) -> DlqGuard:
+        if stage not in self.guards:
+            self.guards[stage] = DlqGuard(stage, self.settings.dlq)
+        return self.guards[stage]
+
+    async def send(
+        self,
+        pending: list[Awaitable[Any]],
+        topic: str,
+        key: bytes,
+        value: bytes,
+        stage: str,
+        headers: dict[str, bytes] | None = None,
+    ) -> None:
+        fut = await self.app.topic(topic, key_serializer="raw", value_serializer="raw").send(
+            key=key, value=value, headers=headers
+        )
+        pending.append(fut)
+        metrics.MESSAGES_OUT.labels(stage, _base(topic, self.settings)).inc()
+
+    async def dead_letter(
+        self,
+        pending: list[Awaitable[Any]],
+        stage: str,
+        event: EventT,
+        kind: str,
+        reason: str,
+        mention_id: str | None = None,
+    ) -> None:
+        msg = event.message
+        d = dead_letter(
+            stage=stage,
+            topic=msg.topic,
+            partition=msg.partition,
+            offset=msg.offset,
+            value=msg.value,
+            key=msg.key,
+            error_kind=kind,
+            reason=reason,
+            mention_id=mention_id,
+        )
+        await self.send(
+            pending, self.topics.dlq, msg.key or d.dlq_id.encode(), encode(d), stage, dlq_headers(d)
+        )
+        metrics.DLQ.labels(stage, kind).inc()
+        log.warning(
+            "dead_letter",
+            stage=stage,
+            topic=msg.topic,
+            partition=msg.partition,
+            offset=msg.offset,
+            error_kind=kind,
+            reason=reason[:300],
+            mention_id=mention_id,
+        )
+
+    async def in_executor(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    def supervised(self, stage: str) -> Callable[[AgentFn], AgentFn]:
+        """Wrap an agent body: a crash marks the worker unhealthy and stops it (exit 1)."""
+
+        def wrap(fn: AgentFn) -> AgentFn:
+            @functools.wraps(fn)
+            async def agent(stream: Any) -> None:
+                try:
+                    await fn(stream)
+                except asyncio.CancelledError:
+                    raise
+                except BaseException as exc:
+                    await self.on_agent_error(stage, exc)
+                    raise
+
+            return agent
+
+        return wrap
+
+    async def on_agent_error(self, stage: str, exc: BaseException) -> None:
+        self.crashed[stage] = f"{type(exc).__name__}: {exc}"
+        metrics.AGENT_UP.labels(stage).set(0)
+        log.error("agent_crashed", stage=stage, error=str(exc)[:500], exc_info=exc)
+        if self.worker is not None:
+            # Crash-only: a worker with a dead agent must not look alive.
+            await self.worker.crash(exc)
+
+
+def _base(topic: str, s: Settings) -> str:
+    return (
+        topic[len(s.topics.prefix) :]
+        if s.topics.prefix and topic.startswith(s.topics.prefix)
+        else topic
+    )
+
+
+async def settle(pending: list[Awaitable[Any]]) -> None:
+    """Wait until the broker acknowledged everything produced for a batch."""
+    if pending:
+        await asyncio.gather(*pending)
+        pending.clear()
+
+
+def observe_batch(stage: str, started: float, n: int) -> None:
+    if n:
+        per = (time.perf_counter() - started) / n
+        hist = metrics.STAGE_LATENCY.labels(stage)
+        for _ in range(n):
+            hist.observe(per)
+
+
+def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
+    app = faust.App(app_id_for(settings), **faust_settings(settings))
+    rt = Runtime(settings=settings, app=app, topics=Topics.from_settings(settings))
+    _register_web(app, rt)
+    from streams.agents import register_roles
+
+    register_roles(app, rt, settings.worker.roles)
+    return app, rt
+
+
+def _register_web(app: faust.App, rt: Runtime) -> None:
+    @app.page("/healthz")
+    async def healthz(web: Any, request: Any) -> Any:
+        """Liveness: fails when any agent crashed (Kubernetes restarts the pod)."""
+        if rt.crashed:
+            return web.json({"status": "crashed", "agents": rt.crashed}, status=503)
+        return web.json({"status": "ok", "agents": sorted(rt.started)})
+
+    @app.page("/readyz")
+    async def readyz(web: Any, request: Any) -> Any:
+        ready = not rt.crashed and app.rebalancing is False and bool(rt.started)
+        return web.json({"ready": ready}, status=200 if ready else 503)
+
+    @app.page("/metrics")
+    async def metrics_page(web: Any, request: Any) -> Any:
+        return web.bytes(metrics.render(), content_type="text/plain; version=0.0.4")
+
+    @app.page("/status")
+    async def status(web: Any, request: Any) -> Any:
+        return web.json(status_snapshot(rt))
+
+    @app.page("/query")
+    async def query(web: Any, request: Any) -> Any:
+        """Read-only SQL on the embedded ClickHouse this worker owns (loopback only)."""
+        if rt.warehouse is None:
+            return web.json({"error": "this worker does not run the sink"}, status=404)
+        peer = request.remote or ""
+        if peer not in ("127.0.0.1", "::1", "localhost"):
+            return web.json({"error": "loopback only"}, status=403)
+        body = await request.json()
+        sql = str(body.get("sql", "")).strip().rstrip(";")
+        if not sql.lower().startswith(("select", "with", "show", "describe", "exists")):
+            return web.json({"error": "read-only: SELECT/WITH/SHOW/DESCRIBE only"}, status=400)
+        try:
+            cols, rows = await rt.in_executor(rt.warehouse.query, sql, body.get("parameters"))
+        except Exception as exc:
+            return web.json({"error": str(exc)}, status=400)
+        return web.json({"columns": cols, "rows": [list(map(_jsonable, r)) for r in rows]})
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, int | float | str | bool) or v is None:
+        return v
+    if isinstance(v, list | tuple):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    return str(v)
+
+
+def _counter_total(counter: Any, by: Iterable[str] = ()) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for mf in counter.collect():
+        for s in mf.samples:
+            if not s.name.endswith("_total"):
+                continue
+            label = "/".join(s.labels.get(b, "") for b in by) or "all"
+            out[label] = out.get(label, 0.0) + s.value
+    return out
+
+
+def status_snapshot(rt: Runtime) -> dict[str, Any]:
+    return {
+        "app_id": rt.app.conf.id,
+        "roles": rt.settings.worker.roles,
+        "agents": sorted(rt.started),
+        "crashed": rt.crashed,
+        "rebalancing": bool(rt.app.rebalancing),
+        "messages_in": _counter_total(metrics.MESSAGES_IN, ["stage", "topic"]),
+        "messages_out": _counter_total(metrics.MESSAGES_OUT, ["stage", "topic"]),
+        "mentions": _counter_total(metrics.MENTIONS, ["status"]),
+        "dlq": _counter_total(metrics.DLQ, ["stage"]),
+        "sink_rows": _counter_total(metrics.SINK_ROWS, ["table"]),
+        "sink_skipped": _counter_total(metrics.SINK_SKIPPED, ["table"]),
+        "sink_errors": _counter_total(metrics.SINK_ERRORS, ["table"]),
+    }

@@ -1,0 +1,354 @@
+"""`incidents`: the one command-line entry point.
+
+Every failure a user can cause (a mistyped command, a wrong setting, a missing
+file, an unreachable broker) ends in one line on stderr and exit code 2 (usage
+or config) or 1 (runtime), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from streams.settings import ConfigError, Settings, load_settings
+
+
+class UsageError(Exception):
+    """Exit code 2 with one line."""
+
+
+class Failure(Exception):
+    """Exit code 1 with one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        if "invalid choice" in message and "argument command" in message:
+            bad = message.split("'")[1] if "'" in message else ""
+            close = difflib.get_close_matches(bad, COMMANDS, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            message = f"unknown command '{bad}'{hint} (see `incidents --help`)"
+        raise UsageError(message)
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+def _err_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+# ------------------------------------------------------------------ process
+def cmd_process(args: argparse.Namespace) -> int:
+    import msgspec
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from connectors.file import read_lines
+    from streams.domain.pipeline import OfflinePipeline
+
+    src = Path(args.input)
+    if str(src) != "-" and not src.is_file():
+        raise UsageError(f"no such input file: {src}")
+    s = _settings()
+    err = _err_console()
+    with err.status("loading models and gazetteer…"):
+        pipeline = OfflinePipeline(s)
+    out = sys.stdout.buffer if args.output in (None, "-") else open(args.output, "wb")  # noqa: SIM115
+    lines = (l for l in sys.stdin.buffer) if str(src) == "-" else read_lines(src)
+    total = None if str(src) == "-" else sum(1 for _ in read_lines(src))
+    enc = msgspec.json.Encoder()
+    started = time.perf_counter()
+    show = args.output not in (None, "-") and not args.quiet
+    try:
+        with Progress(
+            TextColumn("process"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            disable=not show,
+        ) as bar:
+            task = bar.add_task("lines", total=total)
+            for result in pipeline.run(lines, batch=args.batch):
+                out.write(enc.encode(result.as_dict()) + b"\n")
+                bar.advance(task)
+    finally:
+        if out is not sys.stdout.buffer:
+            out.close()
+    elapsed = time.perf_counter() - started
+    t = pipeline.totals
+    if not args.quiet:
+        from rich.table import Table
+
+        table = Table(title=f"process: {t.lines} lines in {elapsed:.1f} s ({t.lines / max(elapsed, 1e-9):,.0f}/s)")
+        for c in ("accepted", "duplicate", "rejected", "appeals", "incidents"):
+            table.add_column(c, justify="right")
+        table.add_row(str(t.accepted), str(t.duplicate), str(t.rejected), str(t.appeals), str(len(t.incidents)))
+        err.print(table)
+        if t.errors:
+            err.print("rejected by kind: " + ", ".join(f"{k}={v}" for k, v in sorted(t.errors.items())))
+    return 0
+
+
+# ------------------------------------------------------------------- replay
+def cmd_replay(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from connectors.file import count_lines, replay_file
+    from connectors.producer import MentionProducer, PublishError
+    from streams.topics import Topics, ensure_topics
+
+    s = _settings()
+    topics = Topics.from_settings(s)
+    plan: list[tuple[Path, str, str, str]] = []
+    for f in args.files:
+        plan.append((Path(f), topics.raw, "id", "RawMention/1"))
+    for f in args.responses or []:
+        plan.append((Path(f), topics.responses, "response_id", "OfficialResponse/1"))
+    for path, *_ in plan:
+        if not path.is_file():
+            raise UsageError(f"no such file: {path}")
+    _wait_for_broker(s, timeout=args.connect_timeout)
+    ensure_topics(s)
+    producer = MentionProducer(s.kafka, client_id="incidents-replay")
+    err = _err_console()
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
+    ) as bar:
+        for path, topic, key_field, schema in plan:
+            task = bar.add_task(f"{path.name} → {topic}", total=count_lines(path))
+            try:
+                replay_file(producer, path, topic, key_field, schema, progress=lambda n, t=task: bar.advance(t, n))
+            except PublishError as exc:
+                raise Failure(f"replay failed: {exc}") from None
+    err.print(f"published {producer.delivered} messages to {s.kafka.bootstrap}")
+    return 0
+
+
+def _wait_for_broker(s: Settings, timeout: float = 20.0) -> None:
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({**s.kafka.librdkafka(), "socket.connection.setup.timeout.ms": 3000})
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        try:
+            admin.list_topics(timeout=3)
+            return
+        except Exception as exc:  # KafkaException: transport failure
+            last = str(exc)
+            time.sleep(0.5)
+    raise Failure(
+        f"cannot reach Kafka at {s.kafka.bootstrap} (INCIDENTS_KAFKA_BOOTSTRAP) within {timeout:.0f} s"
+        + (f": {last[:120]}" if last else "")
+        + "; start one with `incidents broker`"
+    )
+
+
+# -------------------------------------------------------------------- worker
+def cmd_worker(args: argparse.Namespace) -> int:
+    from streams.worker import run_worker
+
+    s = _settings()
+    _wait_for_broker(s, timeout=args.connect_timeout)
+    run_worker(s)
+    return 0
+
+
+def cmd_broker(args: argparse.Namespace) -> int:
+    import signal
+
+    from streams.broker import BrokerError, EmbeddedBroker
+
+    s = _settings()
+    port = args.port if args.port is not None else int(s.kafka.hosts()[0].rsplit(":", 1)[1])
+    try:
+        broker = EmbeddedBroker(port=port).start()
+    except BrokerError as exc:
+        raise Failure(str(exc)) from None
+    print(f"embedded broker (tansu, in-memory) listening on {broker.bootstrap}; Ctrl-C stops it", flush=True)
+    stop = {"now": False}
+
+    def _stop(*_: Any) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        while not stop["now"] and broker.proc is not None and broker.proc.poll() is None:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        broker.stop()
+    return 0
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    from streams.topics import ensure_topics
+
+    s = _settings()
+    _wait_for_broker(s, timeout=args.connect_timeout)
+    created = ensure_topics(s)
+    print("created: " + (", ".join(created) if created else "nothing (all topics exist)"))
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from streams.warehouse import Warehouse, WarehouseError
+
+    s = _settings()
+    wh = Warehouse(s.clickhouse)
+    try:
+        applied = wh.migrate(progress=lambda name: print(f"applied {name}", flush=True))
+    except WarehouseError as exc:
+        raise Failure(str(exc)) from None
+    finally:
+        wh.close()
+    print(f"{len(applied)} migration(s) applied to {s.clickhouse.resolved_url()} database {s.clickhouse.database}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from streams.report import collect, http_query, render
+    from streams.warehouse import Warehouse, WarehouseError
+
+    s = _settings()
+    wh = None
+    if args.via:
+        query: Callable[..., Any] = http_query(args.via)
+    else:
+        wh = Warehouse(s.clickhouse)
+        query = wh.query
+    try:
+        sections = collect(query, s.clickhouse.database, top=args.top)
+    except WarehouseError as exc:
+        hint = ""
+        if "held by another process" in str(exc):
+            hint = f" (or run `incidents report --via http://127.0.0.1:{s.worker.web_port}`)"
+        raise Failure(str(exc) + hint) from None
+    except Exception as exc:
+        raise Failure(f"report failed: {str(exc).splitlines()[0]}") from None
+    finally:
+        if wh is not None:
+            wh.close()
+    render(sections)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from streams.demo.run import run_demo
+
+    return run_demo(_settings(), keep_running=args.keep_running)
+
+
+def cmd_schemas(args: argparse.Namespace) -> int:
+    from schemas.registry import export_all, stale_files
+
+    if args.action == "export":
+        for path in export_all():
+            print(f"wrote {path}")
+        return 0
+    stale = stale_files()
+    if stale:
+        raise Failure("JSON Schemas are out of date: " + ", ".join(stale) + " (run `make schemas`)")
+    print("JSON Schemas match schemas/models.py")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from streams.bench import run_bench
+
+    return run_bench(_settings(), quick=args.quick, only=args.only)
+
+
+COMMANDS = ["process", "replay", "report", "worker", "broker", "topics", "migrate", "demo", "schemas", "bench"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="incidents",
+        description="Social-media mentions → deduplicated, classified, located, routed incidents.",
+        epilog="Settings come from INCIDENTS_* environment variables; see docs/configuration.md.",
+    )
+    sub = p.add_subparsers(dest="command", metavar="command", parser_class=_Parser)
+
+    sp = sub.add_parser("process", help="run the pipeline's domain code over a JSONL file, offline")
+    sp.add_argument("input", help="RawMention JSONL (.gz allowed, - for stdin)")
+    sp.add_argument("-o", "--output", help="output JSONL (default stdout)")
+    sp.add_argument("--batch", type=int, default=500, help="batch size (default 500)")
+    sp.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    sp.set_defaults(fn=cmd_process)
+
+    sp = sub.add_parser("replay", help="publish JSONL files to mentions.raw (and responses)")
+    sp.add_argument("files", nargs="+", help="RawMention JSONL files")
+    sp.add_argument("--responses", action="append", help="OfficialResponse JSONL to publish to `responses`")
+    sp.add_argument("--connect-timeout", type=float, default=20.0)
+    sp.set_defaults(fn=cmd_replay)
+
+    sp = sub.add_parser("report", help="print the oversight tables from ClickHouse")
+    sp.add_argument("--via", help="query through a running worker, e.g. http://127.0.0.1:6066")
+    sp.add_argument("--top", type=int, default=15, help="rows in the incident list (default 15)")
+    sp.set_defaults(fn=cmd_report)
+
+    sp = sub.add_parser("worker", help="run the stream worker (agents by INCIDENTS_WORKER_ROLES)")
+    sp.add_argument("--connect-timeout", type=float, default=30.0)
+    sp.set_defaults(fn=cmd_worker)
+
+    sp = sub.add_parser("broker", help="run the embedded Kafka-protocol broker (tansu) in the foreground")
+    sp.add_argument("--port", type=int, help="port (default: the one in INCIDENTS_KAFKA_BOOTSTRAP)")
+    sp.set_defaults(fn=cmd_broker)
+
+    sp = sub.add_parser("topics", help="create missing topics with their partitions and configs")
+    sp.add_argument("--connect-timeout", type=float, default=20.0)
+    sp.set_defaults(fn=cmd_topics)
+
+    sp = sub.add_parser("migrate", help="apply ClickHouse migrations")
+    sp.set_defaults(fn=cmd_migrate)
+
+    sp = sub.add_parser("demo", help="broker + worker + ClickHouse, replay the sample, print the report")
+    sp.add_argument("--keep-running", action="store_true", help="leave broker and worker up until Ctrl-C")
+    sp.set_defaults(fn=cmd_demo)
+
+    sp = sub.add_parser("schemas", help="export or check the JSON Schemas generated from the models")
+    sp.add_argument("action", choices=["export", "check"])
+    sp.set_defaults(fn=cmd_schemas)
+
+    sp = sub.add_parser("bench", help="throughput figures")
+    sp.add_argument("--quick", action="store_true", help="smaller inputs (for CI smoke runs)")
+    sp.add_argument("--only", action="append", help="run only these benchmarks")
+    sp.set_defaults(fn=cmd_bench)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if not getattr(args, "fn", None):
+            parser.print_help(sys.stderr)
+            return 2
+        return int(args.fn(args) or 0)
+    except UsageError as exc:
+        print(f"incidents: error: {exc}", file=sys.stderr)
+        return 2
+    except ConfigError as exc:
+        print(f"incidents: config error: {exc}", file=sys.stderr)
+        return 2
+    except Failure as exc:
+        print(f"incidents: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("incidents: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""`make demo`: the whole pipeline on the embedded stack, end to end, then the report.
+
+Starts tansu on a free loopback port, creates the topics, starts one worker
+process (all roles; it owns the embedded ClickHouse in var/clickhouse), replays
+the bundled sample (mentions, then the operators' responses), waits until
+everything has drained, stops the worker so the ClickHouse directory is free,
+and prints the oversight report from it. Everything it started is stopped on
+exit or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from streams import probe
+from streams.broker import BrokerError, EmbeddedBroker, free_port
+from streams.settings import Settings
+
+SAMPLE_DIR = Path(__file__).parent / "sample"
+
+
+def _tail(path: Path, n: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
+    except OSError:
+        return ""
+
+
+def _stop(proc: subprocess.Popen[bytes] | None, timeout: float = 40.0) -> int | None:
+    if proc is None or proc.poll() is not None:
+        return proc.returncode if proc else None
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait(timeout=10)
+
+
+def run_demo(settings: Settings, keep_running: bool = False) -> int:
+    from connectors.file import count_lines, replay_file
+    from connectors.producer import MentionProducer
+    from streams.report import collect, render
+    from streams.topics import ensure_topics
+    from streams.warehouse import Warehouse
+
+    console = Console()
+    var = Path("var").resolve()
+    logs_dir = var / "logs"
+    logs_dir.mkdir(parents=True, exist_ok=True)
+    ch_url = settings.clickhouse.resolved_url()
+    mentions_file = SAMPLE_DIR / "mentions.jsonl"
+    responses_file = SAMPLE_DIR / "responses.jsonl"
+
+    broker: EmbeddedBroker | None = None
+    worker: subprocess.Popen[bytes] | None = None
+    worker_log = logs_dir / "worker.log"
+    try:
+        with console.status("starting the embedded Kafka-protocol broker (tansu)…"):
+            try:
+                broker = EmbeddedBroker(port=free_port(), log_path=logs_dir / "broker.log").start()
+            except BrokerError as exc:
+                console.print(f"[red]cannot start the embedded broker:[/] {exc}")
+                return 1
+        console.print(f"broker   tansu (in memory) on [bold]{broker.bootstrap}[/]")
+        s = settings.model_copy(
+            update={"kafka": settings.kafka.model_copy(update={"bootstrap": broker.bootstrap})}
+        )
+        created = ensure_topics(s)
+        console.print(f"topics   {len(created)} created ({s.topics.partitions} partitions each)")
+
+        web_port = free_port()
+        url = f"http://127.0.0.1:{web_port}"
+        env = dict(
+            os.environ,
+            INCIDENTS_KAFKA_BOOTSTRAP=broker.bootstrap,
+            INCIDENTS_WORKER_WEB_PORT=str(web_port),
+            INCIDENTS_WORKER_WEB_HOST="127.0.0.1",
+            INCIDENTS_CLICKHOUSE_URL=ch_url,
+        )
+        with console.status("starting the worker (loading models, joining the consumer group)…"):
+            log_file = open(worker_log, "wb")  # noqa: SIM115 - closed with the process
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "streams.cli", "worker"],
+                env=env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            proc = worker
+            try:
+                probe.wait_ready([url], alive=lambda: proc.poll() is None, timeout=120)
+            except (RuntimeError, TimeoutError) as exc:
+                console.print(f"[red]worker failed to start:[/] {exc}\n{_tail(worker_log)}")
+                return 1
+        console.print(f"worker   all stages, metrics and health on [bold]{url}[/] (log: {worker_log})")
+
+        producer = MentionProducer(s.kafka, client_id="incidents-demo")
+        external: dict[str, int] = {}
+        roles = {"enrich", "group", "respond", "sink"}
+        for path, topic, base, key, schema, label in (
+            (mentions_file, s.topics.name("mentions.raw"), "mentions.raw", "id", "RawMention/1", "mentions"),
+            (responses_file, s.topics.name("responses"), "responses", "response_id", "OfficialResponse/1", "responses"),
+        ):
+            total = count_lines(path)
+            with Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.completed:.0f}/{task.total:.0f}"),
+                TimeElapsedColumn(),
+                console=console,
+            ) as bar:
+                sent = bar.add_task(f"replay {label} → {topic}", total=total)
+                replay_file(producer, path, topic, key, schema, progress=lambda n, t=sent: bar.advance(t, n))
+                external[base] = external.get(base, 0) + total
+                flow = bar.add_task("pipeline draining (messages consumed/produced)", total=1)
+
+                def show(done: float, todo: float, t: int = flow) -> None:
+                    bar.update(t, completed=done, total=max(todo, 1))
+
+                proc = worker
+                try:
+                    probe.wait_drained(
+                        [url], external, roles, timeout=180, alive=lambda: proc.poll() is None, progress=show
+                    )
+                except (RuntimeError, TimeoutError) as exc:
+                    console.print(f"[red]pipeline did not drain:[/] {exc}\n{_tail(worker_log)}")
+                    return 1
+
+        if keep_running:
+            console.print(
+                f"\nrunning: broker {broker.bootstrap}, worker {url} "
+                f"(`incidents report --via {url}`); Ctrl-C stops both"
+            )
+            with contextlib.suppress(KeyboardInterrupt):
+                while worker.poll() is None:
+                    time.sleep(1)
+
+        with console.status("stopping the worker (it commits and releases ClickHouse)…"):
+            code = _stop(worker)
+            worker = None
+        if code not in (0, None):
+            console.print(f"[yellow]worker exited with code {code}[/]\n{_tail(worker_log)}")
+
+        warehouse = Warehouse(s.clickhouse)
+        try:
+            sections = collect(warehouse.query, s.clickhouse.database)
+            render(sections, console)
+            _, counts = warehouse.query(
+                "SELECT table, sum(rows) FROM system.parts WHERE active AND database = %(db)s "
+                "GROUP BY table ORDER BY table",
+                {"db": s.clickhouse.database},
+            )
+        finally:
+            warehouse.close()
+        console.print("\n[bold]Where the data is now[/]")
+        console.print(f"  ClickHouse  {ch_url}  database [bold]{s.clickhouse.database}[/]")
+        console.print("              " + ", ".join(f"{t} {n}" for t, n in counts if not t.startswith(".")))
+        console.print("  read it     .venv/bin/incidents report   (or any ClickHouse client on that path)")
+        console.print(f"  logs        {logs_dir}")
+        console.print("  Kafka       the embedded broker kept its topics in memory; they are gone with it")
+        return 0
+    except KeyboardInterrupt:
+        console.print("\ninterrupted: stopping what the demo started")
+        return 130
+    finally:
+        _stop(worker)
+        if broker is not None:
+            broker.stop()

@@ -1,0 +1,466 @@
+"""Relevance and category of a mention: is it a resident's appeal, and about what.
+
+One featuriser and two linear heads. Features are pymorphy3 lemmas, lemma
+bigrams, character n-grams of the words (typos, unseen inflections and
+compounds of social-media text) and hits of a hand-written lexicon
+(``data/lexicon.yaml``: one feature per category and per cue group, so a word
+the training examples never used still counts). They are TF-IDF weighted and
+scored by softmax-linear models: a relevance head (appeal or not) and a
+category head (the rubric).
+
+The bundled default model (``data/default_model.npz``) is trained only on
+examples the project wrote itself (``data/examples/``), rebuilt
+deterministically by ``python -m streams.domain.training build-default``.
+Own-rubric models (``incidents train``) hold only a category head; relevance
+still comes from the default model.
+
+Models are numpy ``.npz`` files of arrays (vocabulary as a string array,
+weights as floats) loaded with ``allow_pickle=False``: a model file cannot run
+code. Per-token work is cached, the rest is vectorised per batch, so a batch of
+a few hundred texts costs tens of microseconds per text.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from scipy import sparse
+
+from streams.domain import morph
+
+DATA_DIR = Path(__file__).with_name("data")
+DEFAULT_MODEL_PATH = DATA_DIR / "default_model.npz"
+LEXICON_PATH = DATA_DIR / "lexicon.yaml"
+MODEL_FORMAT = "incidents-appeal-model/1"
+
+DEFAULT_LABELS: tuple[str, ...] = (
+    "roads",
+    "public_transport",
+    "housing",
+    "utilities",
+    "landscaping",
+    "waste",
+    "healthcare",
+    "education",
+    "social_support",
+    "environment",
+    "stray_animals",
+    "safety",
+    "other",
+)
+
+# ---------------------------------------------------------------------------
+# text normalisation (private; a shared normalize module may replace it)
+
+_URL = re.compile(r"(?:https?://|www\.)\S+|\b[\w.-]+\.(?:ru|рф|com|org|net)(?:/\S*)?", re.I)
+_TAG = re.compile(r"[#@][\w.]+")
+_WORD = re.compile(r"[а-яёa-z0-9]+(?:-[а-яёa-z0-9]+)*")
+
+
+def _normalize(text: str) -> str:
+    """Lower case, ё→е, URLs and hashtags/mentions dropped; emojis fall out in tokenising."""
+    if "http" in text or "www" in text or "." in text:
+        text = _URL.sub(" ", text)
+    if "#" in text or "@" in text:
+        text = _TAG.sub(" ", text)
+    return text.lower().replace("ё", "е")
+
+
+def _tokens(text: str) -> list[str]:
+    return _WORD.findall(_normalize(text))
+
+
+# ---------------------------------------------------------------------------
+# lexicon
+
+
+@dataclass(frozen=True, slots=True)
+class Lexicon:
+    """Phrases (tuples of lemmas) → feature groups; prefixes of surface tokens too."""
+
+    phrases: dict[tuple[str, ...], tuple[str, ...]]
+    prefixes: tuple[tuple[str, str], ...]  # (surface prefix, group)
+    max_len: int
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> Lexicon:
+        groups: dict[str, list[str]] = {}
+        for cat, words in (doc.get("categories") or {}).items():
+            groups[f"cat:{cat}"] = list(words or [])
+        for key, words in doc.items():
+            if key != "categories" and isinstance(words, list):
+                groups[key] = list(words)
+        phrases: dict[tuple[str, ...], set[str]] = {}
+        prefixes: list[tuple[str, str]] = []
+        for group, words in groups.items():
+            for w in words:
+                w = str(w).lower().replace("ё", "е").strip()
+                if w.endswith("*") and " " not in w:
+                    prefixes.append((w[:-1], group))
+                    continue
+                lemmas = tuple(morph.lemma(t) for t in morph.tokens(w))
+                if lemmas:
+                    phrases.setdefault(lemmas, set()).add(group)
+        frozen = {p: tuple(sorted(g)) for p, g in phrases.items()}
+        max_len = max((len(p) for p in frozen), default=1)
+        return cls(frozen, tuple(sorted(prefixes)), max_len)
+
+    @classmethod
+    def load(cls, path: Path = LEXICON_PATH) -> Lexicon:
+        with open(path, encoding="utf-8") as f:
+            return cls.from_dict(yaml.safe_load(f) or {})
+
+
+@lru_cache(maxsize=4)
+def _lexicon(path: str = str(LEXICON_PATH)) -> Lexicon:
+    return Lexicon.load(Path(path))
+
+
+# ---------------------------------------------------------------------------
+# featuriser
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureConfig:
+    char_min: int = 3
+    char_max: int = 5
+    bigrams: bool = True
+    lexicon: bool = True
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "char_min": self.char_min,
+                "char_max": self.char_max,
+                "bigrams": self.bigrams,
+                "lexicon": self.lexicon,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, s: str) -> FeatureConfig:
+        d = json.loads(s)
+        return cls(int(d["char_min"]), int(d["char_max"]), bool(d["bigrams"]), bool(d["lexicon"]))
+
+
+_TOKEN_CACHE_MAX = 300_000
+
+
+class Featurizer:
+    """Text → feature names (training) or TF-IDF rows over a fixed vocabulary (inference)."""
+
+    def __init__(
+        self,
+        config: FeatureConfig,
+        lexicon: Lexicon | None,
+        vocab: dict[str, int] | None = None,
+        idf: np.ndarray | None = None,
+    ) -> None:
+        self.config = config
+        self.lexicon = lexicon if config.lexicon else None
+        self.vocab = vocab or {}
+        self.idf = idf
+        self._token_cache: dict[str, tuple[str, tuple[int, ...]]] = {}
+
+    # -- names ------------------------------------------------------------
+    def _token_names(self, token: str) -> tuple[str, list[str]]:
+        """The lemma of one token and its token-level feature names."""
+        if token.isdigit():
+            return "0", ["w:0"]
+        lem = morph.lemma(token)
+        names = [f"w:{lem}"]
+        cfg = self.config
+        if cfg.char_max >= cfg.char_min > 0 and len(token) > 1:
+            padded = f"<{token}>"
+            n_chars = len(padded)
+            for n in range(cfg.char_min, cfg.char_max + 1):
+                for i in range(n_chars - n + 1):
+                    names.append(f"c:{padded[i : i + n]}")
+        if self.lexicon is not None:
+            one = self.lexicon.phrases.get((lem,))
+            if one:
+                names.extend(f"L:{g}" for g in one)
+            for prefix, group in self.lexicon.prefixes:
+                if token.startswith(prefix):
+                    names.append(f"L:{group}")
+        return lem, names
+
+    def _doc_names(self, lemmas: list[str]) -> list[str]:
+        """Document-level names: lemma bigrams and multi-word lexicon phrases."""
+        out: list[str] = []
+        if self.config.bigrams:
+            out.extend(f"b:{a} {b}" for a, b in itertools.pairwise(lemmas))
+        lex = self.lexicon
+        if lex is not None and lex.max_len > 1:
+            n = len(lemmas)
+            phrases = lex.phrases
+            for k in range(2, lex.max_len + 1):
+                for i in range(n - k + 1):
+                    groups = phrases.get(tuple(lemmas[i : i + k]))
+                    if groups:
+                        out.extend(f"L:{g}" for g in groups)
+        return out
+
+    def names(self, text: str) -> list[str]:
+        """Every feature name of one text, repeated as often as it occurs."""
+        lemmas: list[str] = []
+        out: list[str] = []
+        for tok in _tokens(text):
+            lem, names = self._token_names(tok)
+            lemmas.append(lem)
+            out.extend(names)
+        out.extend(self._doc_names(lemmas))
+        return out
+
+    # -- vectors ----------------------------------------------------------
+    def _token_ids(self, token: str) -> tuple[str, tuple[int, ...]]:
+        hit = self._token_cache.get(token)
+        if hit is None:
+            lem, names = self._token_names(token)
+            vocab = self.vocab
+            hit = (lem, tuple(vocab[n] for n in names if n in vocab))
+            if len(self._token_cache) >= _TOKEN_CACHE_MAX:
+                self._token_cache.clear()
+            self._token_cache[token] = hit
+        return hit
+
+    def transform(self, texts: Iterable[str]) -> sparse.csr_matrix:
+        """TF-IDF rows (sublinear tf, L2-normalised) for a batch of texts."""
+        vocab = self.vocab
+        indptr = [0]
+        indices: list[int] = []
+        for text in texts:
+            lemmas: list[str] = []
+            for tok in _tokens(text):
+                lem, ids = self._token_ids(tok)
+                lemmas.append(lem)
+                indices.extend(ids)
+            for name in self._doc_names(lemmas):
+                j = vocab.get(name)
+                if j is not None:
+                    indices.append(j)
+            indptr.append(len(indices))
+        return self.weigh(indptr, indices)
+
+    def weigh(self, indptr: Sequence[int], indices: Sequence[int]) -> sparse.csr_matrix:
+        n_docs = len(indptr) - 1
+        n_feat = len(self.vocab)
+        data = np.ones(len(indices), dtype=np.float32)
+        x = sparse.csr_matrix(
+            (data, np.asarray(indices, dtype=np.int32), np.asarray(indptr, dtype=np.int64)),
+            shape=(n_docs, n_feat),
+        )
+        x.sum_duplicates()
+        np.log(x.data, out=x.data)
+        x.data += 1.0
+        if self.idf is not None:
+            x.data *= self.idf[x.indices]
+        sq = np.asarray(x.multiply(x).sum(axis=1)).ravel()
+        norms = np.sqrt(sq, dtype=np.float64)
+        norms[norms == 0] = 1.0
+        x = sparse.csr_matrix(sparse.diags((1.0 / norms).astype(np.float32)) @ x)
+        return x
+
+
+# ---------------------------------------------------------------------------
+# models
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    is_appeal: bool
+    appeal_score: float  # 0..1
+    category: str | None  # a rubric code; None allowed when not an appeal
+    confidence: float  # 0..1
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=1, keepdims=True)
+    return z
+
+
+@dataclass(slots=True)
+class LinearHead:
+    """Softmax over ``X @ W + b``; for two classes column 1 is the positive one."""
+
+    labels: tuple[str, ...]
+    W: np.ndarray  # (n_features, n_classes) float32
+    b: np.ndarray  # (n_classes,) float32
+
+    def proba(self, x: sparse.csr_matrix) -> np.ndarray:
+        z = np.asarray(x @ self.W, dtype=np.float64) + self.b
+        return _softmax(z)
+
+
+@dataclass(slots=True)
+class ModelFile:
+    """The arrays of one model file; see :func:`save_model` for the layout."""
+
+    featurizer: Featurizer
+    category: LinearHead
+    relevance: LinearHead | None
+    relevance_threshold: float
+    meta: dict[str, Any]
+
+
+def save_model(path: Path, model: ModelFile) -> None:
+    """Write a model as plain arrays (no pickle) so loading it cannot run code."""
+    feat = model.featurizer
+    vocab = sorted(feat.vocab, key=feat.vocab.__getitem__)
+    arrays: dict[str, np.ndarray] = {
+        "format": np.array(MODEL_FORMAT),
+        "meta": np.array(json.dumps(model.meta, ensure_ascii=False, sort_keys=True)),
+        "feature_config": np.array(feat.config.to_json()),
+        "vocab": np.array(vocab, dtype=str),
+        "idf": np.asarray(feat.idf, dtype=np.float32),
+        "category_labels": np.array(model.category.labels, dtype=str),
+        "category_W": model.category.W.astype(np.float32),
+        "category_b": model.category.b.astype(np.float32),
+    }
+    if feat.lexicon is not None:
+        arrays["lexicon_phrases"] = np.array(
+            [
+                "\t".join((" ".join(p), ",".join(g)))
+                for p, g in sorted(feat.lexicon.phrases.items())
+            ],
+            dtype=str,
+        )
+        arrays["lexicon_prefixes"] = np.array(
+            [f"{p}\t{g}" for p, g in feat.lexicon.prefixes], dtype=str
+        )
+    if model.relevance is not None:
+        arrays["relevance_W"] = model.relevance.W.astype(np.float32)
+        arrays["relevance_b"] = model.relevance.b.astype(np.float32)
+        arrays["relevance_threshold"] = np.array(model.relevance_threshold, dtype=np.float32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        np.savez_compressed(f, **arrays)
+
+
+def load_model(path: Path) -> ModelFile:
+    with np.load(path, allow_pickle=False) as z:
+        fmt = str(z["format"])
+        if fmt != MODEL_FORMAT:
+            raise ValueError(f"{path}: not an appeal model ({fmt!r}, expected {MODEL_FORMAT!r})")
+        config = FeatureConfig.from_json(str(z["feature_config"]))
+        lexicon = None
+        if "lexicon_phrases" in z:
+            phrases: dict[tuple[str, ...], tuple[str, ...]] = {}
+            for line in z["lexicon_phrases"].tolist():
+                p, g = line.split("\t")
+                phrases[tuple(p.split(" "))] = tuple(g.split(","))
+            prefixes = tuple(tuple(line.split("\t")) for line in z["lexicon_prefixes"].tolist())
+            max_len = max((len(p) for p in phrases), default=1)
+            lexicon = Lexicon(phrases, prefixes, max_len)  # type: ignore[arg-type]
+        vocab = {name: i for i, name in enumerate(z["vocab"].tolist())}
+        feat = Featurizer(config, lexicon, vocab, z["idf"].astype(np.float32))
+        category = LinearHead(
+            tuple(z["category_labels"].tolist()),
+            z["category_W"].astype(np.float32),
+            z["category_b"].astype(np.float32),
+        )
+        relevance = None
+        threshold = 0.5
+        if "relevance_W" in z:
+            relevance = LinearHead(
+                ("other", "appeal"),
+                z["relevance_W"].astype(np.float32),
+                z["relevance_b"].astype(np.float32),
+            )
+            threshold = float(z["relevance_threshold"])
+        meta = json.loads(str(z["meta"]))
+    return ModelFile(feat, category, relevance, threshold, meta)
+
+
+# ---------------------------------------------------------------------------
+# the classifier
+
+
+class AppealClassifier:
+    """Relevance from the default model, category from the default or an own rubric."""
+
+    def __init__(self, relevance_model: ModelFile, category_model: ModelFile | None = None):
+        if relevance_model.relevance is None:
+            raise ValueError("the relevance model has no relevance head")
+        self._rel = relevance_model
+        self._cat = category_model
+        self.labels: tuple[str, ...] = (category_model or relevance_model).category.labels
+
+    @classmethod
+    def default(cls) -> AppealClassifier:
+        """The bundled default rubric; built once per process."""
+        return _default_classifier()
+
+    @classmethod
+    def load(cls, path: Path) -> AppealClassifier:
+        """An own-rubric model written by ``train_category_model``; relevance from the default."""
+        own = load_model(Path(path))
+        return cls(_default_model(), own)
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return (self._cat or self._rel).meta
+
+    def classify(self, texts: Sequence[str]) -> list[Classification]:
+        if not texts:
+            return []
+        rel = self._rel
+        x = rel.featurizer.transform(texts)
+        assert rel.relevance is not None
+        p_appeal = rel.relevance.proba(x)[:, 1]
+        if self._cat is None:
+            p_cat = rel.category.proba(x)
+            labels = rel.category.labels
+        else:
+            p_cat = self._cat.category.proba(self._cat.featurizer.transform(texts))
+            labels = self._cat.category.labels
+        best = p_cat.argmax(axis=1)
+        conf = p_cat[np.arange(len(best)), best]
+        thr = rel.relevance_threshold
+        out = []
+        for i in range(len(texts)):
+            score = float(p_appeal[i])
+            out.append(
+                Classification(
+                    is_appeal=score >= thr,
+                    appeal_score=round(score, 4),
+                    category=labels[best[i]],
+                    confidence=round(float(conf[i]), 4),
+                )
+            )
+        return out
+
+
+@lru_cache(maxsize=1)
+def _default_model() -> ModelFile:
+    return load_model(DEFAULT_MODEL_PATH)
+
+
+@lru_cache(maxsize=1)
+def _default_classifier() -> AppealClassifier:
+    return AppealClassifier(_default_model())
+
+
+__all__ = [
+    "DEFAULT_LABELS",
+    "AppealClassifier",
+    "Classification",
+    "FeatureConfig",
+    "Featurizer",
+    "LinearHead",
+    "ModelFile",
+    "load_model",
+    "save_model",
+]
+

@@ -1,0 +1,188 @@
+"""The stateless stage: bytes → validated RawMention → enriched Mention.
+
+validate → normalize → classify → priority → locate → route, plus the
+pseudonymization of authors. Nothing here remembers earlier mentions (that is
+the desk's job), so the stage scales by mention id and any worker can redo any
+message with the same result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+
+import msgspec
+
+from schemas.models import Author, GeoPoint, Mention, Place, RawMention
+from streams.domain.classify import AppealClassifier, Classification
+from streams.domain.geo import Gazetteer
+from streams.domain.normalize import fingerprint, normalize_text
+from streams.domain.priority import assess_priority
+from streams.domain.routing import RoutingTable
+from streams.settings import DEV_PSEUDONYM_KEY, EnrichSettings
+
+PIPELINE_VERSION = "1"
+# A RawMention is at most 65,536 characters of text plus metadata; four bytes a
+# character is the UTF-8 worst case. Anything larger is refused before parsing.
+MAX_MESSAGE_BYTES = 4 * 65_536 + 64 * 1024
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)
+
+
+class InvalidInput(Exception):
+    """An input a stage refuses; it goes to the dead-letter topic with this reason."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+
+
+_raw_decoder = msgspec.json.Decoder(RawMention)
+
+
+def decode_json(value: bytes | None, decoder: msgspec.json.Decoder, what: str) -> object:
+    """Decode and validate one message, mapping every failure to an error kind."""
+    if value is None:
+        raise InvalidInput("invalid_json", f"{what}: empty message (no value)")
+    if len(value) > MAX_MESSAGE_BYTES:
+        raise InvalidInput(
+            "too_large", f"{what}: message of {len(value)} bytes exceeds {MAX_MESSAGE_BYTES}"
+        )
+    try:
+        return decoder.decode(value)
+    except UnicodeDecodeError as e:
+        reason = f"{what}: not UTF-8 ({e.reason} at byte {e.start})"
+        raise InvalidInput("invalid_encoding", reason) from None
+    except msgspec.ValidationError as e:
+        msg = str(e)
+        kind = "too_large" if "length <=" in msg and "$.text" in msg else "schema"
+        raise InvalidInput(kind, f"{what}: {msg}") from None
+    except msgspec.DecodeError as e:
+        raise InvalidInput("invalid_json", f"{what}: {e}") from None
+
+
+class Pseudonymizer:
+    """Keyed HMAC of author ids: stable per deployment, useless without the key (152-FZ)."""
+
+    def __init__(self, key: str) -> None:
+        self._key = key.encode("utf-8")
+        self.is_dev_key = key == DEV_PSEUDONYM_KEY
+
+    @lru_cache(maxsize=100_000)  # noqa: B019 - one instance per process, bounded
+    def pseudonym(self, platform: str, author_id: str) -> str:
+        digest = hmac.new(self._key, f"{platform}:{author_id}".encode(), hashlib.sha256)
+        return "ps:" + digest.hexdigest()[:24]
+
+    def author(self, platform: str, author: Author | None) -> Author | None:
+        if author is None:
+            return None
+        return Author(id=self.pseudonym(platform, author.id))
+
+
+@dataclass
+class Enricher:
+    gazetteer: Gazetteer
+    classifier: AppealClassifier
+    routing: RoutingTable
+    pseudonymizer: Pseudonymizer
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    @classmethod
+    def from_settings(cls, s: EnrichSettings) -> Enricher:
+        classifier = (
+            AppealClassifier.load(s.category_model)
+            if s.category_model
+            else AppealClassifier.default()
+        )
+        return cls(
+            gazetteer=Gazetteer.default(),
+            classifier=classifier,
+            routing=RoutingTable.load(s.routing_file),
+            pseudonymizer=Pseudonymizer(s.pseudonym_key.get_secret_value()),
+        )
+
+    def decode(self, value: bytes | None) -> RawMention:
+        raw = decode_json(value, _raw_decoder, "RawMention")
+        assert isinstance(raw, RawMention)
+        self.check(raw)
+        return raw
+
+    def check(self, raw: RawMention) -> None:
+        """Rules JSON Schema cannot say: id prefix, known region, plausible time."""
+        prefix = raw.id.split(":", 1)[0]
+        if prefix != raw.platform:
+            raise InvalidInput(
+                "schema", f"RawMention: id {raw.id!r} must start with '{raw.platform}:'"
+            )
+        if raw.region_hint is not None and not self.gazetteer.is_region(raw.region_hint):
+            raise InvalidInput(
+                "unknown_region",
+                f"RawMention: region_hint {raw.region_hint!r} is not a known region",
+            )
+        if raw.created_at < EARLIEST or raw.created_at > self.now() + FUTURE_SLACK:
+            raise InvalidInput(
+                "schema",
+                f"RawMention: created_at {raw.created_at.isoformat()} is outside "
+                f"{EARLIEST.date()} .. now + {FUTURE_SLACK.days} day",
+            )
+        if not raw.text.strip():
+            raise InvalidInput("schema", "RawMention: text is blank")
+
+    def enrich(self, raws: Sequence[RawMention]) -> list[Mention]:
+        """Enrich a batch; the classifier runs once for the whole batch."""
+        if not raws:
+            return []
+        verdicts = self.classifier.classify([r.text for r in raws])
+        return [self._one(r, v) for r, v in zip(raws, verdicts, strict=True)]
+
+    def _one(self, raw: RawMention, verdict: Classification) -> Mention:
+        geo = raw.geo
+        loc = self.gazetteer.locate(
+            raw.text,
+            region_hint=raw.region_hint,
+            lat=geo.lat if geo else None,
+            lon=geo.lon if geo else None,
+        )
+        category = verdict.category
+        engagement = msgspec.structs.asdict(raw.metrics) if raw.metrics else None
+        priority = assess_priority(raw.text, category, engagement)
+        agency = (
+            self.routing.route(category, loc.region, loc.municipality)
+            if verdict.is_appeal
+            else None
+        )
+        place = Place(
+            region=loc.region,
+            region_source=loc.region_source,
+            municipality=loc.municipality,
+            municipality_source=loc.municipality_source,
+            oktmo=loc.oktmo,
+            address=loc.address,
+            geo=GeoPoint(lat=geo.lat, lon=geo.lon) if geo else None,
+        )
+        return Mention(
+            id=raw.id,
+            platform=raw.platform,
+            source=raw.source,
+            text=raw.text,
+            created_at=raw.created_at,
+            fingerprint=fingerprint(normalize_text(raw.text)),
+            is_appeal=verdict.is_appeal,
+            appeal_score=round(float(verdict.appeal_score), 4),
+            category=category,
+            category_confidence=round(float(verdict.confidence), 4),
+            priority=priority.level,
+            priority_cues=list(priority.cues),
+            place=place,
+            agency=agency,
+            author=self.pseudonymizer.author(raw.platform, raw.author),
+            url=raw.url,
+            reply_to=raw.reply_to,
+            metrics=raw.metrics,
+            pipeline_version=PIPELINE_VERSION,
+        )

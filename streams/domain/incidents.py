@@ -1,0 +1,879 @@
+"""The incident desk: exact and near-duplicate detection, grouping, lifecycle, replies, SLA.
+
+Everything that needs memory of earlier mentions lives here, behind a plain
+``MutableMapping[str, bytes]``. In the stream that mapping is a Faust table
+(changelogged, partitioned by region, so one worker owns a region at a time);
+offline (``incidents process``) it is a dict. The desk keeps derived indexes
+(LSH buckets, open incidents per region and category, timers) in memory and
+rebuilds them from the mapping after a restart or a rebalance, so the mapping is
+the only state that must survive.
+
+Every decision is a pure function of the mapping and the input, and every
+output carries a deterministic id, so redelivered input re-emits the same
+outputs instead of new ones (at-least-once delivery made idempotent).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import math
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from typing import Literal
+
+import msgspec
+import numpy as np
+
+from schemas.models import (
+    AnyCommand,
+    AssignCommand,
+    GeoPoint,
+    Incident,
+    IncidentEvent,
+    IncidentEventType,
+    Mention,
+    MentionRef,
+    MergeCommand,
+    OfficialResponse,
+    Reply,
+    RespondCommand,
+    SlaState,
+    SplitCommand,
+    StatusCommand,
+    TickCommand,
+)
+from streams.domain.dedup import (
+    CandidateIndex,
+    Signer,
+    Similarity,
+    shingles_from_bytes,
+    shingles_to_bytes,
+    similarity,
+)
+from streams.domain.normalize import fingerprint, normalized_words
+from streams.domain.sla import SlaPolicy, WorkCalendar
+from streams.settings import DedupSettings, GroupingSettings, SlaSettings
+
+UNKNOWN_REGION = "unknown"
+OPEN_STATUSES = frozenset({"new", "assigned", "in_progress", "answered_interim"})
+# Incidents a new appeal may still join: open ones, answered ones (the answer may
+# be disputed) and closed ones (a repeat reopens them) inside the grouping window.
+GROUPABLE_STATUSES = OPEN_STATUSES | {"answered_final", "closed"}
+_MAX_TERMS = 200
+_STOP = frozenset(
+    (
+        "и в во на не что это как так по за из у к о об от до для же ли бы то все уже "
+        "еще или а но да нет мы вы они он она оно я ты его ее их нам вам нас вас меня "
+        "мне был была были есть быть будет этот эта эти тот та те там тут здесь когда "
+        "где который которая которые очень просто снова опять сколько можно почему "
+        "просим прошу помогите пожалуйста"
+    ).split()
+)
+_ADDR_NOISE = re.compile(
+    r"\b(?:ул|улица|пр|пр-т|проспект|пер|переулок|ш|шоссе|наб|набережная|бульвар|б-р|пл|"
+    r"площадь|д|дом|дома|корп|корпус|к|стр|строение|лит|литера|кв|г|город|во|дворе|у|на|по)\b\.?",
+    re.I,
+)
+
+
+def short_hash(*parts: str, size: int = 8) -> str:
+    h = hashlib.blake2b(digest_size=size)
+    for p in parts:
+        h.update(p.encode("utf-8"))
+        h.update(b"\x1f")
+    return h.hexdigest()
+
+
+def region_key(region: str | None) -> str:
+    """Partition key of a mention: its region, or 'unknown' (one partition for the unlocated)."""
+    return region or UNKNOWN_REGION
+
+
+def incident_region(incident_id: str) -> str | None:
+    """The region an incident id carries (`RU-TVE/…`), None for `unknown/…`."""
+    head = incident_id.split("/", 1)[0]
+    return None if head == UNKNOWN_REGION else head
+
+
+def _ts(dt: datetime) -> float:
+    return dt.timestamp()
+
+
+def _dt(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, tz=UTC)
+
+
+def _terms(words: Sequence[str]) -> set[str]:
+    """Content stems: stop words out, 6-letter prefixes as a cheap inflection fold."""
+    return {w[:6] for w in words if len(w) >= 3 and w not in _STOP and not w.isdigit()}
+
+
+def _address_key(address: str | None) -> str | None:
+    if not address:
+        return None
+    key = " ".join(
+        _ADDR_NOISE.sub(" ", address.lower().replace("ё", "е")).replace(",", " ").split()
+    )
+    return key or None
+
+
+def _haversine_m(a: GeoPoint, b: GeoPoint) -> float:
+    rlat1, rlat2 = math.radians(a.lat), math.radians(b.lat)
+    dlat, dlon = rlat2 - rlat1, math.radians(b.lon - a.lon)
+    h = math.sin(dlat / 2) ** 2 + math.cos(rlat1) * math.cos(rlat2) * math.sin(dlon / 2) ** 2
+    return 2 * 6_371_000 * math.asin(min(1.0, math.sqrt(h)))
+
+
+class MentionRecord(msgspec.Struct, array_like=True, omit_defaults=True):
+    """What the desk remembers of a mention inside the dedup window."""
+
+    id: str
+    rk: str
+    at: float
+    created_at: str
+    fp: str
+    shingles: bytes
+    sig: bytes
+    status: str
+    platform: str
+    source_id: str
+    url: str | None = None
+    duplicate_of: str | None = None
+    incident_id: str | None = None
+
+
+class IncidentRecord(msgspec.Struct, omit_defaults=True):
+    incident: Incident
+    members: list[MentionRef]
+    terms: list[str]
+    address_key: str | None
+    last_at: float
+    responses: list[str] = msgspec.field(default_factory=list)
+    commands: list[str] = msgspec.field(default_factory=list)
+
+
+_enc = msgspec.msgpack.Encoder()
+_dec_mention = msgspec.msgpack.Decoder(MentionRecord)
+_dec_incident = msgspec.msgpack.Decoder(IncidentRecord)
+
+
+@dataclass
+class Outcome:
+    """What one input produced: messages to publish, in this order."""
+
+    mentions: list[Mention] = field(default_factory=list)
+    incidents: list[Incident] = field(default_factory=list)
+    events: list[IncidentEvent] = field(default_factory=list)
+    replies: list[Reply] = field(default_factory=list)
+    redelivered: bool = False
+    error: tuple[str, str] | None = None  # (error_kind, reason) when the input is refused
+
+    def extend(self, other: Outcome) -> None:
+        self.mentions.extend(other.mentions)
+        self.incidents.extend(other.incidents)
+        self.events.extend(other.events)
+        self.replies.extend(other.replies)
+
+
+@dataclass
+class Prepared:
+    """A mention with its signature, computed in batches before the stateful part."""
+
+    mention: Mention
+    rk: str
+    fp: str
+    shingles: np.ndarray
+    sig: np.ndarray
+    band_keys: np.ndarray
+    terms: set[str]
+    words: int
+
+
+class Desk:
+    def __init__(
+        self,
+        store: MutableMapping[str, bytes],
+        dedup: DedupSettings,
+        grouping: GroupingSettings,
+        sla: SlaSettings,
+        timezone_of: Callable[[str | None, str | None], tzinfo],
+    ) -> None:
+        self.store = store
+        self.dedup = dedup
+        self.grouping = grouping
+        self.sla_settings = sla
+        self.policy = SlaPolicy(sla)
+        self.timezone_of = timezone_of
+        self.signer = Signer(num_perm=dedup.num_perm)
+        self._calendars: dict[tuple[str | None, str | None], WorkCalendar] = {}
+        self._built = False
+        self._cand = CandidateIndex()
+        self._fp: dict[tuple[str, str], str] = {}
+        self._expiry: dict[str, list[tuple[float, str]]] = defaultdict(list)
+        self._groupable: dict[tuple[str, str | None], set[str]] = defaultdict(set)
+        self._status: dict[str, str] = {}
+        self._timers: dict[str, list[tuple[float, str, str]]] = defaultdict(list)
+        self._clock: dict[str, float] = {}
+
+    # ----------------------------------------------------------------- state
+    def _get_mention(self, mention_id: str) -> MentionRecord | None:
+        raw = self.store.get("m:" + mention_id)
+        return _dec_mention.decode(raw) if raw else None
+
+    def _put_mention(self, rec: MentionRecord) -> None:
+        self.store["m:" + rec.id] = _enc.encode(rec)
+
+    def get_incident(self, incident_id: str) -> IncidentRecord | None:
+        raw = self.store.get("i:" + incident_id)
+        return _dec_incident.decode(raw) if raw else None
+
+    def _put_incident(self, rec: IncidentRecord) -> None:
+        self.store["i:" + rec.incident.id] = _enc.encode(rec)
+
+    def invalidate(self) -> None:
+        """Forget derived indexes; they are rebuilt from the store on next use."""
+        self._built = False
+
+    def _ensure_built(self) -> None:
+        if self._built:
+            return
+        self._cand.clear()
+        self._fp.clear()
+        self._expiry.clear()
+        self._groupable.clear()
+        self._status.clear()
+        self._timers.clear()
+        self._clock.clear()
+        for key, raw in list(self.store.items()):
+            if not raw:
+                continue
+            if key.startswith("m:"):
+                m = _dec_mention.decode(raw)
+                self._index_mention(m, np.frombuffer(m.sig, dtype="<u4")[None, :])
+                self._clock[m.rk] = max(self._clock.get(m.rk, 0.0), m.at)
+            elif key.startswith("i:"):
+                self._index_incident(_dec_incident.decode(raw))
+            elif key.startswith("c:"):
+                rk = key[2:]
+                self._clock[rk] = max(self._clock.get(rk, 0.0), float(raw.decode()))
+        self._built = True
+
+    def _index_mention(self, m: MentionRecord, sig: np.ndarray) -> None:
+        keys = self.signer.band_keys(sig.astype(np.uint32))[0]
+        self._cand.add(m.id, m.rk, keys)
+        self._fp.setdefault((m.rk, m.fp), m.id)
+        heapq.heappush(self._expiry[m.rk], (m.at, m.id))
+
+    def _index_incident(self, rec: IncidentRecord) -> None:
+        inc = rec.incident
+        rk = region_key(inc.region)
+        group = (rk, inc.category)
+        self._status[inc.id] = inc.status
+        if inc.status in GROUPABLE_STATUSES:
+            self._groupable[group].add(inc.id)
+        else:
+            self._groupable[group].discard(inc.id)
+        # Timers are (re)armed idempotently: a stale entry is skipped when it fires.
+        sla = inc.sla
+        if sla.first_reaction_due and not sla.first_reaction_at and not sla.first_reaction_breached:
+            heapq.heappush(
+                self._timers[rk], (_ts(sla.first_reaction_due), inc.id, "first_reaction")
+            )
+        if sla.final_answer_due and not sla.final_answer_at and not sla.final_answer_breached:
+            heapq.heappush(self._timers[rk], (_ts(sla.final_answer_due), inc.id, "final_answer"))
+
+    def calendar(self, region: str | None, municipality: str | None) -> WorkCalendar:
+        key = (region, municipality)
+        cal = self._calendars.get(key)
+        if cal is None:
+            cal = WorkCalendar.from_settings(
+                self.sla_settings, self.timezone_of(region, municipality)
+            )
+            self._calendars[key] = cal
+        return cal
+
+    # ------------------------------------------------------------- mentions
+    def prepare(self, mentions: Sequence[Mention]) -> list[Prepared]:
+        """Signatures for a batch (vectorised); no state is touched."""
+        words = [normalized_words(m.text) for m in mentions]
+        shingles = [self.signer.shingles(" ".join(w)) for w in words]
+        sigs = self.signer.signatures(shingles)
+        bands = self.signer.band_keys(sigs)
+        return [
+            Prepared(
+                mention=m,
+                rk=region_key(m.place.region),
+                fp=fingerprint(" ".join(w)),
+                shingles=shingles[i],
+                sig=sigs[i],
+                band_keys=bands[i],
+                terms=_terms(w),
+                words=len(w),
+            )
+            for i, (m, w) in enumerate(zip(mentions, words, strict=True))
+        ]
+
+    def resolve(self, p: Prepared) -> Outcome:
+        """Decide one enriched mention: redelivery, duplicate or new; attach or open an incident."""
+        self._ensure_built()
+        m = p.mention
+        known = self._get_mention(m.id)
+        if known is not None:
+            return self._redelivery(m, known)
+
+        out = Outcome()
+        at = _ts(m.created_at)
+        original = self._find_original(p)
+        status: Literal["accepted", "duplicate"] = "accepted"
+        incident_id: str | None = None
+        duplicate_of: str | None = None
+        if original is not None:
+            status, duplicate_of = "duplicate", original.id
+            incident_id = original.incident_id
+            if incident_id:
+                self._attach(incident_id, m, p, at, out, duplicate_of=original.id)
+        elif m.is_appeal:
+            incident_id = self._group(p, at, out)
+
+        rec = MentionRecord(
+            id=m.id,
+            rk=p.rk,
+            at=at,
+            created_at=m.created_at.isoformat(),
+            fp=p.fp,
+            shingles=shingles_to_bytes(p.shingles),
+            sig=p.sig.astype("<u4").tobytes(),
+            status=status,
+            platform=m.platform,
+            source_id=m.source.id,
+            url=m.url,
+            duplicate_of=duplicate_of,
+            incident_id=incident_id,
+        )
+        self._put_mention(rec)
+        self._index_mention(rec, p.sig[None, :])
+        out.mentions.insert(
+            0,
+            msgspec.structs.replace(
+                m, status=status, duplicate_of=duplicate_of, incident_id=incident_id
+            ),
+        )
+        self._advance(p.rk, at, out)
+        return out
+
+    def _redelivery(self, m: Mention, known: MentionRecord) -> Outcome:
+        """The same id again: re-emit what it produced, change nothing."""
+        out = Outcome(redelivered=True)
+        out.mentions.append(
+            msgspec.structs.replace(
+                m,
+                status=known.status,  # type: ignore[arg-type]
+                duplicate_of=known.duplicate_of,
+                incident_id=known.incident_id,
+            )
+        )
+        if known.incident_id:
+            rec = self.get_incident(known.incident_id)
+            if rec is not None:
+                out.incidents.append(rec.incident)
+                kind: IncidentEventType = "duplicate_linked" if known.duplicate_of else "attached"
+                if rec.incident.primary_mention_id == m.id and not rec.incident.reopened_from:
+                    kind = "created"
+                out.events.append(
+                    self._event(rec.incident, kind, _dt(known.at), mention_id=m.id, stable=True)
+                )
+        return out
+
+    def _find_original(self, p: Prepared) -> MentionRecord | None:
+        """The first-seen mention this one copies, or None."""
+        first = self._fp.get((p.rk, p.fp))
+        if first is not None:
+            return self._root(first)
+        if p.words * 6 < self.dedup.min_chars:  # too short for anything but exact equality
+            return None
+        best: tuple[float, float, str] | None = None
+        for cand_id in self._cand.candidates(p.rk, p.band_keys):
+            cand = self._get_mention(cand_id)
+            if cand is None:
+                continue
+            if p.mention.created_at.timestamp() - cand.at > self.dedup.window_days * 86400:
+                continue
+            sim = similarity(p.shingles, shingles_from_bytes(cand.shingles))
+            if self._is_copy(sim):
+                score = max(sim.jaccard, sim.containment * 0.99)
+                if best is None or (score, -cand.at) > (best[0], -best[1]):
+                    best = (score, cand.at, cand_id)
+        return self._root(best[2]) if best else None
+
+    def _is_copy(self, sim: Similarity) -> bool:
+        if sim.jaccard >= self.dedup.threshold:
+            return True
+        # A cut-off tail or an added wrapper: one text almost inside the other,
+        # and the shorter one long enough to mean something.
+        return sim.containment >= 0.9 and sim.shorter >= 8 and sim.shorter >= 0.4 * sim.longer
+
+    def _root(self, mention_id: str) -> MentionRecord | None:
+        rec = self._get_mention(mention_id)
+        seen = 0
+        while rec is not None and rec.duplicate_of and seen < 16:
+            parent = self._get_mention(rec.duplicate_of)
+            if parent is None:
+                break
+            rec, seen = parent, seen + 1
+        return rec
+
+    # ------------------------------------------------------------- grouping
+    def _group(self, p: Prepared, at: float, out: Outcome) -> str:
+        m = p.mention
+        best: tuple[float, str] | None = None
+        window = self.grouping.window_hours * 3600
+        addr = _address_key(m.place.address)
+        group = self._groupable.get((p.rk, m.category), set())
+        for inc_id in list(group):
+            rec = self.get_incident(inc_id)
+            if rec is None:
+                group.discard(inc_id)
+                continue
+            if at - rec.last_at > window:
+                if rec.incident.status not in OPEN_STATUSES:
+                    group.discard(inc_id)  # closed and out of the window: no longer joinable
+                continue
+            if rec.incident.opened_at.timestamp() - at > window:
+                continue
+            score = self._match(rec, m, p.terms, addr)
+            if score is not None and (best is None or score > best[0]):
+                best = (score, inc_id)
+        if best is not None:
+            self._attach(best[1], m, p, at, out)
+            return best[1]
+        return self._open_incident(p, at, addr, out)
+
+    def _match(
+        self, rec: IncidentRecord, m: Mention, terms: set[str], addr: str | None
+    ) -> float | None:
+        """Same problem? None when not; otherwise a score to pick the best incident."""
+        inc = rec.incident
+        rterms = set(rec.terms)
+        text = len(terms & rterms) / max(1, len(terms | rterms))
+        g = self.grouping
+        if inc.municipality and m.place.municipality and inc.municipality != m.place.municipality:
+            return None
+        if inc.geo is not None and m.place.geo is not None:
+            d = _haversine_m(inc.geo, m.place.geo)
+            if d <= g.radius_m:
+                return 2.0 + text if text >= g.min_similarity * 0.5 else None
+            return None
+        if addr and rec.address_key:
+            if addr == rec.address_key:
+                return 2.0 + text if text >= g.min_similarity * 0.5 else None
+            return None
+        # No place evidence on one side: only a strong text match joins.
+        return 1.0 + text if text >= max(g.min_similarity * 2, 0.45) else None
+
+    def _open_incident(self, p: Prepared, at: float, addr: str | None, out: Outcome) -> str:
+        m = p.mention
+        inc_id = f"{p.rk}/{short_hash(m.id)}"
+        opened = m.created_at
+        cal = self.calendar(m.place.region, m.place.municipality)
+        sla = SlaState(first_reaction_due=self.policy.first_reaction_due(cal, opened, m.priority))
+        inc = Incident(
+            id=inc_id,
+            region=m.place.region,
+            category=m.category,
+            status="new",
+            priority=m.priority,
+            opened_at=opened,
+            updated_at=opened,
+            version=1,
+            title=m.text[:140],
+            mentions_count=1,
+            municipality=m.place.municipality,
+            address=m.place.address,
+            agency=None,
+            geo=m.place.geo,
+            primary_mention_id=m.id,
+            mention_ids=[m.id],
+            platforms=[m.platform],
+            sla=sla,
+        )
+        rec = IncidentRecord(
+            incident=inc,
+            members=[self._ref(m)],
+            terms=sorted(p.terms)[:_MAX_TERMS],
+            address_key=addr,
+            last_at=at,
+        )
+        out.events.append(self._event(inc, "created", opened, mention_id=m.id))
+        if m.agency:
+            inc.agency = m.agency
+            inc.status = "assigned"
+            inc.version += 1
+            out.events.append(
+                self._event(inc, "assigned", opened, detail={"by": "routing"}, cause=m.id)
+            )
+        self._put_incident(rec)
+        self._index_incident(rec)
+        out.incidents.append(inc)
+        return inc_id
+
+    def _attach(
+        self,
+        inc_id: str,
+        m: Mention,
+        p: Prepared,
+        at: float,
+        out: Outcome,
+        duplicate_of: str | None = None,
+    ) -> None:
+        rec = self.get_incident(inc_id)
+        if rec is None:
+            return
+        inc = rec.incident
+        reopened = False
+        if inc.status in ("closed", "answered_final") and duplicate_of is None:
+            reopened = inc.status == "closed"
+        if len(rec.members) < self.grouping.max_mentions_per_incident:
+            rec.members.append(self._ref(m, duplicate_of))
+            inc.mention_ids.append(m.id)
+        inc.mentions_count += 1
+        if m.platform not in inc.platforms:
+            inc.platforms.append(m.platform)
+        if duplicate_of is None:
+            rec.terms = sorted(set(rec.terms) | p.terms)[:_MAX_TERMS]
+            if inc.geo is None and m.place.geo is not None:
+                inc.geo = m.place.geo
+            if not inc.address and m.place.address:
+                inc.address = m.place.address
+                rec.address_key = _address_key(m.place.address)
+        if _rank(m.priority) > _rank(inc.priority):
+            inc.priority = m.priority
+        rec.last_at = max(rec.last_at, at)
+        inc.updated_at = max(inc.updated_at, m.created_at)
+        inc.version += 1
+        kind: IncidentEventType = "duplicate_linked" if duplicate_of else "attached"
+        out.events.append(self._event(inc, kind, m.created_at, mention_id=m.id))
+        if reopened:
+            inc.status = "assigned" if inc.agency else "new"
+            inc.closed_at = None
+            inc.version += 1
+            out.events.append(self._event(inc, "reopened", m.created_at, cause=m.id))
+        self._put_incident(rec)
+        self._index_incident(rec)
+        out.incidents.append(inc)
+
+    @staticmethod
+    def _ref(m: Mention, duplicate_of: str | None = None) -> MentionRef:
+        return MentionRef(
+            id=m.id,
+            platform=m.platform,
+            source_id=m.source.id,
+            created_at=m.created_at,
+            url=m.url,
+            duplicate_of=duplicate_of,
+        )
+
+    def _event(
+        self,
+        inc: Incident,
+        kind: IncidentEventType,
+        at: datetime,
+        mention_id: str | None = None,
+        response_id: str | None = None,
+        detail: dict[str, str | int | float | bool | None] | None = None,
+        cause: str | None = None,
+        stable: bool = False,
+    ) -> IncidentEvent:
+        """An event whose id depends only on what caused it, so replays give the same id."""
+        event_id = short_hash(inc.id, kind, cause or mention_id or response_id or "", size=10)
+        return IncidentEvent(
+            event_id=event_id,
+            incident_id=inc.id,
+            type=kind,
+            at=at,
+            region=inc.region,
+            incident_version=inc.version,
+            category=inc.category,
+            agency=inc.agency,
+            priority=inc.priority,
+            status=inc.status,
+            mention_id=mention_id,
+            response_id=response_id,
+            detail=detail or {},
+        )
+
+    # -------------------------------------------------------------- commands
+    def command(self, cmd: AnyCommand) -> Outcome:
+        self._ensure_built()
+        if isinstance(cmd, RespondCommand):
+            return self._respond(cmd.response)
+        if isinstance(cmd, TickCommand):
+            out = Outcome()
+            rk = region_key(getattr(cmd, "region", None))
+            self.store["c:" + rk] = str(_ts(cmd.at)).encode()
+            self._advance(rk, _ts(cmd.at), out)
+            return out
+        target = getattr(cmd, "incident_id", None)
+        rec = self.get_incident(target) if target else None
+        if rec is None:
+            return Outcome(error=("unknown_incident", f"no incident {target!r} on this partition"))
+        if cmd.command_id in rec.commands:
+            return Outcome(redelivered=True, incidents=[rec.incident])
+        out = Outcome()
+        inc = rec.incident
+        if isinstance(cmd, AssignCommand):
+            inc.agency = cmd.agency
+            if inc.status == "new":
+                inc.status = "assigned"
+            inc.version += 1
+            out.events.append(
+                self._event(
+                    inc, "assigned", cmd.at, cause=cmd.command_id, detail={"by": cmd.operator}
+                )
+            )
+        elif isinstance(cmd, StatusCommand):
+            inc.status = cmd.status
+            inc.version += 1
+            kind: IncidentEventType = "closed" if cmd.status == "closed" else "status_changed"
+            if cmd.status == "closed":
+                inc.closed_at = cmd.at
+            out.events.append(
+                self._event(inc, kind, cmd.at, cause=cmd.command_id, detail={"reason": cmd.reason})
+            )
+        elif isinstance(cmd, MergeCommand):
+            into = self.get_incident(cmd.into)
+            if into is None or cmd.into == inc.id:
+                return Outcome(error=("unknown_incident", f"cannot merge into {cmd.into!r}"))
+            for ref in rec.members:
+                if ref.id not in into.incident.mention_ids:
+                    into.members.append(ref)
+                    into.incident.mention_ids.append(ref.id)
+            into.incident.mentions_count += inc.mentions_count
+            into.incident.version += 1
+            into.terms = sorted(set(into.terms) | set(rec.terms))[:_MAX_TERMS]
+            inc.status = "merged_into"
+            inc.merged_into = into.incident.id
+            inc.version += 1
+            out.events.append(
+                self._event(inc, "merged", cmd.at, cause=cmd.command_id, detail={"into": cmd.into})
+            )
+            into.commands.append(cmd.command_id)
+            self._put_incident(into)
+            self._index_incident(into)
+            out.incidents.append(into.incident)
+        elif isinstance(cmd, SplitCommand):
+            moving = [r for r in rec.members if r.id in set(cmd.mention_ids)]
+            if not moving or len(moving) == len(rec.members):
+                return Outcome(
+                    error=("processing_error", "split must move some but not all mentions")
+                )
+            new_id = f"{region_key(inc.region)}/{short_hash(cmd.command_id)}"
+            rec.members = [r for r in rec.members if r.id not in set(cmd.mention_ids)]
+            inc.mention_ids = [r.id for r in rec.members]
+            inc.mentions_count = len(rec.members)
+            inc.version += 1
+            new_inc = msgspec.structs.replace(
+                inc,
+                id=new_id,
+                version=1,
+                mention_ids=[r.id for r in moving],
+                mentions_count=len(moving),
+                primary_mention_id=moving[0].id,
+                opened_at=cmd.at,
+                updated_at=cmd.at,
+                sla=SlaState(),
+            )
+            new_rec = IncidentRecord(
+                incident=new_inc,
+                members=moving,
+                terms=list(rec.terms),
+                address_key=None,
+                last_at=rec.last_at,
+            )
+            for ref in moving:
+                mrec = self._get_mention(ref.id)
+                if mrec is not None:
+                    mrec.incident_id = new_id
+                    self._put_mention(mrec)
+            out.events.append(
+                self._event(inc, "split", cmd.at, cause=cmd.command_id, detail={"into": new_id})
+            )
+            out.events.append(self._event(new_inc, "created", cmd.at, cause=cmd.command_id))
+            self._put_incident(new_rec)
+            self._index_incident(new_rec)
+            out.incidents.append(new_inc)
+        inc.updated_at = max(inc.updated_at, cmd.at)
+        rec.commands.append(cmd.command_id)
+        self._put_incident(rec)
+        self._index_incident(rec)
+        out.incidents.insert(0, inc)
+        return out
+
+    def _respond(self, r: OfficialResponse) -> Outcome:
+        inc_id = r.incident_id
+        if inc_id is None and r.mention_id is not None:
+            mrec = self._get_mention(r.mention_id)
+            inc_id = mrec.incident_id if mrec else None
+        rec = self.get_incident(inc_id) if inc_id else None
+        if rec is None:
+            where = r.incident_id or r.mention_id
+            return Outcome(
+                error=("unknown_incident", f"no incident for {where!r} on this partition")
+            )
+        inc = rec.incident
+        out = Outcome()
+        replies = [self._reply(inc, ref, r) for ref in rec.members]
+        if r.response_id in rec.responses:
+            out.redelivered = True
+            out.replies = replies
+            out.incidents.append(inc)
+            out.events.append(
+                self._event(inc, "responded", r.responded_at, response_id=r.response_id)
+            )
+            return out
+        sla = inc.sla
+        cal = self.calendar(inc.region, inc.municipality)
+        if sla.first_reaction_at is None or r.responded_at < sla.first_reaction_at:
+            sla.first_reaction_at = r.responded_at
+        if r.kind == "interim":
+            if inc.status in OPEN_STATUSES:
+                inc.status = "answered_interim"
+            if sla.final_answer_due is None:
+                sla.final_answer_due = self.policy.final_answer_due(cal, r.responded_at)
+        else:
+            sla.final_answer_at = r.responded_at
+            if inc.status in OPEN_STATUSES:
+                inc.status = "answered_final"
+        if not inc.agency:
+            inc.agency = r.agency
+        inc.updated_at = max(inc.updated_at, r.responded_at)
+        inc.version += 1
+        rec.responses.append(r.response_id)
+        out.events.append(
+            self._event(
+                inc,
+                "responded",
+                r.responded_at,
+                response_id=r.response_id,
+                detail={"kind": r.kind, "responder": r.agency},
+            )
+        )
+        # A reaction that came after its deadline, without a tick in between.
+        self._check_late(inc, r.responded_at, out)
+        out.replies = replies
+        self._put_incident(rec)
+        self._index_incident(rec)
+        out.incidents.insert(0, inc)
+        self._advance(region_key(inc.region), _ts(r.responded_at), out)
+        return out
+
+    def _reply(self, inc: Incident, ref: MentionRef, r: OfficialResponse) -> Reply:
+        return Reply(
+            reply_id=short_hash(r.response_id, ref.id, size=12),
+            response_id=r.response_id,
+            incident_id=inc.id,
+            mention_id=ref.id,
+            platform=ref.platform,
+            source_id=ref.source_id,
+            kind=r.kind,
+            agency=r.agency,
+            text=r.text,
+            responded_at=r.responded_at,
+            region=inc.region,
+            post_url=ref.url,
+        )
+
+    # ------------------------------------------------------------------ time
+    def _check_late(self, inc: Incident, at: datetime, out: Outcome) -> None:
+        sla = inc.sla
+        frd, fra = sla.first_reaction_due, sla.first_reaction_at
+        if frd and fra and not sla.first_reaction_breached and fra > frd:
+            sla.first_reaction_breached = True
+            out.events.append(self._breach(inc, "first_reaction", frd))
+        fad, faa = sla.final_answer_due, sla.final_answer_at
+        if fad and faa and not sla.final_answer_breached and faa > fad:
+            sla.final_answer_breached = True
+            out.events.append(self._breach(inc, "final_answer", fad))
+
+    def _breach(self, inc: Incident, kind: str, due: datetime) -> IncidentEvent:
+        return self._event(inc, "sla_breached", due, cause=kind, detail={"sla": kind})
+
+    def _advance(self, rk: str, at: float, out: Outcome) -> None:
+        """Move the region's event-time clock; fire the SLA timers it passes."""
+        if at <= self._clock.get(rk, 0.0):
+            return
+        self._clock[rk] = at
+        timers = self._timers[rk]
+        while timers and timers[0][0] <= at:
+            due, inc_id, kind = heapq.heappop(timers)
+            rec = self.get_incident(inc_id)
+            if rec is None:
+                continue
+            inc, sla = rec.incident, rec.incident.sla
+            if (
+                kind == "first_reaction"
+                and sla.first_reaction_at is None
+                and not sla.first_reaction_breached
+            ):
+                sla.first_reaction_breached = True
+            elif (
+                kind == "final_answer"
+                and sla.final_answer_at is None
+                and not sla.final_answer_breached
+            ):
+                sla.final_answer_breached = True
+            else:
+                continue
+            inc.version += 1
+            out.events.append(self._breach(inc, kind, _dt(due)))
+            self._put_incident(rec)
+            out.incidents.append(inc)
+        self._evict(rk, at)
+
+    def _evict(self, rk: str, now: float) -> None:
+        horizon = now - self.dedup.window_days * 86400
+        expiry = self._expiry[rk]
+        while expiry and expiry[0][0] < horizon:
+            _, mention_id = heapq.heappop(expiry)
+            rec = self._get_mention(mention_id)
+            if rec is None:
+                continue
+            del self.store["m:" + mention_id]
+            self._cand.remove(mention_id)
+            if self._fp.get((rec.rk, rec.fp)) == mention_id:
+                del self._fp[(rec.rk, rec.fp)]
+
+    # ---------------------------------------------------------------- stats
+    def window_size(self) -> int:
+        self._ensure_built()
+        return len(self._cand)
+
+    def open_incidents(self) -> int:
+        self._ensure_built()
+        return sum(1 for st in self._status.values() if st in OPEN_STATUSES)
+
+
+def _rank(priority: str) -> int:
+    return {"normal": 0, "high": 1, "critical": 2}.get(priority, 0)
+
+
+def all_records(store: MutableMapping[str, bytes]) -> Iterable[IncidentRecord]:
+    for key, raw in store.items():
+        if key.startswith("i:") and raw:
+            yield _dec_incident.decode(raw)
+
+
+__all__ = [
+    "UNKNOWN_REGION",
+    "Desk",
+    "IncidentRecord",
+    "MentionRecord",
+    "Outcome",
+    "Prepared",
+    "incident_region",
+    "region_key",
+    "short_hash",
+]

@@ -1,0 +1,49 @@
+"""Russian tokens and lemmas shared by the rubric, the gazetteer and the signatures.
+
+pymorphy3 is the well-kept morphology for Russian; its analyser is expensive to
+build (~0.3 s) and its parses are pure functions of the word, so one analyser
+per process and a bounded cache of normal forms keep lemmatisation cheap on the
+hot path (social media repeats a small vocabulary).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import pymorphy3
+
+_WORD = re.compile(r"[а-яёa-z0-9]+(?:-[а-яёa-z0-9]+)*", re.IGNORECASE)
+
+
+@lru_cache(maxsize=1)
+def analyzer() -> pymorphy3.MorphAnalyzer:
+    return pymorphy3.MorphAnalyzer(lang="ru")
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased word tokens, ё folded to е; hyphenated words stay whole."""
+    return [t.replace("ё", "е") for t in _WORD.findall(text.lower())]
+
+
+@lru_cache(maxsize=200_000)
+def lemma(word: str) -> str:
+    """The most probable normal form of one lower-cased word."""
+    if not word or not ("а" <= word[0] <= "я" or word[0] == "ё"):
+        return word
+    parses = analyzer().parse(word)
+    if not parses:
+        return word
+    return parses[0].normal_form.replace("ё", "е")
+
+
+@lru_cache(maxsize=200_000)
+def lemmas_of(word: str) -> frozenset[str]:
+    """Every normal form pymorphy3 offers, for matching ambiguous place names."""
+    if not word or not ("а" <= word[0] <= "я" or word[0] == "ё"):
+        return frozenset((word,))
+    return frozenset(p.normal_form.replace("ё", "е") for p in analyzer().parse(word))
+
+
+def lemmatize(text: str) -> list[str]:
+    return [lemma(t) for t in tokens(text)]

@@ -1,0 +1,170 @@
+"""The oversight tables, from ClickHouse, for the terminal (and the demo).
+
+Works with anything that answers SQL: the embedded chDB opened in-process, a
+ClickHouse server, or a running worker's /query endpoint (in the embedded mode
+the worker owns the data directory).
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+QueryFn = Callable[[str], tuple[list[str], list[tuple[Any, ...]]]]
+
+
+def http_query(base_url: str, timeout: float = 30.0) -> QueryFn:
+    """Query through a worker's /query endpoint (read-only, loopback)."""
+
+    def run(sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        req = urllib.request.Request(
+            base_url.rstrip("/") + "/query",
+            data=json.dumps({"sql": sql}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            body = json.loads(resp.read())
+        if "error" in body:
+            raise RuntimeError(body["error"])
+        return body["columns"], [tuple(r) for r in body["rows"]]
+
+    return run
+
+
+@dataclass
+class Section:
+    title: str
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+    note: str = ""
+
+
+def _q(query: QueryFn, db: str, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    return query(sql.replace("{db}", db))
+
+
+def collect(query: QueryFn, db: str = "incidents", top: int = 15) -> list[Section]:
+    """Every section of the report, as plain rows (also used by the HTML report and tests)."""
+    out: list[Section] = []
+    _, totals = _q(
+        query,
+        db,
+        """
+        SELECT
+            (SELECT count() FROM {db}.mentions FINAL) AS mentions,
+            (SELECT countIf(status = 'accepted') FROM {db}.mentions FINAL) AS accepted,
+            (SELECT countIf(status = 'duplicate') FROM {db}.mentions FINAL) AS duplicates,
+            (SELECT count() FROM {db}.dead_letters FINAL WHERE stage = 'enrich') AS rejected,
+            (SELECT countIf(status = 'accepted' AND is_appeal) FROM {db}.mentions FINAL) AS appeals,
+            (SELECT uniqExact(id) FROM {db}.incidents FINAL) AS incidents,
+            (SELECT countIf(status IN ('new','assigned','in_progress','answered_interim'))
+               FROM {db}.incidents FINAL) AS open_incidents,
+            (SELECT count() FROM {db}.replies FINAL) AS replies
+        """,
+    )
+    m, acc, dup, rej, appeals, inc, open_inc, replies = totals[0]
+    out.append(
+        Section(
+            "Mentions",
+            ["in", "accepted", "duplicates", "rejected (DLQ)", "appeals", "incidents", "open", "replies"],
+            [(m + rej, acc, dup, rej, appeals, inc, open_inc, replies)],
+            "in = stored mentions + rejected; a redelivered id is stored once",
+        )
+    )
+    cols, rows = _q(
+        query,
+        db,
+        """
+        SELECT if(region = '', '(unknown)', region) AS region,
+               if(category = '', '(none)', category) AS category,
+               count() AS appeals,
+               countIf(priority = 'critical') AS critical,
+               uniqExact(municipality) AS municipalities
+        FROM {db}.mentions FINAL
+        WHERE status = 'accepted' AND is_appeal
+        GROUP BY region, category
+        ORDER BY region, appeals DESC, category
+        """,
+    )
+    out.append(Section("Appeals by region and category", cols, rows))
+    cols, rows = _q(
+        query,
+        db,
+        f"""
+        SELECT id, if(region = '', '(unknown)', region) AS region, municipality, category, status,
+               if(agency = '', '(unrouted)', agency) AS agency, mentions_count AS mentions,
+               arrayStringConcat(platforms, ',') AS platforms,
+               formatDateTime(opened_at, '%Y-%m-%d %H:%i') AS opened_utc,
+               multiIf(first_reaction_breached, 'breached', first_reaction_at IS NOT NULL, 'reacted',
+                       'open') AS first_reaction
+        FROM {{db}}.incidents FINAL
+        WHERE status IN ('new', 'assigned', 'in_progress', 'answered_interim')
+        ORDER BY mentions_count DESC, opened_at
+        LIMIT {int(top)}
+        """,
+    )
+    out.append(Section("Open incidents (most mentioned first)", cols, rows))
+    cols, rows = _q(
+        query,
+        db,
+        """
+        SELECT platform, count() AS mentions, countIf(status = 'duplicate') AS duplicates,
+               round(100 * countIf(status = 'duplicate') / count(), 1) AS dedup_pct
+        FROM {db}.mentions FINAL
+        GROUP BY platform ORDER BY mentions DESC
+        """,
+    )
+    out.append(Section("Duplicates by platform", cols, rows))
+    cols, rows = _q(
+        query,
+        db,
+        """
+        SELECT if(agency = '', '(unrouted)', agency) AS agency,
+               count() AS incidents,
+               countIf(first_reaction_at IS NOT NULL) AS reacted,
+               countIf(first_reaction_breached) AS breached,
+               round(100 * countIf(first_reaction_at IS NOT NULL AND NOT first_reaction_breached)
+                     / greatest(1, countIf(first_reaction_at IS NOT NULL) + countIf(
+                         first_reaction_at IS NULL AND first_reaction_breached)), 1) AS on_time_pct
+        FROM {db}.incidents FINAL
+        WHERE status != 'merged_into'
+        GROUP BY agency ORDER BY incidents DESC LIMIT 15
+        """,
+    )
+    out.append(
+        Section(
+            "First reaction by agency",
+            cols,
+            rows,
+            "on time = reacted on time / (reacted + open overdue)",
+        )
+    )
+    cols, rows = _q(
+        query,
+        db,
+        """
+        SELECT error_kind, stage, count() AS messages, any(reason) AS example
+        FROM {db}.dead_letters FINAL GROUP BY error_kind, stage ORDER BY messages DESC
+        """,
+    )
+    out.append(Section("Dead letters", cols, rows))
+    return out
+
+
+def render(sections: Sequence[Section], console: Console | None = None) -> None:
+    console = console or Console()
+    for sec in sections:
+        table = Table(title=sec.title, title_justify="left", caption=sec.note or None)
+        for c in sec.columns:
+            table.add_column(str(c), overflow="fold", max_width=60)
+        if not sec.rows:
+            table.add_row(*(["—"] + [""] * (len(sec.columns) - 1)))
+        for row in sec.rows:
+            table.add_row(*("" if v is None else str(v) for v in row))
+        console.print(table)

@@ -1,0 +1,311 @@
+"""One typed settings tree for every process: worker, CLI, connectors.
+
+Values come, highest priority first, from ``INCIDENTS_*`` environment
+variables (``INCIDENTS_KAFKA_BOOTSTRAP``, ``INCIDENTS_CLICKHOUSE_URL``,
+``INCIDENTS_DEDUP_WINDOW_DAYS`` ...: prefix, section, field), then from an
+optional YAML file named by ``INCIDENTS_CONFIG`` (deployment tables such as
+routing and SLA calendars live there), then from the defaults below, which
+describe the embedded stack: tansu on loopback and chDB under ``var/``.
+
+Nothing reads ``os.environ`` elsewhere: the tree is built once by
+:func:`load_settings` and passed down explicitly.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+    YamlConfigSettingsSource,
+)
+
+ROLES = ("enrich", "group", "respond", "sink")
+DEV_PSEUDONYM_KEY = "dev-only-pseudonym-key-change-me"
+
+
+class ConfigError(Exception):
+    """A setting is wrong; the message is one line naming the variable."""
+
+
+def _comma_list(v: Any) -> Any:
+    if isinstance(v, str):
+        return [p.strip() for p in v.split(",") if p.strip()]
+    return v
+
+
+CommaList = NoDecode
+
+
+class KafkaSettings(BaseModel):
+    bootstrap: str = Field(
+        "127.0.0.1:19092",
+        description="comma-separated host:port list; the embedded broker listens here by default",
+    )
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+    # Tuned for fast group formation (~3 s instead of ~30 s); see docs/operations.md.
+    session_timeout_s: float = Field(6.0, gt=0)
+    heartbeat_interval_s: float = Field(1.0, gt=0)
+    rebalance_timeout_s: float = Field(5.0, gt=0)
+    commit_interval_s: float = Field(1.0, gt=0)
+
+    @field_validator("bootstrap")
+    @classmethod
+    def _hosts(cls, v: str) -> str:
+        hosts = [h.strip() for h in v.split(",") if h.strip()]
+        if not hosts:
+            raise ValueError("must list at least one host:port")
+        for h in hosts:
+            host, sep, port = h.rpartition(":")
+            if not sep or not host or not port.isdigit():
+                raise ValueError(f"{h!r} is not host:port")
+        return ",".join(hosts)
+
+    def hosts(self) -> list[str]:
+        return self.bootstrap.split(",")
+
+    def librdkafka(self) -> dict[str, Any]:
+        """The same connection rendered as librdkafka's dotted keys (confluent-kafka)."""
+        conf: dict[str, Any] = {
+            "bootstrap.servers": self.bootstrap,
+            "security.protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism:
+            conf["sasl.mechanism"] = self.sasl_mechanism
+        if self.sasl_username:
+            conf["sasl.username"] = self.sasl_username
+        if self.sasl_password:
+            conf["sasl.password"] = self.sasl_password.get_secret_value()
+        if self.ssl_cafile:
+            conf["ssl.ca.location"] = str(self.ssl_cafile)
+        return conf
+
+
+class TopicSettings(BaseModel):
+    prefix: str = Field("", description="prepended to every topic name, e.g. 'tver.'")
+    partitions: int = Field(4, ge=1, le=1024)
+    replication_factor: int = Field(1, ge=1)
+    raw_retention_hours: int = Field(
+        72, ge=1, description="mentions.raw holds raw author ids: keep it short (152-FZ)"
+    )
+    retention_days: int = Field(14, ge=1)
+
+    def name(self, base: str) -> str:
+        return f"{self.prefix}{base}"
+
+
+class ClickHouseSettings(BaseModel):
+    url: str = Field(
+        "chdb://var/clickhouse",
+        description="chdb:///abs/path, chdb://relative/path, chdb://memory or http(s)://host:port",
+    )
+    database: str = Field("incidents", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    user: str | None = None
+    password: SecretStr | None = None
+    cluster: str | None = Field(None, description="render migrations ON CLUSTER with Replicated*")
+    batch_rows: int = Field(10_000, ge=1)
+    flush_interval_s: float = Field(1.0, gt=0)
+    retry_max_s: float = Field(30.0, gt=0, description="longest backoff between insert retries")
+    ttl_days: int = Field(730, ge=1, description="retention of fact tables")
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, v: str) -> str:
+        if not v.startswith(("chdb://", "http://", "https://")):
+            raise ValueError(f"must start with chdb://, http:// or https:// (got {v!r})")
+        return v
+
+    @property
+    def embedded(self) -> bool:
+        return self.url.startswith("chdb://")
+
+    def resolved_url(self) -> str:
+        """chdb:// paths made absolute, so a worker and a report agree on the directory."""
+        if not self.embedded:
+            return self.url
+        rest = self.url[len("chdb://") :]
+        if rest in ("", "memory", ":memory:"):
+            return "chdb://memory"
+        return "chdb://" + str(Path(rest).expanduser().resolve())
+
+    def data_path(self) -> Path | None:
+        url = self.resolved_url()
+        if url == "chdb://memory" or not self.embedded:
+            return None
+        return Path(url[len("chdb://") :])
+
+
+class WorkerSettings(BaseModel):
+    app_id: str = Field("incidents", pattern=r"^[A-Za-z0-9_.-]+$")
+    roles: Annotated[list[Literal["enrich", "group", "respond", "sink"]], CommaList] = Field(
+        default_factory=lambda: list(ROLES),
+        description="which agents this process runs (comma-separated in the env)",
+    )
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(6066, ge=0, le=65535)
+    store: str = Field("memory://", description="Faust table store: memory:// or rocksdb://")
+    data_dir: Path = Path("var/worker")
+    batch_size: int = Field(500, ge=1)
+    batch_within_s: float = Field(0.2, gt=0)
+
+    _roles = field_validator("roles", mode="before")(_comma_list)
+
+
+class DlqSettings(BaseModel):
+    """A bad deploy must stop the worker, not dead-letter the whole stream."""
+
+    max_invalid_ratio: float = Field(0.5, gt=0, le=1)
+    window: int = Field(1000, ge=10)
+    min_messages: int = Field(200, ge=1)
+    max_consecutive: int = Field(500, ge=1)
+
+
+class EnrichSettings(BaseModel):
+    pseudonym_key: SecretStr = SecretStr(DEV_PSEUDONYM_KEY)
+    routing_file: Path | None = Field(None, description="YAML routing table; default bundled")
+    category_model: Path | None = Field(None, description="model from `incidents train`")
+    max_text_chars: int = Field(65_536, ge=1)
+
+
+class DedupSettings(BaseModel):
+    window_days: float = Field(7.0, gt=0)
+    threshold: float = Field(0.6, gt=0, le=1, description="estimated Jaccard to call a copy")
+    num_perm: int = Field(128, ge=16, le=512)
+    shingle_chars: int = Field(4, ge=2, le=10)
+    min_chars: int = Field(20, ge=1, description="shorter texts match only exactly")
+
+
+class GroupingSettings(BaseModel):
+    window_hours: float = Field(72.0, gt=0)
+    radius_m: float = Field(300.0, gt=0)
+    min_similarity: float = Field(0.25, ge=0, le=1)
+    max_mentions_per_incident: int = Field(1000, ge=1)
+
+
+class SlaSettings(BaseModel):
+    workday_start: str = Field("09:00", pattern=r"^\d{2}:\d{2}$")
+    workday_end: str = Field("18:00", pattern=r"^\d{2}:\d{2}$")
+    weekend: Annotated[list[int], CommaList] = Field(
+        default_factory=lambda: [5, 6], description="0=Monday; comma-separated in the env"
+    )
+    holidays: Annotated[list[str], CommaList] = Field(
+        default_factory=list, description="YYYY-MM-DD, comma-separated in the env"
+    )
+    first_reaction_hours: dict[str, float] = Field(
+        default_factory=lambda: {"critical": 4.0, "high": 4.0, "normal": 9.0}
+    )
+    first_reaction_working_time: dict[str, bool] = Field(
+        default_factory=lambda: {"critical": False, "high": False, "normal": True}
+    )
+    final_answer_working_days: float = Field(7.0, gt=0)
+    tick_interval_s: float = Field(
+        0.0,
+        ge=0,
+        description="wall-clock ticks that advance quiet regions' clocks; 0 = event time only "
+        "(replays of history), 60 in live deployments",
+    )
+    tick_lateness_s: float = Field(
+        300.0, ge=0, description="how far behind the wall clock ticks run"
+    )
+
+    _lists = field_validator("weekend", "holidays", mode="before")(_comma_list)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="INCIDENTS_",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        extra="forbid",
+    )
+
+    kafka: KafkaSettings = KafkaSettings()
+    topics: TopicSettings = TopicSettings()
+    clickhouse: ClickHouseSettings = ClickHouseSettings()
+    worker: WorkerSettings = WorkerSettings()
+    dlq: DlqSettings = DlqSettings()
+    enrich: EnrichSettings = EnrichSettings()
+    dedup: DedupSettings = DedupSettings()
+    grouping: GroupingSettings = GroupingSettings()
+    sla: SlaSettings = SlaSettings()
+    log: Literal["json", "console"] = "json"
+    loglevel: Literal["debug", "info", "warning", "error"] = "info"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("INCIDENTS_CONFIG")
+        if config_file:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+        return tuple(sources)
+
+
+def _one_line(err: ValidationError) -> str:
+    first = err.errors()[0]
+    loc = [str(p) for p in first["loc"] if not str(p).isdigit()]
+    var = "INCIDENTS_" + "_".join(loc).upper() if loc else "INCIDENTS_*"
+    msg = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        return f"{var}: unknown setting"
+    given = first.get("input")
+    if isinstance(given, str | int | float) and first["type"] != "missing" and "got" not in msg:
+        return f"{var}: {msg} (got {given!r})"
+    return f"{var}: {msg}"
+
+
+def known_env_names() -> set[str]:
+    names = {"INCIDENTS_CONFIG"}
+    for section, info in Settings.model_fields.items():
+        sub = info.annotation
+        if isinstance(sub, type) and issubclass(sub, BaseModel):
+            names.update(f"INCIDENTS_{section}_{f}".upper() for f in sub.model_fields)
+        else:
+            names.add(f"INCIDENTS_{section}".upper())
+    return names
+
+
+def _check_env_names() -> None:
+    import difflib
+
+    known = known_env_names()
+    for name in sorted(os.environ):
+        if name.startswith("INCIDENTS_") and name not in known:
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ConfigError(f"{name}: unknown setting{hint}")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the tree, turning any validation error into one clear line."""
+    _check_env_names()
+    config_file = os.environ.get("INCIDENTS_CONFIG")
+    if config_file and not Path(config_file).is_file():
+        raise ConfigError(f"INCIDENTS_CONFIG: no such file {config_file!r}")
+    try:
+        return Settings(**overrides)
+    except ValidationError as err:
+        raise ConfigError(_one_line(err)) from None
+    except SettingsError as err:
+        # pydantic-settings could not parse a JSON value (a dict) from the env
+        section = str(err).split('"')[1] if '"' in str(err) else ""
+        names = [n for n in os.environ if n.startswith(f"INCIDENTS_{section.upper()}_")]
+        where = ", ".join(sorted(names)) or f"INCIDENTS_{section.upper()}_*"
+        raise ConfigError(f"{where}: not valid JSON for a table setting") from None

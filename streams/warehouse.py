@@ -1,0 +1,480 @@
+"""ClickHouse: connection, migrations, message → row mapping and idempotent inserts.
+
+One client API for both worlds: clickhouse-connect speaks HTTP to a server and,
+with a ``chdb://`` DSN, drives the embedded chDB engine in-process. chDB allows
+one engine per process and one process per data directory, so in the embedded
+mode the worker's sink owns the data and other readers go through it (the
+worker's ``/query`` endpoint) or wait until it stops.
+
+Idempotence (a replayed batch must not double anything):
+1. before inserting, the writer asks ClickHouse which natural keys of the batch
+   it already has (bounded by the batch's time range and regions, so the
+   primary key does the work) and drops those rows; sinks commit Kafka offsets
+   only after the insert is acknowledged, so a crash in between replays a batch
+   that is then filtered out;
+2. each insert carries an ``insert_deduplication_token`` built from the rows'
+   keys, so a retry of the same insert after a timeout is dropped by ClickHouse
+   itself (``non_replicated_deduplication_window`` on single-node tables);
+3. fact tables are ReplacingMergeTree over the natural key, so even a race
+   between two writers collapses at merge time.
+(1) keeps the materialized-view aggregates exact; (3) is the safety net.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from importlib import resources
+from typing import Any
+
+from schemas.models import DeadLetter, Incident, IncidentEvent, Mention, Reply
+from streams.settings import ClickHouseSettings
+
+MIGRATIONS_PACKAGE = "schemas.clickhouse"
+
+
+class WarehouseError(RuntimeError):
+    """ClickHouse refused or is unreachable; the caller retries with backoff."""
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    key: str
+    time_col: str
+    region_col: str | None
+    columns: tuple[str, ...]
+    filter_existing: bool = True
+
+
+def mention_row(m: Mention, partition: int, offset: int) -> tuple[Any, ...]:
+    p = m.place
+    e = m.metrics
+    return (
+        m.id,
+        m.platform,
+        m.source.id,
+        m.source.name or "",
+        m.source.kind or "",
+        m.author.id if m.author else "",
+        m.created_at,
+        m.text,
+        m.url or "",
+        m.fingerprint,
+        m.is_appeal,
+        m.appeal_score,
+        m.category or "",
+        m.category_confidence,
+        m.priority,
+        list(m.priority_cues),
+        p.region or "",
+        p.municipality or "",
+        p.oktmo or "",
+        p.address or "",
+        p.geo.lat if p.geo else None,
+        p.geo.lon if p.geo else None,
+        m.agency or "",
+        m.status or "accepted",
+        m.duplicate_of or "",
+        m.incident_id or "",
+        (e.likes or 0) if e else 0,
+        (e.reposts or 0) if e else 0,
+        (e.comments or 0) if e else 0,
+        (e.views or 0) if e else 0,
+        partition,
+        offset,
+    )
+
+
+def incident_row(i: Incident, partition: int, offset: int) -> tuple[Any, ...]:
+    s = i.sla
+    return (
+        i.id,
+        i.region or "",
+        i.municipality or "",
+        i.category or "",
+        i.agency or "",
+        i.status,
+        i.priority,
+        i.opened_at,
+        i.updated_at,
+        i.closed_at,
+        i.version,
+        i.title,
+        i.mentions_count,
+        i.address or "",
+        i.geo.lat if i.geo else None,
+        i.geo.lon if i.geo else None,
+        i.primary_mention_id or "",
+        list(i.platforms),
+        s.first_reaction_due,
+        s.first_reaction_at,
+        s.first_reaction_breached,
+        s.final_answer_due,
+        s.final_answer_at,
+        s.final_answer_breached,
+        i.reopened_from or "",
+        i.merged_into or "",
+    )
+
+
+def event_row(e: IncidentEvent, partition: int, offset: int) -> tuple[Any, ...]:
+    return (
+        e.event_id,
+        e.incident_id,
+        e.type,
+        e.at,
+        e.region or "",
+        e.incident_version,
+        e.category or "",
+        e.agency or "",
+        e.priority or "",
+        e.status or "",
+        e.mention_id or "",
+        e.response_id or "",
+        {k: "" if v is None else str(v) for k, v in e.detail.items()},
+    )
+
+
+def reply_row(r: Reply, partition: int, offset: int) -> tuple[Any, ...]:
+    return (
+        r.reply_id,
+        r.response_id,
+        r.incident_id,
+        r.mention_id,
+        r.platform,
+        r.source_id,
+        r.kind,
+        r.agency,
+        r.responded_at,
+        r.region or "",
+        r.post_url or "",
+    )
+
+
+def dead_letter_row(d: DeadLetter, partition: int, offset: int) -> tuple[Any, ...]:
+    return (
+        d.dlq_id,
+        d.stage,
+        d.topic,
+        d.partition,
+        d.offset,
+        d.error_kind,
+        d.reason,
+        d.failed_at,
+        d.original_size,
+        d.mention_id or "",
+        d.replayed,
+    )
+
+
+TABLES: dict[str, TableSpec] = {
+    "mentions": TableSpec(
+        "mentions",
+        "id",
+        "created_at",
+        "region",
+        (
+            "id", "platform", "source_id", "source_name", "source_kind", "author_pseudonym",
+            "created_at", "text", "url", "fingerprint", "is_appeal", "appeal_score", "category",
+            "category_confidence", "priority", "priority_cues", "region", "municipality", "oktmo",
+            "address", "lat", "lon", "agency", "status", "duplicate_of", "incident_id", "likes",
+            "reposts", "comments", "views", "_partition", "_offset",
+        ),
+    ),
+    "incidents": TableSpec(
+        "incidents",
+        "id",
+        "opened_at",
+        "region",
+        (
+            "id", "region", "municipality", "category", "agency", "status", "priority",
+            "opened_at", "updated_at", "closed_at", "version", "title", "mentions_count",
+            "address", "lat", "lon", "primary_mention_id", "platforms", "first_reaction_due",
+            "first_reaction_at", "first_reaction_breached", "final_answer_due", "final_answer_at",
+            "final_answer_breached", "reopened_from", "merged_into",
+        ),
+        # Latest state: every version is a row, ReplacingMergeTree(version) keeps the last.
+        filter_existing=False,
+    ),
+    "incident_events": TableSpec(
+        "incident_events",
+        "event_id",
+        "at",
+        "region",
+        (
+            "event_id", "incident_id", "type", "at", "region", "incident_version", "category",
+            "agency", "priority", "status", "mention_id", "response_id", "detail",
+        ),
+    ),
+    "replies": TableSpec(
+        "replies",
+        "reply_id",
+        "responded_at",
+        "region",
+        (
+            "reply_id", "response_id", "incident_id", "mention_id", "platform", "source_id",
+            "kind", "agency", "responded_at", "region", "post_url",
+        ),
+    ),
+    "dead_letters": TableSpec(
+        "dead_letters",
+        "dlq_id",
+        "failed_at",
+        None,
+        (
+            "dlq_id", "stage", "topic", "partition", "offset", "error_kind", "reason",
+            "failed_at", "original_size", "mention_id", "replayed",
+        ),
+    ),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """How migrations render: single node (default) or a cluster (Replicated*, ON CLUSTER)."""
+
+    database: str
+    ttl_days: int
+    cluster: str | None = None
+
+    def values(self) -> dict[str, str]:
+        if self.cluster:
+            zk = "'/clickhouse/tables/{shard}/{database}/{table}', '{replica}'"
+            return {
+                "db": self.database,
+                "on_cluster": f"ON CLUSTER '{self.cluster}'",
+                "replacing": f"ReplicatedReplacingMergeTree({zk})",
+                "replacing_version": f"ReplicatedReplacingMergeTree({zk}, version)",
+                "summing": f"ReplicatedSummingMergeTree({zk})",
+                "aggregating": f"ReplicatedAggregatingMergeTree({zk})",
+                "dedup_window": "replicated_deduplication_window = 1000",
+                "ttl_days": str(self.ttl_days),
+            }
+        return {
+            "db": self.database,
+            "on_cluster": "",
+            "replacing": "ReplacingMergeTree",
+            "replacing_version": "ReplacingMergeTree(version)",
+            "summing": "SummingMergeTree",
+            "aggregating": "AggregatingMergeTree",
+            "dedup_window": "non_replicated_deduplication_window = 1000",
+            "ttl_days": str(self.ttl_days),
+        }
+
+    def render(self, sql: str) -> str:
+        vals = self.values()
+
+        def sub(m: re.Match[str]) -> str:
+            name = m.group(1)
+            if name not in vals:
+                raise KeyError(f"unknown migration placeholder {{{{{name}}}}}")
+            return vals[name]
+
+        return re.sub(r"\{\{(\w+)\}\}", sub, sql)
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()[:16]
+
+    def statements(self, rendering: Rendering) -> list[str]:
+        text = rendering.render(self.sql)
+        text = "\n".join(line for line in text.splitlines() if not line.strip().startswith("--"))
+        return [s.strip() for s in text.split(";") if s.strip()]
+
+
+def load_migrations() -> list[Migration]:
+    out = []
+    for entry in resources.files(MIGRATIONS_PACKAGE).iterdir():
+        m = re.match(r"^(\d{4})_(\w+)\.sql$", entry.name)
+        if m:
+            out.append(Migration(int(m.group(1)), m.group(2), entry.read_text(encoding="utf-8")))
+    return sorted(out, key=lambda m: m.version)
+
+
+def connect(s: ClickHouseSettings) -> Any:
+    """A clickhouse-connect client for http(s):// or chdb:// (embedded)."""
+    import clickhouse_connect
+
+    url = s.resolved_url()
+    try:
+        if url.startswith("chdb://"):
+            path = s.data_path()
+            if path is not None:
+                path.mkdir(parents=True, exist_ok=True)
+            return clickhouse_connect.get_client(dsn=url)
+        kwargs: dict[str, Any] = {"dsn": url}
+        if s.user:
+            kwargs["username"] = s.user
+        if s.password:
+            kwargs["password"] = s.password.get_secret_value()
+        return clickhouse_connect.get_client(**kwargs)
+    except Exception as exc:  # one clear line for a wrong URL, a locked directory, a down server
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "Cannot lock file" in str(exc) or "already running" in str(exc):
+            msg = (
+                f"the ClickHouse data in {s.data_path()} is held by another process "
+                "(a running worker?): stop it, or query through its /query endpoint"
+            )
+        raise WarehouseError(f"cannot open ClickHouse at {url}: {msg}") from None
+
+
+class Warehouse:
+    """A thread-safe wrapper: one client, one lock (chDB is one engine per process)."""
+
+    def __init__(self, settings: ClickHouseSettings, client: Any | None = None) -> None:
+        self.settings = settings
+        self.db = settings.database
+        self._client = client
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = connect(self.settings)
+        return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                try:
+                    self._client.close()
+                finally:
+                    self._client = None
+
+    # ------------------------------------------------------------ migrations
+    def rendering(self) -> Rendering:
+        return Rendering(self.db, self.settings.ttl_days, self.settings.cluster)
+
+    def migrate(self, progress: Callable[[str], None] | None = None) -> list[str]:
+        """Apply pending migrations in order; return the names applied now."""
+        r = self.rendering()
+        on_cluster = r.values()["on_cluster"]
+        with self._lock:
+            c = self.client
+            c.command(f"CREATE DATABASE IF NOT EXISTS {self.db} {on_cluster}")
+            c.command(
+                f"CREATE TABLE IF NOT EXISTS {self.db}.schema_migrations {on_cluster} "
+                "(version UInt32, name String, checksum String, applied_at DateTime DEFAULT now()) "
+                "ENGINE = ReplacingMergeTree ORDER BY version"
+            )
+            done = {
+                row[0]: row[1]
+                for row in c.query(
+                    f"SELECT version, checksum FROM {self.db}.schema_migrations FINAL"
+                ).result_rows
+            }
+            applied: list[str] = []
+            for mig in load_migrations():
+                if mig.version in done:
+                    if done[mig.version] != mig.checksum:
+                        raise WarehouseError(
+                            f"migration {mig.version:04d}_{mig.name} changed after it was applied "
+                            "(add a new migration instead of editing an old one)"
+                        )
+                    continue
+                for stmt in mig.statements(r):
+                    c.command(stmt)
+                c.insert(
+                    f"{self.db}.schema_migrations",
+                    [[mig.version, mig.name, mig.checksum]],
+                    column_names=["version", "name", "checksum"],
+                )
+                applied.append(f"{mig.version:04d}_{mig.name}")
+                if progress:
+                    progress(applied[-1])
+            return applied
+
+    # --------------------------------------------------------------- writes
+    def existing_keys(self, spec: TableSpec, rows: Sequence[tuple[Any, ...]]) -> set[str]:
+        if not rows:
+            return set()
+        ki = spec.columns.index(spec.key)
+        ti = spec.columns.index(spec.time_col)
+        keys = sorted({r[ki] for r in rows})
+        times = [r[ti] for r in rows]
+        where = [f"{spec.key} IN %(keys)s", f"{spec.time_col} BETWEEN %(t0)s AND %(t1)s"]
+        # Parameters bind at whole seconds: widen by a second each side.
+        params: dict[str, Any] = {
+            "keys": keys,
+            "t0": min(times) - timedelta(seconds=1),
+            "t1": max(times) + timedelta(seconds=1),
+        }
+        if spec.region_col:
+            ri = spec.columns.index(spec.region_col)
+            params["regions"] = sorted({r[ri] for r in rows})
+            where.insert(0, f"{spec.region_col} IN %(regions)s")
+        sql = f"SELECT {spec.key} FROM {self.db}.{spec.name} WHERE {' AND '.join(where)}"
+        return {row[0] for row in self.client.query(sql, parameters=params).result_rows}
+
+    def insert(self, table: str, rows: Sequence[tuple[Any, ...]]) -> tuple[int, int]:
+        """Insert rows not already present; return (written, skipped)."""
+        spec = TABLES[table]
+        if not rows:
+            return 0, 0
+        ki = spec.columns.index(spec.key)
+        # Within a batch, keep the first row of each key (redelivery inside one batch).
+        if spec.filter_existing:
+            seen: set[str] = set()
+            unique = []
+            for r in rows:
+                if r[ki] not in seen:
+                    seen.add(r[ki])
+                    unique.append(r)
+        else:
+            unique = list(rows)
+        try:
+            with self._lock:
+                present = self.existing_keys(spec, unique) if spec.filter_existing else set()
+                fresh = [r for r in unique if r[ki] not in present]
+                if fresh:
+                    token = hashlib.sha256(repr(fresh).encode()).hexdigest()
+                    self.client.insert(
+                        f"{self.db}.{spec.name}",
+                        fresh,
+                        column_names=list(spec.columns),
+                        settings={"insert_deduplication_token": token},
+                    )
+        except WarehouseError:
+            raise
+        except Exception as exc:
+            raise WarehouseError(f"insert into {table} failed: {str(exc).splitlines()[0]}") from exc
+        return len(fresh), len(rows) - len(fresh)
+
+    # ---------------------------------------------------------------- reads
+    def query(
+        self, sql: str, parameters: dict[str, Any] | None = None
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        try:
+            with self._lock:
+                res = self.client.query(sql, parameters=parameters or {})
+        except Exception as exc:
+            raise WarehouseError(str(exc).splitlines()[0]) from exc
+        return list(res.column_names), [tuple(r) for r in res.result_rows]
+
+    def scalar(self, sql: str) -> Any:
+        _, rows = self.query(sql)
+        return rows[0][0] if rows else None
+
+
+def rows_for(table: str, items: Iterable[tuple[Any, int, int]]) -> list[tuple[Any, ...]]:
+    """Map (message, partition, offset) triples to rows of a table."""
+    mapper = {
+        "mentions": mention_row,
+        "incidents": incident_row,
+        "incident_events": event_row,
+        "replies": reply_row,
+        "dead_letters": dead_letter_row,
+    }[table]
+    return [mapper(obj, part, off) for obj, part, off in items]
