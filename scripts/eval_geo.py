@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from streams.domain.geo import Gazetteer, Location  # noqa: E402
+from streams.domain.geo import Gazetteer, Location
 
 DEFAULT_DATA = Path("/work/shared/data/spb-appeals.dev.jsonl.gz")
 _TOWN = re.compile(r"(?:город|г\.)\s*([А-ЯЁ][а-яё]+(?:[- ][А-ЯЁ][а-яё]+)?)")
@@ -117,8 +117,9 @@ def evaluate(gazetteer: Gazetteer, records: list[Record], region: str, show_erro
             found = run(record)
             region_score.add(found.region, region)
             municipality_score.add(found.municipality, record.municipality)
-            if found.region is not None and found.region != region:
-                wrong_regions[found.region] += 1
+            bad_region = found.region is not None and found.region != region
+            if bad_region:
+                wrong_regions[str(found.region)] += 1
             bad_municipality = (
                 found.municipality is not None
                 and record.municipality is not None
@@ -126,9 +127,7 @@ def evaluate(gazetteer: Gazetteer, records: list[Record], region: str, show_erro
             )
             if bad_municipality:
                 wrong_municipalities[(record.municipality, found.municipality)] += 1
-            if (bad_municipality or wrong_regions and found.region not in (None, region)) and (
-                errors_shown < show_errors
-            ):
+            if (bad_region or bad_municipality) and errors_shown < show_errors:
                 errors_shown += 1
                 print(f"    miss: {found} truth={record.municipality} text={record.text[:120]!r}")
         print(name)

@@ -285,23 +285,27 @@ def _register_web(app: faust.App, rt: Runtime) -> None:
     async def status(web: Any, request: Any) -> Any:
         return web.json(status_snapshot(rt))
 
+    from faust.web import View
+
     @app.page("/query")
-    async def query(web: Any, request: Any) -> Any:
+    class Query(View):  # type: ignore[misc]
         """Read-only SQL on the embedded ClickHouse this worker owns (loopback only)."""
-        if rt.warehouse is None:
-            return web.json({"error": "this worker does not run the sink"}, status=404)
-        peer = request.remote or ""
-        if peer not in ("127.0.0.1", "::1", "localhost"):
-            return web.json({"error": "loopback only"}, status=403)
-        body = await request.json()
-        sql = str(body.get("sql", "")).strip().rstrip(";")
-        if not sql.lower().startswith(("select", "with", "show", "describe", "exists")):
-            return web.json({"error": "read-only: SELECT/WITH/SHOW/DESCRIBE only"}, status=400)
-        try:
-            cols, rows = await rt.in_executor(rt.warehouse.query, sql, body.get("parameters"))
-        except Exception as exc:
-            return web.json({"error": str(exc)}, status=400)
-        return web.json({"columns": cols, "rows": [list(map(_jsonable, r)) for r in rows]})
+
+        async def post(self, request: Any) -> Any:
+            if rt.warehouse is None:
+                return self.json({"error": "this worker does not run the sink"}, status=404)
+            peer = request.remote or ""
+            if peer not in ("127.0.0.1", "::1", "localhost"):
+                return self.json({"error": "loopback only"}, status=403)
+            body = await request.json()
+            sql = str(body.get("sql", "")).strip().rstrip(";")
+            if not sql.lower().startswith(("select", "with", "show", "describe", "exists")):
+                return self.json({"error": "read-only: SELECT/WITH/SHOW/DESCRIBE only"}, status=400)
+            try:
+                cols, rows = await rt.in_executor(rt.warehouse.query, sql, body.get("parameters"))
+            except Exception as exc:
+                return self.json({"error": str(exc)}, status=400)
+            return self.json({"columns": cols, "rows": [list(map(_jsonable, r)) for r in rows]})
 
 
 def _jsonable(v: Any) -> Any:

@@ -11,6 +11,7 @@ where they are until a human looks (arroyo's DLQ limit, same idea).
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,10 +41,15 @@ def dead_letter(
     failed_at: datetime | None = None,
     replayed: int = 0,
 ) -> DeadLetter:
-    """A DeadLetter whose id depends only on where the input was, so redelivery dedups."""
+    """A DeadLetter whose id depends only on the stage and the bytes.
+
+    The same bad bytes dead-lettered again (a redelivery after a crash, or the
+    same file replayed twice) get the same id, so the sink stores them once.
+    """
     original = value or b""
+    digest = hashlib.blake2b(original, digest_size=10, person=stage.encode()[:16]).hexdigest()
     return DeadLetter(
-        dlq_id=short_hash(stage, topic, str(partition), str(offset), size=10),
+        dlq_id=f"{short_hash(stage, topic, size=4)}{digest}",
         stage=stage,
         topic=topic,
         partition=partition,

@@ -45,7 +45,7 @@ class WarehouseError(RuntimeError):
 class TableSpec:
     name: str
     key: str
-    time_col: str
+    time_col: str | None  # equal for every copy of a row: bounds the "already there?" lookup
     region_col: str | None
     columns: tuple[str, ...]
     filter_existing: bool = True
@@ -224,7 +224,7 @@ TABLES: dict[str, TableSpec] = {
     "dead_letters": TableSpec(
         "dead_letters",
         "dlq_id",
-        "failed_at",
+        None,  # failed_at is the wall clock of each attempt: look up by id alone
         None,
         (
             "dlq_id", "stage", "topic", "partition", "offset", "error_kind", "reason",
@@ -401,16 +401,15 @@ class Warehouse:
         if not rows:
             return set()
         ki = spec.columns.index(spec.key)
-        ti = spec.columns.index(spec.time_col)
-        keys = sorted({r[ki] for r in rows})
-        times = [r[ti] for r in rows]
-        where = [f"{spec.key} IN %(keys)s", f"{spec.time_col} BETWEEN %(t0)s AND %(t1)s"]
-        # Parameters bind at whole seconds: widen by a second each side.
-        params: dict[str, Any] = {
-            "keys": keys,
-            "t0": min(times) - timedelta(seconds=1),
-            "t1": max(times) + timedelta(seconds=1),
-        }
+        params: dict[str, Any] = {"keys": sorted({r[ki] for r in rows})}
+        where = [f"{spec.key} IN %(keys)s"]
+        if spec.time_col:
+            ti = spec.columns.index(spec.time_col)
+            times = [r[ti] for r in rows]
+            where.append(f"{spec.time_col} BETWEEN %(t0)s AND %(t1)s")
+            # Parameters bind at whole seconds: widen by a second each side.
+            params["t0"] = min(times) - timedelta(seconds=1)
+            params["t1"] = max(times) + timedelta(seconds=1)
         if spec.region_col:
             ri = spec.columns.index(spec.region_col)
             params["regions"] = sorted({r[ri] for r in rows})

@@ -32,8 +32,8 @@ from streams.domain import morph
 DATA_DIR = Path(__file__).with_name("data")
 REGIONS_CSV = DATA_DIR / "regions.csv"
 CITIES_CSV = DATA_DIR / "ru-cities.csv"
-FORMS_TSV = DATA_DIR / "place-forms.tsv"
-_FORMS_VERSION = "1"  # bump when the way forms or kinds are derived changes
+FORMS_TSV = DATA_DIR / "place-forms.txt"  # tab-separated; .txt is in the package data
+_FORMS_VERSION = "2"  # bump when the way forms or kinds are derived changes
 
 # Coordinates (docs/geo.md): a city's radius is capped so the two capitals do not
 # swallow their suburbs; outside every radius the region needs its nearest city
@@ -44,6 +44,8 @@ _RUNNER_UP_MARGIN = 0.75  # inside two radii: the best distance/radius must be t
 
 RegionSource = Literal["hint", "geo", "text"]
 MunicipalitySource = Literal["text", "geo"]
+CityKey = tuple[str, str]  # (region code, canonical city name)
+Reading = tuple[str, str, str | None]  # (case, number, gender) of one grammatical reading
 
 MSK = timezone(timedelta(hours=3), "UTC+3")
 
@@ -78,7 +80,7 @@ _CITY_ALIASES: dict[tuple[str, str], tuple[str, ...]] = {
     ("RU-NVS", "Новосибирск"): ("Новосиб",),
     ("RU-KHA", "Комсомольск-на-Амуре"): ("Комсомольск на Амуре",),
     ("RU-KAM", "Петропавловск-Камчатский"): ("Петропавловск Камчатский",),
-    ("RU-TA", "Набережные Челны"): ("Челны",),
+    ("RU-TA", "Набережные Челны"): ("Челны", "Набчелны"),
     ("RU-NGR", "Великий Новгород"): ("Новгород",),
     ("RU-STA", "Минеральные Воды"): ("Минводы",),
 }
@@ -178,6 +180,8 @@ class Location:
 
 @dataclass(frozen=True, slots=True)
 class Region:
+    """A federal subject; the capital names the city whose time zone stands for it."""
+
     code: str
     name: str
     kind: str
@@ -186,6 +190,8 @@ class Region:
 
 @dataclass(frozen=True, slots=True)
 class City:
+    """A gazetteer city: the unit a municipality field names."""
+
     name: str
     region: str
     oktmo: str | None
@@ -205,7 +211,7 @@ class _CityForm:
     kind: int
     # (case, number, gender) readings as an adjective: "октябрьском" in
     # "в Октябрьском районе" must not be the town when an agreeing noun follows
-    adjective_readings: frozenset[tuple[str, str, str | None]]
+    adjective_readings: frozenset[Reading]
     ntokens: int
 
 
@@ -267,9 +273,9 @@ def _word_case_forms(word: str) -> dict[str, set[str]] | None:
     else:
         number = best.tag.number
         for lexeme_form in best.lexeme:
-            case = _case_of(lexeme_form.tag)
-            if case in _CASES and (number is None or lexeme_form.tag.number == number):
-                forms[case].add(_fold(lexeme_form.word))
+            form_case = _case_of(lexeme_form.tag)
+            if form_case in _CASES and (number is None or lexeme_form.tag.number == number):
+                forms[form_case].add(_fold(lexeme_form.word))
     forms["nomn"].add(word)
     return forms
 
@@ -321,13 +327,13 @@ def phrase_forms(name: str) -> dict[str, set[str]]:
     return result
 
 
-def _surface_kind(form: str) -> tuple[int, frozenset[tuple[str, str, str | None]]]:
+def _surface_kind(form: str) -> tuple[int, frozenset[Reading]]:
     """How risky a single-token form is, and its readings as an adjective."""
     analyzer = morph.analyzer()
     if not analyzer.word_is_known(form):
         return _CLEAR, frozenset()
     kind = _CLEAR
-    adjective: set[tuple[str, str, str | None]] = set()
+    adjective: set[Reading] = set()
     for tag in analyzer.tag(form):
         if "Geox" in tag:
             continue
@@ -345,11 +351,17 @@ def _surface_kind(form: str) -> tuple[int, frozenset[tuple[str, str, str | None]
 
 
 @lru_cache(maxsize=50_000)
-def _noun_readings(word: str) -> frozenset[tuple[str, str, str | None]]:
-    """(case, number, gender) readings of a word as a common noun."""
-    readings = set()
+def _noun_readings(word: str) -> frozenset[Reading]:
+    """(case, number, gender) readings of a word as a common noun.
+
+    Indeclinable and very short "nouns" (the letter "и", abbreviations) are left
+    out: they would agree with anything.
+    """
+    readings: set[Reading] = set()
+    if len(word) < 3:
+        return frozenset()
     for tag in morph.analyzer().tag(word):
-        if tag.POS == "NOUN" and "Geox" not in tag:
+        if tag.POS == "NOUN" and "Geox" not in tag and "Fixd" not in tag:
             case = _case_of(tag)
             if case:
                 readings.add((case, tag.number or "", tag.gender if tag.number == "sing" else None))
@@ -539,6 +551,12 @@ class Gazetteer:
             if consumed:
                 skip_to = i + consumed
                 continue
+            if key in self._region_adjectives:
+                # "в Ханты-Мансийском автономном округе": the region, not the town
+                codes = self._regions_by_adjective(keys, i)
+                if codes:
+                    evidence.regions_named.extend(codes)
+                    continue
             form = city_forms.get(key)
             if form is not None:
                 mention = self._mention(text, matches, keys, i, form)
@@ -547,8 +565,6 @@ class Gazetteer:
             code = region_names.get(key)
             if code is not None:
                 evidence.regions_named.append(code)
-            elif key in self._region_adjectives:
-                evidence.regions_named.extend(self._regions_by_adjective(keys, i))
             elif key in self._region_acronyms:
                 raw = text[matches[i].start() : matches[i].end()]
                 if raw.isupper():  # "ХМАО", not "хмао" typed in passing
@@ -855,15 +871,12 @@ def _default_gazetteer() -> Gazetteer:
 
 # ------------------------------------------------------------- place forms
 
-Reading = tuple[str, str, str | None]  # (case, number, gender) of one grammatical reading
-CityKey = tuple[str, str]  # (region code, canonical city name)
-
 
 @dataclass(slots=True)
 class PlaceForms:
     """Every surface form of every place name: what the hot path looks up.
 
-    Building it needs pymorphy3 for ~1.5 s; the bundled place-forms.tsv holds
+    Building it needs pymorphy3 for ~1.5 s; the bundled place-forms.txt holds
     the result with a fingerprint of its inputs, and a stale or missing file
     just means building it again at load (scripts/build_geo_forms.py rewrites it).
     """
@@ -944,8 +957,8 @@ class PlaceForms:
             )
         for surface, code in sorted(self.region_names.items()):
             lines.append(f"R\t{surface}\t{code}")
-        for surface, (code, kind) in sorted(self.region_adjectives.items()):
-            lines.append(f"A\t{surface}\t{code}\t{kind}")
+        for surface, (code, region_kind) in sorted(self.region_adjectives.items()):
+            lines.append(f"A\t{surface}\t{code}\t{region_kind}")
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     @classmethod
@@ -1031,7 +1044,9 @@ def _name_kind(name: str) -> int:
         return _CLEAR
     analyzer = morph.analyzer()
     if analyzer.word_is_known(folded) and any(
-        tag.POS == "ADJF" and "Geox" not in tag for tag in analyzer.tag(folded)
+        # possessives ("Иваново" as "Ivan's") are archaic; qualities are everyday words
+        tag.POS == "ADJF" and "Geox" not in tag and "Poss" not in tag
+        for tag in analyzer.tag(folded)
     ):
         return _WORD  # Мирный, Белый, Свободный: "я свободный", "в белом"
     return _CLEAR
@@ -1078,10 +1093,8 @@ _BUILDING_PARTS = (
     r"(?:\s*,?\s*(?:к|корп|корпус|стр|строение|лит|литера|литер)\.?\s*\d{0,3}[А-Яа-я]?(?![а-яё]))*"
 )
 _HOUSE = rf"(?:\s*,?\s*(?:(?:д|дом|дома|доме)\s*\.?\s*)?№?\s*{_NUMBER}{_BUILDING_PARTS})?"
-_ADJ_NAME = (
-    rf"(?:{_ORD}\s+)?[А-ЯЁ][а-яё]*+"
-    r"(?:(?<=ий|ый|ой|ая|яя|ое|ее|ом|ем|ую|юю|ей)|(?<=ого|его|ому|ему))"
-)
+_ADJ_WORD = r"[А-ЯЁ][а-яё]*+(?:(?<=ий|ый|ой|ая|яя|ое|ее|ом|ем|ую|юю|ей)|(?<=ого|его|ому|ему))"
+_ADJ_NAME = rf"(?:{_ORD}\s+)?(?:{_ADJ_WORD}\s+)?{_ADJ_WORD}"  # "Большая Садовая", "1-я Советская"
 _TYPE_FIRST = (
     rf"(?i:{_TYPE_ABBR})(?:\.\s*|\s+)(?:{_STREET_NAME}|{_STREET_NAME_LOWER})"
     rf"|(?i:{_TYPE_FULL})\s+{_STREET_NAME}"

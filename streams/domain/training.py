@@ -456,6 +456,12 @@ def generate_examples(doc: dict[str, Any], seed: int = 20240601) -> list[dict[st
         pools = [places[name] for name in spec.get("places", ["town"])]
         for title in portal:
             rows.append({"text": title, "appeal": True, "category": category})
+        for combo in spec.get("terse", []):
+            pairs = [(i, a) for i in combo["issues"] for a in combo["at"]]
+            for issue, at in rng.sample(pairs, min(len(pairs), 60)):
+                text = f"{issue} {at}" if rng.random() < 0.75 else f"{at} {issue}"
+                text = _cap(text) + rng.choice(["", "", ".", "!", ". Прошу убрать", ". Просьба устранить"])
+                rows.append({"text": text, "appeal": True, "category": category})
         for _ in range(len(fixes) * 3 if fix_frames else 0):
             fix, problem = rng.choice(fixes), rng.choice(problems)
             place = rng.choice(rng.choice(pools))

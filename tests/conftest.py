@@ -1,0 +1,23 @@
+"""Shared test configuration.
+
+Tests never read the developer's INCIDENTS_* environment: each test that needs
+settings builds them explicitly, so a stray variable cannot change a result.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "streams" / "demo" / "sample"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("INCIDENTS_"):
+            monkeypatch.delenv(name, raising=False)
