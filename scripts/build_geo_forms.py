@@ -20,12 +20,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from streams.domain.geo import FORMS_TSV, write_place_forms
+from streams.domain.geo import PLACE_FORMS_FILE, write_place_forms
 
 
 def main() -> None:
     started = time.perf_counter()
-    path = write_place_forms(FORMS_TSV)
+    path = write_place_forms(PLACE_FORMS_FILE)
     lines = path.read_text(encoding="utf-8").count("\n")
     print(f"wrote {path} ({lines} lines) in {time.perf_counter() - started:.1f} s")
 

@@ -32,8 +32,8 @@ from streams.domain import morph
 DATA_DIR = Path(__file__).with_name("data")
 REGIONS_CSV = DATA_DIR / "regions.csv"
 CITIES_CSV = DATA_DIR / "ru-cities.csv"
-FORMS_TSV = DATA_DIR / "place-forms.txt"  # tab-separated; .txt is in the package data
-_FORMS_VERSION = "2"  # bump when the way forms or kinds are derived changes
+PLACE_FORMS_FILE = DATA_DIR / "place-forms.txt"  # tab-separated; .txt is in the package data
+_FORMS_VERSION = "3"  # bump when the way forms or kinds are derived changes
 
 # Coordinates (docs/geo.md): a city's radius is capped so the two capitals do not
 # swallow their suburbs; outside every radius the region needs its nearest city
@@ -241,6 +241,7 @@ def radius_km(population: int) -> float:
 
 
 def _fold(text: str) -> str:
+    """Lower case with ё as е: how names are keyed (people rarely type ё)."""
     return text.lower().replace("ё", "е")
 
 
@@ -423,10 +424,10 @@ class Gazetteer:
         cls,
         regions_csv: Path = REGIONS_CSV,
         cities_csv: Path = CITIES_CSV,
-        forms_tsv: Path = FORMS_TSV,
+        forms_file: Path = PLACE_FORMS_FILE,
     ) -> Gazetteer:
         region_rows, city_rows = _read_rows(regions_csv, cities_csv)
-        forms = PlaceForms.load(forms_tsv, forms_fingerprint(region_rows, city_rows))
+        forms = PlaceForms.load(forms_file, forms_fingerprint(region_rows, city_rows))
         return cls(region_rows, city_rows, forms)
 
     # -------------------------------------------------------------- lookups
@@ -866,7 +867,10 @@ def _share_prepositions(mentions: list[_Mention], keys: list[str]) -> None:
 
 @cache
 def _default_gazetteer() -> Gazetteer:
-    return Gazetteer.from_files()
+    gazetteer = Gazetteer.from_files()
+    # the rare adjective checks need the analyzer: load it now, not mid-stream
+    morph.analyzer()
+    return gazetteer
 
 
 # ------------------------------------------------------------- place forms
@@ -1015,7 +1019,7 @@ def forms_fingerprint(region_rows: list[dict[str, str]], city_rows: list[dict[st
     return digest.hexdigest()[:32]
 
 
-def write_place_forms(path: Path = FORMS_TSV) -> Path:
+def write_place_forms(path: Path = PLACE_FORMS_FILE) -> Path:
     """Rebuild the bundled forms file from the bundled CSVs (scripts/build_geo_forms.py)."""
     region_rows, city_rows = _read_rows(REGIONS_CSV, CITIES_CSV)
     gazetteer = Gazetteer(region_rows, city_rows, forms=None)
@@ -1043,13 +1047,31 @@ def _name_kind(name: str) -> int:
     if " " in folded:
         return _CLEAR
     analyzer = morph.analyzer()
-    if analyzer.word_is_known(folded) and any(
-        # possessives ("Иваново" as "Ivan's") are archaic; qualities are everyday words
-        tag.POS == "ADJF" and "Geox" not in tag and "Poss" not in tag
-        for tag in analyzer.tag(folded)
-    ):
-        return _WORD  # Мирный, Белый, Свободный: "я свободный", "в белом"
+    if not analyzer.word_is_known(folded):
+        return _CLEAR
+    for tag in analyzer.tag(folded):
+        if tag.POS != "ADJF" or "Geox" in tag:
+            continue
+        if "Poss" not in tag or _possessive_of_common_noun(folded):
+            return _WORD  # Мирный, Белый, Бабушкин: "я свободный", "в белом", "бабушкин"
     return _CLEAR
+
+
+def _possessive_of_common_noun(word: str) -> bool:
+    """Whether a possessive is an everyday word: "бабушкин" (of бабушка), not "иваново"."""
+    analyzer = morph.analyzer()
+    for suffix in ("ин", "ын", "ов", "ев", "ино", "ово", "ево"):
+        if word.endswith(suffix):
+            stem = word[: -len(suffix)]
+            for noun in (stem, stem + "а", stem + "я"):
+                if analyzer.word_is_known(noun) and any(
+                    t.POS == "NOUN"
+                    and t.case == "nomn"
+                    and not {"Name", "Surn", "Geox"} & t.grammemes
+                    for t in analyzer.tag(noun)
+                ):
+                    return True
+    return False
 
 
 def _phrase_kind(surface: str) -> int:

@@ -327,6 +327,8 @@ class Desk:
 
         out = Outcome()
         at = _ts(m.created_at)
+        # Time first: fire the region's due timers and expire the window up to now.
+        self._advance(p.rk, at, out)
         original = self._find_original(p)
         status: Literal["accepted", "duplicate"] = "accepted"
         incident_id: str | None = None
@@ -362,7 +364,6 @@ class Desk:
                 m, status=status, duplicate_of=duplicate_of, incident_id=incident_id
             ),
         )
-        self._advance(p.rk, at, out)
         return out
 
     def _redelivery(self, m: Mention, known: MentionRecord) -> Outcome:
@@ -390,9 +391,12 @@ class Desk:
 
     def _find_original(self, p: Prepared) -> MentionRecord | None:
         """The first-seen mention this one copies, or None."""
+        horizon = p.mention.created_at.timestamp() - self.dedup.window_days * 86400
         first = self._fp.get((p.rk, p.fp))
         if first is not None:
-            return self._root(first)
+            rec = self._get_mention(first)
+            if rec is not None and rec.at >= horizon:
+                return self._root(first)
         if p.words * 6 < self.dedup.min_chars:  # too short for anything but exact equality
             return None
         best: tuple[float, float, str] | None = None
@@ -400,7 +404,7 @@ class Desk:
             cand = self._get_mention(cand_id)
             if cand is None:
                 continue
-            if p.mention.created_at.timestamp() - cand.at > self.dedup.window_days * 86400:
+            if cand.at < horizon:
                 continue
             sim = similarity(p.shingles, shingles_from_bytes(cand.shingles))
             if self._is_copy(sim):
@@ -462,15 +466,13 @@ class Desk:
         g = self.grouping
         if inc.municipality and m.place.municipality and inc.municipality != m.place.municipality:
             return None
+        # Same region and category, and the same place: the same problem, whatever
+        # the words (the weak truth of issue 5: same building or within 30 m).
         if inc.geo is not None and m.place.geo is not None:
             d = _haversine_m(inc.geo, m.place.geo)
-            if d <= g.radius_m:
-                return 2.0 + text if text >= g.min_similarity * 0.5 else None
-            return None
+            return 2.0 + text + (1 - d / g.radius_m) if d <= g.radius_m else None
         if addr and rec.address_key:
-            if addr == rec.address_key:
-                return 2.0 + text if text >= g.min_similarity * 0.5 else None
-            return None
+            return 2.0 + text if addr == rec.address_key else None
         # No place evidence on one side: only a strong text match joins.
         return 1.0 + text if text >= max(g.min_similarity * 2, 0.45) else None
 

@@ -14,7 +14,7 @@ import pytest
 
 from streams.domain.geo import (
     CITIES_CSV,
-    FORMS_TSV,
+    PLACE_FORMS_FILE,
     REGIONS_CSV,
     Gazetteer,
     Location,
@@ -84,7 +84,7 @@ def test_bundled_forms_match_their_inputs() -> None:
         regions = list(csv.DictReader(f))
     with CITIES_CSV.open(encoding="utf-8", newline="") as f:
         cities = list(csv.DictReader(f))
-    loaded = PlaceForms.load(FORMS_TSV, forms_fingerprint(regions, cities))
+    loaded = PlaceForms.load(PLACE_FORMS_FILE, forms_fingerprint(regions, cities))
     assert loaded is not None, "run scripts/build_geo_forms.py"
     rebuilt = Gazetteer(regions, cities, forms=None).place_forms
     assert loaded == rebuilt

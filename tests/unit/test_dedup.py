@@ -1,0 +1,47 @@
+"""Signatures are datasketch's; candidates and exact similarity behave as documented."""
+
+from __future__ import annotations
+
+import numpy as np
+from datasketch import MinHash
+
+from streams.domain.dedup import CandidateIndex, Signer, similarity
+from streams.domain.normalize import normalize_text
+
+
+def test_batched_signatures_equal_datasketch_minhash() -> None:
+    signer = Signer(num_perm=64)
+    texts = ["во дворе дома 5 на ул ленина яма", "нет горячей воды третий день", "x", ""]
+    shingles = [signer.shingles(t) for t in texts]
+    sigs = signer.signatures(shingles)
+    for sh, sig in zip(shingles, sigs, strict=True):
+        m = MinHash(num_perm=64, seed=1, scheme="affine32", hashfunc=lambda b: int.from_bytes(b, "little"))
+        m.update_batch([int(v).to_bytes(4, "little") for v in sh])
+        assert np.array_equal(m.hashvalues.astype(np.uint32), sig)
+
+
+def test_copies_share_candidates_and_different_texts_mostly_do_not() -> None:
+    signer = Signer(num_perm=64)
+    a = normalize_text("Во дворе дома 5 на ул. Ленина огромная яма, машины ломают колёса, сколько можно")
+    b = normalize_text("Подписчики пишут: во дворе дома 5 на ул Ленина огромная яма машины ломают колеса")
+    c = normalize_text("Нет горячей воды в доме 12 по улице Гагарина уже третий день, управляющая молчит")
+    sh = [signer.shingles(t) for t in (a, b, c)]
+    bands = signer.band_keys(signer.signatures(sh))
+    index = CandidateIndex()
+    index.add("a", "RU-TVE", bands[0])
+    assert "a" in index.candidates("RU-TVE", bands[1])
+    assert "a" not in index.candidates("RU-TVE", bands[2])
+    assert index.candidates("RU-IVA", bands[1]) == set()  # other region: never a candidate
+    index.remove("a")
+    assert len(index) == 0 and index.candidates("RU-TVE", bands[1]) == set()
+
+
+def test_similarity_measures_jaccard_and_containment_exactly() -> None:
+    signer = Signer()
+    full = signer.shingles("раз два три четыре пять шесть семь восемь")
+    head = signer.shingles("раз два три четыре")
+    s = similarity(full, head)
+    assert s.containment == 1.0
+    assert 0 < s.jaccard < 0.5
+    assert similarity(full, full).jaccard == 1.0
+    assert similarity(full, np.zeros(0, dtype=np.uint32)).jaccard == 0.0

@@ -1,0 +1,279 @@
+"""The incident desk: redelivery, copies, grouping, responses, commands, SLA, windows, restarts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import msgspec
+import pytest
+
+from schemas.models import (
+    AssignCommand,
+    GeoPoint,
+    Mention,
+    MergeCommand,
+    OfficialResponse,
+    Place,
+    RespondCommand,
+    Source,
+    SplitCommand,
+    StatusCommand,
+    TickCommand,
+)
+from streams.domain.incidents import Desk, Outcome
+from streams.settings import DedupSettings, GroupingSettings, SlaSettings
+
+MSK = timezone(timedelta(hours=3))
+T0 = datetime(2026, 11, 16, 10, 0, tzinfo=MSK)  # a Monday
+
+
+def mention(
+    mid: str,
+    text: str,
+    at: datetime = T0,
+    region: str | None = "RU-TVE",
+    municipality: str | None = "Тверь",
+    category: str | None = "roads",
+    appeal: bool = True,
+    address: str | None = None,
+    geo: GeoPoint | None = None,
+    agency: str | None = "Администрация города Твери",
+    priority: str = "normal",
+) -> Mention:
+    platform = mid.split(":", 1)[0]
+    return Mention(
+        id=mid,
+        platform=platform,  # type: ignore[arg-type]
+        source=Source(id=f"src-{platform}"),
+        text=text,
+        created_at=at,
+        fingerprint="-",
+        is_appeal=appeal,
+        appeal_score=0.9 if appeal else 0.1,
+        category=category if appeal else None,
+        category_confidence=0.8,
+        priority=priority,  # type: ignore[arg-type]
+        place=Place(region=region, municipality=municipality, address=address, geo=geo),
+        agency=agency if appeal else None,
+        url=f"https://example.org/{mid}",
+    )
+
+
+def new_desk(store: dict[str, bytes] | None = None, **sla: object) -> Desk:
+    return Desk(
+        store=store if store is not None else {},
+        dedup=DedupSettings(),
+        grouping=GroupingSettings(),
+        sla=SlaSettings(**sla),  # type: ignore[arg-type]
+        timezone_of=lambda region, municipality: MSK,
+    )
+
+
+def feed(desk: Desk, *mentions: Mention) -> list[Outcome]:
+    return [desk.resolve(p) for p in desk.prepare(list(mentions))]
+
+
+POTHOLE = "На улице Склизкова возле дома 12 огромная яма на дороге, машины ломают колёса, отремонтируйте"
+
+
+def test_first_mention_opens_an_incident_routed_to_its_agency() -> None:
+    (out,) = feed(new_desk(), mention("vk:1", POTHOLE, address="ул. Склизкова, 12"))
+    m = out.mentions[0]
+    assert m.status == "accepted" and m.incident_id and m.incident_id.startswith("RU-TVE/")
+    inc = out.incidents[-1]
+    assert inc.status == "assigned" and inc.agency == "Администрация города Твери"
+    assert [e.type for e in out.events] == ["created", "assigned"]
+
+
+def test_same_id_again_is_a_redelivery_with_identical_outputs_and_no_new_effect() -> None:
+    desk = new_desk()
+    (first,) = feed(desk, mention("vk:1", POTHOLE))
+    (again,) = feed(desk, mention("vk:1", POTHOLE))
+    assert again.redelivered
+    assert again.mentions[0].incident_id == first.mentions[0].incident_id
+    assert {e.event_id for e in again.events} <= {e.event_id for e in first.events}
+    inc = desk.get_incident(first.mentions[0].incident_id or "")
+    assert inc is not None and inc.incident.mentions_count == 1
+
+
+def test_a_repost_is_a_duplicate_of_the_first_mention_and_joins_its_incident() -> None:
+    desk = new_desk()
+    (orig,) = feed(desk, mention("vk:1", POTHOLE))
+    copy = f"Подписчики пишут: «{POTHOLE.upper()}» #Тверь #дороги 😡"
+    (dup,) = feed(desk, mention("telegram:9", copy, at=T0 + timedelta(hours=2)))
+    d = dup.mentions[0]
+    assert d.status == "duplicate" and d.duplicate_of == "vk:1"
+    assert d.incident_id == orig.mentions[0].incident_id
+    assert [e.type for e in dup.events] == ["duplicate_linked"]
+
+
+def test_a_copy_of_a_copy_points_to_the_first_original() -> None:
+    desk = new_desk()
+    feed(desk, mention("vk:1", POTHOLE))
+    feed(desk, mention("ok:2", "Репост: " + POTHOLE, at=T0 + timedelta(hours=1)))
+    (third,) = feed(desk, mention("telegram:3", "Пишут: " + POTHOLE + " !!!", at=T0 + timedelta(hours=2)))
+    assert third.mentions[0].duplicate_of == "vk:1"
+
+
+def test_two_different_potholes_are_not_duplicates_and_not_one_incident() -> None:
+    desk = new_desk()
+    (a,) = feed(desk, mention("vk:1", POTHOLE, address="ул. Склизкova, 12"))
+    other = "На улице Горького у дома 40 глубокая яма на дороге, вчера пробил колесо, примите меры"
+    (b,) = feed(desk, mention("vk:2", other, at=T0 + timedelta(hours=3), address="ул. Горького, 40"))
+    assert b.mentions[0].status == "accepted"
+    assert b.mentions[0].incident_id != a.mentions[0].incident_id
+
+
+def test_other_residents_reporting_the_same_place_join_the_open_incident() -> None:
+    desk = new_desk()
+    here = GeoPoint(lat=56.8587, lon=35.9176)
+    near = GeoPoint(lat=56.8590, lon=35.9180)  # ~40 m away
+    (a,) = feed(desk, mention("vk:1", POTHOLE, geo=here))
+    (b,) = feed(
+        desk,
+        mention(
+            "ok:7",
+            "Когда уже заделают яму у дома 12 на Склизкова? Каждый день объезжаем по встречке",
+            at=T0 + timedelta(hours=5),
+            geo=near,
+        ),
+    )
+    assert b.mentions[0].status == "accepted"
+    assert b.mentions[0].incident_id == a.mentions[0].incident_id
+    assert [e.type for e in b.events] == ["attached"]
+    assert b.incidents[-1].mentions_count == 2
+
+
+def test_non_appeals_are_kept_but_open_no_incident() -> None:
+    (out,) = feed(new_desk(), mention("rss:1", "В Твери отремонтируют 40 дорог в 2027 году", appeal=False))
+    assert out.mentions[0].status == "accepted" and out.mentions[0].incident_id is None
+    assert out.incidents == [] and out.events == []
+
+
+def _respond(desk: Desk, rid: str, incident_id: str, kind: str, at: datetime) -> Outcome:
+    r = OfficialResponse(
+        response_id=rid, kind=kind, agency="Администрация города Твери", text="Работы запланированы.",  # type: ignore[arg-type]
+        responded_at=at, incident_id=incident_id,
+    )
+    return desk.command(RespondCommand(command_id=rid, at=at, response=r))
+
+
+def test_a_response_fans_out_one_reply_per_mention_exactly_once() -> None:
+    desk = new_desk()
+    (a,) = feed(desk, mention("vk:1", POTHOLE))
+    feed(desk, mention("telegram:2", "Репост: " + POTHOLE, at=T0 + timedelta(minutes=30)))
+    inc_id = a.mentions[0].incident_id or ""
+    out = _respond(desk, "resp-1", inc_id, "interim", T0 + timedelta(hours=1))
+    assert sorted(r.mention_id for r in out.replies) == ["telegram:2", "vk:1"]
+    assert {r.platform for r in out.replies} == {"vk", "telegram"}
+    assert out.incidents[0].status == "answered_interim"
+    again = _respond(desk, "resp-1", inc_id, "interim", T0 + timedelta(hours=1))
+    assert again.redelivered
+    assert {r.reply_id for r in again.replies} == {r.reply_id for r in out.replies}
+    assert desk.get_incident(inc_id).incident.version == out.incidents[0].version  # type: ignore[union-attr]
+
+
+def test_a_response_to_a_mention_reaches_the_whole_incident() -> None:
+    desk = new_desk()
+    (a,) = feed(desk, mention("vk:1", POTHOLE))
+    feed(desk, mention("ok:2", "Подписчики пишут: " + POTHOLE, at=T0 + timedelta(minutes=5)))
+    r = OfficialResponse(
+        response_id="r-m", kind="final", agency="А", text="Отремонтировано.",
+        responded_at=T0 + timedelta(hours=2), mention_id="ok:2", region="RU-TVE",
+    )
+    out = desk.command(RespondCommand(command_id="r-m", at=r.responded_at, response=r))
+    assert {x.mention_id for x in out.replies} == {"vk:1", "ok:2"}
+    assert out.incidents[0].status == "answered_final"
+
+
+def test_unknown_incident_is_an_error_not_a_crash() -> None:
+    out = _respond(new_desk(), "r", "RU-TVE/doesnotexist", "final", T0)
+    assert out.error is not None and out.error[0] == "unknown_incident"
+
+
+def test_first_reaction_breach_fires_from_event_time_and_is_reproducible() -> None:
+    # Normal priority: 9 working hours. Opened Monday 10:00 → due Tuesday 10:00 (9–18 workday).
+    def run() -> list[tuple[str, str]]:
+        desk = new_desk()
+        (a,) = feed(desk, mention("vk:1", POTHOLE))
+        due = a.incidents[-1].sla.first_reaction_due
+        assert due == datetime(2026, 11, 17, 10, 0, tzinfo=MSK)
+        # Another region's traffic does not move this region's clock.
+        (other,) = feed(desk, mention("vk:2", "Нет света в подъезде дома 3 в Иванове", at=T0 + timedelta(days=2), region="RU-IVA", municipality="Иваново"))
+        assert not [e for e in other.events if e.type == "sla_breached"]
+        (later,) = feed(desk, mention("vk:3", "Сломан светофор на Тверском проспекте", at=T0 + timedelta(days=1, hours=1), category="safety"))
+        return [(e.type, e.incident_id) for e in later.events if e.type == "sla_breached"]
+
+    first, second = run(), run()
+    assert len(first) == 1 and first == second
+
+
+def test_a_tick_advances_a_quiet_region_and_a_late_answer_is_a_breach() -> None:
+    desk = new_desk()
+    (a,) = feed(desk, mention("vk:1", POTHOLE, priority="critical"))
+    inc_id = a.mentions[0].incident_id or ""
+    tick = desk.command(TickCommand(command_id="t1", at=T0 + timedelta(hours=5), region="RU-TVE"))
+    assert [e.detail["sla"] for e in tick.events if e.type == "sla_breached"] == ["first_reaction"]
+    out = _respond(desk, "late", inc_id, "final", T0 + timedelta(hours=6))
+    assert not [e for e in out.events if e.type == "sla_breached"]  # already counted once
+    assert desk.get_incident(inc_id).incident.sla.first_reaction_breached  # type: ignore[union-attr]
+
+
+def test_operator_commands_assign_close_merge_split() -> None:
+    desk = new_desk()
+    (a,) = feed(desk, mention("vk:1", POTHOLE, agency=None))
+    (b,) = feed(desk, mention("vk:2", "Нет воды в доме 3 на Трёхсвятской", category="utilities", agency=None, at=T0 + timedelta(minutes=1)))
+    ia, ib = a.mentions[0].incident_id or "", b.mentions[0].incident_id or ""
+    assert a.incidents[-1].status == "new"
+    out = desk.command(AssignCommand(command_id="c1", at=T0, incident_id=ia, agency="Дорожная служба"))
+    assert out.incidents[0].status == "assigned" and out.incidents[0].agency == "Дорожная служба"
+    assert desk.command(AssignCommand(command_id="c1", at=T0, incident_id=ia, agency="X")).redelivered
+    merged = desk.command(MergeCommand(command_id="c2", at=T0, incident_id=ib, into=ia))
+    assert merged.incidents[0].status == "merged_into"
+    target = desk.get_incident(ia)
+    assert target is not None and set(target.incident.mention_ids) == {"vk:1", "vk:2"}
+    split = desk.command(SplitCommand(command_id="c3", at=T0, incident_id=ia, mention_ids=["vk:2"]))
+    assert [e.type for e in split.events] == ["split", "created"]
+    closed = desk.command(StatusCommand(command_id="c4", at=T0, incident_id=ia, status="closed"))
+    assert closed.incidents[0].status == "closed" and closed.events[0].type == "closed"
+
+
+def test_a_repeat_after_closing_reopens_the_incident() -> None:
+    desk = new_desk()
+    here = GeoPoint(lat=56.8587, lon=35.9176)
+    (a,) = feed(desk, mention("vk:1", POTHOLE, geo=here))
+    ia = a.mentions[0].incident_id or ""
+    desk.command(StatusCommand(command_id="c", at=T0 + timedelta(hours=1), incident_id=ia, status="closed"))
+    (b,) = feed(desk, mention("ok:5", "Яму на Склизкова у дома 12 так и не заделали, снова пробил колесо", at=T0 + timedelta(hours=20), geo=here))
+    assert b.mentions[0].incident_id == ia
+    assert "reopened" in [e.type for e in b.events]
+    assert b.incidents[-1].status == "assigned"
+
+
+def test_the_dedup_window_expires_old_mentions() -> None:
+    desk = new_desk()
+    feed(desk, mention("vk:1", POTHOLE))
+    assert desk.window_size() == 1
+    (late,) = feed(desk, mention("vk:2", POTHOLE, at=T0 + timedelta(days=8)))
+    assert late.mentions[0].status == "accepted"  # the original left the 7-day window
+    assert "m:vk:1" not in desk.store and desk.window_size() == 1
+
+
+def test_state_survives_a_restart_from_the_store_alone() -> None:
+    store: dict[str, bytes] = {}
+    desk = new_desk(store)
+    (a,) = feed(desk, mention("vk:1", POTHOLE))
+    restarted = new_desk(dict(store))  # a new process recovering the table
+    (dup,) = feed(restarted, mention("telegram:2", "Репост: " + POTHOLE, at=T0 + timedelta(hours=1)))
+    assert dup.mentions[0].duplicate_of == "vk:1"
+    assert dup.mentions[0].incident_id == a.mentions[0].incident_id
+    (redo,) = feed(restarted, mention("vk:1", POTHOLE))
+    assert redo.redelivered
+
+
+@pytest.mark.parametrize("bad", ["m:vk:1"])
+def test_store_values_are_compact_msgpack(bad: str) -> None:
+    store: dict[str, bytes] = {}
+    feed(new_desk(store), mention("vk:1", POTHOLE))
+    assert isinstance(store[bad], bytes) and len(store[bad]) < 1200
+    msgspec.msgpack.decode(store[bad])

@@ -1,0 +1,40 @@
+"""Normalization: the noise copies add must disappear, the words that differ must stay."""
+
+from __future__ import annotations
+
+from streams.domain.normalize import fingerprint, normalize_text, strip_noise
+
+
+def test_repost_wrappers_hashtags_emojis_links_and_case_are_removed() -> None:
+    original = "Во дворе дома 5 на ул. Ленина огромная яма!"
+    copies = [
+        "Подписчики пишут: «Во дворе дома 5 на ул. Ленина огромная яма!»",
+        "Репост: Подписчики пишут: Во дворе дома 5 на ул. Ленина ОГРОМНАЯ ЯМА 😡😡",
+        "#Тверь #дороги Во дворе дома 5 на ул. Ленина огромная яма! https://vk.com/wall-1_2",
+        "Анонимно. во дворе   дома 5 на ул ленина огромная яма",
+        "Пишет подписчик — Во дворе дома 5 на ул. Ленина огромная яма ❗️ @tver_admin",
+    ]
+    for copy in copies:
+        assert normalize_text(copy) == normalize_text(original), copy
+
+
+def test_latin_lookalikes_inside_russian_words_are_folded() -> None:
+    assert normalize_text("ул. Ленинa, дом 5") == normalize_text("ул. Ленина, дом 5")
+    # A real Latin word stays Latin.
+    assert "wifi" in normalize_text("Не работает wifi в поликлинике")
+
+
+def test_different_complaints_keep_their_differences() -> None:
+    a = normalize_text("Яма на ул. Ленина, 5")
+    b = normalize_text("Яма на ул. Гагарина, 12")
+    assert a != b
+    assert fingerprint(a) != fingerprint(b)
+
+
+def test_fingerprint_is_stable_and_short() -> None:
+    assert fingerprint("яма на дороге") == fingerprint("яма на дороге")
+    assert len(fingerprint("x")) == 16
+
+
+def test_vk_mention_markup_keeps_the_name() -> None:
+    assert strip_noise("[id123|Иван], спасибо") == "Иван, спасибо"
