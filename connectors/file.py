@@ -48,7 +48,9 @@ def replay_file(
 ) -> int:
     sent = 0
     for line in read_lines(path):
-        producer.publish(topic, line, key=key_of(line, key_field), headers={"schema": schema.encode()})
+        producer.publish(
+            topic, line, key=key_of(line, key_field), headers={"schema": schema.encode()}
+        )
         sent += 1
         if progress:
             progress(1)

@@ -21,7 +21,9 @@ class PublishError(RuntimeError):
 
 
 class MentionProducer:
-    def __init__(self, kafka: KafkaSettings, client_id: str = "incidents-producer", **extra: Any) -> None:
+    def __init__(
+        self, kafka: KafkaSettings, client_id: str = "incidents-producer", **extra: Any
+    ) -> None:
         conf = {
             **kafka.librdkafka(),
             "client.id": client_id,

@@ -31,6 +31,7 @@ from typing import Any
 import faust
 from faust.types import EventT
 
+from connectors.producer import MentionProducer
 from schemas.models import encode
 from streams import metrics
 from streams.dlq import DlqGuard, dead_letter, dlq_headers
@@ -131,6 +132,7 @@ class Runtime:
     handles: dict[str, Any] = field(default_factory=dict)
     desk: Any = None
     warehouse: Any = None
+    _outbox: MentionProducer | None = None
 
     def topic(self, name: str) -> faust.TopicT:
         return self.app.topic(
@@ -150,24 +152,33 @@ class Runtime:
             self.guards[stage] = DlqGuard(stage, self.settings.dlq)
         return self.guards[stage]
 
-    async def send(
+    @property
+    def outbox(self) -> MentionProducer:
+        """librdkafka producer for every output (Faust's own send costs ~0.4 ms a message)."""
+        if self._outbox is None:
+            self._outbox = MentionProducer(
+                self.settings.kafka, client_id=f"{self.app.conf.id}-outbox", **{"linger.ms": 5}
+            )
+        return self._outbox
+
+    def send(
         self,
-        pending: list[Awaitable[Any]],
         topic: str,
         key: bytes,
         value: bytes,
         stage: str,
         headers: dict[str, bytes] | None = None,
     ) -> None:
-        fut = await self.app.topic(topic, key_serializer="raw", value_serializer="raw").send(
-            key=key, value=value, headers=headers
-        )
-        pending.append(fut)
+        self.outbox.publish(topic, value, key=key, headers=headers)
         metrics.MESSAGES_OUT.labels(stage, _base(topic, self.settings)).inc()
 
-    async def dead_letter(
+    async def settle(self) -> None:
+        """Wait until the broker acknowledged everything produced so far (before acking a batch)."""
+        if self._outbox is not None:
+            await asyncio.to_thread(self._outbox.flush, 120.0)
+
+    def dead_letter(
         self,
-        pending: list[Awaitable[Any]],
         stage: str,
         event: EventT,
         kind: str,
@@ -186,9 +197,7 @@ class Runtime:
             reason=reason,
             mention_id=mention_id,
         )
-        await self.send(
-            pending, self.topics.dlq, msg.key or d.dlq_id.encode(), encode(d), stage, dlq_headers(d)
-        )
+        self.send(self.topics.dlq, msg.key or d.dlq_id.encode(), encode(d), stage, dlq_headers(d))
         metrics.DLQ.labels(stage, kind).inc()
         log.warning(
             "dead_letter",
@@ -237,13 +246,6 @@ def _base(topic: str, s: Settings) -> str:
         if s.topics.prefix and topic.startswith(s.topics.prefix)
         else topic
     )
-
-
-async def settle(pending: list[Awaitable[Any]]) -> None:
-    """Wait until the broker acknowledged everything produced for a batch."""
-    if pending:
-        await asyncio.gather(*pending)
-        pending.clear()
 
 
 def observe_batch(stage: str, started: float, n: int) -> None:

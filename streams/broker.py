@@ -59,6 +59,8 @@ class EmbeddedBroker:
         return f"{self.host}:{self.port}"
 
     def start(self, timeout: float = 15.0) -> EmbeddedBroker:
+        if self.proc is not None and self.proc.poll() is None:
+            return self  # already running
         if self.port == 0:
             self.port = free_port(self.host)
         elif port_open(self.host, self.port):

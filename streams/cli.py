@@ -88,13 +88,23 @@ def cmd_process(args: argparse.Namespace) -> int:
     if not args.quiet:
         from rich.table import Table
 
-        table = Table(title=f"process: {t.lines} lines in {elapsed:.1f} s ({t.lines / max(elapsed, 1e-9):,.0f}/s)")
+        table = Table(
+            title=f"process: {t.lines} lines in {elapsed:.1f} s ({t.lines / max(elapsed, 1e-9):,.0f}/s)"
+        )
         for c in ("accepted", "duplicate", "rejected", "appeals", "incidents"):
             table.add_column(c, justify="right")
-        table.add_row(str(t.accepted), str(t.duplicate), str(t.rejected), str(t.appeals), str(len(t.incidents)))
+        table.add_row(
+            str(t.accepted),
+            str(t.duplicate),
+            str(t.rejected),
+            str(t.appeals),
+            str(len(t.incidents)),
+        )
         err.print(table)
         if t.errors:
-            err.print("rejected by kind: " + ", ".join(f"{k}={v}" for k, v in sorted(t.errors.items())))
+            err.print(
+                "rejected by kind: " + ", ".join(f"{k}={v}" for k, v in sorted(t.errors.items()))
+            )
     return 0
 
 
@@ -121,12 +131,23 @@ def cmd_replay(args: argparse.Namespace) -> int:
     producer = MentionProducer(s.kafka, client_id="incidents-replay")
     err = _err_console()
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
     ) as bar:
         for path, topic, key_field, schema in plan:
             task = bar.add_task(f"{path.name} → {topic}", total=count_lines(path))
             try:
-                replay_file(producer, path, topic, key_field, schema, progress=lambda n, t=task: bar.advance(t, n))
+                replay_file(
+                    producer,
+                    path,
+                    topic,
+                    key_field,
+                    schema,
+                    progress=lambda n, t=task: bar.advance(t, n),
+                )
             except PublishError as exc:
                 raise Failure(f"replay failed: {exc}") from None
     err.print(f"published {producer.delivered} messages to {s.kafka.bootstrap}")
@@ -174,7 +195,10 @@ def cmd_broker(args: argparse.Namespace) -> int:
         broker = EmbeddedBroker(port=port).start()
     except BrokerError as exc:
         raise Failure(str(exc)) from None
-    print(f"embedded broker (tansu, in-memory) listening on {broker.bootstrap}; Ctrl-C stops it", flush=True)
+    print(
+        f"embedded broker (tansu, in-memory) listening on {broker.bootstrap}; Ctrl-C stops it",
+        flush=True,
+    )
     stop = {"now": False}
 
     def _stop(*_: Any) -> None:
@@ -212,7 +236,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         raise Failure(str(exc)) from None
     finally:
         wh.close()
-    print(f"{len(applied)} migration(s) applied to {s.clickhouse.resolved_url()} database {s.clickhouse.database}")
+    print(
+        f"{len(applied)} migration(s) applied to {s.clickhouse.resolved_url()} database {s.clickhouse.database}"
+    )
     return 0
 
 
@@ -269,7 +295,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return run_bench(_settings(), quick=args.quick, only=args.only)
 
 
-COMMANDS = ["process", "replay", "report", "worker", "broker", "topics", "migrate", "demo", "schemas", "bench"]
+COMMANDS = [
+    "process",
+    "replay",
+    "report",
+    "worker",
+    "broker",
+    "topics",
+    "migrate",
+    "demo",
+    "schemas",
+    "bench",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -289,7 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("replay", help="publish JSONL files to mentions.raw (and responses)")
     sp.add_argument("files", nargs="+", help="RawMention JSONL files")
-    sp.add_argument("--responses", action="append", help="OfficialResponse JSONL to publish to `responses`")
+    sp.add_argument(
+        "--responses", action="append", help="OfficialResponse JSONL to publish to `responses`"
+    )
     sp.add_argument("--connect-timeout", type=float, default=20.0)
     sp.set_defaults(fn=cmd_replay)
 
@@ -302,7 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--connect-timeout", type=float, default=30.0)
     sp.set_defaults(fn=cmd_worker)
 
-    sp = sub.add_parser("broker", help="run the embedded Kafka-protocol broker (tansu) in the foreground")
+    sp = sub.add_parser(
+        "broker", help="run the embedded Kafka-protocol broker (tansu) in the foreground"
+    )
     sp.add_argument("--port", type=int, help="port (default: the one in INCIDENTS_KAFKA_BOOTSTRAP)")
     sp.set_defaults(fn=cmd_broker)
 
@@ -313,11 +354,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("migrate", help="apply ClickHouse migrations")
     sp.set_defaults(fn=cmd_migrate)
 
-    sp = sub.add_parser("demo", help="broker + worker + ClickHouse, replay the sample, print the report")
-    sp.add_argument("--keep-running", action="store_true", help="leave broker and worker up until Ctrl-C")
+    sp = sub.add_parser(
+        "demo", help="broker + worker + ClickHouse, replay the sample, print the report"
+    )
+    sp.add_argument(
+        "--keep-running", action="store_true", help="leave broker and worker up until Ctrl-C"
+    )
     sp.set_defaults(fn=cmd_demo)
 
-    sp = sub.add_parser("schemas", help="export or check the JSON Schemas generated from the models")
+    sp = sub.add_parser(
+        "schemas", help="export or check the JSON Schemas generated from the models"
+    )
     sp.add_argument("action", choices=["export", "check"])
     sp.set_defaults(fn=cmd_schemas)
 

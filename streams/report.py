@@ -72,7 +72,16 @@ def collect(query: QueryFn, db: str = "incidents", top: int = 15) -> list[Sectio
     out.append(
         Section(
             "Mentions",
-            ["in", "accepted", "duplicates", "rejected (DLQ)", "appeals", "incidents", "open", "replies"],
+            [
+                "in",
+                "accepted",
+                "duplicates",
+                "rejected (DLQ)",
+                "appeals",
+                "incidents",
+                "open",
+                "replies",
+            ],
             [(m + rej, acc, dup, rej, appeals, inc, open_inc, replies)],
             "in = stored mentions + rejected; a redelivered id is stored once",
         )

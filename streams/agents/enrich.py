@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from schemas.models import Mention, RawMention, encode
 from streams import metrics
-from streams.app import observe_batch, settle
+from streams.app import observe_batch
 from streams.domain.enrichment import Enricher, InvalidInput
 from streams.domain.incidents import region_key
 
@@ -40,29 +40,27 @@ def register(app: faust.App, rt: Runtime) -> None:
         metrics.AGENT_UP.labels(STAGE).set(1)
         async for events in stream.take_events(s.worker.batch_size, within=s.worker.batch_within_s):
             started = time.perf_counter()
-            pending: list[Any] = []
             valid: list[tuple[Any, RawMention]] = []
             for ev in events:
                 rt.count_in(STAGE, ev)
                 try:
                     valid.append((ev, en.decode(ev.message.value)))
                 except InvalidInput as err:
-                    await rt.dead_letter(pending, STAGE, ev, err.kind, err.reason)
+                    rt.dead_letter(STAGE, ev, err.kind, err.reason)
                     guard.record(True)
             enriched, failed = _enrich_isolated(en, valid)
             for _ev, mention in enriched:
                 guard.record(False)
-                await rt.send(
-                    pending,
+                rt.send(
                     rt.topics.enriched,
                     region_key(mention.place.region).encode(),
                     encode(mention),
                     STAGE,
                 )
             for ev, mention_id, reason in failed:
-                await rt.dead_letter(pending, STAGE, ev, "processing_error", reason, mention_id)
+                rt.dead_letter(STAGE, ev, "processing_error", reason, mention_id)
                 guard.record(True)
-            await settle(pending)
+            await rt.settle()
             observe_batch(STAGE, started, len(events))
 
 

@@ -17,7 +17,7 @@ import msgspec
 
 from schemas.models import AnyCommand, Incident, Mention, encode
 from streams import metrics
-from streams.app import ACTIVE_PARTITION, PartitionedTable, observe_batch, settle
+from streams.app import ACTIVE_PARTITION, PartitionedTable, observe_batch
 from streams.domain.enrichment import InvalidInput, decode_json
 from streams.domain.geo import Gazetteer
 from streams.domain.incidents import Desk, Outcome, region_key
@@ -120,7 +120,6 @@ def register(app: faust.App, rt: Runtime) -> None:
         metrics.AGENT_UP.labels(STAGE).set(1)
         async for events in stream.take_events(s.worker.batch_size, within=s.worker.batch_within_s):
             started = time.perf_counter()
-            pending: list[Any] = []
             items: list[tuple[Any, Any]] = []
             for ev in events:
                 rt.count_in(STAGE, ev)
@@ -135,8 +134,7 @@ def register(app: faust.App, rt: Runtime) -> None:
                         )
                     guard.record(False)
                 except InvalidInput as err:
-                    await rt.dead_letter(
-                        pending,
+                    rt.dead_letter(
                         STAGE,
                         ev,
                         err.kind,
@@ -160,20 +158,18 @@ def register(app: faust.App, rt: Runtime) -> None:
                     ACTIVE_PARTITION.reset(token)
                 if outcome.error:
                     kind, reason = outcome.error
-                    await rt.dead_letter(pending, STAGE, ev, kind, reason, getattr(obj, "id", None))
+                    rt.dead_letter(STAGE, ev, kind, reason, getattr(obj, "id", None))
                     continue
-                await _publish(rt, outcome, pending, latest)
+                _publish(rt, outcome, latest)
             for inc in latest.values():
-                await rt.send(pending, rt.topics.incidents, inc.id.encode(), encode(inc), STAGE)
-            await settle(pending)
+                rt.send(rt.topics.incidents, inc.id.encode(), encode(inc), STAGE)
+            await rt.settle()
             metrics.OPEN_INCIDENTS.set(desk.open_incidents())
             metrics.DEDUP_WINDOW.set(desk.window_size())
             observe_batch(STAGE, started, len(events))
 
 
-async def _publish(
-    rt: Runtime, out: Outcome, pending: list[Any], latest: dict[str, Incident]
-) -> None:
+def _publish(rt: Runtime, out: Outcome, latest: dict[str, Incident]) -> None:
     now = datetime.now(UTC)
     for m in out.mentions:
         status = "redelivered" if out.redelivered else (m.status or "accepted")
@@ -181,19 +177,17 @@ async def _publish(
         if status == "accepted" and m.is_appeal:
             metrics.APPEALS.labels(m.category or "none").inc()
             metrics.EVENT_DELAY.observe(max(0.0, (now - m.created_at).total_seconds()))
-        await rt.send(
-            pending, rt.topics.resolved, region_key(m.place.region).encode(), encode(m), STAGE
-        )
+        rt.send(rt.topics.resolved, region_key(m.place.region).encode(), encode(m), STAGE)
     for e in out.events:
         if not out.redelivered:
             metrics.INCIDENT_EVENTS.labels(e.type).inc()
             if e.type == "sla_breached":
                 metrics.SLA_BREACHES.labels(str(e.detail.get("sla")), e.priority or "normal").inc()
-        await rt.send(pending, rt.topics.events, e.incident_id.encode(), encode(e), STAGE)
+        rt.send(rt.topics.events, e.incident_id.encode(), encode(e), STAGE)
     for r in out.replies:
         if not out.redelivered:
             metrics.REPLIES.labels(r.platform).inc()
-        await rt.send(pending, rt.topics.replies, r.mention_id.encode(), encode(r), STAGE)
+        rt.send(rt.topics.replies, r.mention_id.encode(), encode(r), STAGE)
     for inc in out.incidents:
         prev = latest.get(inc.id)
         if prev is None or inc.version >= prev.version:

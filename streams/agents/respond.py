@@ -17,7 +17,7 @@ import msgspec
 
 from schemas.models import AnyCommand, OfficialResponse, RespondCommand, TickCommand, encode
 from streams import metrics
-from streams.app import observe_batch, settle
+from streams.app import observe_batch
 from streams.domain.enrichment import InvalidInput, decode_json
 from streams.domain.geo import Gazetteer
 from streams.domain.incidents import UNKNOWN_REGION, incident_region, region_key
@@ -74,7 +74,6 @@ def register(app: faust.App, rt: Runtime) -> None:
         metrics.AGENT_UP.labels(STAGE).set(1)
         async for events in stream.take_events(s.worker.batch_size, within=s.worker.batch_within_s):
             started = time.perf_counter()
-            pending: list[Any] = []
             for ev in events:
                 rt.count_in(STAGE, ev)
                 try:
@@ -87,13 +86,11 @@ def register(app: faust.App, rt: Runtime) -> None:
                     key, command = route(obj)
                     guard.record(False)
                 except InvalidInput as err:
-                    await rt.dead_letter(pending, STAGE, ev, err.kind, err.reason)
+                    rt.dead_letter(STAGE, ev, err.kind, err.reason)
                     guard.record(True)
                     continue
-                await rt.send(
-                    pending, rt.topics.desk_commands, key.encode(), encode(command), STAGE
-                )
-            await settle(pending)
+                rt.send(rt.topics.desk_commands, key.encode(), encode(command), STAGE)
+            await rt.settle()
             observe_batch(STAGE, started, len(events))
 
     if s.sla.tick_interval_s > 0:
@@ -102,11 +99,10 @@ def register(app: faust.App, rt: Runtime) -> None:
         async def tick() -> None:
             """Advance event time on quiet regions so their SLA timers fire (live deployments)."""
             at = datetime.now(UTC) - timedelta(seconds=s.sla.tick_lateness_s)
-            pending: list[Any] = []
             regions = [*Gazetteer.default().region_codes(), UNKNOWN_REGION]
             for region in regions:
                 cmd = TickCommand(
                     command_id=f"tick:{region}:{int(at.timestamp())}", at=at, region=region
                 )
-                await rt.send(pending, rt.topics.desk_commands, region.encode(), encode(cmd), STAGE)
-            await settle(pending)
+                rt.send(rt.topics.desk_commands, region.encode(), encode(cmd), STAGE)
+            await rt.settle()

@@ -19,7 +19,7 @@ import msgspec
 
 from schemas.models import DeadLetter, Incident, IncidentEvent, Mention, Reply
 from streams import metrics
-from streams.app import observe_batch, settle
+from streams.app import observe_batch
 from streams.domain.enrichment import InvalidInput, decode_json
 from streams.logs import get as get_logger
 from streams.warehouse import Warehouse, WarehouseError, rows_for
@@ -65,7 +65,6 @@ def register(app: faust.App, rt: Runtime) -> None:
             s.clickhouse.batch_rows, within=s.clickhouse.flush_interval_s
         ):
             started = time.perf_counter()
-            pending: list[Any] = []
             batches: dict[str, list[tuple[Any, int, int]]] = {}
             for ev in events:
                 msg = ev.message
@@ -86,7 +85,7 @@ def register(app: faust.App, rt: Runtime) -> None:
                             reason=err.reason[:300],
                         )
                     else:
-                        await rt.dead_letter(pending, STAGE, ev, err.kind, err.reason)
+                        rt.dead_letter(STAGE, ev, err.kind, err.reason)
                     continue
                 batches.setdefault(table, []).append((obj, msg.partition, msg.offset))
             for table, items in batches.items():
@@ -94,7 +93,7 @@ def register(app: faust.App, rt: Runtime) -> None:
                 written, skipped = await _until_ok(rt, table, warehouse.insert, table, rows)
                 metrics.SINK_ROWS.labels(table).inc(written)
                 metrics.SINK_SKIPPED.labels(table).inc(skipped)
-            await settle(pending)
+            await rt.settle()
             observe_batch(STAGE, started, len(events))
 
 

@@ -102,14 +102,30 @@ def run_demo(settings: Settings, keep_running: bool = False) -> int:
             except (RuntimeError, TimeoutError) as exc:
                 console.print(f"[red]worker failed to start:[/] {exc}\n{_tail(worker_log)}")
                 return 1
-        console.print(f"worker   all stages, metrics and health on [bold]{url}[/] (log: {worker_log})")
+        console.print(
+            f"worker   all stages, metrics and health on [bold]{url}[/] (log: {worker_log})"
+        )
 
         producer = MentionProducer(s.kafka, client_id="incidents-demo")
         external: dict[str, int] = {}
         roles = {"enrich", "group", "respond", "sink"}
         for path, topic, base, key, schema, label in (
-            (mentions_file, s.topics.name("mentions.raw"), "mentions.raw", "id", "RawMention/1", "mentions"),
-            (responses_file, s.topics.name("responses"), "responses", "response_id", "OfficialResponse/1", "responses"),
+            (
+                mentions_file,
+                s.topics.name("mentions.raw"),
+                "mentions.raw",
+                "id",
+                "RawMention/1",
+                "mentions",
+            ),
+            (
+                responses_file,
+                s.topics.name("responses"),
+                "responses",
+                "response_id",
+                "OfficialResponse/1",
+                "responses",
+            ),
         ):
             total = count_lines(path)
             with Progress(
@@ -121,7 +137,9 @@ def run_demo(settings: Settings, keep_running: bool = False) -> int:
                 console=console,
             ) as bar:
                 sent = bar.add_task(f"replay {label} → {topic}", total=total)
-                replay_file(producer, path, topic, key, schema, progress=lambda n, t=sent: bar.advance(t, n))
+                replay_file(
+                    producer, path, topic, key, schema, progress=lambda n, t=sent: bar.advance(t, n)
+                )
                 external[base] = external.get(base, 0) + total
                 flow = bar.add_task("pipeline draining (messages consumed/produced)", total=1)
 
@@ -131,7 +149,12 @@ def run_demo(settings: Settings, keep_running: bool = False) -> int:
                 proc = worker
                 try:
                     probe.wait_drained(
-                        [url], external, roles, timeout=180, alive=lambda: proc.poll() is None, progress=show
+                        [url],
+                        external,
+                        roles,
+                        timeout=180,
+                        alive=lambda: proc.poll() is None,
+                        progress=show,
                     )
                 except (RuntimeError, TimeoutError) as exc:
                     console.print(f"[red]pipeline did not drain:[/] {exc}\n{_tail(worker_log)}")
@@ -165,10 +188,16 @@ def run_demo(settings: Settings, keep_running: bool = False) -> int:
             warehouse.close()
         console.print("\n[bold]Where the data is now[/]")
         console.print(f"  ClickHouse  {ch_url}  database [bold]{s.clickhouse.database}[/]")
-        console.print("              " + ", ".join(f"{t} {n}" for t, n in counts if not t.startswith(".")))
-        console.print("  read it     .venv/bin/incidents report   (or any ClickHouse client on that path)")
+        console.print(
+            "              " + ", ".join(f"{t} {n}" for t, n in counts if not t.startswith("."))
+        )
+        console.print(
+            "  read it     .venv/bin/incidents report   (or any ClickHouse client on that path)"
+        )
         console.print(f"  logs        {logs_dir}")
-        console.print("  Kafka       the embedded broker kept its topics in memory; they are gone with it")
+        console.print(
+            "  Kafka       the embedded broker kept its topics in memory; they are gone with it"
+        )
         return 0
     except KeyboardInterrupt:
         console.print("\ninterrupted: stopping what the demo started")

@@ -170,6 +170,9 @@ class Featurizer:
         self.vocab = vocab or {}
         self.idf = idf
         self._token_cache: dict[str, tuple[str, tuple[int, ...]]] = {}
+        self._bigram_ids: dict[tuple[str, str], int] | None = None
+        self._phrase_starts: dict[str, list[Any]] | None = None
+        self._index_of: dict[str, int] | None = None
 
     # -- names ------------------------------------------------------------
     def _token_names(self, token: str) -> tuple[str, list[str]]:
@@ -233,30 +236,77 @@ class Featurizer:
             self._token_cache[token] = hit
         return hit
 
+    def _doc_index(self) -> tuple[dict[tuple[str, str], int], dict[str, list[Any]]]:
+        """Lookup tables for the document-level features, built once per vocabulary.
+
+        Bigrams are found by their lemma pair (no string formatting per text);
+        lexicon phrases by their first lemma (most tokens start none).
+        """
+        if self._index_of is not self.vocab:
+            self._index_of = self.vocab
+            self._token_cache.clear()
+            self._bigram_ids = self._phrase_starts = None
+        if self._bigram_ids is None or self._phrase_starts is None:
+            bigrams: dict[tuple[str, str], int] = {}
+            if self.config.bigrams:
+                for name, j in self.vocab.items():
+                    if name.startswith("b:"):
+                        a, _, b = name[2:].partition(" ")
+                        bigrams[(a, b)] = j
+            starts: dict[str, list[Any]] = {}
+            lex = self.lexicon
+            if lex is not None:
+                for phrase, groups in lex.phrases.items():
+                    if len(phrase) < 2:
+                        continue
+                    ids = tuple(self.vocab[f"L:{g}"] for g in groups if f"L:{g}" in self.vocab)
+                    if ids:
+                        starts.setdefault(phrase[0], []).append((phrase[1:], ids))
+            self._bigram_ids, self._phrase_starts = bigrams, starts
+        return self._bigram_ids, self._phrase_starts
+
     def transform(self, texts: Iterable[str]) -> sparse.csr_matrix:
         """TF-IDF rows (sublinear tf, L2-normalised) for a batch of texts."""
-        vocab = self.vocab
+        bigrams, starts = self._doc_index()
+        bigram_get = bigrams.get
+        start_get = starts.get
+        token_cache = self._token_cache
+        token_ids = self._token_ids
         indptr = [0]
         indices: list[int] = []
+        extend = indices.extend
+        append = indices.append
         for text in texts:
             lemmas: list[str] = []
+            add_lemma = lemmas.append
             for tok in _tokens(text):
-                lem, ids = self._token_ids(tok)
-                lemmas.append(lem)
-                indices.extend(ids)
-            for name in self._doc_names(lemmas):
-                j = vocab.get(name)
-                if j is not None:
-                    indices.append(j)
+                hit = token_cache.get(tok) or token_ids(tok)
+                add_lemma(hit[0])
+                extend(hit[1])
+            if bigrams:
+                for pair in itertools.pairwise(lemmas):
+                    j = bigram_get(pair)
+                    if j is not None:
+                        append(j)
+            if starts:
+                n = len(lemmas)
+                for i, lem in enumerate(lemmas):
+                    cands = start_get(lem)
+                    if cands:
+                        for rest, ids in cands:
+                            k = len(rest)
+                            if i + k < n and tuple(lemmas[i + 1 : i + 1 + k]) == rest:
+                                extend(ids)
             indptr.append(len(indices))
         return self.weigh(indptr, indices)
 
     def weigh(self, indptr: Sequence[int], indices: Sequence[int]) -> sparse.csr_matrix:
         n_docs = len(indptr) - 1
         n_feat = len(self.vocab)
-        data = np.ones(len(indices), dtype=np.float32)
+        idx = np.fromiter(indices, dtype=np.int32, count=len(indices))
+        data = np.ones(len(idx), dtype=np.float32)
         x = sparse.csr_matrix(
-            (data, np.asarray(indices, dtype=np.int32), np.asarray(indptr, dtype=np.int64)),
+            (data, idx, np.asarray(indptr, dtype=np.int64)),
             shape=(n_docs, n_feat),
         )
         x.sum_duplicates()
@@ -345,7 +395,7 @@ def save_model(path: Path, model: ModelFile) -> None:
         arrays["relevance_threshold"] = np.array(model.relevance_threshold, dtype=np.float32)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as f:
-        np.savez_compressed(f, **arrays)
+        np.savez_compressed(f, **arrays)  # type: ignore[arg-type]
 
 
 def load_model(path: Path) -> ModelFile:
@@ -360,9 +410,11 @@ def load_model(path: Path) -> ModelFile:
             for line in z["lexicon_phrases"].tolist():
                 p, g = line.split("\t")
                 phrases[tuple(p.split(" "))] = tuple(g.split(","))
-            prefixes = tuple(tuple(line.split("\t")) for line in z["lexicon_prefixes"].tolist())
+            prefixes: tuple[tuple[str, str], ...] = tuple(
+                (p, g) for p, g in (line.split("\t") for line in z["lexicon_prefixes"].tolist())
+            )
             max_len = max((len(p) for p in phrases), default=1)
-            lexicon = Lexicon(phrases, prefixes, max_len)  # type: ignore[arg-type]
+            lexicon = Lexicon(phrases, prefixes, max_len)
         vocab = {name: i for i, name in enumerate(z["vocab"].tolist())}
         feat = Featurizer(config, lexicon, vocab, z["idf"].astype(np.float32))
         category = LinearHead(
@@ -463,4 +515,3 @@ __all__ = [
     "load_model",
     "save_model",
 ]
-

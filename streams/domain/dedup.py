@@ -56,32 +56,60 @@ class Similarity:
 
 
 class Signer:
-    """Shingles and MinHash signatures, batched."""
+    """Shingles and MinHash signatures, for a whole batch at once."""
 
     def __init__(self, num_perm: int = 64, candidate_threshold: float = 0.4) -> None:
         self.num_perm = num_perm
         reference = MinHash(num_perm=num_perm, seed=_SEED, scheme=_SCHEME)
         a, b = reference.permutations
-        self._a = np.asarray(a, dtype=_U32)
-        self._b = np.asarray(b, dtype=_U32)
+        self._a = np.asarray(a, dtype=_U32)[:, None]
+        self._b = np.asarray(b, dtype=_U32)[:, None]
         bands, rows = _optimal_param(candidate_threshold, num_perm, 0.3, 0.7)
         self.bands, self.rows = int(bands), int(rows)
         rng = np.random.RandomState(7)
         self._band_mul = rng.randint(1, 2**62, size=self.rows, dtype=np.int64).astype(np.uint64)
+        self._word_hash: dict[str, int] = {}
+        self._buf = np.empty((num_perm, 0), dtype=_U32)
 
-    @staticmethod
-    def shingles(normalized: str) -> np.ndarray:
-        """Sorted unique 32-bit hashes of word unigrams and bigrams."""
-        words = _WORD.findall(normalized)
-        if not words:
-            return np.zeros(0, dtype=_U32)
-        h = np.fromiter(
-            (zlib.crc32(w.encode("utf-8")) for w in words), dtype=_U32, count=len(words)
-        )
-        if len(h) > 1:
-            bigrams = (h[:-1] * _BIGRAM_MUL) ^ np.roll(h, -1)[:-1] ^ _U32(0x5BD1E995)
-            h = np.concatenate((h, bigrams))
-        return np.unique(h)
+    def _hashes(self, words: list[str]) -> list[int]:
+        """crc32 of each word, cached: social media repeats a small vocabulary."""
+        cache = self._word_hash
+        if len(cache) > 500_000:
+            cache.clear()
+        get = cache.get
+        out = [get(w) for w in words]
+        for i, h in enumerate(out):
+            if h is None:
+                w = words[i]
+                out[i] = cache[w] = zlib.crc32(w.encode("utf-8"))
+        return out  # type: ignore[return-value]
+
+    def shingle_batch(self, word_lists: Sequence[Sequence[str]]) -> list[np.ndarray]:
+        """Per text, 32-bit hashes of its word unigrams then bigrams (repeats allowed).
+
+        Repeats do not change a MinHash, and exact similarity dedups its inputs,
+        so the batch needs no sort (sorting was half the cost).
+        """
+        n = len(word_lists)
+        lengths = np.fromiter(map(len, word_lists), dtype=np.int64, count=n)
+        h = np.array(self._hashes([w for ws in word_lists for w in ws]), dtype=_U32)
+        doc = np.repeat(np.arange(n), lengths)
+        # Bigrams of neighbours inside one text (the last word of a text pairs with nothing).
+        same = doc[:-1] == doc[1:] if len(h) > 1 else np.zeros(0, dtype=bool)
+        with np.errstate(over="ignore"):
+            bigrams = ((h[:-1] * _BIGRAM_MUL) ^ h[1:] ^ _U32(0x5BD1E995))[same]
+        uni_end = np.cumsum(lengths)
+        big_end = np.cumsum(np.maximum(lengths - 1, 0))
+        out = []
+        u0 = b0 = 0
+        for u1, b1 in zip(uni_end.tolist(), big_end.tolist(), strict=True):
+            out.append(np.concatenate((h[u0:u1], bigrams[b0:b1])))
+            u0, b0 = u1, b1
+        return out
+
+    def shingles(self, normalized: str) -> np.ndarray:
+        """Sorted unique hashes of word unigrams and bigrams of one normalized text."""
+        return self.shingle_batch([_WORD.findall(normalized)])[0]
 
     def signatures(self, shingle_sets: Sequence[np.ndarray]) -> np.ndarray:
         """MinHash values (n × num_perm, uint32) equal to datasketch's update_batch."""
@@ -91,12 +119,16 @@ class Signer:
         nonempty = lengths > 0
         if not nonempty.any():
             return out
-        allh = np.concatenate([s for s in shingle_sets if len(s)])
-        mixed = _fmix32(allh)[:, None]
+        mixed = _fmix32(np.concatenate([s for s in shingle_sets if len(s)]))[None, :]
+        total = mixed.shape[1]
+        if self._buf.shape[1] < total:  # reuse one buffer: fresh pages cost more than the math
+            self._buf = np.empty((self.num_perm, max(total, 2 * self._buf.shape[1])), dtype=_U32)
+        permuted = self._buf[:, :total]
         with np.errstate(over="ignore"):
-            permuted = mixed * self._a[None, :] + self._b[None, :]
+            np.multiply(self._a, mixed, out=permuted)
+            np.add(permuted, self._b, out=permuted)
         starts = np.concatenate(([0], np.cumsum(lengths[nonempty])[:-1]))
-        out[nonempty] = np.minimum.reduceat(permuted, starts, axis=0)
+        out[nonempty] = np.minimum.reduceat(permuted, starts, axis=1).T
         return out
 
     def band_keys(self, sigs: np.ndarray) -> np.ndarray:
@@ -110,12 +142,16 @@ class Signer:
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> Similarity:
-    """Exact Jaccard and containment of two shingle sets (sorted unique arrays)."""
-    if len(a) == 0 or len(b) == 0:
-        return Similarity(0.0, 0.0, min(len(a), len(b)), max(len(a), len(b)))
-    inter = len(np.intersect1d(a, b, assume_unique=True))
-    union = len(a) + len(b) - inter
-    shorter, longer = min(len(a), len(b)), max(len(a), len(b))
+    """Exact Jaccard and containment of two shingle sets (arrays; repeats ignored).
+
+    Python sets beat numpy's set routines on arrays this small (~70 values).
+    """
+    sa, sb = set(a.tolist()), set(b.tolist())
+    if not sa or not sb:
+        return Similarity(0.0, 0.0, min(len(sa), len(sb)), max(len(sa), len(sb)))
+    inter = len(sa & sb)
+    union = len(sa) + len(sb) - inter
+    shorter, longer = min(len(sa), len(sb)), max(len(sa), len(sb))
     return Similarity(inter / union, inter / shorter, shorter, longer)
 
 
@@ -131,11 +167,13 @@ class CandidateIndex:
     """Banded LSH over the mentions in the window, one table set per region.
 
     In memory only: it is derived from the dedup state and rebuilt from it
-    after a restart or a rebalance, so it needs no changelog of its own.
+    after a restart or a rebalance, so it needs no changelog of its own. A
+    bucket holds a bare key until a second key arrives (most buckets hold
+    one), which saves a list per band per mention.
     """
 
     def __init__(self) -> None:
-        self._tables: dict[str, dict[int, list[str]]] = defaultdict(dict)
+        self._tables: dict[str, dict[int, str | list[str]]] = defaultdict(dict)
         self._keys: dict[str, tuple[str, tuple[int, ...]]] = {}
 
     def __len__(self) -> int:
@@ -147,12 +185,14 @@ class CandidateIndex:
     def add(self, key: str, region: str, band_keys: Iterable[int]) -> None:
         if key in self._keys:
             return
-        bk = tuple(int(k) for k in band_keys)
+        bk = tuple(band_keys.tolist() if isinstance(band_keys, np.ndarray) else band_keys)
         table = self._tables[region]
         for k in bk:
             bucket = table.get(k)
             if bucket is None:
-                table[k] = [key]
+                table[k] = key
+            elif isinstance(bucket, str):
+                table[k] = [bucket, key]
             else:
                 bucket.append(key)
         self._keys[key] = (region, bk)
@@ -167,21 +207,30 @@ class CandidateIndex:
             bucket = table.get(k)
             if bucket is None:
                 continue
+            if isinstance(bucket, str):
+                if bucket == key:
+                    del table[k]
+                continue
             try:
                 bucket.remove(key)
             except ValueError:
                 continue
-            if not bucket:
-                del table[k]
+            if len(bucket) == 1:
+                table[k] = bucket[0]
 
     def candidates(self, region: str, band_keys: Iterable[int]) -> set[str]:
         table = self._tables.get(region)
         if not table:
             return set()
         found: set[str] = set()
-        for k in band_keys:
-            bucket = table.get(int(k))
-            if bucket:
+        keys = band_keys.tolist() if isinstance(band_keys, np.ndarray) else band_keys
+        for k in keys:
+            bucket = table.get(k)
+            if bucket is None:
+                continue
+            if isinstance(bucket, str):
+                found.add(bucket)
+            else:
                 found.update(bucket)
         return found
 

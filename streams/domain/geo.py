@@ -602,7 +602,7 @@ class Gazetteer:
             return None  # «Москва»: a hotel, a shop, a team
         prev = keys[i - 1] if i > 0 else ""
         if prev in _NOT_A_CITY_BEFORE:
-            return None  # "ул. Кирова", "парк Сосновка", "УК Строитель"
+            return None  # "ул. Кирова", "кафе Ялта", "стадион Тверь"
         dotted = i > 0 and text[matches[i - 1].end() : start].startswith(".")
         if prev in _SETTLEMENT_ABBREVIATIONS and dotted:
             return None  # "с. Орёл" is a village
@@ -621,7 +621,7 @@ class Gazetteer:
             following = keys[last + 1]
             adjacent = not text[matches[last].end() : matches[last + 1].start()].strip()
             if adjacent and following[0].isdigit() and not by_preposition:
-                return None  # "Куйбышева 21", "на Бабушкина 93": a street and its house
+                return None  # "Куйбышева 7", "на Гагарина 3": a street and its house
             if (
                 adjacent
                 and form.adjective_readings
@@ -646,7 +646,7 @@ class Gazetteer:
             return None  # "Пушкин писал", "я пушкин читал"
         if not capitalised:
             return None  # "орёл парил над полем", "в шахтах"
-        # "в Шахтах" is the town; a bare "Находка" or "Строитель" only when a region
+        # "в Шахтах" is the town; a bare "Шахты" or "Курган" only when a region
         # named elsewhere (or the source's hint) has a town of that name
         return _Mention(form, i, locative, weak=not by_preposition)
 
@@ -849,7 +849,7 @@ class Gazetteer:
 
 
 def _shouted(text: str, match: re.Match[str]) -> bool:
-    """Capitals of a shouted word ("ПОЧТИ ЗИМА!!!") say nothing about a name."""
+    """Capitals of a shouted word ("УЖЕ ЗИМА, ГДЕ ТЕПЛО?") say nothing about a name."""
     word = text[match.start() : match.end()]
     return len(word) > 2 and word.isupper()
 

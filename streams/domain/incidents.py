@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-import math
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, MutableMapping, Sequence
@@ -31,7 +30,6 @@ import numpy as np
 from schemas.models import (
     AnyCommand,
     AssignCommand,
-    GeoPoint,
     Incident,
     IncidentEvent,
     IncidentEventType,
@@ -54,6 +52,7 @@ from streams.domain.dedup import (
     shingles_to_bytes,
     similarity,
 )
+from streams.domain.grouping import GroupIndex, Probe, Profile, Rules
 from streams.domain.normalize import fingerprint, normalized_words
 from streams.domain.sla import SlaPolicy, WorkCalendar
 from streams.settings import DedupSettings, GroupingSettings, SlaSettings
@@ -121,13 +120,6 @@ def _address_key(address: str | None) -> str | None:
     return key or None
 
 
-def _haversine_m(a: GeoPoint, b: GeoPoint) -> float:
-    rlat1, rlat2 = math.radians(a.lat), math.radians(b.lat)
-    dlat, dlon = rlat2 - rlat1, math.radians(b.lon - a.lon)
-    h = math.sin(dlat / 2) ** 2 + math.cos(rlat1) * math.cos(rlat2) * math.sin(dlon / 2) ** 2
-    return 2 * 6_371_000 * math.asin(min(1.0, math.sqrt(h)))
-
-
 class MentionRecord(msgspec.Struct, array_like=True, omit_defaults=True):
     """What the desk remembers of a mention inside the dedup window."""
 
@@ -144,6 +136,8 @@ class MentionRecord(msgspec.Struct, array_like=True, omit_defaults=True):
     url: str | None = None
     duplicate_of: str | None = None
     incident_id: str | None = None
+    category: str | None = None
+    municipality: str | None = None
 
 
 class IncidentRecord(msgspec.Struct, omit_defaults=True):
@@ -189,8 +183,16 @@ class Prepared:
     shingles: np.ndarray
     sig: np.ndarray
     band_keys: np.ndarray
-    terms: set[str]
+    word_list: list[str]
     words: int
+    _terms: frozenset[str] | None = None
+
+    @property
+    def terms(self) -> frozenset[str]:
+        """Content stems, for grouping appeals (computed only when needed)."""
+        if self._terms is None:
+            self._terms = frozenset(_terms(self.word_list))
+        return self._terms
 
 
 class Desk:
@@ -214,7 +216,14 @@ class Desk:
         self._cand = CandidateIndex()
         self._fp: dict[tuple[str, str], str] = {}
         self._expiry: dict[str, list[tuple[float, str]]] = defaultdict(list)
-        self._groupable: dict[tuple[str, str | None], set[str]] = defaultdict(set)
+        self._groups = GroupIndex(
+            Rules(
+                radius_m=grouping.radius_m,
+                text_threshold=max(grouping.min_similarity * 2, 0.45),
+                window_s=grouping.window_hours * 3600,
+            )
+        )
+        self._pruned_at: dict[str, float] = {}
         self._status: dict[str, str] = {}
         self._timers: dict[str, list[tuple[float, str, str]]] = defaultdict(list)
         self._clock: dict[str, float] = {}
@@ -244,7 +253,7 @@ class Desk:
         self._cand.clear()
         self._fp.clear()
         self._expiry.clear()
-        self._groupable.clear()
+        self._groups.clear()
         self._status.clear()
         self._timers.clear()
         self._clock.clear()
@@ -253,7 +262,8 @@ class Desk:
                 continue
             if key.startswith("m:"):
                 m = _dec_mention.decode(raw)
-                self._index_mention(m, np.frombuffer(m.sig, dtype="<u4")[None, :])
+                sig = np.frombuffer(m.sig, dtype="<u4").astype(np.uint32)[None, :]
+                self._index_mention(m, self.signer.band_keys(sig)[0])
                 self._clock[m.rk] = max(self._clock.get(m.rk, 0.0), m.at)
             elif key.startswith("i:"):
                 self._index_incident(_dec_incident.decode(raw))
@@ -262,9 +272,8 @@ class Desk:
                 self._clock[rk] = max(self._clock.get(rk, 0.0), float(raw.decode()))
         self._built = True
 
-    def _index_mention(self, m: MentionRecord, sig: np.ndarray) -> None:
-        keys = self.signer.band_keys(sig.astype(np.uint32))[0]
-        self._cand.add(m.id, m.rk, keys)
+    def _index_mention(self, m: MentionRecord, band_keys: np.ndarray) -> None:
+        self._cand.add(m.id, m.rk, band_keys)
         self._fp.setdefault((m.rk, m.fp), m.id)
         heapq.heappush(self._expiry[m.rk], (m.at, m.id))
 
@@ -274,9 +283,21 @@ class Desk:
         group = (rk, inc.category)
         self._status[inc.id] = inc.status
         if inc.status in GROUPABLE_STATUSES:
-            self._groupable[group].add(inc.id)
+            self._groups.put(
+                group,
+                Profile(
+                    id=inc.id,
+                    municipality=inc.municipality,
+                    address_key=rec.address_key,
+                    geo=inc.geo,
+                    terms=frozenset(rec.terms),
+                    last_at=rec.last_at,
+                    opened_at=inc.opened_at.timestamp(),
+                    status=inc.status,
+                ),
+            )
         else:
-            self._groupable[group].discard(inc.id)
+            self._groups.remove(group, inc.id)
         # Timers are (re)armed idempotently: a stale entry is skipped when it fires.
         sla = inc.sla
         if sla.first_reaction_due and not sla.first_reaction_at and not sla.first_reaction_breached:
@@ -300,7 +321,7 @@ class Desk:
     def prepare(self, mentions: Sequence[Mention]) -> list[Prepared]:
         """Signatures for a batch (vectorised); no state is touched."""
         words = [normalized_words(m.text) for m in mentions]
-        shingles = [self.signer.shingles(" ".join(w)) for w in words]
+        shingles = self.signer.shingle_batch(words)
         sigs = self.signer.signatures(shingles)
         bands = self.signer.band_keys(sigs)
         return [
@@ -311,7 +332,7 @@ class Desk:
                 shingles=shingles[i],
                 sig=sigs[i],
                 band_keys=bands[i],
-                terms=_terms(w),
+                word_list=w,
                 words=len(w),
             )
             for i, (m, w) in enumerate(zip(mentions, words, strict=True))
@@ -355,9 +376,11 @@ class Desk:
             url=m.url,
             duplicate_of=duplicate_of,
             incident_id=incident_id,
+            category=m.category,
+            municipality=m.place.municipality,
         )
         self._put_mention(rec)
-        self._index_mention(rec, p.sig[None, :])
+        self._index_mention(rec, p.band_keys)
         out.mentions.insert(
             0,
             msgspec.structs.replace(
@@ -433,48 +456,19 @@ class Desk:
     # ------------------------------------------------------------- grouping
     def _group(self, p: Prepared, at: float, out: Outcome) -> str:
         m = p.mention
-        best: tuple[float, str] | None = None
-        window = self.grouping.window_hours * 3600
         addr = _address_key(m.place.address)
-        group = self._groupable.get((p.rk, m.category), set())
-        for inc_id in list(group):
-            rec = self.get_incident(inc_id)
-            if rec is None:
-                group.discard(inc_id)
-                continue
-            if at - rec.last_at > window:
-                if rec.incident.status not in OPEN_STATUSES:
-                    group.discard(inc_id)  # closed and out of the window: no longer joinable
-                continue
-            if rec.incident.opened_at.timestamp() - at > window:
-                continue
-            score = self._match(rec, m, p.terms, addr)
-            if score is not None and (best is None or score > best[0]):
-                best = (score, inc_id)
+        probe = Probe(
+            municipality=m.place.municipality,
+            address_key=addr,
+            geo=m.place.geo,
+            terms=frozenset(p.terms),
+            at=at,
+        )
+        best = self._groups.best((p.rk, m.category), probe)
         if best is not None:
-            self._attach(best[1], m, p, at, out)
-            return best[1]
+            self._attach(best, m, p, at, out)
+            return best
         return self._open_incident(p, at, addr, out)
-
-    def _match(
-        self, rec: IncidentRecord, m: Mention, terms: set[str], addr: str | None
-    ) -> float | None:
-        """Same problem? None when not; otherwise a score to pick the best incident."""
-        inc = rec.incident
-        rterms = set(rec.terms)
-        text = len(terms & rterms) / max(1, len(terms | rterms))
-        g = self.grouping
-        if inc.municipality and m.place.municipality and inc.municipality != m.place.municipality:
-            return None
-        # Same region and category, and the same place: the same problem, whatever
-        # the words (the weak truth of issue 5: same building or within 30 m).
-        if inc.geo is not None and m.place.geo is not None:
-            d = _haversine_m(inc.geo, m.place.geo)
-            return 2.0 + text + (1 - d / g.radius_m) if d <= g.radius_m else None
-        if addr and rec.address_key:
-            return 2.0 + text if addr == rec.address_key else None
-        # No place evidence on one side: only a strong text match joins.
-        return 1.0 + text if text >= max(g.min_similarity * 2, 0.45) else None
 
     def _open_incident(self, p: Prepared, at: float, addr: str | None, out: Outcome) -> str:
         m = p.mention
@@ -715,10 +709,16 @@ class Desk:
         return out
 
     def _respond(self, r: OfficialResponse) -> Outcome:
+        out = Outcome()
         inc_id = r.incident_id
         if inc_id is None and r.mention_id is not None:
             mrec = self._get_mention(r.mention_id)
-            inc_id = mrec.incident_id if mrec else None
+            if mrec is not None and mrec.incident_id is None:
+                # An operator answered a post the classifier did not take for an
+                # appeal: the answer is the better judge, so it becomes an incident.
+                inc_id = self._promote(mrec, out)
+            else:
+                inc_id = mrec.incident_id if mrec else None
         rec = self.get_incident(inc_id) if inc_id else None
         if rec is None:
             where = r.incident_id or r.mention_id
@@ -726,7 +726,6 @@ class Desk:
                 error=("unknown_incident", f"no incident for {where!r} on this partition")
             )
         inc = rec.incident
-        out = Outcome()
         replies = [self._reply(inc, ref, r) for ref in rec.members]
         if r.response_id in rec.responses:
             out.redelivered = True
@@ -771,6 +770,50 @@ class Desk:
         out.incidents.insert(0, inc)
         self._advance(region_key(inc.region), _ts(r.responded_at), out)
         return out
+
+    def _promote(self, mrec: MentionRecord, out: Outcome) -> str:
+        """Open an incident for a mention that has none (see _respond)."""
+        inc_id = f"{mrec.rk}/{short_hash(mrec.id)}"
+        opened = datetime.fromisoformat(mrec.created_at)
+        region = incident_region(inc_id)
+        cal = self.calendar(region, mrec.municipality)
+        inc = Incident(
+            id=inc_id,
+            region=region,
+            category=mrec.category,
+            status="new",
+            priority="normal",
+            opened_at=opened,
+            updated_at=opened,
+            version=1,
+            title=f"(по ответу оператора) {mrec.url or mrec.id}"[:140],
+            mentions_count=1,
+            municipality=mrec.municipality,
+            primary_mention_id=mrec.id,
+            mention_ids=[mrec.id],
+            platforms=[mrec.platform],
+            sla=SlaState(first_reaction_due=self.policy.first_reaction_due(cal, opened, "normal")),
+        )
+        ref = MentionRef(
+            id=mrec.id,
+            platform=mrec.platform,  # type: ignore[arg-type]
+            source_id=mrec.source_id,
+            created_at=opened,
+            url=mrec.url,
+        )
+        rec = IncidentRecord(
+            incident=inc, members=[ref], terms=[], address_key=None, last_at=mrec.at
+        )
+        out.events.append(
+            self._event(
+                inc, "created", opened, mention_id=mrec.id, detail={"by": "operator_response"}
+            )
+        )
+        mrec.incident_id = inc_id
+        self._put_mention(mrec)
+        self._put_incident(rec)
+        self._index_incident(rec)
+        return inc_id
 
     def _reply(self, inc: Incident, ref: MentionRef, r: OfficialResponse) -> Reply:
         return Reply(
@@ -834,6 +877,9 @@ class Desk:
             self._put_incident(rec)
             out.incidents.append(inc)
         self._evict(rk, at)
+        if at - self._pruned_at.get(rk, 0.0) > 3600:
+            self._groups.prune(rk, at)
+            self._pruned_at[rk] = at
 
     def _evict(self, rk: str, now: float) -> None:
         horizon = now - self.dedup.window_days * 86400

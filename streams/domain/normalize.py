@@ -45,13 +45,12 @@ _LATIN = re.compile(r"[a-z]")
 _DOMAINS = (".ru", ".com", ".org", ".net", ".me", ".su", ".info", ".RU", ".COM")
 
 
-def strip_noise(text: str) -> str:
-    """Remove links, mentions, hashtags, repost wrappers and emojis; keep case and words.
+def _strip_links(t: str) -> str:
+    """Links, @mentions, hashtags and VK markup: each regex only when a substring says so.
 
-    Python's re costs ~10-20 µs per pattern on a 250-character post, so each
-    pattern runs only when a cheap substring test says it can match.
+    Python's re costs ~10-20 µs per pattern on a 250-character Cyrillic post,
+    while a substring test costs well under 1 µs.
     """
-    t = unicodedata.normalize("NFKC", text)
     if "[" in t:
         t = _VK_LINK.sub(r"\1", t)
     if "://" in t or "www." in t or any(d in t for d in _DOMAINS):
@@ -60,9 +59,10 @@ def strip_noise(text: str) -> str:
         t = _MENTION.sub(" ", t)
     if "#" in t:
         t = _HASHTAG.sub(" ", t)
-    if t and max(t) >= "\u2190":
-        t = _PICTO.sub(" ", t)
-    t = " ".join(t.split())
+    return t
+
+
+def _strip_wrappers(t: str) -> str:
     # A wrapper may be nested: "Репост: Подписчики пишут: «…»".
     for _ in range(3):
         stripped = _WRAPPERS.sub("", t, count=1)
@@ -72,10 +72,24 @@ def strip_noise(text: str) -> str:
     return t
 
 
+def _nfkc(text: str) -> str:
+    return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
+
+
+def strip_noise(text: str) -> str:
+    """Remove links, mentions, hashtags, repost wrappers and emojis; keep case and words."""
+    t = _PICTO.sub(" ", _strip_links(_nfkc(text)))
+    return _strip_wrappers(" ".join(t.split()))
+
+
 def normalized_words(text: str) -> list[str]:
-    """Lower-case words without noise, ё→е, Latin look-alikes folded in Cyrillic words."""
-    words = _WORDS.findall(strip_noise(text).lower().replace("ё", "е"))
-    if _LATIN.search(" ".join(words)):
+    """Lower-case words without noise, ё→е, Latin look-alikes folded in Cyrillic words.
+
+    Emojis and punctuation need no pass of their own: they are not word characters.
+    """
+    t = _strip_wrappers(_strip_links(_nfkc(text)).lstrip())
+    words = _WORDS.findall(t.lower().replace("ё", "е"))
+    if _LATIN.search(t):
         words = [w.translate(_HOMOGLYPHS) if _MIXED_HINT.search(w) else w for w in words]
     return words
 

@@ -233,8 +233,8 @@ class RoutingTable:
             return (depth, cat != _WILD, r, m, cat)
 
         for key in sorted(counts, key=order):
-            agency = majority(key)
-            if agency is None or lookup(*key) == agency:
+            winner = majority(key)
+            if winner is None or lookup(*key) == winner:
                 continue
-            set_entry(*key, agency)
+            set_entry(*key, winner)
         return table

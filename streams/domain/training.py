@@ -24,12 +24,13 @@ import json
 import math
 import random
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import yaml
@@ -53,10 +54,10 @@ EXAMPLES_DIR = DATA_DIR / "examples"
 # reading labelled data
 
 
-def _open_text(path: Path) -> io.TextIOBase:
+def _open_text(path: Path) -> IO[str]:
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")  # type: ignore[return-value]
-    return open(path, encoding="utf-8", newline="")  # type: ignore[return-value]
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
 
 
 def _base_suffix(path: Path) -> str:
@@ -425,11 +426,11 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "char_min": 3,
     "char_max": 5,
     "min_df": 1,
-    "l2_category": 1e-4,
-    "l2_relevance": 1e-4,
+    "l2_category": 3e-5,
+    "l2_relevance": 3e-5,
     "class_power": 0.5,
     "max_iter": 400,
-    "relevance_threshold": 0.5,
+    "relevance_threshold": 0.55,
 }
 
 
@@ -460,14 +461,20 @@ def generate_examples(doc: dict[str, Any], seed: int = 20240601) -> list[dict[st
             pairs = [(i, a) for i in combo["issues"] for a in combo["at"]]
             for issue, at in rng.sample(pairs, min(len(pairs), 60)):
                 text = f"{issue} {at}" if rng.random() < 0.75 else f"{at} {issue}"
-                text = _cap(text) + rng.choice(["", "", ".", "!", ". Прошу убрать", ". Просьба устранить"])
+                text = _cap(text) + rng.choice(
+                    ["", "", ".", "!", ". Прошу убрать", ". Просьба устранить"]
+                )
                 rows.append({"text": text, "appeal": True, "category": category})
         for _ in range(len(fixes) * 3 if fix_frames else 0):
             fix, problem = rng.choice(fixes), rng.choice(problems)
             place = rng.choice(rng.choice(pools))
             text = rng.choice(fix_frames).format(
-                fix=fix, Fix=_cap(fix), problem=problem, Problem=_cap(problem),
-                place=place, Place=_cap(place),
+                fix=fix,
+                Fix=_cap(fix),
+                problem=problem,
+                Problem=_cap(problem),
+                place=place,
+                Place=_cap(place),
             )
             text = " ".join(text.split()).replace(" .", ".").replace(" ,", ",")
             rows.append({"text": text, "appeal": True, "category": category})
@@ -599,11 +606,33 @@ def build_default_model(
     return model
 
 
+def compare_models(a: Path, b: Path, atol: float = 1e-6) -> str:
+    """'' when two model files hold the same arrays (floats within ``atol``), else what differs."""
+    with np.load(a, allow_pickle=False) as za, np.load(b, allow_pickle=False) as zb:
+        if sorted(za.files) != sorted(zb.files):
+            return f"arrays {sorted(za.files)} vs {sorted(zb.files)}"
+        for key in za.files:
+            x, y = za[key], zb[key]
+            if x.shape != y.shape:
+                return f"{key}: shape {x.shape} vs {y.shape}"
+            if x.dtype.kind == "f":
+                if not np.allclose(x, y, atol=atol, rtol=0):
+                    return f"{key}: max difference {float(np.abs(x - y).max())}"
+            elif not (x == y).all():
+                return f"{key} differs"
+    return ""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m streams.domain.training")
     sub = parser.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build-default", help="rebuild the bundled default model from data/examples")
     b.add_argument("-o", "--out", type=Path, default=DEFAULT_MODEL_PATH)
+    b.add_argument(
+        "--check",
+        action="store_true",
+        help="rebuild into a temporary file and fail if it differs from --out",
+    )
     t = sub.add_parser("train", help="train an own-rubric category model")
     t.add_argument("input", type=Path)
     t.add_argument("-o", "--out", type=Path, required=True)
@@ -611,6 +640,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     t.add_argument("--label-field", default="category")
     t.add_argument("--validation", type=float, default=0.0)
     args = parser.parse_args(argv)
+    if args.cmd == "build-default" and args.check:
+        with tempfile.TemporaryDirectory() as tmp:
+            fresh = Path(tmp) / "model.npz"
+            build_default_model(fresh)
+            diff = compare_models(args.out, fresh)
+        if diff:
+            print(f"{args.out} differs from a fresh build: {diff}", file=sys.stderr)
+            return 1
+        print(f"{args.out} matches a fresh build")
+        return 0
     if args.cmd == "build-default":
         t0 = time.perf_counter()
         model = build_default_model(args.out)

@@ -122,3 +122,14 @@ def test_batch_equals_single(clf: AppealClassifier) -> None:
 def test_normalize() -> None:
     got = _normalize("Ёлки https://vk.com/x #ЖКХ @admin Яма")
     assert got.split() == ["елки", "яма"]
+
+
+def test_fast_transform_matches_feature_names(clf: AppealClassifier) -> None:
+    """The cached inference path yields exactly the features the trainer counted."""
+    from streams.domain.training import matrix_from_names
+
+    feat = clf._rel.featurizer
+    texts = [*APPEALS, *NOT_APPEALS, "Горячая вода не идёт, горячей воды нет", "пахнет газом"]
+    fast = feat.transform(texts).toarray()
+    slow = matrix_from_names(feat, [feat.names(t) for t in texts]).toarray()
+    assert abs(fast - slow).max() < 1e-6

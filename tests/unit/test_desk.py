@@ -277,3 +277,18 @@ def test_store_values_are_compact_msgpack(bad: str) -> None:
     feed(new_desk(store), mention("vk:1", POTHOLE))
     assert isinstance(store[bad], bytes) and len(store[bad]) < 1200
     msgspec.msgpack.decode(store[bad])
+
+
+def test_an_answer_to_a_post_taken_for_no_appeal_makes_it_an_incident() -> None:
+    desk = new_desk()
+    feed(desk, mention("vk:7", "Ну и дороги у нас, конечно", appeal=False))
+    r = OfficialResponse(
+        response_id="r-7", kind="final", agency="Дорожная служба", text="Яма заделана.",
+        responded_at=T0 + timedelta(hours=3), mention_id="vk:7", region="RU-TVE",
+    )
+    out = desk.command(RespondCommand(command_id="r-7", at=r.responded_at, response=r))
+    assert out.error is None
+    assert [x.mention_id for x in out.replies] == ["vk:7"]
+    assert [e.type for e in out.events][:2] == ["created", "responded"]
+    again = desk.command(RespondCommand(command_id="r-7", at=r.responded_at, response=r))
+    assert again.redelivered and [x.reply_id for x in again.replies] == [x.reply_id for x in out.replies]

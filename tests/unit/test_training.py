@@ -136,3 +136,19 @@ def test_bundled_default_model_is_current() -> None:
     """
     model = load_model(DEFAULT_MODEL_PATH)
     assert model.meta["sources_digest"] == default_sources_digest()
+
+
+def test_training_is_deterministic(tmp_path: Path) -> None:
+    from streams.domain.training import compare_models
+
+    texts, labels = [], []
+    for label, patterns in ROWS.items():
+        for i in range(9):
+            texts.append(patterns[i % 3].format(i))
+            labels.append(label)
+    params = {"min_df": 1, "max_iter": 100}
+    train_category_model(texts, labels, tmp_path / "a.npz", params=params)
+    train_category_model(texts, labels, tmp_path / "b.npz", params=params)
+    assert compare_models(tmp_path / "a.npz", tmp_path / "b.npz") == ""
+    train_category_model(texts[:-3], labels[:-3], tmp_path / "c.npz", params=params)
+    assert compare_models(tmp_path / "a.npz", tmp_path / "c.npz") != ""
