@@ -207,6 +207,7 @@ IncidentEventType = Literal[
     "status_changed",
     "responded",
     "sla_breached",
+    "sla_breach_retracted",
     "reopened",
     "merged",
     "split",

@@ -62,7 +62,7 @@ def cmd_process(args: argparse.Namespace) -> int:
     with err.status("loading models and gazetteer…"):
         pipeline = OfflinePipeline(s)
     out = sys.stdout.buffer if args.output in (None, "-") else open(args.output, "wb")  # noqa: SIM115
-    lines = (l for l in sys.stdin.buffer) if str(src) == "-" else read_lines(src)
+    lines = iter(sys.stdin.buffer) if str(src) == "-" else read_lines(src)
     total = None if str(src) == "-" else sum(1 for _ in read_lines(src))
     enc = msgspec.json.Encoder()
     started = time.perf_counter()
@@ -88,9 +88,8 @@ def cmd_process(args: argparse.Namespace) -> int:
     if not args.quiet:
         from rich.table import Table
 
-        table = Table(
-            title=f"process: {t.lines} lines in {elapsed:.1f} s ({t.lines / max(elapsed, 1e-9):,.0f}/s)"
-        )
+        rate = t.lines / max(elapsed, 1e-9)
+        table = Table(title=f"process: {t.lines} lines in {elapsed:.1f} s ({rate:,.0f}/s)")
         for c in ("accepted", "duplicate", "rejected", "appeals", "incidents"):
             table.add_column(c, justify="right")
         table.add_row(
@@ -112,17 +111,19 @@ def cmd_process(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from connectors.file import count_lines, replay_file
+    from connectors.file import count_lines, replay_file, replay_merged
     from connectors.producer import MentionProducer, PublishError
     from streams.topics import Topics, ensure_topics
 
     s = _settings()
     topics = Topics.from_settings(s)
-    plan: list[tuple[Path, str, str, str]] = []
+    plan: list[tuple[Path, str, str, str, str]] = []
     for f in args.files:
-        plan.append((Path(f), topics.raw, "id", "RawMention/1"))
+        plan.append((Path(f), topics.raw, "id", "created_at", "RawMention/1"))
     for f in args.responses or []:
-        plan.append((Path(f), topics.responses, "response_id", "OfficialResponse/1"))
+        plan.append(
+            (Path(f), topics.responses, "response_id", "responded_at", "OfficialResponse/1")
+        )
     for path, *_ in plan:
         if not path.is_file():
             raise UsageError(f"no such file: {path}")
@@ -130,26 +131,31 @@ def cmd_replay(args: argparse.Namespace) -> int:
     ensure_topics(s)
     producer = MentionProducer(s.kafka, client_id="incidents-replay")
     err = _err_console()
-    with Progress(
+    columns = (
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=err,
-    ) as bar:
-        for path, topic, key_field, schema in plan:
-            task = bar.add_task(f"{path.name} → {topic}", total=count_lines(path))
-            try:
-                replay_file(
-                    producer,
-                    path,
-                    topic,
-                    key_field,
-                    schema,
-                    progress=lambda n, t=task: bar.advance(t, n),
-                )
-            except PublishError as exc:
-                raise Failure(f"replay failed: {exc}") from None
+    )
+    try:
+        with Progress(*columns, console=err) as bar:
+            if args.responses and not args.in_file_order:
+                total = sum(count_lines(p) for p, *_ in plan)
+                task = bar.add_task("mentions + responses by event time", total=total)
+                replay_merged(producer, plan, progress=lambda n: bar.advance(task, n))
+            else:
+                for path, topic, key_field, _time_field, schema in plan:
+                    task = bar.add_task(f"{path.name} → {topic}", total=count_lines(path))
+                    replay_file(
+                        producer,
+                        path,
+                        topic,
+                        key_field,
+                        schema,
+                        progress=lambda n, t=task: bar.advance(t, n),
+                    )
+    except PublishError as exc:
+        raise Failure(f"replay failed: {exc}") from None
     err.print(f"published {producer.delivered} messages to {s.kafka.bootstrap}")
     return 0
 
@@ -168,7 +174,8 @@ def _wait_for_broker(s: Settings, timeout: float = 20.0) -> None:
             last = str(exc)
             time.sleep(0.5)
     raise Failure(
-        f"cannot reach Kafka at {s.kafka.bootstrap} (INCIDENTS_KAFKA_BOOTSTRAP) within {timeout:.0f} s"
+        f"cannot reach Kafka at {s.kafka.bootstrap} (INCIDENTS_KAFKA_BOOTSTRAP) "
+        f"within {timeout:.0f} s"
         + (f": {last[:120]}" if last else "")
         + "; start one with `incidents broker`"
     )
@@ -236,9 +243,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         raise Failure(str(exc)) from None
     finally:
         wh.close()
-    print(
-        f"{len(applied)} migration(s) applied to {s.clickhouse.resolved_url()} database {s.clickhouse.database}"
-    )
+    where = f"{s.clickhouse.resolved_url()} database {s.clickhouse.database}"
+    print(f"{len(applied)} migration(s) applied to {where}")
     return 0
 
 

@@ -86,32 +86,31 @@ def collect(query: QueryFn, db: str = "incidents", top: int = 15) -> list[Sectio
             "in = stored mentions + rejected; a redelivered id is stored once",
         )
     )
-    cols, rows = _q(
+    _, cells = _q(
         query,
         db,
         """
         SELECT if(region = '', '(unknown)', region) AS region,
                if(category = '', '(none)', category) AS category,
-               count() AS appeals,
-               countIf(priority = 'critical') AS critical,
-               uniqExact(municipality) AS municipalities
+               count() AS appeals
         FROM {db}.mentions FINAL
         WHERE status = 'accepted' AND is_appeal
         GROUP BY region, category
-        ORDER BY region, appeals DESC, category
         """,
     )
-    out.append(Section("Appeals by region and category", cols, rows))
+    cols, rows = pivot(cells)
+    out.append(
+        Section("Appeals by region and category", cols, rows, "accepted appeals, copies excluded")
+    )
     cols, rows = _q(
         query,
         db,
         f"""
-        SELECT id, if(region = '', '(unknown)', region) AS region, municipality, category, status,
-               if(agency = '', '(unrouted)', agency) AS agency, mentions_count AS mentions,
-               arrayStringConcat(platforms, ',') AS platforms,
-               formatDateTime(opened_at, '%Y-%m-%d %H:%i') AS opened_utc,
-               multiIf(first_reaction_breached, 'breached', first_reaction_at IS NOT NULL, 'reacted',
-                       'open') AS first_reaction
+        SELECT id AS incident, municipality, category,
+               if(agency = '', '(unrouted)', agency) AS agency, mentions_count AS posts,
+               formatDateTime(opened_at, '%d.%m %H:%i') AS opened_utc,
+               multiIf(first_reaction_breached, 'overdue', first_reaction_at IS NOT NULL, 'reacted',
+                       'due') AS reaction
         FROM {{db}}.incidents FINAL
         WHERE status IN ('new', 'assigned', 'in_progress', 'answered_interim')
         ORDER BY mentions_count DESC, opened_at
@@ -166,12 +165,38 @@ def collect(query: QueryFn, db: str = "incidents", top: int = 15) -> list[Sectio
     return out
 
 
+def pivot(cells: Sequence[tuple[Any, ...]]) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """(region, category, n) cells → categories as rows, regions as columns, with totals."""
+    col_totals: dict[str, int] = {}
+    rows: dict[str, dict[str, int]] = {}
+    for c, r, v in cells:
+        rows.setdefault(str(r), {})[str(c)] = int(v)
+        col_totals[str(c)] = col_totals.get(str(c), 0) + int(v)
+    cols = sorted(col_totals, key=lambda c: (-col_totals[c], c))
+    out = [
+        (r, sum(vals.values()), *(vals.get(c, 0) or "" for c in cols))
+        for r, vals in sorted(rows.items(), key=lambda kv: -sum(kv[1].values()))
+    ]
+    return ["category", "total", *cols], out
+
+
+def wide_console() -> Console:
+    """The terminal's width, or 120 columns when piped (CI logs, files)."""
+    import shutil
+    import sys
+
+    width = shutil.get_terminal_size((120, 40)).columns if sys.stdout.isatty() else 120
+    return Console(width=max(width, 100))
+
+
 def render(sections: Sequence[Section], console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or wide_console()
     for sec in sections:
         table = Table(title=sec.title, title_justify="left", caption=sec.note or None)
         for c in sec.columns:
-            table.add_column(str(c), overflow="fold", max_width=60)
+            table.add_column(
+                str(c).replace("_", " "), overflow="ellipsis", no_wrap=True, max_width=42
+            )
         if not sec.rows:
             table.add_row(*(["—"] + [""] * (len(sec.columns) - 1)))
         for row in sec.rows:

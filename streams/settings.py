@@ -209,6 +209,17 @@ class SlaSettings(BaseModel):
         default_factory=lambda: {"critical": False, "high": False, "normal": True}
     )
     final_answer_working_days: float = Field(7.0, gt=0)
+    allowed_lateness_s: float = Field(
+        900.0,
+        ge=0,
+        description="an SLA timer fires only when event time is this far past its deadline, "
+        "so answers that arrive a little out of order still count",
+    )
+    parked_response_ttl_s: float = Field(
+        7 * 86_400.0,
+        gt=0,
+        description="how long (event time) an answer waits for a mention that has not arrived",
+    )
     tick_interval_s: float = Field(
         0.0,
         ge=0,

@@ -21,8 +21,9 @@ def run_worker(settings: Settings) -> None:
     settings.worker.data_dir.mkdir(parents=True, exist_ok=True)
     created = ensure_topics(settings)
     app, rt = create_app(settings)
-    if "enrich" in settings.worker.roles and settings.enrich.pseudonym_key.get_secret_value().startswith(
-        "dev-only"
+    if (
+        "enrich" in settings.worker.roles
+        and settings.enrich.pseudonym_key.get_secret_value().startswith("dev-only")
     ):
         log.warning(
             "dev_pseudonym_key",

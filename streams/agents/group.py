@@ -22,6 +22,7 @@ from streams.domain.enrichment import InvalidInput, decode_json
 from streams.domain.geo import Gazetteer
 from streams.domain.incidents import Desk, Outcome, region_key
 from streams.domain.pipeline import lenient_id
+from streams.logs import get as get_logger
 
 if TYPE_CHECKING:
     import faust
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from streams.app import Runtime
 
 STAGE = "group"
+log = get_logger("streams.group")
 _mention_decoder = msgspec.json.Decoder(Mention)
 _command_decoder = msgspec.json.Decoder(AnyCommand)
 
@@ -142,6 +144,9 @@ def register(app: faust.App, rt: Runtime) -> None:
                         lenient_id(ev.message.value or b""),
                     )
                     guard.record(True)
+            # Event-time order inside the batch (mentions and commands of one region
+            # share a partition; the desk's SLA clock and answer parking run on event time).
+            items.sort(key=lambda item: _event_time(item[1]))
             mentions = [obj for _, obj in items if isinstance(obj, Mention)]
             prepared = iter(desk.prepare(mentions))
             latest: dict[str, Incident] = {}
@@ -160,6 +165,12 @@ def register(app: faust.App, rt: Runtime) -> None:
                     kind, reason = outcome.error
                     rt.dead_letter(STAGE, ev, kind, reason, getattr(obj, "id", None))
                     continue
+                if outcome.parked:
+                    log.info(
+                        "answer_parked", partition=ev.message.partition, offset=ev.message.offset
+                    )
+                for kind, reason, original in outcome.dead_letters:
+                    rt.dead_letter(STAGE, ev, kind, reason, value=original)
                 _publish(rt, outcome, latest)
             for inc in latest.values():
                 rt.send(rt.topics.incidents, inc.id.encode(), encode(inc), STAGE)
@@ -167,6 +178,10 @@ def register(app: faust.App, rt: Runtime) -> None:
             metrics.OPEN_INCIDENTS.set(desk.open_incidents())
             metrics.DEDUP_WINDOW.set(desk.window_size())
             observe_batch(STAGE, started, len(events))
+
+
+def _event_time(obj: Any) -> datetime:
+    return obj.created_at if isinstance(obj, Mention) else obj.at
 
 
 def _publish(rt: Runtime, out: Outcome, latest: dict[str, Incident]) -> None:

@@ -18,7 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from streams import probe
@@ -47,13 +46,13 @@ def _stop(proc: subprocess.Popen[bytes] | None, timeout: float = 40.0) -> int | 
 
 
 def run_demo(settings: Settings, keep_running: bool = False) -> int:
-    from connectors.file import count_lines, replay_file
+    from connectors.file import count_lines, replay_merged
     from connectors.producer import MentionProducer
-    from streams.report import collect, render
+    from streams.report import collect, render, wide_console
     from streams.topics import ensure_topics
     from streams.warehouse import Warehouse
 
-    console = Console()
+    console = wide_console()
     var = Path("var").resolve()
     logs_dir = var / "logs"
     logs_dir.mkdir(parents=True, exist_ok=True)
@@ -107,58 +106,51 @@ def run_demo(settings: Settings, keep_running: bool = False) -> int:
         )
 
         producer = MentionProducer(s.kafka, client_id="incidents-demo")
-        external: dict[str, int] = {}
-        roles = {"enrich", "group", "respond", "sink"}
-        for path, topic, base, key, schema, label in (
-            (
-                mentions_file,
-                s.topics.name("mentions.raw"),
-                "mentions.raw",
-                "id",
-                "RawMention/1",
-                "mentions",
-            ),
+        sources = [
+            (mentions_file, s.topics.name("mentions.raw"), "id", "created_at", "RawMention/1"),
             (
                 responses_file,
                 s.topics.name("responses"),
-                "responses",
                 "response_id",
+                "responded_at",
                 "OfficialResponse/1",
-                "responses",
             ),
-        ):
-            total = count_lines(path)
-            with Progress(
-                SpinnerColumn(),
-                TextColumn("{task.description}"),
-                BarColumn(),
-                TextColumn("{task.completed:.0f}/{task.total:.0f}"),
-                TimeElapsedColumn(),
-                console=console,
-            ) as bar:
-                sent = bar.add_task(f"replay {label} → {topic}", total=total)
-                replay_file(
-                    producer, path, topic, key, schema, progress=lambda n, t=sent: bar.advance(t, n)
+        ]
+        external = {
+            "mentions.raw": count_lines(mentions_file),
+            "responses": count_lines(responses_file),
+        }
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:.0f}/{task.total:.0f}"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as bar:
+            sent = bar.add_task(
+                "replay mentions and answers in event-time order", total=sum(external.values())
+            )
+            replay_merged(producer, sources, progress=lambda n: bar.advance(sent, n))
+            del producer  # librdkafka closes its connections before the broker goes away
+            flow = bar.add_task("pipeline draining (messages consumed/produced)", total=1)
+
+            def show(done: float, todo: float) -> None:
+                bar.update(flow, completed=done, total=max(todo, 1))
+
+            proc = worker
+            try:
+                probe.wait_drained(
+                    [url],
+                    external,
+                    {"enrich", "group", "respond", "sink"},
+                    timeout=180,
+                    alive=lambda: proc.poll() is None,
+                    progress=show,
                 )
-                external[base] = external.get(base, 0) + total
-                flow = bar.add_task("pipeline draining (messages consumed/produced)", total=1)
-
-                def show(done: float, todo: float, t: int = flow) -> None:
-                    bar.update(t, completed=done, total=max(todo, 1))
-
-                proc = worker
-                try:
-                    probe.wait_drained(
-                        [url],
-                        external,
-                        roles,
-                        timeout=180,
-                        alive=lambda: proc.poll() is None,
-                        progress=show,
-                    )
-                except (RuntimeError, TimeoutError) as exc:
-                    console.print(f"[red]pipeline did not drain:[/] {exc}\n{_tail(worker_log)}")
-                    return 1
+            except (RuntimeError, TimeoutError) as exc:
+                console.print(f"[red]pipeline did not drain:[/] {exc}\n{_tail(worker_log)}")
+                return 1
 
         if keep_running:
             console.print(

@@ -140,6 +140,14 @@ class MentionRecord(msgspec.Struct, array_like=True, omit_defaults=True):
     municipality: str | None = None
 
 
+class ParkedResponse(msgspec.Struct):
+    """An answer that arrived before its mention (it travels a shorter path)."""
+
+    response: OfficialResponse
+    target: str  # the mention id it waits for
+    parked_at: float  # the region's event time when it was parked
+
+
 class IncidentRecord(msgspec.Struct, omit_defaults=True):
     incident: Incident
     members: list[MentionRef]
@@ -151,8 +159,10 @@ class IncidentRecord(msgspec.Struct, omit_defaults=True):
 
 
 _enc = msgspec.msgpack.Encoder()
+_enc_json = msgspec.json.Encoder()
 _dec_mention = msgspec.msgpack.Decoder(MentionRecord)
 _dec_incident = msgspec.msgpack.Decoder(IncidentRecord)
+_dec_parked = msgspec.msgpack.Decoder(ParkedResponse)
 
 
 @dataclass
@@ -164,13 +174,17 @@ class Outcome:
     events: list[IncidentEvent] = field(default_factory=list)
     replies: list[Reply] = field(default_factory=list)
     redelivered: bool = False
+    parked: bool = False  # an answer waiting for its mention to arrive
     error: tuple[str, str] | None = None  # (error_kind, reason) when the input is refused
+    # Inputs given up on later (an answer whose mention never came): kind, reason, bytes.
+    dead_letters: list[tuple[str, str, bytes]] = field(default_factory=list)
 
     def extend(self, other: Outcome) -> None:
         self.mentions.extend(other.mentions)
         self.incidents.extend(other.incidents)
         self.events.extend(other.events)
         self.replies.extend(other.replies)
+        self.dead_letters.extend(other.dead_letters)
 
 
 @dataclass
@@ -224,6 +238,7 @@ class Desk:
             )
         )
         self._pruned_at: dict[str, float] = {}
+        self._parked: dict[str, set[str]] = {}  # mention id → parked response ids
         self._status: dict[str, str] = {}
         self._timers: dict[str, list[tuple[float, str, str]]] = defaultdict(list)
         self._clock: dict[str, float] = {}
@@ -257,6 +272,7 @@ class Desk:
         self._status.clear()
         self._timers.clear()
         self._clock.clear()
+        self._parked.clear()
         for key, raw in list(self.store.items()):
             if not raw:
                 continue
@@ -270,6 +286,9 @@ class Desk:
             elif key.startswith("c:"):
                 rk = key[2:]
                 self._clock[rk] = max(self._clock.get(rk, 0.0), float(raw.decode()))
+            elif key.startswith("r:"):
+                parked = _dec_parked.decode(raw)
+                self._parked.setdefault(parked.target, set()).add(parked.response.response_id)
         self._built = True
 
     def _index_mention(self, m: MentionRecord, band_keys: np.ndarray) -> None:
@@ -381,6 +400,8 @@ class Desk:
         )
         self._put_mention(rec)
         self._index_mention(rec, p.band_keys)
+        if m.id in self._parked:
+            self._unpark(m.id, out)
         out.mentions.insert(
             0,
             msgspec.structs.replace(
@@ -720,6 +741,8 @@ class Desk:
             else:
                 inc_id = mrec.incident_id if mrec else None
         rec = self.get_incident(inc_id) if inc_id else None
+        if rec is None and r.incident_id is None and r.mention_id is not None:
+            return self._park(r, r.mention_id)
         if rec is None:
             where = r.incident_id or r.mention_id
             return Outcome(
@@ -737,15 +760,19 @@ class Desk:
             return out
         sla = inc.sla
         cal = self.calendar(inc.region, inc.municipality)
+        # Every time is the earliest of its kind, so the order answers arrive in
+        # does not change the result (replays give the same clocks).
         if sla.first_reaction_at is None or r.responded_at < sla.first_reaction_at:
             sla.first_reaction_at = r.responded_at
         if r.kind == "interim":
             if inc.status in OPEN_STATUSES:
                 inc.status = "answered_interim"
-            if sla.final_answer_due is None:
-                sla.final_answer_due = self.policy.final_answer_due(cal, r.responded_at)
+            due = self.policy.final_answer_due(cal, r.responded_at)
+            if sla.final_answer_due is None or due < sla.final_answer_due:
+                sla.final_answer_due = due
         else:
-            sla.final_answer_at = r.responded_at
+            if sla.final_answer_at is None or r.responded_at < sla.final_answer_at:
+                sla.final_answer_at = r.responded_at
             if inc.status in OPEN_STATUSES:
                 inc.status = "answered_final"
         if not inc.agency:
@@ -764,12 +791,64 @@ class Desk:
         )
         # A reaction that came after its deadline, without a tick in between.
         self._check_late(inc, r.responded_at, out)
+        # An answer in time that reached the desk after the clock had fired its
+        # deadline (a backlog, a slow console): the breach is withdrawn.
+        self._retract(inc, r, out)
         out.replies = replies
         self._put_incident(rec)
         self._index_incident(rec)
         out.incidents.insert(0, inc)
         self._advance(region_key(inc.region), _ts(r.responded_at), out)
         return out
+
+    def _park(self, r: OfficialResponse, mention_id: str) -> Outcome:
+        """Hold an answer whose mention has not reached the desk yet (redelivery-safe)."""
+        key = "r:" + r.response_id
+        if key not in self.store:
+            rk = region_key(r.region)
+            since = max(self._clock.get(rk, 0.0), r.responded_at.timestamp())
+            parked = ParkedResponse(response=r, target=mention_id, parked_at=since)
+            self.store[key] = _enc.encode(parked)
+            self._parked.setdefault(mention_id, set()).add(r.response_id)
+        return Outcome(parked=True)
+
+    def _unpark(self, mention_id: str, out: Outcome) -> None:
+        for response_id in sorted(self._parked.pop(mention_id, set())):
+            raw = self.store.get("r:" + response_id)
+            if not raw:
+                continue
+            del self.store["r:" + response_id]
+            answered = self._respond(_dec_parked.decode(raw).response)
+            if answered.error:
+                kind, reason = answered.error
+                original = _enc_json.encode(_dec_parked.decode(raw).response)
+                out.dead_letters.append((kind, reason, original))
+            out.extend(answered)
+
+    def _expire_parked(self, rk: str, now: float, out: Outcome) -> None:
+        """Answers whose mention never came within the TTL become dead letters."""
+        ttl = self.sla_settings.parked_response_ttl_s
+        for mention_id in list(self._parked):
+            for response_id in list(self._parked[mention_id]):
+                raw = self.store.get("r:" + response_id)
+                if not raw:
+                    self._parked[mention_id].discard(response_id)
+                    continue
+                parked = _dec_parked.decode(raw)
+                if region_key(parked.response.region) != rk or now - parked.parked_at < ttl:
+                    continue
+                del self.store["r:" + response_id]
+                self._parked[mention_id].discard(response_id)
+                out.dead_letters.append(
+                    (
+                        "unknown_incident",
+                        f"answer {response_id!r} waited {ttl / 3600:.0f} h of event time "
+                        f"for mention {mention_id!r}, which never arrived",
+                        _enc_json.encode(parked.response),
+                    )
+                )
+            if not self._parked[mention_id]:
+                del self._parked[mention_id]
 
     def _promote(self, mrec: MentionRecord, out: Outcome) -> str:
         """Open an incident for a mention that has none (see _respond)."""
@@ -843,16 +922,43 @@ class Desk:
             sla.final_answer_breached = True
             out.events.append(self._breach(inc, "final_answer", fad))
 
+    def _retract(self, inc: Incident, r: OfficialResponse, out: Outcome) -> None:
+        sla = inc.sla
+        frd, fra = sla.first_reaction_due, sla.first_reaction_at
+        if sla.first_reaction_breached and frd and fra and fra <= frd:
+            sla.first_reaction_breached = False
+            out.events.append(self._retraction(inc, "first_reaction", r))
+        fad, faa = sla.final_answer_due, sla.final_answer_at
+        if sla.final_answer_breached and fad and faa and faa <= fad:
+            sla.final_answer_breached = False
+            out.events.append(self._retraction(inc, "final_answer", r))
+
+    def _retraction(self, inc: Incident, kind: str, r: OfficialResponse) -> IncidentEvent:
+        return self._event(
+            inc,
+            "sla_breach_retracted",
+            r.responded_at,
+            response_id=r.response_id,
+            cause=f"{kind}:{r.response_id}",
+            detail={"sla": kind},
+        )
+
     def _breach(self, inc: Incident, kind: str, due: datetime) -> IncidentEvent:
         return self._event(inc, "sla_breached", due, cause=kind, detail={"sla": kind})
 
     def _advance(self, rk: str, at: float, out: Outcome) -> None:
-        """Move the region's event-time clock; fire the SLA timers it passes."""
+        """Move the region's event-time clock; fire the SLA timers its watermark passes.
+
+        The watermark trails the newest event by the allowed lateness, so an
+        answer that travels a slower path (operator console → responses →
+        router) than the mentions around it still counts at its own time.
+        """
         if at <= self._clock.get(rk, 0.0):
             return
         self._clock[rk] = at
+        watermark = at - self.sla_settings.allowed_lateness_s
         timers = self._timers[rk]
-        while timers and timers[0][0] <= at:
+        while timers and timers[0][0] <= watermark:
             due, inc_id, kind = heapq.heappop(timers)
             rec = self.get_incident(inc_id)
             if rec is None:
@@ -879,6 +985,8 @@ class Desk:
         self._evict(rk, at)
         if at - self._pruned_at.get(rk, 0.0) > 3600:
             self._groups.prune(rk, at)
+            if self._parked:
+                self._expire_parked(rk, at, out)
             self._pruned_at[rk] = at
 
     def _evict(self, rk: str, now: float) -> None:

@@ -133,7 +133,9 @@ class Stack:
     def producer(self) -> MentionProducer:
         return MentionProducer(KafkaSettings(bootstrap=self.broker.bootstrap), client_id="tests")
 
-    def publish(self, base: str, values: Sequence[bytes], keys: Sequence[bytes | None] | None = None) -> None:
+    def publish(
+        self, base: str, values: Sequence[bytes], keys: Sequence[bytes | None] | None = None
+    ) -> None:
         p = self.producer()
         for i, v in enumerate(values):
             p.publish(self.topic(base), v, key=keys[i] if keys else None)
@@ -154,7 +156,9 @@ class Stack:
             tails = "\n---\n".join(w.tail(15) for w in self.workers)
             raise AssertionError(f"pipeline did not drain: {exc}\n{tails}") from None
 
-    def read_topic(self, base: str, timeout: float = 10.0) -> list[tuple[bytes | None, bytes, dict[str, bytes]]]:
+    def read_topic(
+        self, base: str, timeout: float = 10.0
+    ) -> list[tuple[bytes | None, bytes, dict[str, bytes]]]:
         """Every message of a topic, read from offset 0 by a plain confluent-kafka consumer.
 
         Reads until no message arrives for 2 s (the embedded broker's high
@@ -192,13 +196,17 @@ class Stack:
 
 @pytest.fixture
 def stack(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Stack]:
-    s = Stack(broker, tmp_path, prefix=f"t{uuid.uuid4().hex[:6]}.", app_id=f"it-{uuid.uuid4().hex[:6]}")
+    s = Stack(
+        broker, tmp_path, prefix=f"t{uuid.uuid4().hex[:6]}.", app_id=f"it-{uuid.uuid4().hex[:6]}"
+    )
     yield s
     s.stop_all()
 
 
 @pytest.fixture(scope="module")
-def module_stack(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def module_stack(
+    broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("stack")
     s = Stack(broker, root, prefix=f"m{uuid.uuid4().hex[:6]}.", app_id=f"it-{uuid.uuid4().hex[:6]}")
     yield s

@@ -118,7 +118,9 @@ def test_responses_reach_every_mention_of_the_incident(pipeline: Stack) -> None:
     for response_id, incident_id, _ in replies:
         members = {
             r[0]
-            for r in w.query(f"SELECT id FROM incidents.mentions WHERE incident_id = '{incident_id}'")
+            for r in w.query(
+                f"SELECT id FROM incidents.mentions WHERE incident_id = '{incident_id}'"
+            )
         }
         replied = {r[2] for r in replies if r[0] == response_id}
         assert members <= replied, f"{response_id}: {members - replied} got no reply"
@@ -132,11 +134,20 @@ def test_every_message_on_every_topic_matches_its_json_schema(pipeline: Stack) -
             errors = list(validator.iter_errors(json.loads(value)))
             assert not errors, f"{base}: {errors[0].message}"
             seen[base] += 1
-    for base in ("mentions.enriched", "mentions.resolved", "incidents", "incidents.events", "replies.outbound", "mentions.dlq"):
+    for base in (
+        "mentions.enriched",
+        "mentions.resolved",
+        "incidents",
+        "incidents.events",
+        "replies.outbound",
+        "mentions.dlq",
+    ):
         assert seen[base] > 0, f"nothing seen on {base}"
 
 
-def test_incident_topic_is_readable_by_a_plain_consumer_and_keys_carry_the_region(pipeline: Stack) -> None:
+def test_incident_topic_is_readable_by_a_plain_consumer_and_keys_carry_the_region(
+    pipeline: Stack,
+) -> None:
     messages = pipeline.read_topic("incidents")
     assert messages
     latest: dict[str, dict] = {}
@@ -149,7 +160,9 @@ def test_incident_topic_is_readable_by_a_plain_consumer_and_keys_carry_the_regio
             latest[inc["id"]] = inc
     stored = {
         r[0]: r[1]
-        for r in pipeline_worker(pipeline).query("SELECT id, max(version) FROM incidents.incidents GROUP BY id")
+        for r in pipeline_worker(pipeline).query(
+            "SELECT id, max(version) FROM incidents.incidents GROUP BY id"
+        )
     }
     assert {k: v["version"] for k, v in latest.items()} == stored
 
@@ -161,7 +174,11 @@ def test_invalid_lines_are_dead_letters_with_original_bytes_and_reason(pipeline:
     for line in invalid_lines:
         assert line in originals, f"not dead-lettered: {line[:80]!r}"
     kinds = Counter(d["error_kind"] for d in dlq)
-    assert kinds["invalid_encoding"] >= 1 and kinds["invalid_json"] >= 1 and kinds["unknown_region"] >= 1
+    assert (
+        kinds["invalid_encoding"] >= 1
+        and kinds["invalid_json"] >= 1
+        and kinds["unknown_region"] >= 1
+    )
     assert all(d["reason"] and d["stage"] == "enrich" for d in dlq)
     _, _, headers = pipeline.read_topic("mentions.dlq")[0]
     assert headers["dlq.original.topic"].decode() == pipeline.topic("mentions.raw")
@@ -172,7 +189,9 @@ def test_poison_message_goes_to_dlq_and_the_worker_keeps_going(pipeline: Stack) 
     poison = b'\x00\x01{"id": "vk:poison", not json'
     good = json.loads(MENTIONS[0])
     good["id"] = "vk:after-poison-1"
-    pipeline.publish("mentions.raw", [poison, json.dumps(good).encode()], [b"vk:poison", b"vk:after-poison-1"])
+    pipeline.publish(
+        "mentions.raw", [poison, json.dumps(good).encode()], [b"vk:poison", b"vk:after-poison-1"]
+    )
     pipeline.wait_drained()
     assert w.alive()
     assert w.scalar("SELECT count() FROM incidents.mentions WHERE id = 'vk:after-poison-1'") == 1

@@ -15,16 +15,24 @@ def test_batched_signatures_equal_datasketch_minhash() -> None:
     shingles = [signer.shingles(t) for t in texts]
     sigs = signer.signatures(shingles)
     for sh, sig in zip(shingles, sigs, strict=True):
-        m = MinHash(num_perm=64, seed=1, scheme="affine32", hashfunc=lambda b: int.from_bytes(b, "little"))
+        m = MinHash(
+            num_perm=64, seed=1, scheme="affine32", hashfunc=lambda b: int.from_bytes(b, "little")
+        )
         m.update_batch([int(v).to_bytes(4, "little") for v in sh])
         assert np.array_equal(m.hashvalues.astype(np.uint32), sig)
 
 
 def test_copies_share_candidates_and_different_texts_mostly_do_not() -> None:
     signer = Signer(num_perm=64)
-    a = normalize_text("Во дворе дома 5 на ул. Ленина огромная яма, машины ломают колёса, сколько можно")
-    b = normalize_text("Подписчики пишут: во дворе дома 5 на ул Ленина огромная яма машины ломают колеса")
-    c = normalize_text("Нет горячей воды в доме 12 по улице Гагарина уже третий день, управляющая молчит")
+    a = normalize_text(
+        "Во дворе дома 5 на ул. Ленина огромная яма, машины ломают колёса, сколько можно"
+    )
+    b = normalize_text(
+        "Подписчики пишут: во дворе дома 5 на ул Ленина огромная яма машины ломают колеса"
+    )
+    c = normalize_text(
+        "Нет горячей воды в доме 12 по улице Гагарина уже третий день, управляющая молчит"
+    )
     sh = [signer.shingles(t) for t in (a, b, c)]
     bands = signer.band_keys(signer.signatures(sh))
     index = CandidateIndex()

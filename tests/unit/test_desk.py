@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import msgspec
 import pytest
@@ -73,7 +73,9 @@ def feed(desk: Desk, *mentions: Mention) -> list[Outcome]:
     return [desk.resolve(p) for p in desk.prepare(list(mentions))]
 
 
-POTHOLE = "На улице Склизкова возле дома 12 огромная яма на дороге, машины ломают колёса, отремонтируйте"
+POTHOLE = (
+    "На улице Склизкова возле дома 12 огромная яма на дороге, машины ломают колёса, отремонтируйте"
+)
 
 
 def test_first_mention_opens_an_incident_routed_to_its_agency() -> None:
@@ -111,7 +113,9 @@ def test_a_copy_of_a_copy_points_to_the_first_original() -> None:
     desk = new_desk()
     feed(desk, mention("vk:1", POTHOLE))
     feed(desk, mention("ok:2", "Репост: " + POTHOLE, at=T0 + timedelta(hours=1)))
-    (third,) = feed(desk, mention("telegram:3", "Пишут: " + POTHOLE + " !!!", at=T0 + timedelta(hours=2)))
+    (third,) = feed(
+        desk, mention("telegram:3", "Пишут: " + POTHOLE + " !!!", at=T0 + timedelta(hours=2))
+    )
     assert third.mentions[0].duplicate_of == "vk:1"
 
 
@@ -119,7 +123,9 @@ def test_two_different_potholes_are_not_duplicates_and_not_one_incident() -> Non
     desk = new_desk()
     (a,) = feed(desk, mention("vk:1", POTHOLE, address="ул. Склизкova, 12"))
     other = "На улице Горького у дома 40 глубокая яма на дороге, вчера пробил колесо, примите меры"
-    (b,) = feed(desk, mention("vk:2", other, at=T0 + timedelta(hours=3), address="ул. Горького, 40"))
+    (b,) = feed(
+        desk, mention("vk:2", other, at=T0 + timedelta(hours=3), address="ул. Горького, 40")
+    )
     assert b.mentions[0].status == "accepted"
     assert b.mentions[0].incident_id != a.mentions[0].incident_id
 
@@ -145,15 +151,21 @@ def test_other_residents_reporting_the_same_place_join_the_open_incident() -> No
 
 
 def test_non_appeals_are_kept_but_open_no_incident() -> None:
-    (out,) = feed(new_desk(), mention("rss:1", "В Твери отремонтируют 40 дорог в 2027 году", appeal=False))
+    (out,) = feed(
+        new_desk(), mention("rss:1", "В Твери отремонтируют 40 дорог в 2027 году", appeal=False)
+    )
     assert out.mentions[0].status == "accepted" and out.mentions[0].incident_id is None
     assert out.incidents == [] and out.events == []
 
 
 def _respond(desk: Desk, rid: str, incident_id: str, kind: str, at: datetime) -> Outcome:
     r = OfficialResponse(
-        response_id=rid, kind=kind, agency="Администрация города Твери", text="Работы запланированы.",  # type: ignore[arg-type]
-        responded_at=at, incident_id=incident_id,
+        response_id=rid,
+        kind=kind,
+        agency="Администрация города Твери",
+        text="Работы запланированы.",  # type: ignore[arg-type]
+        responded_at=at,
+        incident_id=incident_id,
     )
     return desk.command(RespondCommand(command_id=rid, at=at, response=r))
 
@@ -178,8 +190,13 @@ def test_a_response_to_a_mention_reaches_the_whole_incident() -> None:
     (a,) = feed(desk, mention("vk:1", POTHOLE))
     feed(desk, mention("ok:2", "Подписчики пишут: " + POTHOLE, at=T0 + timedelta(minutes=5)))
     r = OfficialResponse(
-        response_id="r-m", kind="final", agency="А", text="Отремонтировано.",
-        responded_at=T0 + timedelta(hours=2), mention_id="ok:2", region="RU-TVE",
+        response_id="r-m",
+        kind="final",
+        agency="А",
+        text="Отремонтировано.",
+        responded_at=T0 + timedelta(hours=2),
+        mention_id="ok:2",
+        region="RU-TVE",
     )
     out = desk.command(RespondCommand(command_id="r-m", at=r.responded_at, response=r))
     assert {x.mention_id for x in out.replies} == {"vk:1", "ok:2"}
@@ -199,9 +216,26 @@ def test_first_reaction_breach_fires_from_event_time_and_is_reproducible() -> No
         due = a.incidents[-1].sla.first_reaction_due
         assert due == datetime(2026, 11, 17, 10, 0, tzinfo=MSK)
         # Another region's traffic does not move this region's clock.
-        (other,) = feed(desk, mention("vk:2", "Нет света в подъезде дома 3 в Иванове", at=T0 + timedelta(days=2), region="RU-IVA", municipality="Иваново"))
+        (other,) = feed(
+            desk,
+            mention(
+                "vk:2",
+                "Нет света в подъезде дома 3 в Иванове",
+                at=T0 + timedelta(days=2),
+                region="RU-IVA",
+                municipality="Иваново",
+            ),
+        )
         assert not [e for e in other.events if e.type == "sla_breached"]
-        (later,) = feed(desk, mention("vk:3", "Сломан светофор на Тверском проспекте", at=T0 + timedelta(days=1, hours=1), category="safety"))
+        (later,) = feed(
+            desk,
+            mention(
+                "vk:3",
+                "Сломан светофор на Тверском проспекте",
+                at=T0 + timedelta(days=1, hours=1),
+                category="safety",
+            ),
+        )
         return [(e.type, e.incident_id) for e in later.events if e.type == "sla_breached"]
 
     first, second = run(), run()
@@ -222,12 +256,25 @@ def test_a_tick_advances_a_quiet_region_and_a_late_answer_is_a_breach() -> None:
 def test_operator_commands_assign_close_merge_split() -> None:
     desk = new_desk()
     (a,) = feed(desk, mention("vk:1", POTHOLE, agency=None))
-    (b,) = feed(desk, mention("vk:2", "Нет воды в доме 3 на Трёхсвятской", category="utilities", agency=None, at=T0 + timedelta(minutes=1)))
+    (b,) = feed(
+        desk,
+        mention(
+            "vk:2",
+            "Нет воды в доме 3 на Трёхсвятской",
+            category="utilities",
+            agency=None,
+            at=T0 + timedelta(minutes=1),
+        ),
+    )
     ia, ib = a.mentions[0].incident_id or "", b.mentions[0].incident_id or ""
     assert a.incidents[-1].status == "new"
-    out = desk.command(AssignCommand(command_id="c1", at=T0, incident_id=ia, agency="Дорожная служба"))
+    out = desk.command(
+        AssignCommand(command_id="c1", at=T0, incident_id=ia, agency="Дорожная служба")
+    )
     assert out.incidents[0].status == "assigned" and out.incidents[0].agency == "Дорожная служба"
-    assert desk.command(AssignCommand(command_id="c1", at=T0, incident_id=ia, agency="X")).redelivered
+    assert desk.command(
+        AssignCommand(command_id="c1", at=T0, incident_id=ia, agency="X")
+    ).redelivered
     merged = desk.command(MergeCommand(command_id="c2", at=T0, incident_id=ib, into=ia))
     assert merged.incidents[0].status == "merged_into"
     target = desk.get_incident(ia)
@@ -243,8 +290,18 @@ def test_a_repeat_after_closing_reopens_the_incident() -> None:
     here = GeoPoint(lat=56.8587, lon=35.9176)
     (a,) = feed(desk, mention("vk:1", POTHOLE, geo=here))
     ia = a.mentions[0].incident_id or ""
-    desk.command(StatusCommand(command_id="c", at=T0 + timedelta(hours=1), incident_id=ia, status="closed"))
-    (b,) = feed(desk, mention("ok:5", "Яму на Склизкова у дома 12 так и не заделали, снова пробил колесо", at=T0 + timedelta(hours=20), geo=here))
+    desk.command(
+        StatusCommand(command_id="c", at=T0 + timedelta(hours=1), incident_id=ia, status="closed")
+    )
+    (b,) = feed(
+        desk,
+        mention(
+            "ok:5",
+            "Яму на Склизкова у дома 12 так и не заделали, снова пробил колесо",
+            at=T0 + timedelta(hours=20),
+            geo=here,
+        ),
+    )
     assert b.mentions[0].incident_id == ia
     assert "reopened" in [e.type for e in b.events]
     assert b.incidents[-1].status == "assigned"
@@ -264,7 +321,9 @@ def test_state_survives_a_restart_from_the_store_alone() -> None:
     desk = new_desk(store)
     (a,) = feed(desk, mention("vk:1", POTHOLE))
     restarted = new_desk(dict(store))  # a new process recovering the table
-    (dup,) = feed(restarted, mention("telegram:2", "Репост: " + POTHOLE, at=T0 + timedelta(hours=1)))
+    (dup,) = feed(
+        restarted, mention("telegram:2", "Репост: " + POTHOLE, at=T0 + timedelta(hours=1))
+    )
     assert dup.mentions[0].duplicate_of == "vk:1"
     assert dup.mentions[0].incident_id == a.mentions[0].incident_id
     (redo,) = feed(restarted, mention("vk:1", POTHOLE))
@@ -283,12 +342,76 @@ def test_an_answer_to_a_post_taken_for_no_appeal_makes_it_an_incident() -> None:
     desk = new_desk()
     feed(desk, mention("vk:7", "Ну и дороги у нас, конечно", appeal=False))
     r = OfficialResponse(
-        response_id="r-7", kind="final", agency="Дорожная служба", text="Яма заделана.",
-        responded_at=T0 + timedelta(hours=3), mention_id="vk:7", region="RU-TVE",
+        response_id="r-7",
+        kind="final",
+        agency="Дорожная служба",
+        text="Яма заделана.",
+        responded_at=T0 + timedelta(hours=3),
+        mention_id="vk:7",
+        region="RU-TVE",
     )
     out = desk.command(RespondCommand(command_id="r-7", at=r.responded_at, response=r))
     assert out.error is None
     assert [x.mention_id for x in out.replies] == ["vk:7"]
     assert [e.type for e in out.events][:2] == ["created", "responded"]
     again = desk.command(RespondCommand(command_id="r-7", at=r.responded_at, response=r))
-    assert again.redelivered and [x.reply_id for x in again.replies] == [x.reply_id for x in out.replies]
+    assert again.redelivered and [x.reply_id for x in again.replies] == [
+        x.reply_id for x in out.replies
+    ]
+
+
+def test_an_answer_that_arrives_before_its_mention_waits_for_it() -> None:
+    desk = new_desk()
+    r = OfficialResponse(
+        response_id="early",
+        kind="interim",
+        agency="А",
+        text="Проверим.",
+        responded_at=T0 + timedelta(hours=1),
+        mention_id="vk:1",
+        region="RU-TVE",
+    )
+    parked = desk.command(RespondCommand(command_id="early", at=r.responded_at, response=r))
+    assert parked.parked and parked.error is None and not parked.replies
+    assert desk.command(RespondCommand(command_id="early", at=r.responded_at, response=r)).parked
+    (out,) = feed(desk, mention("vk:1", POTHOLE))
+    assert [x.mention_id for x in out.replies] == ["vk:1"]
+    assert "responded" in [e.type for e in out.events]
+    assert not any(k.startswith("r:") for k in desk.store)
+
+
+def test_an_answer_whose_mention_never_comes_becomes_a_dead_letter() -> None:
+    desk = new_desk(parked_response_ttl_s=3600)
+    r = OfficialResponse(
+        response_id="orphan",
+        kind="final",
+        agency="А",
+        text="Сделано.",
+        responded_at=T0,
+        mention_id="vk:missing",
+        region="RU-TVE",
+    )
+    assert desk.command(RespondCommand(command_id="orphan", at=T0, response=r)).parked
+    (later,) = feed(desk, mention("vk:2", POTHOLE, at=T0 + timedelta(hours=3)))
+    assert [d[0] for d in later.dead_letters] == ["unknown_incident"]
+    assert b"orphan" in later.dead_letters[0][2]
+
+
+def test_a_breach_fired_before_an_in_time_answer_arrived_is_withdrawn() -> None:
+    desk = new_desk()
+    (a,) = feed(desk, mention("vk:1", POTHOLE, priority="critical"))  # due T0 + 4 h
+    inc_id = a.mentions[0].incident_id or ""
+    (later,) = feed(
+        desk,
+        mention(
+            "vk:2",
+            "Сломана лавочка в сквере на Советской",
+            at=T0 + timedelta(hours=6),
+            category="landscaping",
+        ),
+    )
+    assert [e.type for e in later.events if e.incident_id == inc_id] == ["sla_breached"]
+    out = _respond(desk, "on-time", inc_id, "interim", T0 + timedelta(hours=2))  # answered in time
+    assert "sla_breach_retracted" in [e.type for e in out.events]
+    sla = desk.get_incident(inc_id).incident.sla  # type: ignore[union-attr]
+    assert not sla.first_reaction_breached and sla.first_reaction_at == T0 + timedelta(hours=2)

@@ -12,8 +12,26 @@ from streams.settings import DlqSettings
 
 def test_dead_letter_keeps_original_bytes_and_is_content_addressed() -> None:
     raw = b'{"id": "vk:1", broken \xff'
-    a = dead_letter(stage="enrich", topic="mentions.raw", partition=1, offset=7, value=raw, key=b"k", error_kind="invalid_json", reason="bad\njson")
-    b = dead_letter(stage="enrich", topic="mentions.raw", partition=3, offset=99, value=raw, key=b"k", error_kind="invalid_json", reason="bad json")
+    a = dead_letter(
+        stage="enrich",
+        topic="mentions.raw",
+        partition=1,
+        offset=7,
+        value=raw,
+        key=b"k",
+        error_kind="invalid_json",
+        reason="bad\njson",
+    )
+    b = dead_letter(
+        stage="enrich",
+        topic="mentions.raw",
+        partition=3,
+        offset=99,
+        value=raw,
+        key=b"k",
+        error_kind="invalid_json",
+        reason="bad json",
+    )
     assert base64.b64decode(a.original_b64) == raw and a.original_size == len(raw)
     assert a.dlq_id == b.dlq_id  # same bytes, same stage: stored once
     assert a.reason == "bad json"
@@ -22,13 +40,19 @@ def test_dead_letter_keeps_original_bytes_and_is_content_addressed() -> None:
 
 
 def test_guard_tolerates_normal_bad_input() -> None:
-    g = DlqGuard("enrich", DlqSettings(window=100, min_messages=50, max_invalid_ratio=0.5, max_consecutive=20))
+    g = DlqGuard(
+        "enrich",
+        DlqSettings(window=100, min_messages=50, max_invalid_ratio=0.5, max_consecutive=20),
+    )
     for i in range(1000):
         g.record(i % 10 == 0)  # 10 % invalid, spread out
 
 
 def test_guard_stops_on_a_high_invalid_ratio() -> None:
-    g = DlqGuard("enrich", DlqSettings(window=100, min_messages=50, max_invalid_ratio=0.5, max_consecutive=1000))
+    g = DlqGuard(
+        "enrich",
+        DlqSettings(window=100, min_messages=50, max_invalid_ratio=0.5, max_consecutive=1000),
+    )
     with pytest.raises(DlqLimitExceeded, match="INCIDENTS_DLQ_MAX_INVALID_RATIO"):
         for i in range(200):
             g.record(i % 3 != 0)  # two thirds invalid

@@ -29,14 +29,28 @@ def test_pointing_at_real_clusters_needs_only_env(monkeypatch: pytest.MonkeyPatc
 @pytest.mark.parametrize(
     ("name", "value", "expected"),
     [
-        ("INCIDENTS_CLICKHOUSE_URL", "ftp://x", "INCIDENTS_CLICKHOUSE_URL: must start with chdb://"),
-        ("INCIDENTS_KAFKA_BOOTSTRAP", "nohost", "INCIDENTS_KAFKA_BOOTSTRAP: 'nohost' is not host:port"),
+        (
+            "INCIDENTS_CLICKHOUSE_URL",
+            "ftp://x",
+            "INCIDENTS_CLICKHOUSE_URL: must start with chdb://",
+        ),
+        (
+            "INCIDENTS_KAFKA_BOOTSTRAP",
+            "nohost",
+            "INCIDENTS_KAFKA_BOOTSTRAP: 'nohost' is not host:port",
+        ),
         ("INCIDENTS_WORKER_ROLES", "enrich,bogus", "INCIDENTS_WORKER_ROLES:"),
         ("INCIDENTS_DEDUP_THRESHOLD", "abc", "INCIDENTS_DEDUP_THRESHOLD:"),
-        ("INCIDENTS_CLICKHOUSE_ULR", "x", "unknown setting (did you mean INCIDENTS_CLICKHOUSE_URL?)"),
+        (
+            "INCIDENTS_CLICKHOUSE_ULR",
+            "x",
+            "unknown setting (did you mean INCIDENTS_CLICKHOUSE_URL?)",
+        ),
     ],
 )
-def test_bad_settings_are_one_clear_line(monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str) -> None:
+def test_bad_settings_are_one_clear_line(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str
+) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError) as err:
         load_settings()
@@ -47,10 +61,14 @@ def test_bad_settings_are_one_clear_line(monkeypatch: pytest.MonkeyPatch, name: 
 def test_cli_unknown_command_suggests_the_right_one(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["procss", "x.jsonl"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["incidents: error: unknown command 'procss'; did you mean 'process'? (see `incidents --help`)"]
+    assert err == [
+        "incidents: error: unknown command 'procss'; did you mean 'process'? (see `incidents --help`)"
+    ]
 
 
-def test_cli_config_error_is_one_line_exit_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_config_error_is_one_line_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("INCIDENTS_CLICKHOUSE_URL", "mysql://x")
     assert main(["report"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -59,10 +77,15 @@ def test_cli_config_error_is_one_line_exit_2(monkeypatch: pytest.MonkeyPatch, ca
 
 def test_cli_missing_input_file(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["process", "/nonexistent/in.jsonl"]) == 2
-    assert capsys.readouterr().err.strip() == "incidents: error: no such input file: /nonexistent/in.jsonl"
+    assert (
+        capsys.readouterr().err.strip()
+        == "incidents: error: no such input file: /nonexistent/in.jsonl"
+    )
 
 
-def test_cli_unreachable_broker_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_unreachable_broker_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     f = tmp_path / "m.jsonl"
     f.write_text("{}\n")
     monkeypatch.setenv("INCIDENTS_KAFKA_BOOTSTRAP", "127.0.0.1:1")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from streams.domain.sla import SlaPolicy, WorkCalendar
 from streams.settings import SlaSettings
@@ -29,7 +29,7 @@ def test_holidays_are_not_working_days() -> None:
 
 def test_a_post_at_night_starts_counting_next_morning_in_the_regions_own_time() -> None:
     # 23:00 UTC is 09:00 next day in Vladivostok: counting starts at once there.
-    at = datetime(2026, 11, 16, 23, 0, tzinfo=timezone.utc)
+    at = datetime(2026, 11, 16, 23, 0, tzinfo=UTC)
     assert cal(VLA).add_working_hours(at, 2) == datetime(2026, 11, 17, 11, 0, tzinfo=VLA)
     assert cal(MSK).add_working_hours(at, 2) == datetime(2026, 11, 17, 11, 0, tzinfo=MSK)
 

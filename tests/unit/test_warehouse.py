@@ -18,7 +18,9 @@ def test_migrations_are_numbered_and_render_without_placeholders() -> None:
 
 def test_cluster_rendering_uses_replicated_engines_and_on_cluster() -> None:
     r = Rendering("incidents", 730, cluster="main")
-    creates = [s for m in load_migrations() for s in m.statements(r) if s.startswith("CREATE TABLE")]
+    creates = [
+        s for m in load_migrations() for s in m.statements(r) if s.startswith("CREATE TABLE")
+    ]
     assert creates
     for stmt in creates:
         assert "ON CLUSTER 'main'" in stmt
