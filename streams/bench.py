@@ -200,7 +200,8 @@ def bench_dedup(settings: Settings, n: int) -> dict[str, Any]:
         "unit": "mentions/s",
         "n": n,
         "data": origin,
-        "extra": f"{grown / m:,.0f} B/mention in memory (store value {stored:,.0f} B); {dups} duplicates",
+        "extra": f"{grown / m:,.0f} B/mention in memory (store value {stored:,.0f} B); "
+        f"{dups} duplicates",
     }
 
 

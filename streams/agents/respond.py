@@ -47,9 +47,11 @@ def route(obj: OfficialResponse | AnyCommand) -> tuple[str, AnyCommand]:
         return region_key(region), RespondCommand(
             command_id=obj.response_id, at=obj.responded_at, response=obj
         )
-    if isinstance(obj, TickCommand):
+    if isinstance(obj, TickCommand | RespondCommand):
         raise InvalidInput(
-            "schema", "IncidentCommand: ticks are internal, not accepted from outside"
+            "schema",
+            f"IncidentCommand: '{obj.__struct_config__.tag}' is internal; answers go to the "
+            "`responses` topic as OfficialResponse",
         )
     return region_key(incident_region(obj.incident_id)), obj
 

@@ -187,7 +187,7 @@ def test_a_response_fans_out_one_reply_per_mention_exactly_once() -> None:
 
 def test_a_response_to_a_mention_reaches_the_whole_incident() -> None:
     desk = new_desk()
-    (a,) = feed(desk, mention("vk:1", POTHOLE))
+    feed(desk, mention("vk:1", POTHOLE))
     feed(desk, mention("ok:2", "Подписчики пишут: " + POTHOLE, at=T0 + timedelta(minutes=5)))
     r = OfficialResponse(
         response_id="r-m",

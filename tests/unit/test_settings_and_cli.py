@@ -62,7 +62,8 @@ def test_cli_unknown_command_suggests_the_right_one(capsys: pytest.CaptureFixtur
     assert main(["procss", "x.jsonl"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
-        "incidents: error: unknown command 'procss'; did you mean 'process'? (see `incidents --help`)"
+        "incidents: error: unknown command 'procss'; did you mean 'process'? "
+        "(see `incidents --help`)"
     ]
 
 

@@ -1,0 +1,44 @@
+"""The router keys operator messages by the region that owns the incident."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from schemas.models import AssignCommand, OfficialResponse, RespondCommand, TickCommand
+from streams.agents.respond import route
+from streams.domain.enrichment import InvalidInput
+
+AT = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+def _response(**kw: object) -> OfficialResponse:
+    base = dict(response_id="r1", kind="final", agency="A", text="Ответ", responded_at=AT)
+    base.update(kw)
+    return OfficialResponse(**base)  # type: ignore[arg-type]
+
+
+def test_answers_are_keyed_by_the_incidents_region() -> None:
+    key, cmd = route(_response(incident_id="RU-TVE/0123456789abcdef"))
+    assert key == "RU-TVE" and isinstance(cmd, RespondCommand) and cmd.command_id == "r1"
+    key, _ = route(_response(incident_id="unknown/0123456789abcdef"))
+    assert key == "unknown"
+    key, _ = route(_response(mention_id="vk:1", region="RU-IVA"))
+    assert key == "RU-IVA"
+
+
+def test_an_answer_to_a_mention_without_region_is_refused_with_a_reason() -> None:
+    with pytest.raises(InvalidInput, match="needs `region` or `incident_id`"):
+        route(_response(mention_id="vk:1"))
+
+
+def test_operator_commands_route_by_incident_and_internal_ones_are_refused() -> None:
+    key, cmd = route(AssignCommand(command_id="c", at=AT, incident_id="RU-NVS/00", agency="X"))
+    assert key == "RU-NVS" and isinstance(cmd, AssignCommand)
+    for internal in (
+        TickCommand(command_id="t", at=AT, region="RU-TVE"),
+        RespondCommand(command_id="r", at=AT, response=_response(incident_id="RU-TVE/00")),
+    ):
+        with pytest.raises(InvalidInput, match="internal"):
+            route(internal)
