@@ -266,10 +266,41 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     app = faust.App(app_id_for(settings), **faust_settings(settings))
     rt = Runtime(settings=settings, app=app, topics=Topics.from_settings(settings))
     _register_web(app, rt)
+    _register_lag(app, rt)
     from streams.agents import register_roles
 
     register_roles(app, rt, settings.worker.roles)
     return app, rt
+
+
+def _register_lag(app: faust.App, rt: Runtime) -> None:
+    """Consumer lag per assigned partition, from the high watermark of fetch responses.
+
+    The embedded broker under-reports ListOffsets (docs/operations.md), but the
+    watermark it returns with fetched records is right, and that is what
+    aiokafka caches; partitions not fetched yet report nothing.
+    """
+    shown: set[tuple[str, str]] = set()
+
+    @app.timer(15.0)
+    async def consumer_lag() -> None:
+        consumer = app.consumer
+        now: set[tuple[str, str]] = set()
+        for tp in consumer.assignment():
+            try:
+                high = consumer.highwater(tp)
+                pos = await consumer.position(tp)
+            except Exception:  # not fetched yet, or revoked meanwhile
+                continue
+            if high is None or pos is None:
+                continue
+            labels = (_base(tp.topic, rt.settings), str(tp.partition))
+            metrics.CONSUMER_LAG.labels(*labels).set(max(0, high - pos))
+            now.add(labels)
+        for labels in shown - now:
+            metrics.CONSUMER_LAG.remove(*labels)
+        shown.clear()
+        shown.update(now)
 
 
 def _register_web(app: faust.App, rt: Runtime) -> None:

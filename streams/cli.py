@@ -295,6 +295,30 @@ def cmd_schemas(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_config(args: argparse.Namespace) -> int:
+    from streams.settings import effective, reference
+
+    rows = reference() if args.defaults else effective(_settings())
+    if args.markdown:
+        print("| variable | default | what it does |")
+        print("|---|---|---|")
+        for name, value, doc in rows:
+            shown = f"`{value}`" if value else ""
+            print(f"| `{name}` | {shown} | {doc} |")
+        return 0
+    from rich.table import Table
+
+    from streams.report import wide_console
+
+    table = Table(title="defaults" if args.defaults else "effective settings (secrets hidden)")
+    for col in ("variable", "value", "what it does"):
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    wide_console().print(table)
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from streams.bench import run_bench
 
@@ -302,17 +326,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 COMMANDS = [
-    "process",
-    "replay",
-    "report",
-    "worker",
-    "broker",
-    "topics",
-    "migrate",
-    "demo",
-    "schemas",
-    "bench",
-]
+    "process", "replay", "report", "worker", "broker", "topics", "migrate", "demo", "schemas",
+    "config", "bench",
+]  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -374,6 +390,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("action", choices=["export", "check"])
     sp.set_defaults(fn=cmd_schemas)
 
+    sp = sub.add_parser("config", help="show the effective settings (or the defaults)")
+    sp.add_argument("--defaults", action="store_true", help="the defaults, not this environment")
+    sp.add_argument("--markdown", action="store_true", help="as a Markdown table")
+    sp.set_defaults(fn=cmd_config)
+
     sp = sub.add_parser("bench", help="throughput figures")
     sp.add_argument("--quick", action="store_true", help="smaller inputs (for CI smoke runs)")
     sp.add_argument("--only", action="append", help="run only these benchmarks")
@@ -401,6 +422,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("incidents: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `incidents ... | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -49,16 +49,24 @@ class KafkaSettings(BaseModel):
         "127.0.0.1:19092",
         description="comma-separated host:port list; the embedded broker listens here by default",
     )
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
-    ssl_cafile: Path | None = None
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="how clients talk to the brokers"
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, description="with SASL_* protocols"
+    )
+    sasl_username: str | None = Field(None, description="SASL user")
+    sasl_password: SecretStr | None = Field(None, description="SASL password (secret)")
+    ssl_cafile: Path | None = Field(None, description="CA bundle for SSL/SASL_SSL")
     # Tuned for fast group formation (~3 s instead of ~30 s); see docs/operations.md.
-    session_timeout_s: float = Field(6.0, gt=0)
-    heartbeat_interval_s: float = Field(1.0, gt=0)
-    rebalance_timeout_s: float = Field(5.0, gt=0)
-    commit_interval_s: float = Field(1.0, gt=0)
+    session_timeout_s: float = Field(
+        6.0,
+        gt=0,
+        description="consumer group session; 6 s forms groups in ~3 s (use 30 on big clusters)",
+    )
+    heartbeat_interval_s: float = Field(1.0, gt=0, description="consumer heartbeat")
+    rebalance_timeout_s: float = Field(5.0, gt=0, description="how long a rebalance may take")
+    commit_interval_s: float = Field(1.0, gt=0, description="how often acked offsets are committed")
 
     @field_validator("bootstrap")
     @classmethod
@@ -94,12 +102,16 @@ class KafkaSettings(BaseModel):
 
 class TopicSettings(BaseModel):
     prefix: str = Field("", description="prepended to every topic name, e.g. 'tver.'")
-    partitions: int = Field(4, ge=1, le=1024)
-    replication_factor: int = Field(1, ge=1)
+    partitions: int = Field(
+        4, ge=1, le=1024, description="partitions of every topic (the stateful ones must be equal)"
+    )
+    replication_factor: int = Field(
+        1, ge=1, description="replicas of every topic (3 in production)"
+    )
     raw_retention_hours: int = Field(
         72, ge=1, description="mentions.raw holds raw author ids: keep it short (152-FZ)"
     )
-    retention_days: int = Field(14, ge=1)
+    retention_days: int = Field(14, ge=1, description="retention of the other non-compacted topics")
 
     def name(self, base: str) -> str:
         return f"{self.prefix}{base}"
@@ -110,12 +122,12 @@ class ClickHouseSettings(BaseModel):
         "chdb://var/clickhouse",
         description="chdb:///abs/path, chdb://relative/path, chdb://memory or http(s)://host:port",
     )
-    database: str = Field("incidents", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    user: str | None = None
-    password: SecretStr | None = None
+    database: str = Field("incidents", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="database")
+    user: str | None = Field(None, description="user for http(s):// servers")
+    password: SecretStr | None = Field(None, description="password (secret)")
     cluster: str | None = Field(None, description="render migrations ON CLUSTER with Replicated*")
-    batch_rows: int = Field(10_000, ge=1)
-    flush_interval_s: float = Field(1.0, gt=0)
+    batch_rows: int = Field(10_000, ge=1, description="most rows per insert")
+    flush_interval_s: float = Field(1.0, gt=0, description="longest wait to fill a batch")
     retry_max_s: float = Field(30.0, gt=0, description="longest backoff between insert retries")
     ttl_days: int = Field(730, ge=1, description="retention of fact tables")
 
@@ -147,17 +159,23 @@ class ClickHouseSettings(BaseModel):
 
 
 class WorkerSettings(BaseModel):
-    app_id: str = Field("incidents", pattern=r"^[A-Za-z0-9_.-]+$")
+    app_id: str = Field(
+        "incidents",
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="consumer group base name; workers with other role sets get a suffix",
+    )
     roles: Annotated[list[Literal["enrich", "group", "respond", "sink"]], CommaList] = Field(
         default_factory=lambda: list(ROLES),
         description="which agents this process runs (comma-separated in the env)",
     )
-    web_host: str = "127.0.0.1"
-    web_port: int = Field(6066, ge=0, le=65535)
+    web_host: str = Field(
+        "127.0.0.1", description="bind address of /healthz /readyz /metrics /status"
+    )
+    web_port: int = Field(6066, ge=0, le=65535, description="port of the web endpoints")
     store: str = Field("memory://", description="Faust table store: memory:// or rocksdb://")
-    data_dir: Path = Path("var/worker")
-    batch_size: int = Field(500, ge=1)
-    batch_within_s: float = Field(0.2, gt=0)
+    data_dir: Path = Field(Path("var/worker"), description="Faust data (RocksDB tables)")
+    batch_size: int = Field(500, ge=1, description="messages per processing batch")
+    batch_within_s: float = Field(0.2, gt=0, description="longest wait to fill a batch")
 
     _roles = field_validator("roles", mode="before")(_comma_list)
 
@@ -165,37 +183,53 @@ class WorkerSettings(BaseModel):
 class DlqSettings(BaseModel):
     """A bad deploy must stop the worker, not dead-letter the whole stream."""
 
-    max_invalid_ratio: float = Field(0.5, gt=0, le=1)
-    window: int = Field(1000, ge=10)
-    min_messages: int = Field(200, ge=1)
-    max_consecutive: int = Field(500, ge=1)
+    max_invalid_ratio: float = Field(
+        0.5, gt=0, le=1, description="stop when more than this share of the window is invalid"
+    )
+    window: int = Field(1000, ge=10, description="messages in the sliding window")
+    min_messages: int = Field(200, ge=1, description="the ratio applies from this many messages")
+    max_consecutive: int = Field(500, ge=1, description="stop after this many invalid in a row")
 
 
 class EnrichSettings(BaseModel):
-    pseudonym_key: SecretStr = SecretStr(DEV_PSEUDONYM_KEY)
+    pseudonym_key: SecretStr = Field(
+        SecretStr(DEV_PSEUDONYM_KEY), description="HMAC key for author pseudonyms (secret; set it!)"
+    )
     routing_file: Path | None = Field(None, description="YAML routing table; default bundled")
     category_model: Path | None = Field(None, description="model from `incidents train`")
-    max_text_chars: int = Field(65_536, ge=1)
 
 
 class DedupSettings(BaseModel):
-    window_days: float = Field(7.0, gt=0)
-    threshold: float = Field(0.6, gt=0, le=1, description="estimated Jaccard to call a copy")
-    num_perm: int = Field(128, ge=16, le=512)
-    shingle_chars: int = Field(4, ge=2, le=10)
-    min_chars: int = Field(20, ge=1, description="shorter texts match only exactly")
+    window_days: float = Field(7.0, gt=0, description="how long (event time) a post can be copied")
+    threshold: float = Field(
+        0.6, gt=0, le=1, description="Jaccard of word uni+bigrams from which a text is a copy"
+    )
+    containment: float = Field(
+        0.9, gt=0, le=1, description="or: share of the shorter text found in the longer (cut tails)"
+    )
+    num_perm: int = Field(64, ge=16, le=512, description="MinHash permutations")
+    candidate_threshold: float = Field(
+        0.4, gt=0, le=1, description="LSH retrieval threshold (below `threshold`, for recall)"
+    )
+    min_words: int = Field(4, ge=1, description="shorter texts match only exactly")
 
 
 class GroupingSettings(BaseModel):
-    window_hours: float = Field(72.0, gt=0)
-    radius_m: float = Field(300.0, gt=0)
-    min_similarity: float = Field(0.25, ge=0, le=1)
-    max_mentions_per_incident: int = Field(1000, ge=1)
+    window_hours: float = Field(
+        72.0, gt=0, description="an appeal joins incidents active this recently"
+    )
+    radius_m: float = Field(300.0, gt=0, description="same place when coordinates are this close")
+    min_similarity: float = Field(
+        0.25, ge=0, le=1, description="half the stem overlap needed without place evidence"
+    )
+    max_mentions_per_incident: int = Field(
+        1000, ge=1, description="posts kept per incident for replies (the count goes on)"
+    )
 
 
 class SlaSettings(BaseModel):
-    workday_start: str = Field("09:00", pattern=r"^\d{2}:\d{2}$")
-    workday_end: str = Field("18:00", pattern=r"^\d{2}:\d{2}$")
+    workday_start: str = Field("09:00", pattern=r"^\d{2}:\d{2}$", description="local time")
+    workday_end: str = Field("18:00", pattern=r"^\d{2}:\d{2}$", description="local time")
     weekend: Annotated[list[int], CommaList] = Field(
         default_factory=lambda: [5, 6], description="0=Monday; comma-separated in the env"
     )
@@ -203,12 +237,16 @@ class SlaSettings(BaseModel):
         default_factory=list, description="YYYY-MM-DD, comma-separated in the env"
     )
     first_reaction_hours: dict[str, float] = Field(
-        default_factory=lambda: {"critical": 4.0, "high": 4.0, "normal": 9.0}
+        default_factory=lambda: {"critical": 4.0, "high": 4.0, "normal": 9.0},
+        description="first reaction target per priority (JSON in the env)",
     )
     first_reaction_working_time: dict[str, bool] = Field(
-        default_factory=lambda: {"critical": False, "high": False, "normal": True}
+        default_factory=lambda: {"critical": False, "high": False, "normal": True},
+        description="count those hours in working time (else around the clock)",
     )
-    final_answer_working_days: float = Field(7.0, gt=0)
+    final_answer_working_days: float = Field(
+        7.0, gt=0, description="final answer due this many working days after an interim one"
+    )
     allowed_lateness_s: float = Field(
         900.0,
         ge=0,
@@ -250,8 +288,8 @@ class Settings(BaseSettings):
     dedup: DedupSettings = DedupSettings()
     grouping: GroupingSettings = GroupingSettings()
     sla: SlaSettings = SlaSettings()
-    log: Literal["json", "console"] = "json"
-    loglevel: Literal["debug", "info", "warning", "error"] = "info"
+    log: Literal["json", "console"] = Field("json", description="log format")
+    loglevel: Literal["debug", "info", "warning", "error"] = Field("info", description="log level")
 
     @classmethod
     def settings_customise_sources(
@@ -320,3 +358,39 @@ def load_settings(**overrides: Any) -> Settings:
         names = [n for n in os.environ if n.startswith(f"INCIDENTS_{section.upper()}_")]
         where = ", ".join(sorted(names)) or f"INCIDENTS_{section.upper()}_*"
         raise ConfigError(f"{where}: not valid JSON for a table setting") from None
+
+
+def reference() -> list[tuple[str, str, str]]:
+    """(env name, default, description) of every setting; docs/configuration.md shows it."""
+    return effective(Settings.model_construct())
+
+
+def effective(settings: Settings) -> list[tuple[str, str, str]]:
+    """(env name, value, description) of a settings tree, secrets hidden."""
+    rows: list[tuple[str, str, str]] = [
+        ("INCIDENTS_CONFIG", "", "path to a YAML file with any of the settings below (env wins)")
+    ]
+    defaults = settings
+    for section, info in Settings.model_fields.items():
+        sub = info.annotation
+        if isinstance(sub, type) and issubclass(sub, BaseModel):
+            model = getattr(defaults, section)
+            for name, field in sub.model_fields.items():
+                value = getattr(model, name)
+                shown = "(secret)" if isinstance(value, SecretStr) else _show(value)
+                rows.append((f"INCIDENTS_{section}_{name}".upper(), shown, field.description or ""))
+        else:
+            rows.append((f"INCIDENTS_{section}".upper(), _show(getattr(defaults, section)), ""))
+    return rows
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, dict):
+        import json
+
+        return json.dumps(value)
+    return str(value)

@@ -224,7 +224,7 @@ class Desk:
         self.sla_settings = sla
         self.policy = SlaPolicy(sla)
         self.timezone_of = timezone_of
-        self.signer = Signer(num_perm=dedup.num_perm)
+        self.signer = Signer(num_perm=dedup.num_perm, candidate_threshold=dedup.candidate_threshold)
         self._calendars: dict[tuple[str | None, str | None], WorkCalendar] = {}
         self._built = False
         self._cand = CandidateIndex()
@@ -441,7 +441,7 @@ class Desk:
             rec = self._get_mention(first)
             if rec is not None and rec.at >= horizon:
                 return self._root(first)
-        if p.words * 6 < self.dedup.min_chars:  # too short for anything but exact equality
+        if p.words < self.dedup.min_words:  # too short for anything but exact equality
             return None
         best: tuple[float, float, str] | None = None
         for cand_id in self._cand.candidates(p.rk, p.band_keys):
@@ -462,7 +462,11 @@ class Desk:
             return True
         # A cut-off tail or an added wrapper: one text almost inside the other,
         # and the shorter one long enough to mean something.
-        return sim.containment >= 0.9 and sim.shorter >= 8 and sim.shorter >= 0.4 * sim.longer
+        return (
+            sim.containment >= self.dedup.containment
+            and sim.shorter >= 8
+            and sim.shorter >= 0.4 * sim.longer
+        )
 
     def _root(self, mention_id: str) -> MentionRecord | None:
         rec = self._get_mention(mention_id)

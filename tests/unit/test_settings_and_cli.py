@@ -93,3 +93,18 @@ def test_cli_unreachable_broker_is_one_line(
     assert main(["replay", str(f), "--connect-timeout", "1"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot reach Kafka at 127.0.0.1:1" in err[0]
+
+
+def test_configuration_doc_lists_every_setting_with_its_default() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+    table = doc.split("<!-- generated: incidents config --defaults --markdown -->\n", 1)[1]
+    table = table.split("<!-- end generated -->", 1)[0]
+    fresh = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "config", "--defaults", "--markdown"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    assert table == fresh, "docs/configuration.md is stale: regenerate its table"
