@@ -23,7 +23,7 @@ import asyncio
 import contextvars
 import functools
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +38,7 @@ from streams.dlq import DlqGuard, dead_letter, dlq_headers
 from streams.logs import get as get_logger
 from streams.settings import Settings
 from streams.topics import Topics
+from streams.transport import broker_urls
 
 log = get_logger("streams.app")
 AgentFn = Callable[[Any], Awaitable[None]]
@@ -75,7 +76,9 @@ def app_id_for(settings: Settings) -> str:
 def faust_settings(settings: Settings) -> dict[str, Any]:
     k = settings.kafka
     conf: dict[str, Any] = {
-        "broker": ";".join(f"kafka://{h}" for h in k.hosts()),
+        # kafkasafe:// is Faust's aiokafka transport with trustworthy high
+        # watermarks for table recovery (streams/transport.py).
+        "broker": broker_urls(k.hosts()),
         "value_serializer": "raw",
         "key_serializer": "raw",
         "store": settings.worker.store,
@@ -160,10 +163,17 @@ class Runtime:
     def outbox(self) -> MentionProducer:
         """librdkafka producer for every output (Faust's own send costs ~0.4 ms a message)."""
         if self._outbox is None:
+            linger = 10_000 if self.settings.faults.lossy else 5
             self._outbox = MentionProducer(
-                self.settings.kafka, client_id=f"{self.app.conf.id}-outbox", **{"linger.ms": 5}
+                self.settings.kafka, client_id=f"{self.app.conf.id}-outbox", **{"linger.ms": linger}
             )
         return self._outbox
+
+    def check_crash_marker(self, events: Iterable[EventT]) -> None:
+        """Fault injection: crash the agent (outside any per-message guard) on a marked batch."""
+        marker = self.settings.faults.crash_marker
+        if marker and any(marker.encode() in (ev.message.value or b"") for ev in events):
+            raise RuntimeError(f"fault injection: crash marker {marker!r} in the batch")
 
     def send(
         self,
@@ -178,6 +188,8 @@ class Runtime:
 
     async def settle(self) -> None:
         """Wait until the broker acknowledged everything produced so far (before acking a batch)."""
+        if self.settings.faults.lossy:
+            return  # the negative control: ack first, deliver later (or never)
         if self._outbox is not None:
             await asyncio.to_thread(self._outbox.flush, 120.0)
 
@@ -254,6 +266,22 @@ def _base(topic: str, s: Settings) -> str:
     )
 
 
+async def batches(stream: Any, size: int, within: float) -> AsyncIterator[list[EventT]]:
+    """Batches of events, acked only after the agent's body finished with them.
+
+    Faust's own ``take``/``take_events`` (and plain ``async for``) ack in a
+    ``finally``: when the body raises or is cancelled (an agent restarted during
+    a rebalance, a crash, a shutdown mid-batch), the events are acked anyway and
+    their offsets committed although they were never processed. That is the loss
+    the rebalance tests reproduce (tests/faults/test_faust_acks.py). Here the ack
+    runs after the ``yield``, which is reached only when the body completed.
+    """
+    async for events in stream.noack_take(size, within=within):
+        yield events
+        for event in events:
+            await stream.ack(event)
+
+
 def observe_batch(stage: str, started: float, n: int) -> None:
     if n:
         per = (time.perf_counter() - started) / n
@@ -264,6 +292,7 @@ def observe_batch(stage: str, started: float, n: int) -> None:
 
 def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     app = faust.App(app_id_for(settings), **faust_settings(settings))
+    app.librdkafka_conf = settings.kafka.librdkafka()  # for the high-watermark probe
     rt = Runtime(settings=settings, app=app, topics=Topics.from_settings(settings))
     _register_web(app, rt)
     _register_lag(app, rt)
@@ -368,6 +397,14 @@ def _counter_total(counter: Any, by: Iterable[str] = ()) -> dict[str, float]:
     return out
 
 
+def _assignment(rt: Runtime) -> list[str]:
+    try:
+        tps = rt.app.consumer.assignment()
+    except Exception:  # consumer not started yet
+        return []
+    return sorted(f"{_base(tp.topic, rt.settings)}:{tp.partition}" for tp in tps)
+
+
 def status_snapshot(rt: Runtime) -> dict[str, Any]:
     return {
         "app_id": rt.app.conf.id,
@@ -375,6 +412,7 @@ def status_snapshot(rt: Runtime) -> dict[str, Any]:
         "agents": sorted(rt.started),
         "crashed": rt.crashed,
         "rebalancing": bool(rt.app.rebalancing),
+        "assignment": _assignment(rt),
         "messages_in": _counter_total(metrics.MESSAGES_IN, ["stage", "topic"]),
         "messages_out": _counter_total(metrics.MESSAGES_OUT, ["stage", "topic"]),
         "mentions": _counter_total(metrics.MENTIONS, ["status"]),

@@ -319,6 +319,44 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from streams.domain.enrichment import Enricher
+    from streams.report import http_query, wide_console
+    from streams.topics import Topics
+    from streams.verify import Expected, lines_of, reconcile
+    from streams.warehouse import Warehouse, WarehouseError
+
+    paths = [Path(f) for f in args.files]
+    for p in paths:
+        if not p.is_file():
+            raise UsageError(f"no such file: {p}")
+    s = _settings()
+    expected = Expected.of_lines(
+        lines_of(paths), Enricher.from_settings(s.enrich), Topics.from_settings(s).raw
+    )
+    wh = None if args.via else Warehouse(s.clickhouse)
+    try:
+        result = reconcile(
+            expected, http_query(args.via) if args.via else wh.query, s.clickhouse.database
+        )  # type: ignore[union-attr]
+    except WarehouseError as exc:
+        raise Failure(str(exc)) from None
+    finally:
+        if wh is not None:
+            wh.close()
+    table = Table(title="verify: " + ("OK" if result.ok else "PROBLEMS FOUND"))
+    table.add_column("check")
+    table.add_column("count", justify="right")
+    for row in result.rows():
+        table.add_row(*row)
+    wide_console().print(table)
+    for mention_id in result.lost[:10]:
+        print(f"lost: {mention_id}")
+    return 0 if result.ok else 1
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from streams.bench import run_bench
 
@@ -327,7 +365,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 COMMANDS = [
     "process", "replay", "report", "worker", "broker", "topics", "migrate", "demo", "schemas",
-    "config", "bench",
+    "config", "verify", "bench",
 ]  # fmt: skip
 
 
@@ -389,6 +427,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("action", choices=["export", "check"])
     sp.set_defaults(fn=cmd_schemas)
+
+    sp = sub.add_parser("verify", help="reconcile published files with ClickHouse: lost, doubled")
+    sp.add_argument("files", nargs="+", help="the RawMention JSONL files that were published")
+    sp.add_argument("--via", help="query through a running worker, e.g. http://127.0.0.1:6066")
+    sp.set_defaults(fn=cmd_verify)
 
     sp = sub.add_parser("config", help="show the effective settings (or the defaults)")
     sp.add_argument("--defaults", action="store_true", help="the defaults, not this environment")

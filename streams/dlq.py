@@ -27,6 +27,11 @@ class DlqLimitExceeded(RuntimeError):
     """Too much invalid input: stop and let an operator decide."""
 
 
+def dead_letter_id(stage: str, topic: str, original: bytes) -> str:
+    digest = hashlib.blake2b(original, digest_size=10, person=stage.encode()[:16]).hexdigest()
+    return f"{short_hash(stage, topic, size=4)}{digest}"
+
+
 def dead_letter(
     *,
     stage: str,
@@ -47,9 +52,8 @@ def dead_letter(
     same file replayed twice) get the same id, so the sink stores them once.
     """
     original = value or b""
-    digest = hashlib.blake2b(original, digest_size=10, person=stage.encode()[:16]).hexdigest()
     return DeadLetter(
-        dlq_id=f"{short_hash(stage, topic, size=4)}{digest}",
+        dlq_id=dead_letter_id(stage, topic, original),
         stage=stage,
         topic=topic,
         partition=partition,

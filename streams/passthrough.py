@@ -12,7 +12,7 @@ from typing import Any
 import faust
 
 from streams import logs
-from streams.app import Runtime, _register_web, app_id_for, faust_settings
+from streams.app import Runtime, _register_web, app_id_for, batches, faust_settings
 from streams.settings import load_settings
 from streams.topics import Topics, ensure_topics
 
@@ -31,8 +31,8 @@ def main() -> None:
     @rt.supervised("passthrough")
     async def passthrough(stream: Any) -> None:
         rt.started.add("passthrough")
-        async for events in stream.take_events(
-            settings.worker.batch_size, within=settings.worker.batch_within_s
+        async for events in batches(
+            stream, settings.worker.batch_size, within=settings.worker.batch_within_s
         ):
             for ev in events:
                 rt.count_in("passthrough", ev)

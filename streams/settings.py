@@ -271,6 +271,22 @@ class SlaSettings(BaseModel):
     _lists = field_validator("weekend", "holidays", mode="before")(_comma_list)
 
 
+class FaultSettings(BaseModel):
+    """Fault injection for the fault-injection tests and game days; all off by default."""
+
+    clickhouse_down_file: Path | None = Field(
+        None, description="while this file exists, every ClickHouse call fails (an outage)"
+    )
+    crash_marker: str | None = Field(
+        None, description="an agent crashes on a batch containing this text (crash handling)"
+    )
+    lossy: bool = Field(
+        False,
+        description="NEGATIVE CONTROL ONLY: ack batches without waiting for the broker "
+        "(loses messages on kill -9); never in production",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="INCIDENTS_",
@@ -288,6 +304,7 @@ class Settings(BaseSettings):
     dedup: DedupSettings = DedupSettings()
     grouping: GroupingSettings = GroupingSettings()
     sla: SlaSettings = SlaSettings()
+    faults: FaultSettings = FaultSettings()
     log: Literal["json", "console"] = Field("json", description="log format")
     loglevel: Literal["debug", "info", "warning", "error"] = Field("info", description="log level")
 

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from schemas.models import DeadLetter, Incident, IncidentEvent, Mention, Reply
@@ -251,6 +252,7 @@ class Rendering:
                 "replacing": f"ReplicatedReplacingMergeTree({zk})",
                 "replacing_version": f"ReplicatedReplacingMergeTree({zk}, version)",
                 "summing": f"ReplicatedSummingMergeTree({zk})",
+                "plain": f"ReplicatedMergeTree({zk})",
                 "aggregating": f"ReplicatedAggregatingMergeTree({zk})",
                 "dedup_window": "replicated_deduplication_window = 1000",
                 "ttl_days": str(self.ttl_days),
@@ -261,6 +263,7 @@ class Rendering:
             "replacing": "ReplacingMergeTree",
             "replacing_version": "ReplacingMergeTree(version)",
             "summing": "SummingMergeTree",
+            "plain": "MergeTree",
             "aggregating": "AggregatingMergeTree",
             "dedup_window": "non_replicated_deduplication_window = 1000",
             "ttl_days": str(self.ttl_days),
@@ -333,14 +336,24 @@ def connect(s: ClickHouseSettings) -> Any:
 class Warehouse:
     """A thread-safe wrapper: one client, one lock (chDB is one engine per process)."""
 
-    def __init__(self, settings: ClickHouseSettings, client: Any | None = None) -> None:
+    def __init__(
+        self,
+        settings: ClickHouseSettings,
+        client: Any | None = None,
+        down_file: Path | None = None,
+    ) -> None:
         self.settings = settings
         self.db = settings.database
         self._client = client
         self._lock = threading.Lock()
+        self.down_file = down_file  # fault injection: an outage while the file exists
 
     @property
     def client(self) -> Any:
+        if self.down_file is not None and self.down_file.exists():
+            raise WarehouseError(
+                f"ClickHouse unavailable (fault injection: {self.down_file} exists)"
+            )
         if self._client is None:
             self._client = connect(self.settings)
         return self._client

@@ -19,7 +19,7 @@ import msgspec
 
 from schemas.models import DeadLetter, Incident, IncidentEvent, Mention, Reply
 from streams import metrics
-from streams.app import observe_batch
+from streams.app import batches, observe_batch
 from streams.domain.enrichment import InvalidInput, decode_json
 from streams.logs import get as get_logger
 from streams.warehouse import Warehouse, WarehouseError, rows_for
@@ -43,7 +43,7 @@ def register(app: faust.App, rt: Runtime) -> None:
         t.replies: ("replies", msgspec.json.Decoder(Reply), "Reply"),
         t.dlq: ("dead_letters", msgspec.json.Decoder(DeadLetter), "DeadLetter"),
     }
-    warehouse = Warehouse(s.clickhouse)
+    warehouse = Warehouse(s.clickhouse, down_file=s.faults.clickhouse_down_file)
     rt.warehouse = warehouse
     source = app.topic(
         *routes,
@@ -61,11 +61,12 @@ def register(app: faust.App, rt: Runtime) -> None:
         guard = rt.guard(STAGE)
         rt.started.add(STAGE)
         metrics.AGENT_UP.labels(STAGE).set(1)
-        async for events in stream.take_events(
-            s.clickhouse.batch_rows, within=s.clickhouse.flush_interval_s
+        async for events in batches(
+            stream, s.clickhouse.batch_rows, within=s.clickhouse.flush_interval_s
         ):
             started = time.perf_counter()
-            batches: dict[str, list[tuple[Any, int, int]]] = {}
+            rt.check_crash_marker(events)
+            per_table: dict[str, list[tuple[Any, int, int]]] = {}
             for ev in events:
                 msg = ev.message
                 rt.count_in(STAGE, ev)
@@ -87,8 +88,8 @@ def register(app: faust.App, rt: Runtime) -> None:
                     else:
                         rt.dead_letter(STAGE, ev, err.kind, err.reason)
                     continue
-                batches.setdefault(table, []).append((obj, msg.partition, msg.offset))
-            for table, items in batches.items():
+                per_table.setdefault(table, []).append((obj, msg.partition, msg.offset))
+            for table, items in per_table.items():
                 rows = rows_for(table, items)
                 written, skipped = await _until_ok(rt, table, warehouse.insert, table, rows)
                 metrics.SINK_ROWS.labels(table).inc(written)

@@ -20,7 +20,7 @@ import msgspec
 from schemas.models import Author, GeoPoint, Mention, Place, RawMention
 from streams.domain.classify import AppealClassifier, Classification
 from streams.domain.geo import Gazetteer
-from streams.domain.normalize import fingerprint, normalize_text
+from streams.domain.normalize import fingerprint, normalize_text, strip_noise
 from streams.domain.priority import assess_priority
 from streams.domain.routing import RoutingTable
 from streams.settings import DEV_PSEUDONYM_KEY, EnrichSettings
@@ -142,8 +142,10 @@ class Enricher:
 
     def _one(self, raw: RawMention, verdict: Classification) -> Mention:
         geo = raw.geo
+        # Repost wrappers and hashtags removed first: "Подписчики пишут: «Ржев, ул. …»"
+        # must be placed like "Ржев, ул. …", or a copy lands in another region.
         loc = self.gazetteer.locate(
-            raw.text,
+            strip_noise(raw.text),
             region_hint=raw.region_hint,
             lat=geo.lat if geo else None,
             lon=geo.lon if geo else None,

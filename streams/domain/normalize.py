@@ -62,6 +62,10 @@ def _strip_links(t: str) -> str:
     return t
 
 
+_OPEN_QUOTES = "«\"“„'"
+_CLOSE_QUOTES = "»\"”“'"
+
+
 def _strip_wrappers(t: str) -> str:
     # A wrapper may be nested: "Репост: Подписчики пишут: «…»".
     for _ in range(3):
@@ -69,6 +73,11 @@ def _strip_wrappers(t: str) -> str:
         if stripped == t:
             break
         t = stripped
+    # The quoted post itself: «…» around the whole text.
+    if t[:1] in _OPEN_QUOTES:
+        end = t.rstrip(" .!?")
+        if len(end) > 1 and end[-1] in _CLOSE_QUOTES:
+            t = end[1:-1].strip() + t[len(end) :]
     return t
 
 

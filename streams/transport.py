@@ -1,0 +1,112 @@
+"""Faust's aiokafka transport, with high watermarks a table recovery can trust.
+
+Faust decides that a table has recovered when it has read its changelog up to
+the partition's high watermark, which it asks with ListOffsets. The embedded
+broker (tansu 0.6) answers ListOffsets with the base offset of the partition's
+last *batch* plus one, not the end of the log (docs/operations.md). Two things
+then go wrong, both seen in our rebalance tests:
+
+- recovery stops before the last batch: the table silently misses its newest
+  writes (a mention the desk already decided is seen as new again);
+- a worker that gets a partition back after having read further than the
+  under-reported watermark crashes with Faust's ConsistencyError
+  ("persisted offset ... is higher than the last offset in that topic").
+
+The high watermark a broker returns *with fetched records* is right on tansu
+as on Kafka. This transport asks for it: for each partition, it fetches from
+just before the ListOffsets answer with a throw-away librdkafka consumer and
+takes the larger of the two. On a correct broker both agree and the cost is one
+small fetch per partition per recovery. Nothing in Faust or the broker is
+patched: the transport is selected by the broker URL scheme (``kafkasafe://``),
+which is registered below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from faust.transport.drivers import TRANSPORTS
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+
+from streams.logs import get as get_logger
+
+SCHEME = "kafkasafe"
+log = get_logger("streams.transport")
+
+
+def fetch_highwaters(
+    librdkafka_conf: dict[str, Any],
+    reported: Mapping[tuple[str, int], int],
+    timeout: float = 10.0,
+) -> dict[tuple[str, int], int]:
+    """The end of each partition as the broker reports it with fetched records."""
+    from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+    if not reported:
+        return {}
+    consumer = Consumer(
+        {
+            **librdkafka_conf,
+            "group.id": f"incidents-hw-probe-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "auto.offset.reset": "earliest",
+            "fetch.wait.max.ms": 10,
+        }
+    )
+    found: dict[tuple[str, int], int] = {}
+    try:
+        consumer.assign([TopicPartition(t, p, max(0, off - 1)) for (t, p), off in reported.items()])
+        deadline = time.monotonic() + timeout
+        while len(found) < len(reported) and time.monotonic() < deadline:
+            msg = consumer.poll(0.2)
+            if msg is None:
+                continue
+            err = msg.error()
+            if err is not None and err.code() != KafkaError._PARTITION_EOF:
+                continue
+            key = (msg.topic(), msg.partition())
+            _, high = consumer.get_watermark_offsets(TopicPartition(*key), cached=True)
+            if high is not None and high >= 0:
+                found[key] = max(found.get(key, 0), high)
+    finally:
+        consumer.close()
+    return {key: max(off, found.get(key, off)) for key, off in reported.items()}
+
+
+class Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]
+    async def highwaters(self, *partitions: TP) -> Mapping[TP, int]:
+        reported = await super().highwaters(*partitions)
+        conf = getattr(self.app, "librdkafka_conf", None)
+        if not conf or not reported:
+            return reported
+        keys = {(tp.topic, tp.partition): int(off) for tp, off in reported.items()}
+        try:
+            fixed = await asyncio.to_thread(fetch_highwaters, conf, keys)
+        except Exception as exc:  # the probe is an improvement, never a new failure
+            log.warning("highwater_probe_failed", error=str(exc)[:200])
+            return reported
+        raised = {k: (keys[k], v) for k, v in fixed.items() if v != keys[k]}
+        if raised:
+            log.info(
+                "highwaters_corrected",
+                partitions=len(raised),
+                examples=str(list(raised.items())[:3]),
+            )
+        return {tp: fixed[(tp.topic, tp.partition)] for tp in reported}
+
+
+class Transport(faust_aiokafka.Transport):  # type: ignore[misc]
+    Consumer = Consumer
+
+
+def broker_urls(hosts: Sequence[str]) -> str:
+    return ";".join(f"{SCHEME}://{h}" for h in hosts)
+
+
+TRANSPORTS.aliases.setdefault(SCHEME, "streams.transport:Transport")

@@ -1,0 +1,151 @@
+"""Fault injection over the real broker and chDB: load, faults, reconciliation.
+
+Each test publishes a steady load of mentions (appeals with reposts and
+redeliveries, plus invalid lines), injects a fault, and then reconciles what
+went in with what ClickHouse holds (streams.verify): nothing lost, nothing
+written twice, every invalid input dead-lettered. `make test` runs short
+versions; `make soak` runs the targets from the issue (INCIDENTS_SOAK=1).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from streams.domain.enrichment import Enricher
+from streams.settings import EnrichSettings
+from streams.verify import Expected, Reconciliation, reconcile
+from tests.conftest import SAMPLE
+from tests.integration.conftest import Stack, Worker, broker, module_stack, stack  # noqa: F401
+
+SOAK = os.environ.get("INCIDENTS_SOAK") == "1"
+
+def _sample_texts() -> list[str]:
+    out = []
+    for line in (SAMPLE / "mentions.jsonl").read_bytes().splitlines():
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(obj, dict) and isinstance(obj.get("text"), str) and len(obj["text"]) > 40:
+            out.append(obj["text"])
+    return out
+
+
+REGIONS = ["RU-TVE", "RU-IVA", "RU-NVS", "RU-MOW", "RU-SPE", "RU-NIZ"]
+
+
+@dataclass
+class Load:
+    """Publishes mentions at a steady rate from a background thread and remembers them."""
+
+    stack: Stack
+    total: int
+    rate: float
+    seed: int = 1
+    lines: list[bytes] = field(default_factory=list)
+    _thread: threading.Thread | None = None
+    error: BaseException | None = None
+
+    def make(self) -> list[bytes]:
+        rng = random.Random(self.seed)
+        texts = _sample_texts()
+        t0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+        out: list[bytes] = []
+        run = f"{self.seed}-{rng.randrange(10**6)}"
+        for i in range(self.total):
+            r = rng.random()
+            if r < 0.03 and out:  # a redelivery of an earlier line, byte for byte
+                out.append(rng.choice(out))
+                continue
+            if r < 0.05:  # invalid input
+                out.append(rng.choice([b'{"id": "vk:broken', b"\xff\xfe not json", b"[]", b'{"id":"vk:x"}']))
+                continue
+            text = rng.choice(texts)
+            if r < 0.15:
+                text = "Подписчики пишут: " + text + " #репост"
+            obj = {
+                "id": f"vk:load-{run}-{i}",
+                "platform": "vk",
+                "source": {"id": f"club{i % 17}"},
+                "text": f"{text} (№{i})" if r >= 0.15 else text,
+                "created_at": (t0 + timedelta(seconds=20 * i)).isoformat(),
+                "region_hint": REGIONS[i % len(REGIONS)],
+            }
+            out.append(json.dumps(obj, ensure_ascii=False).encode())
+        return out
+
+    def start(self) -> Load:
+        self.lines = self.make()
+
+        def run() -> None:
+            try:
+                p = self.stack.producer()
+                for i, line in enumerate(self.lines):
+                    key = None
+                    if line.startswith(b'{"id": "vk:load'):
+                        key = json.loads(line)["id"].encode()
+                    p.publish(self.stack.topic("mentions.raw"), line, key=key)
+                    if i % 50 == 0:
+                        time.sleep(50 / self.rate)
+                p.flush()
+            except BaseException as exc:  # surfaced by join()
+                self.error = exc
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+        return self
+
+    def join(self, timeout: float = 300) -> None:
+        assert self._thread is not None
+        self._thread.join(timeout)
+        if self.error:
+            raise self.error
+
+    @property
+    def done(self) -> bool:
+        return self._thread is not None and not self._thread.is_alive()
+
+
+_ENRICHER: list[Enricher] = []
+
+
+def expected_of(stack: Stack, lines: list[bytes]) -> Expected:
+    if not _ENRICHER:
+        _ENRICHER.append(Enricher.from_settings(EnrichSettings()))
+    return Expected.of_lines(lines, _ENRICHER[0], stack.topic("mentions.raw"))
+
+
+def settle_until_complete(
+    stack: Stack, reader: Worker, expected: Expected, timeout: float = 240.0, quiet_s: float = 3.0
+) -> Reconciliation:
+    """Poll ClickHouse until nothing is missing, then wait a little for late doubles."""
+    from streams.report import http_query
+
+    deadline = time.monotonic() + timeout
+    result = None
+    while time.monotonic() < deadline:
+        try:
+            result = reconcile(expected, http_query(reader.url))
+        except Exception:
+            time.sleep(1)
+            continue
+        if not result.lost and not result.missing_dead_letters:
+            time.sleep(quiet_s)
+            return reconcile(expected, http_query(reader.url))
+        time.sleep(1)
+    assert result is not None, "ClickHouse never answered"
+    return result
+
+
+@pytest.fixture
+def fault_stack(stack: Stack) -> Iterator[Stack]:  # noqa: F811
+    yield stack

@@ -1,0 +1,155 @@
+"""Restarts that must recover state, ClickHouse outages, crashed agents, the DLQ limit, a lossy control."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from streams import probe
+from tests.conftest import SAMPLE
+from tests.faults.conftest import SOAK, Load, expected_of, settle_until_complete
+from tests.integration.conftest import Stack
+
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
+
+ORIGINAL = {
+    "id": "vk:orig-{i}",
+    "platform": "vk",
+    "source": {"id": "club1"},
+    "text": "Во дворе дома {i} по улице Спартака уже неделю не вывозят мусор, контейнеры переполнены, "
+    "крысы бегают среди бела дня, управляющая компания не отвечает на звонки",
+    "created_at": "2026-11-10T09:{m:02d}:00+03:00",
+    "region_hint": "RU-IVA",
+}
+
+
+def _mention(i: int, **over: object) -> bytes:
+    obj = {k: (v.format(i=i, m=i % 60) if isinstance(v, str) else v) for k, v in ORIGINAL.items()}
+    obj.update(over)
+    return json.dumps(obj, ensure_ascii=False).encode()
+
+
+def _sample_texts(n: int) -> list[str]:
+    labels = [json.loads(x) for x in (SAMPLE / "labels.jsonl").read_bytes().splitlines()]
+    lines = (SAMPLE / "mentions.jsonl").read_bytes().splitlines()
+    texts = [
+        json.loads(lines[i])["text"]
+        for i, lab in enumerate(labels)
+        if lab["kind"] in ("appeal", "non_appeal")
+    ]
+    return texts[:n]
+
+
+def test_a_restarted_worker_recovers_its_dedup_window_and_incidents(stack: Stack) -> None:
+    """State lives in the changelog: copies after a restart still find their originals."""
+    texts = _sample_texts(120)
+    n = len(texts)
+    w = stack.start_worker()
+    originals = [_mention(i, text=t) for i, t in enumerate(texts)]
+    stack.publish("mentions.raw", originals, [f"vk:orig-{i}".encode() for i in range(n)])
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and w.scalar("SELECT count() FROM incidents.mentions") < n:
+        time.sleep(1)
+    roots = {
+        r[0]: (r[1] or r[0])
+        for r in w.query("SELECT id, duplicate_of FROM incidents.mentions WHERE id LIKE 'vk:orig-%'")
+    }
+    assert len(roots) == n
+    assert w.stop() == 0
+    w = stack.start_worker()
+    copies = [
+        _mention(i, id=f"telegram:copy-{i}", platform="telegram",
+                 text="Подписчики пишут: «" + t + "» 😡 #репост",
+                 created_at=f"2026-11-10T10:{i % 60:02d}:00+03:00")
+        for i, t in enumerate(texts)
+    ]
+    stack.publish("mentions.raw", copies + originals, [None] * (2 * n))  # copies, then redeliveries
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        done = w.scalar("SELECT count() FROM incidents.mentions WHERE id LIKE 'telegram:copy-%'")
+        redelivered = (probe.status(w.url) or {}).get("mentions", {}).get("redelivered", 0)
+        if done == n and redelivered >= n:
+            break
+        time.sleep(1)
+    rows = w.query("SELECT id, status, duplicate_of FROM incidents.mentions WHERE id LIKE 'telegram:copy-%'")
+    assert len(rows) == n
+    linked = {r[0]: r[2] for r in rows if r[1] == "duplicate"}
+    # Every copy found its original in the state the new worker recovered from the changelog.
+    assert linked == {f"telegram:copy-{i}": roots[f"vk:orig-{i}"] for i in range(n)}
+    # The redelivered originals were recognised: nothing inserted twice.
+    assert w.scalar("SELECT count() FROM incidents.fact_inserts WHERE table = 'mentions'") == 2 * n
+
+
+def test_clickhouse_outage_holds_offsets_and_catches_up(stack: Stack, tmp_path: Path) -> None:
+    down = tmp_path / "clickhouse-down"
+    outage = 60.0 if SOAK else 12.0
+    w = stack.start_worker(INCIDENTS_FAULTS_CLICKHOUSE_DOWN_FILE=str(down),
+                           INCIDENTS_CLICKHOUSE_RETRY_MAX_S="2")
+    load = Load(stack, total=3000 if SOAK else 1200, rate=100, seed=41).start()
+    time.sleep(3)
+    down.touch()
+    time.sleep(outage)
+    assert w.alive(), "an outage must not kill the worker"
+    status = probe.status(w.url) or {}
+    assert sum(status.get("sink_errors", {}).values()) > 0, "the sink must have seen the outage"
+    down.unlink()
+    restored = time.monotonic()
+    load.join()
+    result = settle_until_complete(stack, w, expected_of(stack, load.lines), timeout=240)
+    catch_up = time.monotonic() - restored
+    print(f"\nClickHouse down {outage:.0f} s: {result.summary()}; caught up {catch_up:.1f} s after it came back")
+    assert not result.lost and not any(result.duplicated_rows.values())
+    assert not result.missing_dead_letters
+
+
+def test_a_crashed_agent_takes_the_worker_down_with_exit_code_1(stack: Stack) -> None:
+    w = stack.start_worker(INCIDENTS_FAULTS_CRASH_MARKER="CRASH-ME-NOW")
+    assert w.alive()
+    stack.publish("mentions.raw", [_mention(1, text="CRASH-ME-NOW в подъезде дома 1 нет света")])
+    w.proc.wait(60)
+    assert w.proc.returncode == 1
+    log = w.log.read_text()
+    assert '"event": "agent_crashed"' in log and "crash marker" in log
+    # Nothing was committed past it: a fixed worker (no marker) processes the same message.
+    fixed = stack.start_worker()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if fixed.scalar("SELECT count() FROM incidents.mentions WHERE id = 'vk:orig-1'") == 1:
+            break
+        time.sleep(1)
+    assert fixed.scalar("SELECT count() FROM incidents.mentions WHERE id = 'vk:orig-1'") == 1
+
+
+def test_the_dlq_limit_stops_the_worker_and_commits_nothing_past_it(stack: Stack) -> None:
+    w = stack.start_worker(
+        INCIDENTS_DLQ_MIN_MESSAGES="20", INCIDENTS_DLQ_WINDOW="40", INCIDENTS_DLQ_MAX_INVALID_RATIO="0.5"
+    )
+    garbage = [b"not json %d" % i for i in range(60)]
+    stack.publish("mentions.raw", garbage)
+    w.proc.wait(90)
+    assert w.proc.returncode == 1
+    assert "INCIDENTS_DLQ_MAX_INVALID_RATIO" in w.log.read_text()
+    # With the limit raised (the operator decided the input is expected), every line is accounted for.
+    w2 = stack.start_worker(INCIDENTS_DLQ_MAX_INVALID_RATIO="1.0", INCIDENTS_DLQ_MAX_CONSECUTIVE="100000")
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and w2.scalar("SELECT uniqExact(dlq_id) FROM incidents.dead_letters") < 60:
+        time.sleep(1)
+    assert w2.scalar("SELECT uniqExact(dlq_id) FROM incidents.dead_letters") == 60
+
+
+def test_negative_control_a_lossy_worker_is_caught_losing(stack: Stack) -> None:
+    """Acking before the broker confirms (INCIDENTS_FAULTS_LOSSY) + kill -9 must show up as lost."""
+    lossy = stack.start_worker(INCIDENTS_WORKER_ROLES="enrich", INCIDENTS_FAULTS_LOSSY="true")
+    sink = stack.start_worker(INCIDENTS_WORKER_ROLES="group,respond,sink")
+    lines = [_mention(i, id=f"vk:lossy-{i}") for i in range(300)]
+    stack.publish("mentions.raw", lines, [f"vk:lossy-{i}".encode() for i in range(300)])
+    # Batches are acked at once and committed within a second; their outputs linger 10 s.
+    time.sleep(5.0)
+    lossy.kill()
+    stack.start_worker(INCIDENTS_WORKER_ROLES="enrich")
+    result = settle_until_complete(stack, sink, expected_of(stack, lines), timeout=40)
+    print(f"\nnegative control: {result.summary()}")
+    assert result.lost, "the checker must see the loss a lossy configuration causes"

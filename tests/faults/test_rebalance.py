@@ -1,0 +1,42 @@
+"""Workers joining and leaving mid-stream: the partitions move, nothing is lost or doubled."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+
+from tests.faults.conftest import SOAK, Load, expected_of, settle_until_complete
+from tests.integration.conftest import Stack, Worker
+
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
+
+PROCESSING = "enrich,group,respond"
+
+
+def test_workers_joining_and_leaving_lose_nothing(stack: Stack) -> None:
+    rebalances = 10 if SOAK else 4
+    sink = stack.start_worker(INCIDENTS_WORKER_ROLES="sink")
+    first = stack.start_worker(INCIDENTS_WORKER_ROLES=PROCESSING)
+    load = Load(stack, total=8000 if SOAK else 2500, rate=200 if SOAK else 150, seed=23).start()
+    rng = random.Random(9)
+    extra: list[Worker] = []
+    for i in range(rebalances):
+        time.sleep(rng.uniform(1.5, 3.0))
+        if len(extra) < 2 and (i % 3 != 2 or not extra):
+            extra.append(stack.start_worker(wait=False, INCIDENTS_WORKER_ROLES=PROCESSING))
+        else:
+            leaving = extra.pop(rng.randrange(len(extra)))
+            if rng.random() < 0.5:
+                leaving.stop()  # graceful: commits on the way out
+            else:
+                leaving.kill()  # abrupt: the group notices after the session timeout
+    load.join()
+    result = settle_until_complete(stack, sink, expected_of(stack, load.lines), timeout=300)
+    print(f"\n{rebalances} rebalances: {result.summary()}")
+    assert first.alive() and sink.alive()
+    assert not result.lost, f"lost {len(result.lost)}: {result.lost[:5]}"
+    assert not any(result.duplicated_rows.values()), result.duplicated_rows
+    assert result.duplicated_replies == 0
+    assert not result.missing_dead_letters
