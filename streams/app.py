@@ -140,6 +140,7 @@ class Runtime:
     desk: Any = None
     warehouse: Any = None
     _outbox: MentionProducer | None = None
+    _positions: list[dict[tuple[str, int], int]] = field(default_factory=list)
 
     def topic(self, name: str) -> faust.TopicT:
         return self.app.topic(
@@ -150,6 +151,18 @@ class Runtime:
             value_serializer="raw",
             partitions=self.settings.topics.partitions,
         )
+
+    def batches(self, stream: Any, size: int, within: float) -> AsyncIterator[list[EventT]]:
+        """`batches` with this worker's offset tracking (compacted topics may have holes)."""
+        positions: dict[tuple[str, int], int] = {}
+        self._positions.append(positions)
+        compacted = {self.topics.incidents}
+        return batches(stream, size, within, positions, lambda topic: topic not in compacted)
+
+    def forget_positions(self) -> None:
+        """After a rebalance, offsets may move in either direction legitimately."""
+        for positions in self._positions:
+            positions.clear()
 
     def count_in(self, stage: str, event: EventT) -> None:
         metrics.MESSAGES_IN.labels(stage, _base(event.message.topic, self.settings)).inc()
@@ -266,17 +279,47 @@ def _base(topic: str, s: Settings) -> str:
     )
 
 
-async def batches(stream: Any, size: int, within: float) -> AsyncIterator[list[EventT]]:
+class OffsetGap(RuntimeError):
+    """Records were skipped on a topic where offsets cannot have holes: restart, do not commit."""
+
+
+async def batches(
+    stream: Any,
+    size: int,
+    within: float,
+    positions: dict[tuple[str, int], int] | None = None,
+    gapless: Callable[[str], bool] = lambda topic: True,
+) -> AsyncIterator[list[EventT]]:
     """Batches of events, acked only after the agent's body finished with them.
 
-    Faust's own ``take``/``take_events`` (and plain ``async for``) ack in a
-    ``finally``: when the body raises or is cancelled (an agent restarted during
-    a rebalance, a crash, a shutdown mid-batch), the events are acked anyway and
-    their offsets committed although they were never processed. That is the loss
-    the rebalance tests reproduce (tests/faults/test_faust_acks.py). Here the ack
-    runs after the ``yield``, which is reached only when the body completed.
+    Two Faust behaviours can make "acked" differ from "processed", and both
+    are handled here:
+    - Faust's ``take``/``take_events`` (and plain ``async for``) ack in a
+      ``finally``: when their generator is closed while the body is in the
+      middle of a batch (the body raised, the stream stops), the events count as
+      done. Here the ack runs after the ``yield``, which is reached only when
+      the body completed.
+    - Faust takes any jump in a partition's offsets for a compaction gap and
+      later commits across it. On a topic that is neither compacted nor
+      transactional a jump means records were dropped (we saw it around
+      rebalances); the batch then raises OffsetGap *before* acking anything past
+      the hole, the worker restarts and resumes from the committed offset.
     """
+    # Next expected offset per partition; the runtime clears it when partitions
+    # are revoked, since a partition that comes back legitimately jumps ahead.
+    expected = positions if positions is not None else {}
     async for events in stream.noack_take(size, within=within):
+        for ev in events:
+            msg = ev.message
+            key = (msg.topic, msg.partition)
+            want = expected.get(key)
+            if want is not None and msg.offset > want and gapless(msg.topic):
+                metrics.OFFSET_GAPS.labels(msg.topic).inc()
+                raise OffsetGap(
+                    f"{msg.topic}[{msg.partition}]: expected offset {want}, got {msg.offset}; "
+                    "restarting from the committed offset instead of committing past the hole"
+                )
+            expected[key] = msg.offset + 1
         yield events
         for event in events:
             await stream.ack(event)
@@ -296,6 +339,15 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     rt = Runtime(settings=settings, app=app, topics=Topics.from_settings(settings))
     _register_web(app, rt)
     _register_lag(app, rt)
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+        rt.forget_positions()
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
+        rt.forget_positions()
+
     from streams.agents import register_roles
 
     register_roles(app, rt, settings.worker.roles)

@@ -121,6 +121,12 @@ AGENT_UP = Gauge(
     ["stage"],
     registry=REGISTRY,
 )
+OFFSET_GAPS = Counter(
+    "incidents_offset_gaps_total",
+    "Jumps in a partition's offsets on a gapless topic (records skipped); the worker restarts.",
+    ["topic"],
+    registry=REGISTRY,
+)
 CONSUMER_LAG = Gauge(
     "incidents_consumer_lag_messages",
     "Messages behind the end of each input topic partition, as this worker sees it.",

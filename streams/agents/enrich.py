@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from schemas.models import Mention, RawMention, encode
 from streams import metrics
-from streams.app import batches, observe_batch
+from streams.app import observe_batch
 from streams.domain.enrichment import Enricher, InvalidInput
 from streams.domain.incidents import region_key
 
@@ -36,7 +36,7 @@ def register(app: faust.App, rt: Runtime) -> None:
         guard = rt.guard(STAGE)
         rt.started.add(STAGE)
         metrics.AGENT_UP.labels(STAGE).set(1)
-        async for events in batches(stream, s.worker.batch_size, within=s.worker.batch_within_s):
+        async for events in rt.batches(stream, s.worker.batch_size, within=s.worker.batch_within_s):
             started = time.perf_counter()
             rt.check_crash_marker(events)
             valid: list[tuple[Any, RawMention]] = []

@@ -17,7 +17,7 @@ import msgspec
 
 from schemas.models import AnyCommand, Incident, Mention, encode
 from streams import metrics
-from streams.app import ACTIVE_PARTITION, PartitionedTable, batches, observe_batch
+from streams.app import ACTIVE_PARTITION, PartitionedTable, observe_batch
 from streams.domain.enrichment import InvalidInput, decode_json
 from streams.domain.geo import Gazetteer
 from streams.domain.incidents import Desk, Outcome, region_key
@@ -120,7 +120,7 @@ def register(app: faust.App, rt: Runtime) -> None:
         guard = rt.guard(STAGE)
         rt.started.add(STAGE)
         metrics.AGENT_UP.labels(STAGE).set(1)
-        async for events in batches(stream, s.worker.batch_size, within=s.worker.batch_within_s):
+        async for events in rt.batches(stream, s.worker.batch_size, within=s.worker.batch_within_s):
             started = time.perf_counter()
             rt.check_crash_marker(events)
             items: list[tuple[Any, Any]] = []

@@ -19,7 +19,7 @@ import msgspec
 
 from schemas.models import DeadLetter, Incident, IncidentEvent, Mention, Reply
 from streams import metrics
-from streams.app import batches, observe_batch
+from streams.app import observe_batch
 from streams.domain.enrichment import InvalidInput, decode_json
 from streams.logs import get as get_logger
 from streams.warehouse import Warehouse, WarehouseError, rows_for
@@ -61,7 +61,7 @@ def register(app: faust.App, rt: Runtime) -> None:
         guard = rt.guard(STAGE)
         rt.started.add(STAGE)
         metrics.AGENT_UP.labels(STAGE).set(1)
-        async for events in batches(
+        async for events in rt.batches(
             stream, s.clickhouse.batch_rows, within=s.clickhouse.flush_interval_s
         ):
             started = time.perf_counter()
