@@ -11,7 +11,7 @@ help:
 	@echo "make demo    - start the embedded broker, the worker and ClickHouse (chDB), replay the sample, print the report"
 	@echo "make test    - unit, contract and integration tests against the real broker and chDB"
 	@echo "make bench   - throughput figures (process, dedup, enrich, end-to-end vs passthrough)"
-	@echo "make soak    - long fault-injection runs (kill -9, rebalances, ClickHouse outage)"
+	@echo "make soak    - the fault-injection targets at full length (20 kill -9, 10 rebalances, 60 s outage, 100k bad inputs)"
 	@echo "make lint    - ruff and mypy"
 
 setup: $(STAMP)
@@ -27,16 +27,16 @@ demo: setup
 	$(BIN)/incidents demo
 
 test: setup
-	$(BIN)/python -m pytest -q -m "not soak"
+	$(BIN)/python -m pytest -q
 
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not integration and not soak"
+	$(BIN)/python -m pytest -q -m "not integration"
 
 bench: setup
 	$(BIN)/incidents bench
 
 soak: setup
-	$(BIN)/python -m pytest -q -m soak -p no:cacheprovider
+	INCIDENTS_SOAK=1 $(BIN)/python -m pytest -q -s -m faults --timeout=3600 -p no:cacheprovider
 
 lint: setup
 	$(BIN)/ruff check streams connectors schemas tests

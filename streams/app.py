@@ -217,6 +217,8 @@ class Runtime:
     ) -> None:
         """Dead-letter the event's bytes (or `value`: an input the desk gave up on later)."""
         msg = event.message
+        headers = dict(msg.headers or [])
+        replayed = headers.get("dlq.replayed", b"0")
         d = dead_letter(
             stage=stage,
             topic=msg.topic,
@@ -227,6 +229,7 @@ class Runtime:
             error_kind=kind,
             reason=reason,
             mention_id=mention_id,
+            replayed=int(replayed) if replayed.isdigit() else 0,
         )
         self.send(self.topics.dlq, msg.key or d.dlq_id.encode(), encode(d), stage, dlq_headers(d))
         metrics.DLQ.labels(stage, kind).inc()
@@ -384,13 +387,18 @@ def _register_lag(app: faust.App, rt: Runtime) -> None:
         shown.update(now)
 
 
+def liveness(rt: Runtime) -> tuple[int, dict[str, Any]]:
+    if rt.crashed:
+        return 503, {"status": "crashed", "agents": rt.crashed}
+    return 200, {"status": "ok", "agents": sorted(rt.started)}
+
+
 def _register_web(app: faust.App, rt: Runtime) -> None:
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
         """Liveness: fails when any agent crashed (Kubernetes restarts the pod)."""
-        if rt.crashed:
-            return web.json({"status": "crashed", "agents": rt.crashed}, status=503)
-        return web.json({"status": "ok", "agents": sorted(rt.started)})
+        code, body = liveness(rt)
+        return web.json(body, status=code)
 
     @app.page("/readyz")
     async def readyz(web: Any, request: Any) -> Any:

@@ -357,6 +357,78 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def cmd_dlq(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from rich.table import Table
+
+    from streams.dlq_replay import DeadLetterReader, Filter, replay
+    from streams.report import wide_console
+
+    s = _settings()
+    _wait_for_broker(s, timeout=args.connect_timeout)
+    since = None
+    if args.since:
+        try:
+            since = datetime.fromisoformat(args.since)
+        except ValueError:
+            raise UsageError(f"--since: not an ISO time: {args.since!r}") from None
+        if since.tzinfo is None:
+            raise UsageError("--since needs a UTC offset, e.g. 2026-11-20T00:00:00+03:00")
+    flt = Filter(stage=args.stage, kind=args.kind, since=since)
+    err = _err_console()
+    if args.action == "show":
+        table = Table(title="dead letters (mentions.dlq)")
+        for col in ("failed at (UTC)", "stage", "kind", "topic", "offset", "reason"):
+            table.add_column(col, overflow="ellipsis", no_wrap=col != "reason", max_width=70)
+        shown = 0
+        try:
+            reader = DeadLetterReader(s, None, True)
+        except RuntimeError as exc:
+            raise Failure(str(exc)) from None
+        try:
+            for d, _ in reader:
+                if d is None or not flt(d):
+                    continue
+                shown += 1
+                if shown <= args.limit:
+                    table.add_row(
+                        d.failed_at.strftime("%Y-%m-%d %H:%M:%S"),
+                        d.stage,
+                        d.error_kind,
+                        d.topic,
+                        f"{d.partition}:{d.offset}",
+                        d.reason,
+                    )
+        finally:
+            reader.close()
+        wide_console().print(table)
+        err.print(
+            f"{shown} matching dead letters"
+            + (f" (first {args.limit} shown)" if shown > args.limit else "")
+        )
+        return 0
+    with err.status("replaying dead letters…") as status:
+        try:
+            result = replay(
+                s,
+                flt,
+                dry_run=args.dry_run,
+                from_beginning=args.from_beginning,
+                progress=lambda r: status.update(
+                    f"replaying dead letters… {r.seen} read, {r.replayed} sent"
+                ),
+            )
+        except RuntimeError as exc:
+            raise Failure(str(exc)) from None
+    verb = "would replay" if args.dry_run else "replayed"
+    err.print(
+        f"read {result.seen} dead letters, {result.matched} matched, {verb} "
+        f"{result.matched if args.dry_run else result.replayed}; {result.unreadable} unreadable"
+    )
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from streams.bench import run_bench
 
@@ -365,7 +437,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 COMMANDS = [
     "process", "replay", "report", "worker", "broker", "topics", "migrate", "demo", "schemas",
-    "config", "verify", "bench",
+    "config", "verify", "dlq", "bench",
 ]  # fmt: skip
 
 
@@ -432,6 +504,21 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("files", nargs="+", help="the RawMention JSONL files that were published")
     sp.add_argument("--via", help="query through a running worker, e.g. http://127.0.0.1:6066")
     sp.set_defaults(fn=cmd_verify)
+
+    sp = sub.add_parser("dlq", help="show dead letters, or replay them after a fix")
+    sp.add_argument("action", choices=["show", "replay"])
+    sp.add_argument("--stage", choices=["enrich", "group", "respond", "sink"])
+    sp.add_argument(
+        "--kind",
+        choices=["invalid_json", "invalid_encoding", "schema", "too_large", "unknown_region",
+                 "unknown_incident", "processing_error"],
+    )  # fmt: skip
+    sp.add_argument("--since", help="only dead letters from this time on (ISO 8601 with offset)")
+    sp.add_argument("--limit", type=int, default=50, help="rows to show (show)")
+    sp.add_argument("--dry-run", action="store_true", help="count what would be replayed")
+    sp.add_argument("--from-beginning", action="store_true", help="replay everything again")
+    sp.add_argument("--connect-timeout", type=float, default=20.0)
+    sp.set_defaults(fn=cmd_dlq)
 
     sp = sub.add_parser("config", help="show the effective settings (or the defaults)")
     sp.add_argument("--defaults", action="store_true", help="the defaults, not this environment")

@@ -79,7 +79,7 @@ lines = st.one_of(
     st.sampled_from([b"[]", b"null", b"{}", b"42", b'"text"', b"{" * 1000]),
 )
 
-EXAMPLES = int(os.environ.get("INCIDENTS_BAD_INPUT_EXAMPLES", 2000 if SOAK else 60))
+EXAMPLES = int(os.environ.get("INCIDENTS_BAD_INPUT_EXAMPLES", 4000 if SOAK else 60))
 _PIPELINE: list[OfflinePipeline] = []
 
 

@@ -1,0 +1,63 @@
+"""`incidents dlq show|replay`: dead letters go back to where they failed, once the cause is gone."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from streams.domain.incidents import short_hash
+from tests.integration.conftest import Stack
+
+pytestmark = pytest.mark.integration
+
+MENTION = {
+    "id": "vk:wall-7_7",
+    "platform": "vk",
+    "source": {"id": "club7"},
+    "text": "В Твери на улице Горького у дома 40 прорвало трубу, вода хлещет на тротуар",
+    "created_at": "2026-11-16T10:00:00+03:00",
+    "region_hint": "RU-TVE",
+}
+INCIDENT = f"RU-TVE/{short_hash('vk:wall-7_7')}"
+ANSWER = {
+    "response_id": "resp-dlq-1",
+    "kind": "interim",
+    "agency": "Водоканал",
+    "text": "Аварийная бригада выехала.",
+    "responded_at": "2026-11-16T11:00:00+03:00",
+    "incident_id": INCIDENT,
+}
+
+
+def _cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", *args],
+        env=stack.env(), capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_an_answer_dead_lettered_for_an_unknown_incident_is_replayed_once_it_exists(stack: Stack) -> None:
+    w = stack.start_worker()
+    # The console answered an incident id this pipeline does not have (yet).
+    stack.publish("responses", [json.dumps(ANSWER, ensure_ascii=False).encode()], [b"resp-dlq-1"])
+    stack.wait_drained()
+    shown = _cli(stack, "dlq", "show", "--kind", "unknown_incident")
+    assert shown.returncode == 0, shown.stderr
+    assert "unknown_incident" in shown.stdout and "1 matching" in shown.stderr
+    # The mention arrives; its incident now exists.
+    stack.publish("mentions.raw", [json.dumps(MENTION, ensure_ascii=False).encode()], [b"vk:wall-7_7"])
+    stack.wait_drained()
+    dry = _cli(stack, "dlq", "replay", "--kind", "unknown_incident", "--dry-run")
+    assert dry.returncode == 0 and "would replay 1" in dry.stderr, dry.stderr
+    done = _cli(stack, "dlq", "replay", "--kind", "unknown_incident")
+    assert done.returncode == 0 and "replayed 1" in done.stderr, done.stderr
+    again = _cli(stack, "dlq", "replay", "--kind", "unknown_incident")
+    assert "replayed 0" in again.stderr, "a second replay continues where the first stopped"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not w.query("SELECT reply_id FROM incidents.replies"):
+        time.sleep(1)
+    assert [r[0] for r in w.query("SELECT mention_id FROM incidents.replies")] == ["vk:wall-7_7"]
