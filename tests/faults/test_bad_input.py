@@ -69,7 +69,23 @@ def mention_dict(draw: st.DrawFn) -> dict[str, Any]:
     return obj
 
 
+@st.composite
+def valid_mention(draw: st.DrawFn) -> bytes:
+    n = draw(st.integers(0, 10**9))
+    obj = {
+        "id": f"vk:gen-{n}",
+        "platform": "vk",
+        "source": {"id": f"club{n % 7}"},
+        "text": draw(texts),
+        "created_at": "2026-11-20T10:00:00+03:00",
+        "region_hint": draw(st.sampled_from(["RU-TVE", "RU-IVA", "RU-NVS"])),
+    }
+    return json.dumps(obj, ensure_ascii=False).encode("utf-8")
+
+
 lines = st.one_of(
+    valid_mention(),
+    valid_mention(),
     mention_dict().map(lambda d: json.dumps(d, ensure_ascii=False).encode("utf-8")),
     mention_dict().map(lambda d: json.dumps(d, ensure_ascii=False).encode("utf-8")[:-7]),  # truncated
     mention_dict().map(
@@ -81,6 +97,7 @@ lines = st.one_of(
 
 EXAMPLES = int(os.environ.get("INCIDENTS_BAD_INPUT_EXAMPLES", 4000 if SOAK else 60))
 _PIPELINE: list[OfflinePipeline] = []
+TOTALS = {"lines": 0, "rejected": 0}  # printed at the end of the run (conftest)
 
 
 def _pipeline() -> OfflinePipeline:
@@ -95,7 +112,7 @@ def _pipeline() -> OfflinePipeline:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     database=None,
 )
-@given(st.lists(lines, min_size=1, max_size=50))
+@given(st.lists(lines, min_size=20, max_size=50))
 def test_generated_input_never_crashes_process_and_every_line_is_accounted_for(batch: list[bytes]) -> None:
     batch = [b for b in batch if b.strip() and b"\n" not in b and b"\r" not in b]
     if not batch:
@@ -103,6 +120,8 @@ def test_generated_input_never_crashes_process_and_every_line_is_accounted_for(b
     p = _pipeline()
     results = list(p.run(batch))
     assert len(results) == len(batch)
+    TOTALS["lines"] += len(batch)
+    TOTALS["rejected"] += sum(r.status == "rejected" for r in results)
     for r in results:
         assert r.status in ("accepted", "duplicate", "rejected")
         if r.status == "rejected":
