@@ -429,6 +429,51 @@ def cmd_dlq(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from streams.domain.training import read_labelled, train_category_model
+
+    src = Path(args.input)
+    if not src.is_file():
+        raise UsageError(f"no such file: {src}")
+    err = _err_console()
+    try:
+        texts, labels = read_labelled(src, args.text_field, args.label_field)
+    except (KeyError, ValueError) as exc:
+        raise UsageError(f"{src}: {exc}") from None
+    if len(set(labels)) < 2:
+        raise UsageError(f"{src}: need at least two labels in `{args.label_field}`")
+    with err.status(f"training on {len(texts):,} labelled texts, {len(set(labels))} categories…"):
+        report = train_category_model(texts, labels, Path(args.output), validation=args.validation)
+    print(report.render())
+    err.print(
+        f"model written to {args.output}; use it with INCIDENTS_ENRICH_CATEGORY_MODEL={args.output}"
+    )
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    src = Path(args.input)
+    if not src.is_file():
+        raise UsageError(f"no such file: {src}")
+    if args.what == "categories":
+        from streams.domain.classify import AppealClassifier
+        from streams.domain.training import evaluate, read_labelled
+
+        try:
+            texts, labels = read_labelled(src, args.text_field, args.label_field)
+        except (KeyError, ValueError) as exc:
+            raise UsageError(f"{src}: {exc}") from None
+        model = (
+            AppealClassifier.load(Path(args.model)) if args.model else AppealClassifier.default()
+        )
+        err = _err_console()
+        with err.status(f"classifying {len(texts):,} texts…"):
+            predicted = [c.category or "(none)" for c in model.classify(texts)]
+        print(evaluate(labels, predicted).render())
+        return 0
+    raise UsageError(f"unknown evaluation {args.what!r}")
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from streams.bench import run_bench
 
@@ -437,7 +482,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 COMMANDS = [
     "process", "replay", "report", "worker", "broker", "topics", "migrate", "demo", "schemas",
-    "config", "verify", "dlq", "bench",
+    "config", "verify", "dlq", "train", "evaluate", "bench",
 ]  # fmt: skip
 
 
@@ -519,6 +564,24 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--from-beginning", action="store_true", help="replay everything again")
     sp.add_argument("--connect-timeout", type=float, default=20.0)
     sp.set_defaults(fn=cmd_dlq)
+
+    sp = sub.add_parser(
+        "train", help="train a category model for your own rubric from labelled history"
+    )
+    sp.add_argument("input", help="JSONL or CSV (.gz allowed) with a text and a label per row")
+    sp.add_argument("-o", "--output", required=True, help="model file to write (.npz)")
+    sp.add_argument("--text-field", default="text")
+    sp.add_argument("--label-field", default="category")
+    sp.add_argument("--validation", type=float, default=0.1, help="share held out to report on")
+    sp.set_defaults(fn=cmd_train)
+
+    sp = sub.add_parser("evaluate", help="score the pipeline on your labelled data")
+    sp.add_argument("what", choices=["categories"], help="what to evaluate")
+    sp.add_argument("input", help="labelled JSONL or CSV (.gz allowed)")
+    sp.add_argument("--model", help="a model from `incidents train` (default: the bundled rubric)")
+    sp.add_argument("--text-field", default="text")
+    sp.add_argument("--label-field", default="category")
+    sp.set_defaults(fn=cmd_evaluate)
 
     sp = sub.add_parser("config", help="show the effective settings (or the defaults)")
     sp.add_argument("--defaults", action="store_true", help="the defaults, not this environment")
