@@ -105,3 +105,84 @@ def replay_merged(
             progress(1)
     producer.flush()
     return sent
+
+
+# ---------------------------------------------------------------------- CSV
+#: CSV columns → RawMention fields; nested ones by a dotted name.
+CSV_COLUMNS: dict[str, str] = {
+    "id": "id",
+    "platform": "platform",
+    "source_id": "source.id",
+    "source_name": "source.name",
+    "source_kind": "source.kind",
+    "source_url": "source.url",
+    "author_id": "author.id",
+    "author_name": "author.name",
+    "text": "text",
+    "created_at": "created_at",
+    "url": "url",
+    "reply_to": "reply_to",
+    "region_hint": "region_hint",
+    "lat": "geo.lat",
+    "lon": "geo.lon",
+    "likes": "metrics.likes",
+    "reposts": "metrics.reposts",
+    "comments": "metrics.comments",
+    "views": "metrics.views",
+}
+_NUMERIC = {"geo.lat": float, "geo.lon": float}
+
+
+def read_csv_mentions(path: Path) -> Iterator[bytes]:
+    """RawMention JSON lines from a CSV with a header row (columns: CSV_COLUMNS; gz allowed).
+
+    Like JSONL replay, rows are not validated here: a row with a bad value is
+    published as it is and the pipeline dead-letters it with the reason.
+    Empty cells are omitted; unknown columns are ignored; numbers are converted
+    when they parse (metrics as integers, coordinates as floats).
+    """
+    import csv
+    import io
+
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
+        for row in csv.DictReader(text):
+            obj: dict[str, object] = {}
+            for column, value in row.items():
+                target = CSV_COLUMNS.get((column or "").strip().lower())
+                if target is None or value is None or not value.strip():
+                    continue
+                cell: object = value if target in ("text",) else value.strip()
+                if target.startswith("metrics."):
+                    cell = int(value) if value.strip().isdigit() else value.strip()
+                elif target in _NUMERIC:
+                    try:
+                        cell = _NUMERIC[target](value)
+                    except ValueError:
+                        cell = value.strip()
+                head, _, tail = target.partition(".")
+                if tail:
+                    sub = obj.setdefault(head, {})
+                    assert isinstance(sub, dict)
+                    sub[tail] = cell
+                else:
+                    obj[head] = cell
+            if obj:
+                yield msgspec.json.encode(obj)
+
+
+def replay_csv(
+    producer: MentionProducer,
+    path: Path,
+    topic: str,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    sent = 0
+    for line in read_csv_mentions(path):
+        producer.publish(topic, line, key=key_of(line), headers={"schema": b"RawMention/1"})
+        sent += 1
+        if progress:
+            progress(1)
+    producer.flush()
+    return sent

@@ -260,7 +260,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         wh = Warehouse(s.clickhouse)
         query = wh.query
     try:
-        sections = collect(query, s.clickhouse.database, top=args.top)
+        if args.html:
+            from streams.report_html import build
+
+            page = build(query, s.clickhouse.database)
+        else:
+            sections = collect(query, s.clickhouse.database, top=args.top)
     except WarehouseError as exc:
         hint = ""
         if "held by another process" in str(exc):
@@ -271,6 +276,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     finally:
         if wh is not None:
             wh.close()
+    if args.html:
+        try:
+            Path(args.html).write_text(page, encoding="utf-8")
+        except OSError as exc:
+            raise Failure(f"cannot write {args.html}: {exc.strerror or exc}") from None
+        print(f"wrote {args.html} (a self-contained page: no network needed to open it)")
+        return 0
     render(sections)
     return 0
 
@@ -471,6 +483,31 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             predicted = [c.category or "(none)" for c in model.classify(texts)]
         print(evaluate(labels, predicted).render())
         return 0
+    if args.what == "dedup":
+        import msgspec
+
+        from connectors.file import read_lines
+        from streams.domain.dedup_eval import decisions, score
+        from streams.domain.pipeline import OfflinePipeline
+
+        lines = list(read_lines(src))
+        labels = []
+        for n, line in enumerate(lines, 1):
+            try:
+                obj = msgspec.json.decode(line)
+            except (msgspec.DecodeError, UnicodeDecodeError):
+                raise UsageError(f"{src}:{n}: not JSON") from None
+            if not isinstance(obj, dict) or "id" not in obj:
+                raise UsageError(f"{src}:{n}: a labelled RawMention needs an `id`")
+            labels.append(
+                {"id": obj["id"], "copy_of": obj.get("copy_of"), "twin_of": obj.get("twin_of"),
+                 "text_key": obj.get("text_key"), "kinds": obj.get("kinds")}
+            )  # fmt: skip
+        err = _err_console()
+        with err.status(f"running {len(lines):,} mentions through enrich and the desk…"):
+            results = list(OfflinePipeline(_settings()).run(lines))
+        print(score(labels, decisions(results)).render())
+        return 0
     raise UsageError(f"unknown evaluation {args.what!r}")
 
 
@@ -482,7 +519,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 COMMANDS = [
     "process", "replay", "report", "worker", "broker", "topics", "migrate", "demo", "schemas",
-    "config", "verify", "dlq", "train", "evaluate", "bench",
+    "config", "verify", "dlq", "train", "evaluate", "bench", "connect", "replies",
 ]  # fmt: skip
 
 
@@ -512,6 +549,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("report", help="print the oversight tables from ClickHouse")
     sp.add_argument("--via", help="query through a running worker, e.g. http://127.0.0.1:6066")
     sp.add_argument("--top", type=int, default=15, help="rows in the incident list (default 15)")
+    sp.add_argument(
+        "--html", metavar="FILE", help="write a self-contained HTML page with charts instead"
+    )
     sp.set_defaults(fn=cmd_report)
 
     sp = sub.add_parser("worker", help="run the stream worker (agents by INCIDENTS_WORKER_ROLES)")
@@ -576,7 +616,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(fn=cmd_train)
 
     sp = sub.add_parser("evaluate", help="score the pipeline on your labelled data")
-    sp.add_argument("what", choices=["categories"], help="what to evaluate")
+    sp.add_argument(
+        "what",
+        choices=["categories", "dedup"],
+        help="categories: text + label rows; dedup: RawMention JSONL with `copy_of` per line",
+    )
     sp.add_argument("input", help="labelled JSONL or CSV (.gz allowed)")
     sp.add_argument("--model", help="a model from `incidents train` (default: the bundled rubric)")
     sp.add_argument("--text-field", default="text")
@@ -592,6 +636,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--quick", action="store_true", help="smaller inputs (for CI smoke runs)")
     sp.add_argument("--only", action="append", help="run only these benchmarks")
     sp.set_defaults(fn=cmd_bench)
+    from connectors.cli import register; register(sub)  # noqa: E702, I001  # fmt: skip
     return p
 
 

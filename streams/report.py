@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from streams.oversight import Dashboard, Panel, Row, TimeRange
 
 QueryFn = Callable[[str], tuple[list[str], list[tuple[Any, ...]]]]
 
@@ -49,8 +52,63 @@ def _q(query: QueryFn, db: str, sql: str) -> tuple[list[str], list[tuple[Any, ..
     return query(sql.replace("{db}", db))
 
 
-def collect(query: QueryFn, db: str = "incidents", top: int = 15) -> list[Section]:
-    """Every section of the report, as plain rows (also used by the HTML report and tests)."""
+def collect(
+    query: QueryFn, db: str = "incidents", top: int = 15, min_volume: int = 1
+) -> list[Section]:
+    """Every section of the report, as plain rows (also used by the HTML report and tests).
+
+    The pipeline summary first, then the tables of the oversight dashboards
+    (streams/oversight.py) over all the data, "All" for every variable and regions
+    ranked from `min_volume` appeals.
+    """
+    out = _summary(query, db, top)
+    for dash, row, panel, cols, rows in dashboard_tables(query, db, min_volume=min_volume):
+        if panel.kind == "timeseries":
+            continue
+        note = f"{dash.title.split('—')[-1].strip()} › {row.title}"
+        if len(rows) > top:
+            note += f"; first {top} of {len(rows)} rows"
+        out.append(Section(panel.title, cols, rows[:top], note))
+    return out
+
+
+def data_range(query: QueryFn, db: str) -> TimeRange:
+    """The time range the report covers: all stored data up to now (replays of history too)."""
+    from datetime import UTC, datetime, timedelta
+
+    from streams.oversight import TimeRange
+
+    _, rows = query(
+        f"SELECT toUnixTimestamp(min(hour)), toUnixTimestamp(max(hour)), count() "
+        f"FROM {db}.mentions_hourly"
+    )
+    now = datetime.now(UTC)
+    if not rows or not int(rows[0][2] or 0):
+        return TimeRange.covering(now - timedelta(days=30), now)
+    start = datetime.fromtimestamp(int(rows[0][0]), UTC)
+    end = max(now, datetime.fromtimestamp(int(rows[0][1]), UTC) + timedelta(hours=1))
+    return TimeRange.covering(start, end)
+
+
+def dashboard_tables(
+    query: QueryFn, db: str, min_volume: int = 1, tr: TimeRange | None = None
+) -> Iterator[tuple[Dashboard, Row, Panel, list[str], list[tuple[Any, ...]]]]:
+    """Every ClickHouse panel of every dashboard, run as Grafana would over `tr`."""
+    from streams.oversight import CLICKHOUSE, all_values, dashboards, expand, render_sql
+
+    tr = tr or data_range(query, db)
+    for dash in dashboards():
+        values = all_values(dash, min_volume=str(int(min_volume)))
+        for row in dash.rows:
+            for panel in row.panels:
+                if panel.source != CLICKHOUSE:
+                    continue
+                sql = expand(render_sql(panel.queries[0].text, db), tr, values)
+                cols, rows = query(sql)
+                yield dash, row, panel, list(cols), [tuple(r) for r in rows]
+
+
+def _summary(query: QueryFn, db: str, top: int) -> list[Section]:
     out: list[Section] = []
     _, totals = _q(
         query,
@@ -129,6 +187,20 @@ def collect(query: QueryFn, db: str = "incidents", top: int = 15) -> list[Sectio
         """,
     )
     out.append(Section("Duplicates by platform", cols, rows))
+    cols, rows = _q(
+        query,
+        db,
+        """
+        SELECT platform, source_id AS source, any(source_name) AS name, count() AS mentions,
+               countIf(status = 'duplicate') AS duplicates,
+               round(100 * countIf(status = 'duplicate') / count(), 1) AS dedup_pct
+        FROM {db}.mentions FINAL
+        GROUP BY platform, source_id
+        HAVING duplicates > 0
+        ORDER BY duplicates DESC, mentions DESC LIMIT 10
+        """,
+    )
+    out.append(Section("Sources that repeat others most", cols, rows))
     cols, rows = _q(
         query,
         db,

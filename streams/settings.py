@@ -207,11 +207,28 @@ class DedupSettings(BaseModel):
     containment: float = Field(
         0.9, gt=0, le=1, description="or: share of the shorter text found in the longer (cut tails)"
     )
+    word_containment: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="and: share of the shorter text's words in the longer (typos forgiven)",
+    )
     num_perm: int = Field(64, ge=16, le=512, description="MinHash permutations")
+    shingle_chars: int = Field(5, ge=2, le=8, description="characters per shingle")
     candidate_threshold: float = Field(
         0.4, gt=0, le=1, description="LSH retrieval threshold (below `threshold`, for recall)"
     )
-    min_words: int = Field(4, ge=1, description="shorter texts match only exactly")
+    min_words: int = Field(
+        5, ge=1, description="shorter texts are copies only when identical and at the same place"
+    )
+    max_distance_m: float = Field(
+        50.0, gt=0, description="two posts with coordinates further apart are never copies"
+    )
+    short_repost_hours: float = Field(
+        72.0,
+        ge=0,
+        description="a short text is a copy of the same text posted this recently in another network",
+    )
 
 
 class GroupingSettings(BaseModel):

@@ -235,19 +235,49 @@ TABLES: dict[str, TableSpec] = {
 }  # fmt: skip
 
 
+#: How a cluster shards each table's rows (Distributed tables). By region wherever a
+#: table has one, so that every version of an incident, its events, its answers and
+#: its region's aggregates meet on one shard: FINAL, the sink's "already there?"
+#: lookups and the views' incident lookups stay shard-local, and a region's rows
+#: never straddle shards. Tables without a region column are listed here.
+SHARDING_KEYS: dict[str, str] = {
+    "dead_letters": "cityHash64(dlq_id)",
+    "fact_inserts": "cityHash64(key)",
+}
+
+_CREATE_TABLE = re.compile(r"^CREATE TABLE IF NOT EXISTS (\w+)\.(\w+)\s", re.S)
+_ALTER_COLUMNS = re.compile(
+    r"^ALTER TABLE (\w+)\.(\w+)\s+(ON CLUSTER '[^']+'\s+)?"
+    r"(ADD|DROP|MODIFY|RENAME|COMMENT) COLUMN\b",
+    re.S,
+)
+
+
 @dataclass(frozen=True)
 class Rendering:
-    """How migrations render: single node (default) or a cluster (Replicated*, ON CLUSTER)."""
+    """How migrations render: single node (default) or a cluster.
+
+    In a cluster (``INCIDENTS_CLICKHOUSE_CLUSTER``) the MergeTree tables and the
+    materialized views live in ``<database>_local`` (Replicated* engines, ``ON
+    CLUSTER``), and ``<database>`` holds a Distributed table of the same name over
+    each of them. Everything that reads or writes (the sink, reports, Grafana) uses
+    ``<database>.<table>`` in both layouts; on a cluster that is the Distributed table,
+    which shards inserts by :data:`SHARDING_KEYS` and fans reads out.
+    """
 
     database: str
     ttl_days: int
     cluster: str | None = None
 
+    @property
+    def local_database(self) -> str:
+        return f"{self.database}_local" if self.cluster else self.database
+
     def values(self) -> dict[str, str]:
         if self.cluster:
             zk = "'/clickhouse/tables/{shard}/{database}/{table}', '{replica}'"
             return {
-                "db": self.database,
+                "db": self.local_database,
                 "on_cluster": f"ON CLUSTER '{self.cluster}'",
                 "replacing": f"ReplicatedReplacingMergeTree({zk})",
                 "replacing_version": f"ReplicatedReplacingMergeTree({zk}, version)",
@@ -280,6 +310,34 @@ class Rendering:
 
         return re.sub(r"\{\{(\w+)\}\}", sub, sql)
 
+    def distributed(self, statement: str) -> str | None:
+        """The statement a cluster needs on the Distributed side of a rendered one, if any.
+
+        A CREATE TABLE gets a Distributed table over it; an ALTER TABLE … COLUMN is
+        repeated on the Distributed table (its columns do not follow the local one's).
+        """
+        if not self.cluster:
+            return None
+        local = self.local_database
+        m = _CREATE_TABLE.match(statement)
+        if m and m.group(1) == local:
+            table = m.group(2)
+            if re.search(r"^\s+region\s", statement, re.M):
+                key = "cityHash64(region)"
+            elif table in SHARDING_KEYS:
+                key = SHARDING_KEYS[table]
+            else:
+                raise KeyError(f"table {table} has no region column: add it to SHARDING_KEYS")
+            return (
+                f"CREATE TABLE IF NOT EXISTS {self.database}.{table} ON CLUSTER '{self.cluster}' "
+                f"AS {local}.{table} "
+                f"ENGINE = Distributed('{self.cluster}', '{local}', '{table}', {key})"
+            )
+        m = _ALTER_COLUMNS.match(statement)
+        if m and m.group(1) == local:
+            return f"ALTER TABLE {self.database}." + statement[len(f"ALTER TABLE {local}.") :]
+        return None
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -294,7 +352,15 @@ class Migration:
     def statements(self, rendering: Rendering) -> list[str]:
         text = rendering.render(self.sql)
         text = "\n".join(line for line in text.splitlines() if not line.strip().startswith("--"))
-        return [s.strip() for s in text.split(";") if s.strip()]
+        out: list[str] = []
+        for stmt in (s.strip() for s in text.split(";")):
+            if not stmt:
+                continue
+            out.append(stmt)
+            extra = rendering.distributed(stmt)
+            if extra:
+                out.append(extra)
+        return out
 
 
 def load_migrations() -> list[Migration]:
@@ -377,6 +443,8 @@ class Warehouse:
         with self._lock:
             c = self.client
             c.command(f"CREATE DATABASE IF NOT EXISTS {self.db} {on_cluster}")
+            if r.local_database != self.db:
+                c.command(f"CREATE DATABASE IF NOT EXISTS {r.local_database} {on_cluster}")
             c.command(
                 f"CREATE TABLE IF NOT EXISTS {self.db}.schema_migrations {on_cluster} "
                 "(version UInt32, name String, checksum String, applied_at DateTime DEFAULT now()) "
@@ -452,11 +520,16 @@ class Warehouse:
                 fresh = [r for r in unique if r[ki] not in present]
                 if fresh:
                     token = hashlib.sha256(repr(fresh).encode()).hexdigest()
+                    settings: dict[str, Any] = {"insert_deduplication_token": token}
+                    if self.settings.cluster:
+                        # Through a Distributed table: acknowledged once the shards have
+                        # the rows, so committing offsets afterwards stays safe.
+                        settings["distributed_foreground_insert"] = 1
                     self.client.insert(
                         f"{self.db}.{spec.name}",
                         fresh,
                         column_names=list(spec.columns),
-                        settings={"insert_deduplication_token": token},
+                        settings=settings,
                     )
         except WarehouseError:
             raise

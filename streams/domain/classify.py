@@ -135,6 +135,7 @@ class FeatureConfig:
     char_max: int = 5
     bigrams: bool = True
     lexicon: bool = True
+    grammar: bool = False  # grammeme features (imperative, 1st person, ...); see _GRAMMEMES
 
     def to_json(self) -> str:
         return json.dumps(
@@ -143,13 +144,50 @@ class FeatureConfig:
                 "char_max": self.char_max,
                 "bigrams": self.bigrams,
                 "lexicon": self.lexicon,
+                "grammar": self.grammar,
             }
         )
 
     @classmethod
     def from_json(cls, s: str) -> FeatureConfig:
         d = json.loads(s)
-        return cls(int(d["char_min"]), int(d["char_max"]), bool(d["bigrams"]), bool(d["lexicon"]))
+        return cls(
+            int(d["char_min"]),
+            int(d["char_max"]),
+            bool(d["bigrams"]),
+            bool(d["lexicon"]),
+            bool(d.get("grammar", False)),
+        )
+
+
+# Grammemes of the most probable parse that tell a resident's request from a
+# report: imperatives and first person («уберите», «прошу», «мы») against
+# third-person futures and past plurals of news («отремонтируют»,
+# «завершили»); short participles («сломан», «не убран», «будет отключена»).
+_GRAMMEMES: tuple[tuple[str, str], ...] = (
+    ("impr", "g:impr"),
+    ("1per", "g:1per"),
+    ("2per", "g:2per"),
+    ("3per", "g:3per"),
+    ("past", "g:past"),
+    ("futr", "g:futr"),
+    ("PRTS", "g:prts"),
+    ("INFN", "g:infn"),
+)
+
+
+@lru_cache(maxsize=100_000)
+def _grammar_names(token: str) -> tuple[str, ...]:
+    if not ("а" <= token[0] <= "я"):
+        return ()
+    parses = morph.analyzer().parse(token)
+    if not parses:
+        return ()
+    tag = parses[0].tag
+    names = [name for gram, name in _GRAMMEMES if gram in tag]
+    if "VERB" in tag and "past" in tag and "plur" in tag:
+        names.append("g:past_plur")
+    return tuple(names)
 
 
 _TOKEN_CACHE_MAX = 300_000
@@ -182,6 +220,8 @@ class Featurizer:
         lem = morph.lemma(token)
         names = [f"w:{lem}"]
         cfg = self.config
+        if cfg.grammar:
+            names.extend(_grammar_names(token))
         if cfg.char_max >= cfg.char_min > 0 and len(token) > 1:
             padded = f"<{token}>"
             n_chars = len(padded)

@@ -1,28 +1,27 @@
 """Near-duplicate signatures and the windowed candidate index.
 
-Signatures are datasketch MinHash (affine32 scheme) over word unigrams and
-bigrams of the normalized text. datasketch builds one MinHash per call in
-Python (~0.2 ms a post, DESIGN §4); here the *same* signature is computed for a
-whole batch at once in numpy, with the permutations taken from datasketch and
-the equality checked by a unit test, which brings the cost to a few µs a post.
+Signatures are datasketch MinHash (affine32 scheme) over character 4-grams of
+the normalized text. datasketch builds one MinHash per call in Python (~0.2 ms
+a post, DESIGN §4); here the *same* signature is computed for a whole batch at
+once in numpy (the n-grams are hashed straight from the UTF-32 code points,
+the permutations are datasketch's, and a unit test checks equality with
+datasketch's own update_batch), which costs a few µs a post.
 
-Word shingles rather than character shingles: a 250-character post has ~35
-words but ~220 character 4-grams, so words are ~6× cheaper to sign, and they
-separate "two people reporting potholes on different streets" (shared
-vocabulary, different street, house and details) better than character grams.
-A typo changes one unigram and two bigrams out of ~70, which costs little
-similarity.
+Character 4-grams rather than words: a typo or a Latin look-alike letter in a
+short post changes a word (and two word bigrams) out of a handful, which sinks
+a word-level Jaccard, while it changes at most four of a few dozen character
+4-grams. Distinguishing two residents who report the same kind of problem in
+similar words is left to what actually differs between them: the place
+(coordinates, address) and the words that are not shared, see Desk._is_copy.
 
 Candidates come from banded LSH (band/row counts chosen by datasketch's own
 optimiser for a deliberately low retrieval threshold); every candidate is then
-verified *exactly* on the stored shingle sets, so the decision does not depend
-on MinHash estimation noise.
+verified *exactly* on the two texts' 4-gram sets, so the decision does not
+depend on MinHash estimation noise.
 """
 
 from __future__ import annotations
 
-import re
-import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,8 +31,6 @@ from datasketch import MinHash
 from datasketch.lsh import _optimal_param
 
 _U32 = np.uint32
-_BIGRAM_MUL = _U32(0x9E3779B1)
-_WORD = re.compile(r"\w+", re.U)
 _SEED = 1
 _SCHEME = "affine32"
 
@@ -55,10 +52,28 @@ class Similarity:
     longer: int
 
 
-class Signer:
-    """Shingles and MinHash signatures, for a whole batch at once."""
+_GRAM_MUL = np.array(
+    [
+        0x9E3779B1,
+        0x85EBCA77,
+        0xC2B2AE3D,
+        0x27D4EB2F,
+        0x165667B1,
+        0xD3A2646C,
+        0xFD7046C5,
+        0xB55A4F09,
+    ],
+    dtype=_U32,
+)
 
-    def __init__(self, num_perm: int = 64, candidate_threshold: float = 0.4) -> None:
+
+class Signer:
+    """Character 4-gram shingles and MinHash signatures, for a whole batch at once."""
+
+    def __init__(self, num_perm: int = 64, candidate_threshold: float = 0.4, k: int = 5) -> None:
+        if not 2 <= k <= len(_GRAM_MUL):
+            raise ValueError(f"shingle length {k} not in 2..{len(_GRAM_MUL)}")
+        self.k = k
         self.num_perm = num_perm
         reference = MinHash(num_perm=num_perm, seed=_SEED, scheme=_SCHEME)
         a, b = reference.permutations
@@ -68,48 +83,40 @@ class Signer:
         self.bands, self.rows = int(bands), int(rows)
         rng = np.random.RandomState(7)
         self._band_mul = rng.randint(1, 2**62, size=self.rows, dtype=np.int64).astype(np.uint64)
-        self._word_hash: dict[str, int] = {}
         self._buf = np.empty((num_perm, 0), dtype=_U32)
 
-    def _hashes(self, words: list[str]) -> list[int]:
-        """crc32 of each word, cached: social media repeats a small vocabulary."""
-        cache = self._word_hash
-        if len(cache) > 500_000:
-            cache.clear()
-        get = cache.get
-        out = [get(w) for w in words]
-        for i, h in enumerate(out):
-            if h is None:
-                w = words[i]
-                out[i] = cache[w] = zlib.crc32(w.encode("utf-8"))
-        return out  # type: ignore[return-value]
+    def _grams(self, codepoints: np.ndarray) -> np.ndarray:
+        """A 32-bit hash of every run of k code points (vectorised)."""
+        k = self.k
+        n = len(codepoints) - k + 1
+        h = np.zeros(max(n, 0), dtype=_U32)
+        with np.errstate(over="ignore"):
+            for j in range(k):
+                h = (h * _U32(31)) ^ (codepoints[j : j + n] * _GRAM_MUL[j])
+        return h
 
-    def shingle_batch(self, word_lists: Sequence[Sequence[str]]) -> list[np.ndarray]:
-        """Per text, 32-bit hashes of its word unigrams then bigrams (repeats allowed).
+    def shingle_batch(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Per normalized text, the hashes of its character k-grams (repeats allowed).
 
         Repeats do not change a MinHash, and exact similarity dedups its inputs,
-        so the batch needs no sort (sorting was half the cost).
+        so the batch needs no sort. A text shorter than k characters is one gram.
         """
-        n = len(word_lists)
-        lengths = np.fromiter(map(len, word_lists), dtype=np.int64, count=n)
-        h = np.array(self._hashes([w for ws in word_lists for w in ws]), dtype=_U32)
-        doc = np.repeat(np.arange(n), lengths)
-        # Bigrams of neighbours inside one text (the last word of a text pairs with nothing).
-        same = doc[:-1] == doc[1:] if len(h) > 1 else np.zeros(0, dtype=bool)
-        with np.errstate(over="ignore"):
-            bigrams = ((h[:-1] * _BIGRAM_MUL) ^ h[1:] ^ _U32(0x5BD1E995))[same]
-        uni_end = np.cumsum(lengths)
-        big_end = np.cumsum(np.maximum(lengths - 1, 0))
+        k = self.k
+        padded = [t if len(t) >= k else t.ljust(k, "\x01") for t in texts]
+        joined = "\x00".join(padded)
+        cps = np.frombuffer(joined.encode("utf-32-le"), dtype=_U32)
+        grams = self._grams(cps)
         out = []
-        u0 = b0 = 0
-        for u1, b1 in zip(uni_end.tolist(), big_end.tolist(), strict=True):
-            out.append(np.concatenate((h[u0:u1], bigrams[b0:b1])))
-            u0, b0 = u1, b1
+        start = 0
+        for t in padded:
+            count = len(t) - k + 1
+            out.append(grams[start : start + count])
+            start += len(t) + 1  # the separator starts k-1 grams that belong to no text
         return out
 
     def shingles(self, normalized: str) -> np.ndarray:
-        """Sorted unique hashes of word unigrams and bigrams of one normalized text."""
-        return self.shingle_batch([_WORD.findall(normalized)])[0]
+        """Hashes of the character 4-grams of one normalized text."""
+        return self.shingle_batch([normalized])[0]
 
     def signatures(self, shingle_sets: Sequence[np.ndarray]) -> np.ndarray:
         """MinHash values (n × num_perm, uint32) equal to datasketch's update_batch."""
@@ -141,6 +148,60 @@ class Signer:
         return keys ^ np.arange(self.bands, dtype=np.uint64)[None, :]
 
 
+def _near(a: str, b: str) -> bool:
+    """Equal, or one edit apart (a typo): a changed letter from 3 letters on, a dropped,
+    doubled or swapped one from 4 (never in numbers)."""
+    if a == b:
+        return True
+    la, lb = len(a), len(b)
+    if min(la, lb) < 3 or abs(la - lb) > 1 or a.isdigit() or b.isdigit():
+        return False
+    if min(la, lb) < 4 and la != lb:
+        return False
+    if la == lb:
+        diff = [i for i in range(la) if a[i] != b[i]]
+        return len(diff) == 1 or (
+            len(diff) == 2
+            and diff[1] == diff[0] + 1
+            and a[diff[0]] == b[diff[1]]
+            and a[diff[1]] == b[diff[0]]
+        )
+    short, long_ = (a, b) if la < lb else (b, a)
+    i = 0
+    while i < len(short) and short[i] == long_[i]:
+        i += 1
+    return short[i:] == long_[i + 1 :]
+
+
+def word_containment(a: Sequence[str], b: Sequence[str]) -> float:
+    """Share of the shorter text's words found in the longer one, typos forgiven.
+
+    Two residents who use one template ("Требуется очистка <чего> от рекламы")
+    differ in the words that matter; a copy differs only in noise (wrappers,
+    tags, a cut tail, typos), so nearly every word of the shorter text is in
+    the longer one.
+    """
+    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
+    if not short:
+        return 0.0
+    pool = set(long_)
+    found = 0
+    counted = 0
+    for i, w in enumerate(short):
+        if len(w) <= 2 and not w.isdigit():
+            continue  # "в", "на", "не": a typo there says nothing about the post
+        counted += 1
+        if w in pool:
+            found += 1
+        elif w.isdigit() and i < len(short) - 1:
+            return 0.0  # another house, entrance or flat number: another place
+        elif i == len(short) - 1 and any(x.startswith(w) for x in pool):
+            found += 1  # the last word of a cut-off text may itself be cut
+        elif any(_near(w, x) for x in pool):
+            found += 1
+    return found / counted if counted else 1.0
+
+
 def similarity(a: np.ndarray, b: np.ndarray) -> Similarity:
     """Exact Jaccard and containment of two shingle sets (arrays; repeats ignored).
 
@@ -153,14 +214,6 @@ def similarity(a: np.ndarray, b: np.ndarray) -> Similarity:
     union = len(sa) + len(sb) - inter
     shorter, longer = min(len(sa), len(sb)), max(len(sa), len(sb))
     return Similarity(inter / union, inter / shorter, shorter, longer)
-
-
-def shingles_to_bytes(s: np.ndarray) -> bytes:
-    return s.astype("<u4").tobytes()
-
-
-def shingles_from_bytes(b: bytes) -> np.ndarray:
-    return np.frombuffer(b, dtype="<u4").astype(_U32)
 
 
 class CandidateIndex:

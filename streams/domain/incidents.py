@@ -30,6 +30,7 @@ import numpy as np
 from schemas.models import (
     AnyCommand,
     AssignCommand,
+    GeoPoint,
     Incident,
     IncidentEvent,
     IncidentEventType,
@@ -48,11 +49,10 @@ from streams.domain.dedup import (
     CandidateIndex,
     Signer,
     Similarity,
-    shingles_from_bytes,
-    shingles_to_bytes,
     similarity,
+    word_containment,
 )
-from streams.domain.grouping import GroupIndex, Probe, Profile, Rules
+from streams.domain.grouping import GroupIndex, Probe, Profile, Rules, haversine_m
 from streams.domain.normalize import fingerprint, normalized_words
 from streams.domain.sla import SlaPolicy, WorkCalendar
 from streams.settings import DedupSettings, GroupingSettings, SlaSettings
@@ -63,6 +63,7 @@ OPEN_STATUSES = frozenset({"new", "assigned", "in_progress", "answered_interim"}
 # be disputed) and closed ones (a repeat reopens them) inside the grouping window.
 GROUPABLE_STATUSES = OPEN_STATUSES | {"answered_final", "closed"}
 _MAX_TERMS = 200
+_MAX_NORM = 2000
 _STOP = frozenset(
     (
         "и в во на не что это как так по за из у к о об от до для же ли бы то все уже "
@@ -128,7 +129,7 @@ class MentionRecord(msgspec.Struct, array_like=True, omit_defaults=True):
     at: float
     created_at: str
     fp: str
-    shingles: bytes
+    norm: str  # normalized text (capped): re-shingled only to verify a candidate
     sig: bytes
     status: str
     platform: str
@@ -138,6 +139,9 @@ class MentionRecord(msgspec.Struct, array_like=True, omit_defaults=True):
     incident_id: str | None = None
     category: str | None = None
     municipality: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    address_key: str | None = None
 
 
 class ParkedResponse(msgspec.Struct):
@@ -194,11 +198,13 @@ class Prepared:
     mention: Mention
     rk: str
     fp: str
+    norm: str
     shingles: np.ndarray
     sig: np.ndarray
     band_keys: np.ndarray
     word_list: list[str]
     words: int
+    address_key: str | None = None
     _terms: frozenset[str] | None = None
 
     @property
@@ -224,7 +230,15 @@ class Desk:
         self.sla_settings = sla
         self.policy = SlaPolicy(sla)
         self.timezone_of = timezone_of
-        self.signer = Signer(num_perm=dedup.num_perm, candidate_threshold=dedup.candidate_threshold)
+        self.signer = Signer(
+            num_perm=dedup.num_perm,
+            candidate_threshold=dedup.candidate_threshold,
+            k=dedup.shingle_chars,
+        )
+        # Half the candidate threshold in agreeing MinHash values: a cut-off copy keeping
+        # 60 % of its original still agrees on ~60 %, an accidental candidate on few.
+        self._prefilter = int(dedup.num_perm * dedup.candidate_threshold * 0.5)
+        self._gram_cache: dict[str, np.ndarray] = {}
         self._calendars: dict[tuple[str | None, str | None], WorkCalendar] = {}
         self._built = False
         self._cand = CandidateIndex()
@@ -340,14 +354,17 @@ class Desk:
     def prepare(self, mentions: Sequence[Mention]) -> list[Prepared]:
         """Signatures for a batch (vectorised); no state is touched."""
         words = [normalized_words(m.text) for m in mentions]
-        shingles = self.signer.shingle_batch(words)
+        norms = [" ".join(w) for w in words]
+        shingles = self.signer.shingle_batch(norms)
         sigs = self.signer.signatures(shingles)
         bands = self.signer.band_keys(sigs)
         return [
             Prepared(
                 mention=m,
                 rk=region_key(m.place.region),
-                fp=fingerprint(" ".join(w)),
+                fp=fingerprint(norms[i]),
+                norm=norms[i],
+                address_key=_address_key(m.place.address),
                 shingles=shingles[i],
                 sig=sigs[i],
                 band_keys=bands[i],
@@ -387,7 +404,7 @@ class Desk:
             at=at,
             created_at=m.created_at.isoformat(),
             fp=p.fp,
-            shingles=shingles_to_bytes(p.shingles),
+            norm=p.norm[:_MAX_NORM],
             sig=p.sig.astype("<u4").tobytes(),
             status=status,
             platform=m.platform,
@@ -397,6 +414,9 @@ class Desk:
             incident_id=incident_id,
             category=m.category,
             municipality=m.place.municipality,
+            lat=m.place.geo.lat if m.place.geo else None,
+            lon=m.place.geo.lon if m.place.geo else None,
+            address_key=p.address_key,
         )
         self._put_mention(rec)
         self._index_mention(rec, p.band_keys)
@@ -435,27 +455,111 @@ class Desk:
 
     def _find_original(self, p: Prepared) -> MentionRecord | None:
         """The first-seen mention this one copies, or None."""
-        horizon = p.mention.created_at.timestamp() - self.dedup.window_days * 86400
+        if p.words < self.dedup.min_words:
+            # "Мусор", "снег на дороге": hundreds of people write exactly this about
+            # hundreds of places. A text this short says nothing about which post
+            # it copies, so only the same place makes it a copy.
+            return self._find_short_original(p)
+        best: tuple[float, float, str] | None = None
+        candidates = self._cand.candidates(p.rk, p.band_keys)
         first = self._fp.get((p.rk, p.fp))
         if first is not None:
-            rec = self._get_mention(first)
-            if rec is not None and rec.at >= horizon:
-                return self._root(first)
-        if p.words < self.dedup.min_words:  # too short for anything but exact equality
-            return None
-        best: tuple[float, float, str] | None = None
-        for cand_id in self._cand.candidates(p.rk, p.band_keys):
+            candidates.add(first)
+        for cand_id in candidates:
             cand = self._get_mention(cand_id)
             if cand is None:
                 continue
-            if cand.at < horizon:
+            exact = cand.fp == p.fp
+            # MinHash agreement estimates the Jaccard: cheap, and enough to drop
+            # the candidates a band collision brought in by chance.
+            if not exact and (
+                np.count_nonzero(np.frombuffer(cand.sig, dtype="<u4") == p.sig) < self._prefilter
+            ):
                 continue
-            sim = similarity(p.shingles, shingles_from_bytes(cand.shingles))
-            if self._is_copy(sim):
-                score = max(sim.jaccard, sim.containment * 0.99)
-                if best is None or (score, -cand.at) > (best[0], -best[1]):
-                    best = (score, cand.at, cand_id)
-        return self._root(best[2]) if best else None
+            if not self._in_window(p, cand) or self._other_place(p, cand):
+                continue
+            cand_words = cand.norm.split()
+            too_short = min(p.words, len(cand_words)) < self.dedup.min_words
+            if too_short and (not exact or not self._same_place(p, cand)):
+                continue  # one of the two is too short to tell which post the other copies
+            if exact:
+                sim = Similarity(1.0, 1.0, len(p.norm), len(p.norm))
+            else:
+                sim = similarity(p.shingles, self._cached_shingles(cand))
+                if not self._is_copy(sim):
+                    continue
+                if word_containment(p.word_list, cand_words) < self.dedup.word_containment:
+                    continue  # the same template, different words that matter
+            root = self._root(cand_id)
+            if root is None or (root.id != cand_id and self._other_place(p, root)):
+                continue  # the copy had no place, its original is somewhere else
+            score = max(sim.jaccard, sim.containment * 0.99)
+            if best is None or (score, -cand.at) > (best[0], -best[1]):
+                best = (score, cand.at, root.id)
+        return self._get_mention(best[2]) if best else None
+
+    def _cached_shingles(self, rec: MentionRecord) -> np.ndarray:
+        """Shingles of a candidate; popular originals are verified against again and again."""
+        grams = self._gram_cache.get(rec.id)
+        if grams is None:
+            if len(self._gram_cache) > 20_000:
+                self._gram_cache.clear()
+            grams = self._gram_cache[rec.id] = self.signer.shingles(rec.norm)
+        return grams
+
+    def _in_window(self, p: Prepared, rec: MentionRecord) -> bool:
+        return rec.at >= p.mention.created_at.timestamp() - self.dedup.window_days * 86400
+
+    def _other_place(self, p: Prepared, rec: MentionRecord) -> bool:
+        """Both posts say where they are, and it is not the same place: not a copy."""
+        geo = p.mention.place.geo
+        if geo is not None and rec.lat is not None and rec.lon is not None:
+            far = haversine_m(geo, GeoPoint(lat=rec.lat, lon=rec.lon)) > self.dedup.max_distance_m
+            if far:
+                return True
+        return bool(p.address_key and rec.address_key and p.address_key != rec.address_key)
+
+    def _find_short_original(self, p: Prepared) -> MentionRecord | None:
+        """A short text: the same words (typos forgiven) at the same place, or carried over."""
+        ids = self._cand.candidates(p.rk, p.band_keys)
+        first = self._fp.get((p.rk, p.fp))
+        if first is not None:
+            ids.add(first)
+        best: MentionRecord | None = None
+        for cand_id in ids:
+            rec = self._get_mention(cand_id)
+            if rec is None or not self._in_window(p, rec) or self._other_place(p, rec):
+                continue
+            if p.mention.place.geo is not None and rec.lat is None:
+                continue  # a post that knows its place does not copy one that does not
+            words = rec.norm.split()
+            if rec.fp != p.fp and (
+                len(words) != p.words
+                or word_containment(p.word_list, words) < 1.0
+                or word_containment(words, p.word_list) < 1.0
+            ):
+                continue
+            carried = self._same_place(p, rec) or self._short_repost(p, rec)
+            if carried and (best is None or rec.at < best.at):
+                best = rec
+        return self._root(best.id) if best else None
+
+    def _short_repost(self, p: Prepared, rec: MentionRecord) -> bool:
+        """The same short text soon after, in another network: most likely carried over.
+
+        Two residents of one city do write "мусор не вывозят" independently, but
+        they usually do it on the same portal or in the same public; a copy shows
+        up elsewhere, within hours.
+        """
+        hours = self.dedup.short_repost_hours
+        soon = p.mention.created_at.timestamp() - rec.at <= hours * 3600
+        return soon and rec.platform != p.mention.platform and rec.source_id != p.mention.source.id
+
+    def _same_place(self, p: Prepared, rec: MentionRecord) -> bool:
+        geo = p.mention.place.geo
+        if geo is not None and rec.lat is not None and rec.lon is not None:
+            return haversine_m(geo, GeoPoint(lat=rec.lat, lon=rec.lon)) <= 100
+        return bool(p.address_key and p.address_key == rec.address_key)
 
     def _is_copy(self, sim: Similarity) -> bool:
         if sim.jaccard >= self.dedup.threshold:
@@ -464,7 +568,7 @@ class Desk:
         # and the shorter one long enough to mean something.
         return (
             sim.containment >= self.dedup.containment
-            and sim.shorter >= 8
+            and sim.shorter >= 24
             and sim.shorter >= 0.4 * sim.longer
         )
 

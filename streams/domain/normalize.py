@@ -62,6 +62,12 @@ def _strip_links(t: str) -> str:
     return t
 
 
+# What feeds append to a cut-off post: "… Показать полностью", "(читать далее)".
+_TRUNCATION = re.compile(
+    r"(?:\s*(?:…|\.\.\.))?[\s(\[]*(?:(?:читать\s+далее|читать\s+полностью|показать\s+полностью|показать\s+ещ[её]"
+    r"|подробнее|далее)\b\s*(?:…|\.\.\.)?|…|\.\.\.)[\s)\].:…]*$",
+    re.I,
+)
 _OPEN_QUOTES = "«\"“„'"
 _CLOSE_QUOTES = "»\"”“'"
 
@@ -78,6 +84,9 @@ def _strip_wrappers(t: str) -> str:
         end = t.rstrip(" .!?")
         if len(end) > 1 and end[-1] in _CLOSE_QUOTES:
             t = end[1:-1].strip() + t[len(end) :]
+    t = t.rstrip()
+    if t.endswith(("…", "...", ")", ":", "]")) or "далее" in t[-20:] or "полностью" in t[-20:]:
+        t = _TRUNCATION.sub("", t)
     return t
 
 

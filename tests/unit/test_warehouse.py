@@ -22,10 +22,17 @@ def test_cluster_rendering_uses_replicated_engines_and_on_cluster() -> None:
         s for m in load_migrations() for s in m.statements(r) if s.startswith("CREATE TABLE")
     ]
     assert creates
+    local = {re.match(r"CREATE TABLE IF NOT EXISTS (\S+) ", s).group(1) for s in creates}
     for stmt in creates:
         assert "ON CLUSTER 'main'" in stmt
         engine = re.search(r"ENGINE = (\w+)", stmt)
-        assert engine and engine.group(1).startswith("Replicated"), stmt[:80]
+        assert engine, stmt[:80]
+        if stmt.startswith("CREATE TABLE IF NOT EXISTS incidents_local."):
+            assert engine.group(1).startswith("Replicated"), stmt[:80]
+            # every local table is read and written through a Distributed table
+            assert stmt.split()[5].replace("incidents_local.", "incidents.") in local
+        else:
+            assert engine.group(1) == "Distributed", stmt[:80]
 
 
 def test_every_sink_table_is_created_with_its_columns() -> None:

@@ -1,0 +1,283 @@
+"""`incidents connect NAME` and `incidents replies`: one process per source kind.
+
+``streams.cli.build_parser`` calls :func:`register`. A bad token or setting
+ends the process with one line and exit code 2 (``ConfigError``); a broker
+that cannot be reached ends it with exit code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+CONNECTORS = ("vk", "ok", "telegram", "portal", "rss", "webhook", "file")
+
+
+def register(sub: Any) -> None:
+    sp = sub.add_parser(
+        "connect",
+        help="run a connector: vk, ok, telegram, portal, rss, webhook, or replay files",
+        description="Poll a platform (or receive webhooks) and publish RawMention v1 to "
+        "mentions.raw. Settings: INCIDENTS_CONNECTORS_* (docs/connectors.md).",
+    )
+    sp.add_argument("name", choices=CONNECTORS, help="which connector")
+    sp.add_argument("files", nargs="*", help="for `file`: JSONL or CSV files (.gz allowed)")
+    sp.add_argument("--once", action="store_true", help="one polling round, then exit")
+    sp.add_argument("--connect-timeout", type=float, default=30.0)
+    sp.set_defaults(fn=cmd_connect)
+
+    sp = sub.add_parser(
+        "replies",
+        help="post answers from replies.outbound to VK/OK/Telegram (dry-run unless enabled)",
+    )
+    sp.add_argument(
+        "--idle-exit", type=float, help="exit after this many seconds without replies (batch runs)"
+    )
+    sp.add_argument("--connect-timeout", type=float, default=30.0)
+    sp.set_defaults(fn=cmd_replies)
+
+
+def _load() -> tuple[Any, Any, Any]:
+    from connectors.registry import load_registry
+    from connectors.settings import connector_env_hidden, load_connector_settings
+    from streams import logs
+    from streams.settings import load_settings
+
+    with connector_env_hidden():
+        settings = load_settings()
+    conf = load_connector_settings()
+    logs.configure(settings.log, settings.loglevel)
+    registry = load_registry(conf.registry_file)
+    return settings, conf, registry
+
+
+def _wait_for_broker(settings: Any, timeout: float) -> None:
+    from confluent_kafka.admin import AdminClient
+
+    from streams.cli import Failure
+
+    admin = AdminClient({**settings.kafka.librdkafka(), "socket.connection.setup.timeout.ms": 3000})
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            admin.list_topics(timeout=3)
+            return
+        except Exception as exc:
+            if time.monotonic() > deadline:
+                raise Failure(
+                    f"cannot reach Kafka at {settings.kafka.bootstrap} (INCIDENTS_KAFKA_BOOTSTRAP) "
+                    f"within {timeout:.0f} s: {str(exc)[:120]}"
+                ) from None
+            time.sleep(0.5)
+
+
+def ensure_results_topic(settings: Any) -> str:
+    """Create replies.results (not yet in streams.topics) when missing; return its name."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    from connectors.replies import RESULTS_TOPIC
+
+    name = settings.topics.name(RESULTS_TOPIC)
+    admin = AdminClient(settings.kafka.librdkafka())
+    if name not in admin.list_topics(timeout=30).topics:
+        conf = {"retention.ms": str(settings.topics.retention_days * 86_400_000)}
+        futures = admin.create_topics(
+            [
+                NewTopic(
+                    name,
+                    settings.topics.partitions,
+                    settings.topics.replication_factor,
+                    config=conf,
+                )
+            ]
+        )
+        for f in futures.values():
+            try:
+                f.result(30)
+            except Exception as exc:  # created meanwhile by another process
+                if "already exists" not in str(exc).lower():
+                    raise
+    return name
+
+
+def cmd_connect(args: argparse.Namespace) -> int:
+    from connectors.base import FatalError
+    from connectors.producer import MentionProducer, PublishError
+    from streams.cli import Failure, UsageError
+    from streams.settings import ConfigError
+    from streams.topics import ensure_topics
+
+    if args.name == "file":
+        if not args.files:
+            raise UsageError("connect file: name one or more JSONL or CSV files")
+        for f in args.files:
+            if not Path(f).is_file():
+                raise UsageError(f"no such file: {f}")
+    elif args.files:
+        raise UsageError(f"connect {args.name}: takes no file arguments")
+    settings, conf, registry = _load()
+    _wait_for_broker(settings, args.connect_timeout)
+    ensure_topics(settings)
+    producer = MentionProducer(settings.kafka, client_id=f"incidents-connector-{args.name}")
+    try:
+        if args.name == "file":
+            return _replay_files(settings, producer, [Path(f) for f in args.files])
+        return asyncio.run(_run_connector(args.name, settings, conf, registry, producer, args.once))
+    except FatalError as exc:
+        raise ConfigError(f"connect {args.name}: {exc}") from None
+    except PublishError as exc:
+        raise Failure(f"connect {args.name}: {exc}") from None
+
+
+def _replay_files(settings: Any, producer: Any, paths: list[Path]) -> int:
+    import sys
+
+    from connectors.file import replay_csv, replay_file
+    from streams.topics import Topics
+
+    raw = Topics.from_settings(settings).raw
+    for path in paths:
+        is_csv = path.name.removesuffix(".gz").endswith(".csv")
+        n = replay_csv(producer, path, raw) if is_csv else replay_file(producer, path, raw)
+        print(f"{path}: published {n} lines to {raw}", file=sys.stderr)
+    return 0
+
+
+async def _run_connector(
+    name: str, settings: Any, conf: Any, registry: Any, producer: Any, once: bool
+) -> int:
+    from connectors import metrics
+    from connectors.base import (
+        FatalError,
+        Runtime,
+        install_signal_handlers,
+        poll_forever,
+        serve,
+        web_app,
+    )
+    from connectors.cursor import CursorStore
+
+    rt = Runtime(
+        name=name,
+        settings=settings,
+        conf=conf,
+        registry=registry,
+        producer=producer,
+        store=CursorStore.for_connector(conf.state_dir, name),
+    )
+    install_signal_handlers(rt)
+    app = web_app(rt)
+    closers: list[Any] = []
+    sources: list[Any] | None = None
+    try:
+        if name == "webhook":
+            from connectors import webhook
+
+            webhook.routes(app, rt)
+        elif name == "telegram" and conf.telegram_mode == "webhook":
+            from connectors import telegram
+
+            telegram.webhook_routes(app, rt)
+            api = telegram.TelegramApi(conf)
+            closers.append(api)
+            await telegram.set_webhook(api, conf)
+        else:
+            module = _module(name)
+            if name == "portal":
+                module.check(conf, registry)
+            client, sources = module.build_sources(rt)
+            closers.append(client)
+        runner = await serve(app, conf.web_host, conf.web_port)
+        rt.log.info("connector_started", sources=len(sources or []), port=conf.web_port)
+        try:
+            if sources is not None:
+                await poll_forever(rt, sources, once=once)
+            else:
+                await rt.stopping.wait()
+        finally:
+            await runner.cleanup()
+    except FatalError as exc:
+        rt.fatal = str(exc)
+        metrics.UP.labels(name).set(0)
+        rt.log.error("connector_fatal", error=str(exc))
+        raise
+    finally:
+        for c in closers:
+            await c.close()
+        await asyncio.to_thread(producer.flush)
+    rt.log.info("connector_stopped", published=rt.published)
+    return 0
+
+
+def _module(name: str) -> Any:
+    import importlib
+
+    return importlib.import_module(f"connectors.{name}")
+
+
+def cmd_replies(args: argparse.Namespace) -> int:
+    from connectors.base import FatalError
+    from connectors.producer import MentionProducer, PublishError
+    from streams.cli import Failure
+    from streams.settings import ConfigError
+    from streams.topics import ensure_topics
+
+    settings, conf, registry = _load()
+    _wait_for_broker(settings, args.connect_timeout)
+    ensure_topics(settings)
+    results = ensure_results_topic(settings)
+    producer = MentionProducer(settings.kafka, client_id="incidents-replies")
+    try:
+        return asyncio.run(
+            _run_replies(settings, conf, registry, producer, results, args.idle_exit)
+        )
+    except FatalError as exc:
+        raise ConfigError(f"replies: {exc}") from None
+    except PublishError as exc:
+        raise Failure(f"replies: {exc}") from None
+
+
+async def _run_replies(
+    settings: Any, conf: Any, registry: Any, producer: Any, results: str, idle_exit: float | None
+) -> int:
+    from confluent_kafka import Consumer
+
+    from connectors.base import Runtime, install_signal_handlers, serve, web_app
+    from connectors.replies import RepliesWorker, SentStore, build_posters
+    from streams.topics import Topics
+
+    rt = Runtime(name="replies", settings=settings, conf=conf, registry=registry, producer=producer)
+    install_signal_handlers(rt)
+    posters = build_posters(conf)
+    store = SentStore(conf.state_dir / "replies.sent.sqlite")
+    k = settings.kafka
+    consumer = Consumer(
+        {
+            **k.librdkafka(),
+            "group.id": conf.replies_group or f"{settings.worker.app_id}-replies",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": int(k.session_timeout_s * 1000),
+            "heartbeat.interval.ms": int(k.heartbeat_interval_s * 1000),
+        }
+    )
+    consumer.subscribe([Topics.from_settings(settings).replies])
+    runner = await serve(web_app(rt), conf.web_host, conf.web_port)
+    rt.log.info("replies_started", live=list(posters), results_topic=results)
+    worker = RepliesWorker(rt, store, posters, results)
+    try:
+        from connectors.replies import run_replies
+
+        await run_replies(rt, worker, consumer, idle_exit_s=idle_exit)
+    finally:
+        await runner.cleanup()
+        for p in posters.values():
+            await p.close()
+        await asyncio.to_thread(producer.flush)
+        consumer.close()
+        store.close()
+    rt.log.info("replies_stopped", posted=worker.posted)
+    return 0

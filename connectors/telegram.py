@@ -1,0 +1,255 @@
+"""Telegram: messages of the chats and channels the bot is a member of (Bot API).
+
+Two modes (``INCIDENTS_CONNECTORS_TELEGRAM_MODE``):
+
+- ``polling``: ``getUpdates`` long polling with ``offset``. The Bot API keeps
+  an update until a later call passes an ``offset`` above its ``update_id``,
+  so the durable cursor ``{"offset": last update_id + 1}`` is also the
+  acknowledgement: a connector that dies before saving it is sent the same
+  updates again. The API keeps unconfirmed updates for 24 hours.
+- ``webhook``: the Bot API POSTs each Update to ``/telegram`` on this process
+  (``setWebhook`` is called at start when ``TELEGRAM_WEBHOOK_URL`` is set, with
+  ``secret_token``); the handler publishes and waits for the broker before it
+  answers 200, and the Bot API retries anything else.
+
+Only ``message`` and ``channel_post`` updates with text or a caption are
+published; edits, service messages and media without a caption are counted as
+skipped. Errors: 401 (bad token) and 409 (a webhook is set, or another
+getUpdates runs with the same token) are fatal; 429 is retried after
+``parameters.retry_after``.
+
+Ids: ``telegram:<chat id>/<message id>`` (``telegram:-1001733245519/8817``).
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+import msgspec
+from aiohttp import web
+
+from connectors import metrics
+from connectors.base import (
+    FatalError,
+    HttpClient,
+    MalformedResponse,
+    MapResult,
+    Page,
+    Runtime,
+    Source,
+    SourceUnavailable,
+    TransientError,
+    commit_batch,
+    from_unix,
+    map_item,
+    mention,
+    source_fields,
+)
+from connectors.cursor import Cursor
+from connectors.registry import Registry
+from connectors.settings import ConnectorSettings
+
+UPDATES = ("message", "channel_post")
+IGNORED = ("edited_message", "edited_channel_post")
+PAGE = 100
+
+
+class TelegramApi:
+    def __init__(self, conf: ConnectorSettings, connector: str = "telegram") -> None:
+        if conf.telegram_token is None:
+            raise FatalError("INCIDENTS_CONNECTORS_TELEGRAM_TOKEN is not set (from @BotFather)")
+        self.conf = conf
+        self.base = (
+            f"{conf.telegram_api_url.rstrip('/')}/bot{conf.telegram_token.get_secret_value()}"
+        )
+        self.http = HttpClient(connector, conf)
+
+    async def call(self, method: str, timeout_s: float | None = None, **params: Any) -> Any:
+        body_params = {k: v for k, v in params.items() if v is not None}
+        resp = await self.http.request(
+            method, "POST", f"{self.base}/{method}", json_body=body_params, timeout_s=timeout_s
+        )
+        body = resp.json()
+        if not isinstance(body, dict) or "ok" not in body:
+            raise MalformedResponse(f"{method}: not a Bot API answer", resp.body)
+        if body["ok"] is True:
+            return body.get("result")
+        code = body.get("error_code", resp.status)
+        desc = str(body.get("description", ""))[:200]
+        if code in (401, 404):  # 404: the token is malformed, so the bot URL does not exist
+            raise FatalError(
+                f"Telegram rejected the bot token ({code}: {desc}); check "
+                "INCIDENTS_CONNECTORS_TELEGRAM_TOKEN",
+                "auth",
+            )
+        if code == 409:
+            raise FatalError(
+                f"Telegram: {desc} (409): one consumer of updates per bot token", "conflict"
+            )
+        if code == 429:
+            after = (body.get("parameters") or {}).get("retry_after")
+            raise TransientError(
+                f"{method}: 429 {desc}", "rate_limited", float(after) if after else None
+            )
+        if code == 403:
+            raise SourceUnavailable(f"{method}: 403 {desc}", "access_denied")
+        raise SourceUnavailable(f"{method}: {code} {desc}", "api_error")
+
+    async def close(self) -> None:
+        await self.http.close()
+
+
+def message_url(chat: dict[str, Any], message_id: int) -> str | None:
+    username = chat.get("username")
+    if isinstance(username, str) and username:
+        return f"https://t.me/{username}/{message_id}"
+    cid = str(chat.get("id", ""))
+    if cid.startswith("-100"):
+        return f"https://t.me/c/{cid[4:]}/{message_id}"
+    return None
+
+
+def map_update(update: dict[str, Any], registry: Registry) -> MapResult:
+    kind = next((k for k in UPDATES if k in update), None)
+    if kind is None:
+        return "edited" if any(k in update for k in IGNORED) else "other_update"
+    msg = update[kind]
+    chat = msg["chat"]
+    chat_id, message_id = chat["id"], msg["message_id"]
+    if not isinstance(chat_id, int) or not isinstance(message_id, int):
+        raise TypeError(f"chat.id and message_id must be integers, got {chat_id!r}/{message_id!r}")
+    text = msg.get("text", msg.get("caption"))
+    if text is None:
+        return "no_text"
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a string, got {type(text).__name__}")
+    if not text.strip():
+        return "no_text"
+    author = None
+    sender = msg.get("from")
+    if isinstance(sender, dict) and sender.get("id") is not None:
+        name = " ".join(p for p in (sender.get("first_name"), sender.get("last_name")) if p)
+        author = {"id": str(sender["id"]), "name": name or None}
+    elif isinstance(msg.get("sender_chat"), dict):
+        author = {"id": str(msg["sender_chat"]["id"]), "name": msg["sender_chat"].get("title")}
+    reply_to = None
+    rt = msg.get("reply_to_message")
+    if isinstance(rt, dict) and isinstance(rt.get("message_id"), int):
+        reply_to = f"telegram:{chat_id}/{rt['message_id']}"
+    url = message_url(chat, message_id)
+    entry = registry.lookup("telegram", str(chat_id))
+    fields = source_fields(entry, str(chat_id), name=chat.get("title"))
+    if entry is None:
+        fields["source"]["kind"] = "chat"
+    return mention(
+        id=f"telegram:{chat_id}/{message_id}",
+        platform="telegram",
+        text=text,
+        created_at=from_unix(msg["date"]),
+        author=author,
+        url=url,
+        reply_to=reply_to,
+        **fields,
+    )
+
+
+class UpdatesSource:
+    """getUpdates; cursor ``{"offset": next update_id}``."""
+
+    key = "telegram:updates"
+    long_poll = True  # the Bot API does the waiting: no pause between rounds
+
+    def __init__(self, api: TelegramApi, registry: Registry, long_poll_s: int) -> None:
+        self.api, self.registry, self.long_poll_s = api, registry, long_poll_s
+
+    async def poll(self, cursor: Cursor | None) -> Page:
+        offset = int(cursor["offset"]) if cursor else None
+        result = await self.api.call(
+            "getUpdates",
+            timeout_s=self.api.conf.request_timeout_s + self.long_poll_s,
+            offset=offset,
+            limit=PAGE,
+            timeout=self.long_poll_s,
+            allowed_updates=list(UPDATES + IGNORED),
+        )
+        if not isinstance(result, list):
+            raise MalformedResponse("getUpdates: result is not a list", msgspec.json.encode(result))
+        items = []
+        nxt = offset
+        for upd in result:
+            uid = upd.get("update_id") if isinstance(upd, dict) else None
+            if isinstance(uid, int):
+                nxt = max(nxt or 0, uid + 1)
+            items.append(
+                map_item(
+                    upd,
+                    lambda u: map_update(u, self.registry),
+                    {"offset": nxt} if nxt else {},
+                    str(uid),
+                )
+            )
+        # Non-empty: ask again at once; an empty answer already waited long_poll_s.
+        return Page(items, {"offset": nxt} if nxt else {}, more=bool(result))
+
+
+def build_sources(rt: Runtime) -> tuple[TelegramApi, list[Source]]:
+    api = TelegramApi(rt.conf)
+    return api, [UpdatesSource(api, rt.registry, rt.conf.telegram_long_poll_s)]
+
+
+def webhook_routes(app: web.Application, rt: Runtime) -> None:
+    """POST /telegram: one Update per call, published before the 200."""
+    secret = rt.conf.telegram_webhook_secret
+    if secret is None:
+        raise FatalError(
+            "INCIDENTS_CONNECTORS_TELEGRAM_WEBHOOK_SECRET is not set: webhook mode needs the "
+            "secret_token Telegram sends back in X-Telegram-Bot-Api-Secret-Token"
+        )
+    expected = secret.get_secret_value().encode()
+
+    async def handle(request: web.Request) -> web.Response:
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "").encode()
+        if not hmac.compare_digest(given, expected):
+            metrics.ERRORS.labels(rt.name, "unauthorized").inc()
+            return web.json_response({"error": "bad secret token"}, status=401)
+        body = await request.read()
+        try:
+            update = msgspec.json.decode(body)
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            rt.dead_letter(body, "invalid_json", f"telegram webhook: {exc}")
+            await rt.flush()
+            return web.json_response({"ok": True})  # a retry would not fix it
+        metrics.FETCHED.labels(rt.name).inc()
+        item = map_item(
+            update,
+            lambda u: map_update(u, rt.registry),
+            {},
+            str(update.get("update_id") if isinstance(update, dict) else ""),
+        )
+        await commit_batch(rt, None, [item], {})
+        rt.succeeded()
+        return web.json_response({"ok": True})
+
+    app.router.add_post("/telegram", handle)
+
+
+async def set_webhook(api: TelegramApi, conf: ConnectorSettings) -> None:
+    if not conf.telegram_webhook_url:
+        return
+    assert conf.telegram_webhook_secret is not None
+    await api.call(
+        "setWebhook",
+        url=conf.telegram_webhook_url,
+        secret_token=conf.telegram_webhook_secret.get_secret_value(),
+        allowed_updates=list(UPDATES + IGNORED),
+    )
+
+
+def parse_mention_id(mention_id: str) -> tuple[int, int]:
+    """(chat id, message id) of a Telegram mention id, for replies."""
+    rest = mention_id.removeprefix("telegram:")
+    chat, sep, msg = rest.partition("/")
+    if not sep:
+        raise ValueError(f"not a Telegram message id: {mention_id!r}")
+    return int(chat), int(msg)

@@ -1,0 +1,116 @@
+"""Each way monitoring sees one post again, and the look-alikes that are not copies."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import pytest
+
+from schemas.models import GeoPoint
+from streams.domain.dedup_eval import rewrite
+from tests.unit.test_desk import T0, feed, mention, new_desk
+
+ORIGINAL = (
+    "Третий день во дворе дома 14 на улице Циолковского не вывозят мусор, контейнеры "
+    "переполнены, пакеты лежат на земле, их растаскивают собаки. Управляющая компания "
+    "трубку не берёт."
+)
+
+
+def _copy_of(text: str, **kw: object) -> str | None:
+    desk = new_desk()
+    feed(desk, mention("pos:1", ORIGINAL, category="waste", appeal=False))
+    (out,) = feed(desk, mention("telegram:2", text, at=T0 + timedelta(hours=3), appeal=False, **kw))
+    return out.mentions[0].duplicate_of
+
+
+@pytest.mark.parametrize(
+    "copy",
+    [
+        f"Подписчики пишут: «{ORIGINAL}»",
+        f"Репост: Пишет подписчик: {ORIGINAL}",
+        f"#Циолковского #мусор {ORIGINAL} #ЖКХ",
+        f"😡😡 {ORIGINAL} ‼️",
+        ORIGINAL.upper(),
+        ORIGINAL.replace("переполнены", "перепoлнены").replace(
+            "собаки", "собакки"
+        ),  # look-alike, typo
+        ORIGINAL[: len(ORIGINAL) * 2 // 3] + "… Показать полностью",
+        f"{ORIGINAL} https://vk.com/wall-1_2",
+        "  ".join(ORIGINAL.split(" ")),
+    ],
+    ids=[
+        "wrapper",
+        "nested-wrapper",
+        "hashtags",
+        "emoji",
+        "case",
+        "homoglyph+typo",
+        "cut-tail",
+        "link",
+        "spaces",
+    ],  # fmt: skip
+)
+def test_rewritten_copies_are_duplicates_of_the_original(copy: str) -> None:
+    assert _copy_of(copy) == "pos:1"
+
+
+def test_generated_rewrites_of_a_long_text_are_found() -> None:
+    rng = random.Random(4)
+    found = sum(_copy_of(rewrite(ORIGINAL, rng)[0]) == "pos:1" for _ in range(40))
+    assert found >= 38
+
+
+def test_another_resident_on_another_street_is_not_a_copy() -> None:
+    other = ORIGINAL.replace("дома 14 на улице Циолковского", "дома 3 на улице Гагарина")
+    assert _copy_of(other) is None
+
+
+def test_the_same_template_about_another_object_is_not_a_copy() -> None:
+    a = "Требуется очистка дорожных знаков от несанкционированной рекламы по адресу Невский проспект"
+    b = "Требуется очистка опоры освещения от несанкционированной рекламы по адресу Невский проспект"
+    desk = new_desk()
+    feed(desk, mention("pos:1", a, appeal=False))
+    (out,) = feed(desk, mention("pos:2", b, at=T0 + timedelta(hours=1), appeal=False))
+    assert out.mentions[0].status == "accepted"
+
+
+def test_another_entrance_number_is_another_place() -> None:
+    a = "Не работает освещение над входом в подъезд по адресу улица Коллонтай дом 21 подъезд 4"
+    desk = new_desk()
+    feed(desk, mention("pos:1", a, appeal=False))
+    (out,) = feed(desk, mention("pos:2", a.replace("подъезд 4", "подъезд 1"), appeal=False,
+                                 at=T0 + timedelta(minutes=30)))  # fmt: skip
+    assert out.mentions[0].status == "accepted"
+
+
+def test_identical_texts_with_coordinates_far_apart_are_two_posts() -> None:
+    text = "Самовольно установлена решётка на окне на лицевом фасаде, прошу демонтировать"
+    desk = new_desk()
+    feed(desk, mention("pos:1", text, geo=GeoPoint(lat=59.915, lon=30.328), appeal=False))
+    (out,) = feed(desk, mention("pos:2", text, geo=GeoPoint(lat=59.929, lon=30.339), appeal=False,
+                                 at=T0 + timedelta(hours=2)))  # fmt: skip
+    assert out.mentions[0].status == "accepted"
+
+
+def test_short_texts_link_only_when_carried_over_or_at_the_same_place() -> None:
+    desk = new_desk()
+    feed(desk, mention("pos:1", "Мусор не вывозят", appeal=False))
+    # Another resident on the same portal writes the same three words: not a copy.
+    (same_portal,) = feed(
+        desk, mention("pos:2", "Мусор не вывозят!", appeal=False, at=T0 + timedelta(hours=1))
+    )
+    assert same_portal.mentions[0].status == "accepted"
+    # A city public carries it over to VK a few hours later: a copy.
+    (repost,) = feed(desk, mention("vk:3", "Подписчики пишут: мусор не вывозят", appeal=False,
+                                    at=T0 + timedelta(hours=4)))  # fmt: skip
+    assert repost.mentions[0].duplicate_of == "pos:1"
+
+
+def test_copies_in_another_region_are_not_compared() -> None:
+    desk = new_desk()
+    feed(desk, mention("pos:1", ORIGINAL, appeal=False))
+    (out,) = feed(desk, mention("vk:2", ORIGINAL, region="RU-IVA", municipality="Иваново", appeal=False,
+                                 at=T0 + timedelta(hours=1)))  # fmt: skip
+    assert out.mentions[0].status == "accepted"
