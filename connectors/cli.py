@@ -42,12 +42,11 @@ def register(sub: Any) -> None:
 
 def _load() -> tuple[Any, Any, Any]:
     from connectors.registry import load_registry
-    from connectors.settings import connector_env_hidden, load_connector_settings
+    from connectors.settings import load_connector_settings
     from streams import logs
     from streams.settings import load_settings
 
-    with connector_env_hidden():
-        settings = load_settings()
+    settings = load_settings()
     conf = load_connector_settings()
     logs.configure(settings.log, settings.loglevel)
     registry = load_registry(conf.registry_file)
@@ -72,35 +71,6 @@ def _wait_for_broker(settings: Any, timeout: float) -> None:
                     f"within {timeout:.0f} s: {str(exc)[:120]}"
                 ) from None
             time.sleep(0.5)
-
-
-def ensure_results_topic(settings: Any) -> str:
-    """Create replies.results (not yet in streams.topics) when missing; return its name."""
-    from confluent_kafka.admin import AdminClient, NewTopic
-
-    from connectors.replies import RESULTS_TOPIC
-
-    name = settings.topics.name(RESULTS_TOPIC)
-    admin = AdminClient(settings.kafka.librdkafka())
-    if name not in admin.list_topics(timeout=30).topics:
-        conf = {"retention.ms": str(settings.topics.retention_days * 86_400_000)}
-        futures = admin.create_topics(
-            [
-                NewTopic(
-                    name,
-                    settings.topics.partitions,
-                    settings.topics.replication_factor,
-                    config=conf,
-                )
-            ]
-        )
-        for f in futures.values():
-            try:
-                f.result(30)
-            except Exception as exc:  # created meanwhile by another process
-                if "already exists" not in str(exc).lower():
-                    raise
-    return name
 
 
 def cmd_connect(args: argparse.Namespace) -> int:
@@ -223,12 +193,12 @@ def cmd_replies(args: argparse.Namespace) -> int:
     from connectors.producer import MentionProducer, PublishError
     from streams.cli import Failure
     from streams.settings import ConfigError
-    from streams.topics import ensure_topics
+    from streams.topics import Topics, ensure_topics
 
     settings, conf, registry = _load()
     _wait_for_broker(settings, args.connect_timeout)
     ensure_topics(settings)
-    results = ensure_results_topic(settings)
+    results = Topics.from_settings(settings).reply_results
     producer = MentionProducer(settings.kafka, client_id="incidents-replies")
     try:
         return asyncio.run(

@@ -32,10 +32,9 @@ import sqlite3
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import msgspec
-from msgspec import Meta, Struct
 
 from connectors import metrics
 from connectors.base import (
@@ -47,27 +46,10 @@ from connectors.base import (
     retrying,
 )
 from connectors.settings import ConnectorSettings
-from schemas.models import Reply, encode
+from schemas.models import Reply, ReplyResult, ReplyStatus, encode
 
-RESULTS_TOPIC = "replies.results"
-ReplyStatus = Literal["posted", "dry_run", "failed", "unknown", "unsupported"]
 DONE = ("posted", "dry_run", "failed", "unknown", "unsupported")
 TELEGRAM_LIMIT = 4096
-
-
-class ReplyResult(Struct, omit_defaults=True):
-    """ReplyResult v1: what happened to one Reply (topic replies.results, key mention id)."""
-
-    reply_id: str
-    mention_id: str
-    response_id: str
-    incident_id: str
-    platform: str
-    status: ReplyStatus
-    at: Annotated[datetime, Meta(tz=True)]
-    attempts: int = 0
-    external_id: str | None = None
-    error: str | None = None
 
 
 class SentStore:

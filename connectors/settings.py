@@ -10,8 +10,6 @@ logged. Field names map one to one to variables: ``vk_token`` is
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -144,20 +142,6 @@ class ConnectorSettings(BaseSettings):
 def env_names() -> set[str]:
     """Every INCIDENTS_CONNECTORS_* variable (for streams.settings.known_env_names)."""
     return {f"{ENV_PREFIX}{name}".upper() for name in ConnectorSettings.model_fields}
-
-
-@contextmanager
-def connector_env_hidden() -> Iterator[None]:
-    """Hide INCIDENTS_CONNECTORS_* from streams.settings' unknown-variable check.
-
-    Interim, until ``streams.settings.known_env_names`` includes :func:`env_names`:
-    the main tree rejects every INCIDENTS_* name it does not know.
-    """
-    hidden = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith(ENV_PREFIX)}
-    try:
-        yield
-    finally:
-        os.environ.update(hidden)
 
 
 def load_connector_settings(**overrides: Any) -> ConnectorSettings:

@@ -264,6 +264,31 @@ class Reply(Struct, omit_defaults=True):
     post_url: str | None = None
 
 
+ReplyStatus = Literal["posted", "dry_run", "failed", "unknown", "unsupported"]
+
+
+class ReplyResult(Struct, omit_defaults=True):
+    """ReplyResult v1: what happened to one Reply, on replies.results (key mention id)."""
+
+    reply_id: Annotated[str, Meta(description="the Reply this is the outcome of")]
+    mention_id: MentionId
+    response_id: str
+    incident_id: str
+    platform: Platform
+    status: Annotated[
+        ReplyStatus,
+        Meta(
+            description="posted; dry_run (no token: logged, not sent); failed (the platform "
+            "refused for good); unknown (sent, no confirmation: an operator checks); "
+            "unsupported (no publisher for this platform)"
+        ),
+    ]
+    at: AwareTime
+    attempts: Annotated[int, Meta(ge=0)] = 0
+    external_id: Annotated[str | None, Meta(description="the platform's id of the answer")] = None
+    error: str | None = None
+
+
 class IncidentCommand(Struct, omit_defaults=True, tag_field="type"):
     """Base for messages on incidents.commands (keyed by region)."""
 
@@ -349,6 +374,7 @@ SCHEMAS: dict[str, tuple[type, int]] = {
     "incident-event": (IncidentEvent, 1),
     "official-response": (OfficialResponse, 1),
     "reply": (Reply, 1),
+    "reply-result": (ReplyResult, 1),
     "incident-command": (AnyCommand, 1),
     "dead-letter": (DeadLetter, 1),
 }

@@ -434,10 +434,16 @@ def cmd_dlq(args: argparse.Namespace) -> int:
         except RuntimeError as exc:
             raise Failure(str(exc)) from None
     verb = "would replay" if args.dry_run else "replayed"
+    sent = result.matched - result.connector if args.dry_run else result.replayed
     err.print(
-        f"read {result.seen} dead letters, {result.matched} matched, {verb} "
-        f"{result.matched if args.dry_run else result.replayed}; {result.unreadable} unreadable"
+        f"read {result.seen} dead letters, {result.matched} matched, {verb} {sent}; "
+        f"{result.unreadable} unreadable"
     )
+    if result.connector:
+        err.print(
+            f"{result.connector} came from a connector (platform JSON, not a RawMention): "
+            "not replayed; fix the cause and let the connector fetch them again"
+        )
     return 0
 
 

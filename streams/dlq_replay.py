@@ -107,6 +107,9 @@ class ReplayResult:
     matched: int = 0
     replayed: int = 0
     unreadable: int = 0
+    #: matched, but written by a connector from the platform's own JSON: publishing it to
+    #: mentions.raw would only dead-letter it again; the connector must fetch it anew
+    connector: int = 0
 
 
 def replay(
@@ -129,7 +132,9 @@ def replay(
                 result.unreadable += 1
             elif flt(d):
                 result.matched += 1
-                if producer is not None:
+                if d.stage.startswith("connector:"):
+                    result.connector += 1
+                elif producer is not None:
                     producer.publish(
                         d.topic,
                         base64.b64decode(d.original_b64),

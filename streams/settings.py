@@ -227,7 +227,7 @@ class DedupSettings(BaseModel):
     short_repost_hours: float = Field(
         72.0,
         ge=0,
-        description="a short text is a copy of the same text posted this recently in another network",
+        description="a short text is a copy of the same text posted this recently elsewhere",
     )
 
 
@@ -362,7 +362,9 @@ def known_env_names() -> set[str]:
             names.update(f"INCIDENTS_{section}_{f}".upper() for f in sub.model_fields)
         else:
             names.add(f"INCIDENTS_{section}".upper())
-    return names
+    from connectors.settings import env_names  # the connectors' own tree (lazy: no cycle)
+
+    return names | env_names()
 
 
 def _check_env_names() -> None:

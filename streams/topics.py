@@ -39,6 +39,7 @@ class Topics:
     desk_commands: str
     responses: str
     replies: str
+    reply_results: str
 
     @classmethod
     def from_settings(cls, s: Settings) -> Topics:
@@ -54,6 +55,7 @@ class Topics:
             desk_commands=n("desk.commands"),
             responses=n("responses"),
             replies=n("replies.outbound"),
+            reply_results=n("replies.results"),
         )
 
     def specs(self, s: Settings) -> list[tuple[str, TopicSpec]]:
@@ -76,6 +78,7 @@ class Topics:
             (self.desk_commands, TopicSpec("desk.commands", "region", retention_ms=keep)),
             (self.responses, TopicSpec("responses", "response id", retention_ms=keep)),
             (self.replies, TopicSpec("replies.outbound", "mention id", retention_ms=keep)),
+            (self.reply_results, TopicSpec("replies.results", "mention id", retention_ms=keep)),
         ]
 
     def all(self) -> list[str]:
@@ -90,6 +93,7 @@ class Topics:
             self.desk_commands,
             self.responses,
             self.replies,
+            self.reply_results,
         ]
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import msgspec
 import pytest
 
 from streams.domain.incidents import short_hash
@@ -61,3 +62,28 @@ def test_an_answer_dead_lettered_for_an_unknown_incident_is_replayed_once_it_exi
     while time.monotonic() < deadline and not w.query("SELECT reply_id FROM incidents.replies"):
         time.sleep(1)
     assert [r[0] for r in w.query("SELECT mention_id FROM incidents.replies")] == ["vk:wall-7_7"]
+
+
+def test_connector_dead_letters_are_not_replayed_into_mentions_raw(stack: Stack) -> None:
+    """A connector's dead letter holds the platform's JSON, not a RawMention: replaying it
+    to mentions.raw would only fail again, so `dlq replay` counts it and leaves it."""
+    from streams.dlq import dead_letter
+
+    raw = b'{"response": {"items": [{"id": 1, "text": "\\u043f\\u043e'  # cut-off VK page
+    d = dead_letter(
+        stage="connector:vk", topic=stack.topic("mentions.raw"), partition=0, offset=0,
+        value=raw, key=None, error_kind="invalid_json", reason="vk:wall: cut-off page",
+    )  # fmt: skip
+    w = stack.start_worker()
+    stack.publish("mentions.dlq", [msgspec.json.encode(d)], [d.dlq_id.encode()])
+    dry = _cli(stack, "dlq", "replay", "--dry-run", "--from-beginning")
+    assert dry.returncode == 0 and "would replay 0" in dry.stderr, dry.stderr
+    assert "1 came from a connector" in dry.stderr
+    done = _cli(stack, "dlq", "replay", "--from-beginning")
+    assert done.returncode == 0 and "replayed 0" in done.stderr, done.stderr
+    stack.wait_drained()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not w.query("SELECT 1 FROM incidents.dead_letters"):
+        time.sleep(1)
+    stages = w.query("SELECT stage, count() FROM incidents.dead_letters GROUP BY stage")
+    assert stages == [("connector:vk", 1)], "nothing went to mentions.raw to fail again"
