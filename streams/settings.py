@@ -202,7 +202,7 @@ class EnrichSettings(BaseModel):
 class DedupSettings(BaseModel):
     window_days: float = Field(7.0, gt=0, description="how long (event time) a post can be copied")
     threshold: float = Field(
-        0.6, gt=0, le=1, description="Jaccard of word uni+bigrams from which a text is a copy"
+        0.6, gt=0, le=1, description="Jaccard of the character-shingle sets from which a text is a copy"
     )
     containment: float = Field(
         0.9, gt=0, le=1, description="or: share of the shorter text found in the longer (cut tails)"

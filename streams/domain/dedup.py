@@ -1,22 +1,22 @@
 """Near-duplicate signatures and the windowed candidate index.
 
-Signatures are datasketch MinHash (affine32 scheme) over character 4-grams of
-the normalized text. datasketch builds one MinHash per call in Python (~0.2 ms
+Signatures are datasketch MinHash (affine32 scheme) over character k-grams
+(k = INCIDENTS_DEDUP_SHINGLE_CHARS, 5 by default) of the normalized text. datasketch builds one MinHash per call in Python (~0.2 ms
 a post, DESIGN §4); here the *same* signature is computed for a whole batch at
 once in numpy (the n-grams are hashed straight from the UTF-32 code points,
 the permutations are datasketch's, and a unit test checks equality with
 datasketch's own update_batch), which costs a few µs a post.
 
-Character 4-grams rather than words: a typo or a Latin look-alike letter in a
+Character k-grams rather than words: a typo or a Latin look-alike letter in a
 short post changes a word (and two word bigrams) out of a handful, which sinks
-a word-level Jaccard, while it changes at most four of a few dozen character
-4-grams. Distinguishing two residents who report the same kind of problem in
+a word-level Jaccard, while it changes at most k of a few dozen character
+k-grams. Distinguishing two residents who report the same kind of problem in
 similar words is left to what actually differs between them: the place
 (coordinates, address) and the words that are not shared, see Desk._is_copy.
 
 Candidates come from banded LSH (band/row counts chosen by datasketch's own
 optimiser for a deliberately low retrieval threshold); every candidate is then
-verified *exactly* on the two texts' 4-gram sets, so the decision does not
+verified *exactly* on the two texts' k-gram sets, so the decision does not
 depend on MinHash estimation noise.
 """
 
@@ -68,7 +68,7 @@ _GRAM_MUL = np.array(
 
 
 class Signer:
-    """Character 4-gram shingles and MinHash signatures, for a whole batch at once."""
+    """Character k-gram shingles and MinHash signatures, for a whole batch at once."""
 
     def __init__(self, num_perm: int = 64, candidate_threshold: float = 0.4, k: int = 5) -> None:
         if not 2 <= k <= len(_GRAM_MUL):
@@ -115,7 +115,7 @@ class Signer:
         return out
 
     def shingles(self, normalized: str) -> np.ndarray:
-        """Hashes of the character 4-grams of one normalized text."""
+        """Hashes of the character k-grams of one normalized text."""
         return self.shingle_batch([normalized])[0]
 
     def signatures(self, shingle_sets: Sequence[np.ndarray]) -> np.ndarray:

@@ -1180,6 +1180,8 @@ def _find_address(text: str, folded: str, keys: list[str]) -> str | None:
     triggers = _ADDRESS_TRIGGERS.intersection(keys)
     if not triggers:
         return None
+    if _shouting(text):
+        text = _unshout(folded)
     best: tuple[int, int] | None = None
     best_span = ""
     for word in triggers:
@@ -1188,6 +1190,36 @@ def _find_address(text: str, folded: str, keys: list[str]) -> str | None:
                 if best is None or (rank, -at) > best:
                     best, best_span = (rank, -at), span
     return _tidy(best_span) if best is not None else None
+
+
+_UPPER_CYR = re.compile(r"[А-ЯЁ]")
+_LOWER_CYR = re.compile(r"[а-яё]")
+_FOLDED_TOKEN = re.compile(r"[а-яе]+(?:-[а-яе]+)?")
+_NAME_LINKS = _words("им имени реки канала героя героев маршала генерала адмирала академика")
+
+
+def _shouting(text: str) -> bool:
+    """A post written in capitals ("ВО ДВОРЕ ДОМА 14 ПО УЛИЦЕ СОВЕТСКОЙ")."""
+    upper = len(_UPPER_CYR.findall(text))
+    return upper >= 8 and len(_LOWER_CYR.findall(text)) <= upper // 10
+
+
+def _unshout(folded: str) -> str:
+    """Capitals back to ordinary case, of the same length: the folded text with the
+    words next to an address word capitalised (the one after "улице", "д.", "метро",
+    "маршала", the one before "улица"), so the name patterns find "улице Советской"
+    again and do not run on into the next word."""
+    tokens = list(_FOLDED_TOKEN.finditer(folded))
+    out = list(folded)
+    for i, m in enumerate(tokens):
+        w = m.group()
+        if len(w) < 3 or w in _ADDRESS_TRIGGERS:
+            continue
+        prev = tokens[i - 1].group() if i else ""
+        nxt = tokens[i + 1].group() if i + 1 < len(tokens) else ""
+        if prev in _ADDRESS_TRIGGERS or prev in _NAME_LINKS or nxt in _STREET_TYPE_WORDS:
+            out[m.start()] = w[0].upper()
+    return "".join(out)
 
 
 def _address_candidates(text: str, word: str, start: int) -> list[tuple[int, int, str]]:

@@ -121,6 +121,13 @@ def _address_key(address: str | None) -> str | None:
     return key or None
 
 
+def _one_address_within(a: str, b: str) -> bool:
+    """"дома 14" and "дома 14 по улице советской": one reading of the address holds the
+    other (a cut-off copy, or a copy whose case hid the street), so they do not disagree."""
+    wa, wb = set(a.split()), set(b.split())
+    return wa <= wb or wb <= wa
+
+
 class MentionRecord(msgspec.Struct, array_like=True, omit_defaults=True):
     """What the desk remembers of a mention inside the dedup window."""
 
@@ -517,7 +524,8 @@ class Desk:
             far = haversine_m(geo, GeoPoint(lat=rec.lat, lon=rec.lon)) > self.dedup.max_distance_m
             if far:
                 return True
-        return bool(p.address_key and rec.address_key and p.address_key != rec.address_key)
+        a, b = p.address_key, rec.address_key
+        return bool(a and b and a != b and not _one_address_within(a, b))
 
     def _find_short_original(self, p: Prepared) -> MentionRecord | None:
         """A short text: the same words (typos forgiven) at the same place, or carried over."""

@@ -114,3 +114,18 @@ def test_copies_in_another_region_are_not_compared() -> None:
     (out,) = feed(desk, mention("vk:2", ORIGINAL, region="RU-IVA", municipality="Иваново", appeal=False,
                                  at=T0 + timedelta(hours=1)))  # fmt: skip
     assert out.mentions[0].status == "accepted"
+
+
+@pytest.mark.parametrize(
+    ("copy_address", "is_copy"),
+    [("дома 14", True), ("улице Циолковского", True), ("дома 16", False), ("улице Горького", False)],
+)
+def test_a_partial_reading_of_the_same_address_does_not_make_another_place(
+    copy_address: str, is_copy: bool
+) -> None:
+    """A cut-off copy, or one whose capitals hid the street, yields only part of the address."""
+    desk = new_desk()
+    feed(desk, mention("pos:1", ORIGINAL, appeal=False, address="дома 14 на улице Циолковского"))
+    (out,) = feed(desk, mention("vk:2", f"Репост: {ORIGINAL}", appeal=False, address=copy_address,
+                                 at=T0 + timedelta(hours=2)))  # fmt: skip
+    assert (out.mentions[0].duplicate_of == "pos:1") is is_copy

@@ -380,6 +380,18 @@ def test_address(text: str, address: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("ВО ДВОРЕ ДОМА 14 ПО УЛИЦЕ СОВЕТСКОЙ ТРЕТЬЮ НЕДЕЛЮ", "дома 14 по улице Советской"),
+        ("НА УЛИЦЕ МАРШАЛА ЖУКОВА 12 НЕТ СВЕТА", "улице Маршала Жукова 12"),
+        ("БОЛЬШАЯ ЯМА НА УЛ. ЛЕНИНА 5 ПОМОГИТЕ", "ул. Ленина 5"),
+    ],
+)
+def test_address_in_a_post_written_in_capitals(text: str, address: str) -> None:
+    assert find_address(text) == address
+
+
+@pytest.mark.parametrize(
     "text", ["на улице холодно", "в 12:30 отключили свет", "Горячая линия не отвечает", ""]
 )
 def test_no_address(text: str) -> None:
