@@ -123,7 +123,7 @@ class Corner:
 
 
 @pytest.fixture
-def corner(broker: EmbeddedBroker, tmp_path: Path) -> Corner:  # noqa: F811
+def corner(broker: EmbeddedBroker, tmp_path: Path) -> Corner:
     return Corner(broker, tmp_path)
 
 

@@ -86,7 +86,7 @@ def test_vk_wall_pages_through_new_posts_oldest_first(tmp_path, fake_vk: FakeVk,
     before = len(pub.ids())
     _poll(rt, vk)
     assert len(pub.ids()) == before
-    fake_vk.add_post(-41237765, {"id": 61503, "owner_id": -41237765, "from_id": 5, "date": 1794810000,  # noqa: E501
+    fake_vk.add_post(-41237765, {"id": 61503, "owner_id": -41237765, "from_id": 5, "date": 1794810000,
                             "text": "Новая яма на Склизкова, у дома 52."})  # fmt: skip
     _poll(rt, vk)
     new = pub.ids()[before:]

@@ -147,7 +147,7 @@ def settle_until_complete(
 
 
 @pytest.fixture
-def fault_stack(stack: Stack) -> Iterator[Stack]:  # noqa: F811
+def fault_stack(stack: Stack) -> Iterator[Stack]:
     yield stack
 
 

@@ -62,7 +62,7 @@ def _is_json_obj(v: bytes) -> bool:
 
 @pytest.fixture(scope="session")
 def pipeline_data(
-    broker: Any,  # noqa: F811
+    broker: Any,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[PipelineData]:
     import uuid

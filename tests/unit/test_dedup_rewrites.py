@@ -50,7 +50,7 @@ def _copy_of(text: str, **kw: object) -> str | None:
         "cut-tail",
         "link",
         "spaces",
-    ],  # fmt: skip
+    ],
 )
 def test_rewritten_copies_are_duplicates_of_the_original(copy: str) -> None:
     assert _copy_of(copy) == "pos:1"
