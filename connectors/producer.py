@@ -9,7 +9,7 @@ partition whoever produced it (librdkafka's default, CRC32, would not).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from confluent_kafka import KafkaError, Message, Producer
 
@@ -45,8 +45,9 @@ class MentionProducer:
             self.failed.append(f"{msg.topic()}: {err.str()}")
             return
         self.delivered += 1
-        key = (msg.topic(), msg.partition())
-        self.last_offsets[key] = max(self.last_offsets.get(key, -1), msg.offset())
+        # A delivered message always carries its topic, partition and offset.
+        key = (cast(str, msg.topic()), cast(int, msg.partition()))
+        self.last_offsets[key] = max(self.last_offsets.get(key, -1), cast(int, msg.offset()))
 
     def publish(
         self,
@@ -62,7 +63,8 @@ class MentionProducer:
                     topic,
                     value=value,
                     key=key,
-                    headers=headers,
+                    # dict is invariant: dict[str, bytes] is a valid HeadersType value
+                    headers=cast("dict[str, str | bytes | None] | None", headers),
                     on_delivery=on_delivery or self._on_delivery,
                 )
                 break

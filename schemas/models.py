@@ -15,6 +15,7 @@ without breaking consumers (backward-compatible evolution, see
 from __future__ import annotations
 
 from datetime import datetime
+from types import UnionType
 from typing import Annotated, Literal
 
 import msgspec
@@ -367,7 +368,7 @@ class DeadLetter(Struct, omit_defaults=True):
 
 
 #: name -> (Struct, version); what ``incidents schemas export`` writes.
-SCHEMAS: dict[str, tuple[type, int]] = {
+SCHEMAS: dict[str, tuple[type | UnionType, int]] = {
     "raw-mention": (RawMention, 1),
     "mention": (Mention, 1),
     "incident": (Incident, 1),

@@ -65,4 +65,4 @@ def stale_files(directory: Path = JSON_DIR) -> list[str]:
 
 def load_schema(name: str) -> dict[str, Any]:
     _, version = SCHEMAS[name]
-    return json.loads((JSON_DIR / file_name(name, version)).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    return json.loads((JSON_DIR / file_name(name, version)).read_text(encoding="utf-8"))

@@ -49,7 +49,7 @@ ACTIVE_PARTITION: contextvars.ContextVar[int | None] = contextvars.ContextVar(
 )
 
 
-class PartitionedTable(faust.Table):  # type: ignore[misc]
+class PartitionedTable(faust.Table):
     """A table whose writes go to the changelog partition of the event being processed.
 
     Faust attributes a table write to ``current_event()``, which inside a
@@ -61,7 +61,7 @@ class PartitionedTable(faust.Table):  # type: ignore[misc]
         p = ACTIVE_PARTITION.get()
         if p is not None:
             return p
-        return super().partition_for_key(key)  # type: ignore[no-any-return]
+        return super().partition_for_key(key)
 
 
 def app_id_for(settings: Settings) -> str:
@@ -338,16 +338,16 @@ def observe_batch(stage: str, started: float, n: int) -> None:
 
 def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     app = faust.App(app_id_for(settings), **faust_settings(settings))
-    app.librdkafka_conf = settings.kafka.librdkafka()  # for the high-watermark probe
+    app.librdkafka_conf = settings.kafka.librdkafka()  # type: ignore[attr-defined]  # for the high-watermark probe
     rt = Runtime(settings=settings, app=app, topics=Topics.from_settings(settings))
     _register_web(app, rt)
     _register_lag(app, rt)
 
-    @app.on_partitions_revoked.connect
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # stub wants *args handlers
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
         rt.forget_positions()
 
-    @app.on_partitions_assigned.connect
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
         rt.forget_positions()
 
@@ -416,7 +416,7 @@ def _register_web(app: faust.App, rt: Runtime) -> None:
     from faust.web import View
 
     @app.page("/query")
-    class Query(View):  # type: ignore[misc]
+    class Query(View):
         """Read-only SQL on the embedded ClickHouse this worker owns (loopback only)."""
 
         async def post(self, request: Any) -> Any:

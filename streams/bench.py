@@ -63,9 +63,9 @@ def source_texts(limit: int = 60_000) -> tuple[list[str], str]:
                     break
         return out, "SPb portal appeals (../shared/data)"
     texts = []
-    for line in SAMPLE.read_bytes().splitlines():
+    for raw in SAMPLE.read_bytes().splitlines():
         try:
-            obj = json.loads(line)
+            obj = json.loads(raw)
         except ValueError:
             continue
         if isinstance(obj, dict) and isinstance(obj.get("text"), str):
@@ -273,8 +273,12 @@ def bench_e2e(settings: Settings, n: int) -> dict[str, Any]:
             )
             all_cpus(proc.pid)
             url = f"http://127.0.0.1:{port}"
+
+            def alive(p: subprocess.Popen[bytes] = proc) -> bool:
+                return p.poll() is None
+
             try:
-                probe.wait_ready([url], alive=lambda p=proc: p.poll() is None, timeout=120)
+                probe.wait_ready([url], alive=alive, timeout=120)
                 first = None
                 while True:
                     st = probe.status(url) or {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import functools
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -152,7 +153,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
                         topic,
                         key_field,
                         schema,
-                        progress=lambda n, t=task: bar.advance(t, n),
+                        progress=functools.partial(bar.advance, task),
                     )
     except PublishError as exc:
         raise Failure(f"replay failed: {exc}") from None
@@ -351,8 +352,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     wh = None if args.via else Warehouse(s.clickhouse)
     try:
         result = reconcile(
-            expected, http_query(args.via) if args.via else wh.query, s.clickhouse.database
-        )  # type: ignore[union-attr]
+            expected, wh.query if wh is not None else http_query(args.via), s.clickhouse.database
+        )
     except WarehouseError as exc:
         raise Failure(str(exc)) from None
     finally:
@@ -497,7 +498,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         from streams.domain.pipeline import OfflinePipeline
 
         lines = list(read_lines(src))
-        labels = []
+        gold: list[dict[str, Any]] = []
         for n, line in enumerate(lines, 1):
             try:
                 obj = msgspec.json.decode(line)
@@ -505,14 +506,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 raise UsageError(f"{src}:{n}: not JSON") from None
             if not isinstance(obj, dict) or "id" not in obj:
                 raise UsageError(f"{src}:{n}: a labelled RawMention needs an `id`")
-            labels.append(
+            gold.append(
                 {"id": obj["id"], "copy_of": obj.get("copy_of"), "twin_of": obj.get("twin_of"),
                  "text_key": obj.get("text_key"), "kinds": obj.get("kinds")}
             )  # fmt: skip
         err = _err_console()
         with err.status(f"running {len(lines):,} mentions through enrich and the desk…"):
             results = list(OfflinePipeline(_settings()).run(lines))
-        print(score(labels, decisions(results)).render())
+        print(score(gold, decisions(results)).render())
         return 0
     raise UsageError(f"unknown evaluation {args.what!r}")
 

@@ -78,9 +78,10 @@ class DeadLetterReader:
             msg = self.consumer.poll(0.2)
             if msg is None:
                 continue
-            if msg.error():
-                if msg.error().code() != KafkaError._PARTITION_EOF:
-                    raise RuntimeError(f"reading {self.topic}: {msg.error()}")
+            err = msg.error()
+            if err:
+                if err.code() != KafkaError._PARTITION_EOF:
+                    raise RuntimeError(f"reading {self.topic}: {err}")
                 continue
             quiet = time.monotonic()
             value = msg.value() or b""

@@ -10,6 +10,7 @@ import logging
 import sys
 
 import structlog
+from structlog.typing import Processor
 
 _configured = False
 
@@ -17,7 +18,7 @@ _configured = False
 def configure(fmt: str = "json", level: str = "info", stream: object = None) -> None:
     global _configured
     lvl = getattr(logging, level.upper(), logging.INFO)
-    shared = [
+    shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
@@ -57,4 +58,4 @@ def configure(fmt: str = "json", level: str = "info", stream: object = None) -> 
 
 
 def get(name: str) -> structlog.stdlib.BoundLogger:
-    return structlog.get_logger(name)  # type: ignore[no-any-return]
+    return structlog.get_logger(name)

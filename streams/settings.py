@@ -27,7 +27,12 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-ROLES = ("enrich", "group", "respond", "sink")
+ROLES: tuple[Literal["enrich", "group", "respond", "sink"], ...] = (
+    "enrich",
+    "group",
+    "respond",
+    "sink",
+)
 DEV_PSEUDONYM_KEY = "dev-only-pseudonym-key-change-me"
 
 
@@ -202,7 +207,10 @@ class EnrichSettings(BaseModel):
 class DedupSettings(BaseModel):
     window_days: float = Field(7.0, gt=0, description="how long (event time) a post can be copied")
     threshold: float = Field(
-        0.6, gt=0, le=1, description="Jaccard of the character-shingle sets from which a text is a copy"
+        0.6,
+        gt=0,
+        le=1,
+        description="Jaccard of the character-shingle sets from which a text is a copy",
     )
     containment: float = Field(
         0.9, gt=0, le=1, description="or: share of the shorter text found in the longer (cut tails)"

@@ -70,7 +70,10 @@ def fetch_highwaters(
             err = msg.error()
             if err is not None and err.code() != KafkaError._PARTITION_EOF:
                 continue
-            key = (msg.topic(), msg.partition())
+            topic, partition = msg.topic(), msg.partition()
+            # records and partition-EOF events always name their partition
+            assert topic is not None and partition is not None
+            key = (topic, partition)
             _, high = consumer.get_watermark_offsets(TopicPartition(*key), cached=True)
             if high is not None and high >= 0:
                 found[key] = max(found.get(key, 0), high)
@@ -79,7 +82,7 @@ def fetch_highwaters(
     return {key: max(off, found.get(key, off)) for key, off in reported.items()}
 
 
-class Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]
+class Consumer(faust_aiokafka.Consumer):
     async def highwaters(self, *partitions: TP) -> Mapping[TP, int]:
         reported = await super().highwaters(*partitions)
         conf = getattr(self.app, "librdkafka_conf", None)
@@ -101,7 +104,7 @@ class Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]
         return {tp: fixed[(tp.topic, tp.partition)] for tp in reported}
 
 
-class Transport(faust_aiokafka.Transport):  # type: ignore[misc]
+class Transport(faust_aiokafka.Transport):
     Consumer = Consumer
 
 

@@ -555,11 +555,12 @@ class Warehouse:
 
 def rows_for(table: str, items: Iterable[tuple[Any, int, int]]) -> list[tuple[Any, ...]]:
     """Map (message, partition, offset) triples to rows of a table."""
-    mapper = {
+    mappers: dict[str, Callable[[Any, int, int], tuple[Any, ...]]] = {
         "mentions": mention_row,
         "incidents": incident_row,
         "incident_events": event_row,
         "replies": reply_row,
         "dead_letters": dead_letter_row,
-    }[table]
+    }
+    mapper = mappers[table]
     return [mapper(obj, part, off) for obj, part, off in items]

@@ -45,7 +45,7 @@ class TableStore(MutableMapping[str, bytes]):
         value = self.table.get(key.encode())
         if value is None:
             raise KeyError(key)
-        return value  # type: ignore[no-any-return]
+        return value
 
     def get(self, key: str, default: Any = None) -> Any:
         value = self.table.get(key.encode())

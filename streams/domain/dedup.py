@@ -1,11 +1,12 @@
 """Near-duplicate signatures and the windowed candidate index.
 
 Signatures are datasketch MinHash (affine32 scheme) over character k-grams
-(k = INCIDENTS_DEDUP_SHINGLE_CHARS, 5 by default) of the normalized text. datasketch builds one MinHash per call in Python (~0.2 ms
-a post, DESIGN §4); here the *same* signature is computed for a whole batch at
-once in numpy (the n-grams are hashed straight from the UTF-32 code points,
-the permutations are datasketch's, and a unit test checks equality with
-datasketch's own update_batch), which costs a few µs a post.
+(k = INCIDENTS_DEDUP_SHINGLE_CHARS, 5 by default) of the normalized text.
+datasketch builds one MinHash per call in Python (~0.2 ms a post, DESIGN §4);
+here the *same* signature is computed for a whole batch at once in numpy (the
+n-grams are hashed straight from the UTF-32 code points, the permutations are
+datasketch's, and a unit test checks equality with datasketch's own
+update_batch), which costs a few µs a post.
 
 Character k-grams rather than words: a typo or a Latin look-alike letter in a
 short post changes a word (and two word bigrams) out of a handful, which sinks

@@ -106,6 +106,7 @@ def _pipeline() -> OfflinePipeline:
     return _PIPELINE[0]
 
 
+@pytest.mark.faults
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
