@@ -397,7 +397,7 @@ def generate_oversight_data(c: Any, db: str, n: int, t0: datetime) -> int:
     )
     year_s = 365 * 86400
     # Mentions straight into the fact table: the real materialized views build
-    # mentions_hourly, sources_daily and the insert audit from them. 20,000 sources,
+    # mentions_hourly, appeals_daily, sources_weekly and the insert audit from them. 20,000 sources,
     # each in one region and on one platform; 85 regions; a year of event time.
     c.command(
         f"""INSERT INTO {db}.mentions (id, platform, source_id, source_name, source_kind,
@@ -481,7 +481,13 @@ def generate_oversight_data(c: Any, db: str, n: int, t0: datetime) -> int:
         FROM numbers({k})""",
         settings=fast,
     )
-    for table in ("mentions_hourly", "incidents_daily", "response_times_daily", "sources_daily"):
+    for table in (
+        "mentions_hourly",
+        "appeals_daily",
+        "incidents_daily",
+        "response_times_daily",
+        "sources_weekly",
+    ):
         c.command(f"OPTIMIZE TABLE {db}.{table} FINAL")
     return k
 
