@@ -247,6 +247,12 @@ class GroupingSettings(BaseModel):
     min_similarity: float = Field(
         0.25, ge=0, le=1, description="half the stem overlap needed without place evidence"
     )
+    min_terms: int = Field(
+        4,
+        ge=0,
+        description="without a place in common, words alone group two posts only when each "
+        "has this many content words",
+    )
     max_mentions_per_incident: int = Field(
         1000, ge=1, description="posts kept per incident for replies (the count goes on)"
     )
@@ -282,6 +288,12 @@ class SlaSettings(BaseModel):
         7 * 86_400.0,
         gt=0,
         description="how long (event time) an answer waits for a mention that has not arrived",
+    )
+    answer_lookup_days: float = Field(
+        365.0,
+        ge=0,
+        description="an answer addressed to a post still finds it this long (event time) after "
+        "the post: posts of incidents and of `pos` keep a slim record after the dedup window",
     )
     tick_interval_s: float = Field(
         0.0,

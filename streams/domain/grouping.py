@@ -2,18 +2,26 @@
 
 An appeal joins an incident of the same region and category, inside the
 grouping window, when
-1. both have coordinates and they are within ``radius_m``; or
+1. both have coordinates and they are within ``radius_m`` (the pins decide:
+   nothing else is looked at); or
 2. both have an address and the addresses are the same (street + house); or
-3. otherwise (one side has no place), the words agree strongly
-   (Jaccard of content stems ≥ ``text_threshold``),
-and never when both name different municipalities. Among several matches the
-best score wins (place evidence first, then words, then distance).
+3. the texts name the same place: a street both name (with no two different
+   house numbers), or the same house number tied to a house word, and neither
+   names a street or house the other contradicts (``place_marks``); or
+4. otherwise (neither text names a place the other shares), the words agree
+   strongly (Jaccard of content stems ≥ ``text_threshold``) and the texts are
+   not too short to say so (``min_terms`` content stems each: "мешки на газоне"
+   is written about hundreds of lawns),
+and never when both name different municipalities, or (rules 2-4) name
+different streets or houses. Among several matches the best score wins (place
+evidence first, then words, then distance).
 
 Scanning every open incident of a busy region and category for each appeal is
-quadratic, so candidates come from three indexes whose union provably contains
+quadratic, so candidates come from four indexes whose union provably contains
 every incident the rules can accept: a grid of ``radius_m`` cells (rule 1),
-address keys (rule 2), and an inverted index of stems, keeping only incidents
-that share enough stems to possibly reach the threshold (rule 3).
+address keys (rule 2), place marks (rule 3), and an inverted index of stems,
+keeping only incidents that share enough stems to possibly reach the threshold
+(rule 4).
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from schemas.models import GeoPoint
+from streams.domain import morph
 
 EARTH_M = 6_371_000.0
 
@@ -33,6 +42,122 @@ def haversine_m(a: GeoPoint, b: GeoPoint) -> float:
     dlat, dlon = rlat2 - rlat1, math.radians(b.lon - a.lon)
     h = math.sin(dlat / 2) ** 2 + math.cos(rlat1) * math.cos(rlat2) * math.sin(dlon / 2) ** 2
     return 2 * EARTH_M * math.asin(min(1.0, math.sqrt(h)))
+
+
+# ----------------------------------------------------------- places in text
+_STREET_TYPES = frozenset(
+    """ул улица улице улицы улицу улицей пр пр-т пр-кт просп проспект проспекта проспекте
+    проспекту пер переулок переулка переулке пл площадь площади наб набережная набережной
+    набережную ш шоссе б-р бул бульвар бульвара бульваре бульвару проезд проезда проезде
+    тупик тупика тупике аллея аллеи аллее мкр мкрн микрорайон микрорайона микрорайоне тракт
+    тракта тракте линия линии линию""".split()
+)
+_HOUSE_WORDS = frozenset("д дом дома доме домом".split())
+_WING_WORDS = frozenset("к корп корпус корпуса корпусе".split())
+# Parts of a building or an address that are followed by numbers but name no street.
+_NOT_NAMES = frozenset(
+    """дом дома доме домом корпус корп к литера литер лит строение стр секция парадная
+    парадной парадную подъезд подъезда подъезде этаж этаже этажа квартира квартиры квартире
+    кв офис помещение адрес адресу маршрут маршрута автобус автобуса школа школы поликлиника
+    город посёлок поселок деревня село район округ спб года году лет минут часов дней раз
+    номер участок участка""".split()
+)
+_BEFORE_NAME = frozenset("на по у возле около напротив вдоль".split())
+_NAME_TAGS = frozenset({"Surn", "Geox", "Name"})
+_MAX_MARKS = 60
+
+
+def _house_number(token: str) -> str | None:
+    """'120' → '120', '48-го' → '48', '21-б' → '21б'; None when not a house number."""
+    head, _, tail = token.partition("-")
+    if not head.isdigit() or len(head) > 4 or head.startswith("0"):
+        return None
+    if len(tail) == 1 and tail.isalpha():
+        return head + tail
+    return head
+
+
+def _may_be_name(token: str) -> bool:
+    return (
+        len(token) >= 3
+        and token.isalpha()
+        and token not in _STREET_TYPES
+        and token not in _NOT_NAMES
+    )
+
+
+def place_marks(text: str) -> frozenset[str]:
+    """Streets (``n:``), house numbers (``h:``) and wings (``k:``) a text names, for rule 3.
+
+    A street name is a word next to a street type ("улица Шмидта", "Шереметевский
+    проспект"), a word followed by a house number that is a surname, a place name
+    or an adjective ("Петухова, 120", "Люблинская, 153"), or a surname or place
+    name after "на", "по", "у" ("на Склизкова"). A house number follows a street
+    name or a house word ("дом 20", "д. 45") or precedes one ("у 48-го дома").
+    Common nouns before a number ("этаж 17", "маршрут 36") are not streets.
+    """
+    tokens = morph.tokens(text)
+    marks: set[str] = set()
+    n = len(tokens)
+
+    def tags(word: str) -> tuple[frozenset[str], bool]:
+        parse = morph.analyzer().parse(word)[0]
+        grams = frozenset(str(parse.tag).replace(" ", ",").split(","))
+        return grams, bool(parse.is_known)
+
+    for i, tok in enumerate(tokens):
+        num = _house_number(tok)
+        if num is not None:
+            prev = tokens[i - 1] if i else ""
+            prev2 = tokens[i - 2] if i > 1 else ""
+            nxt = tokens[i + 1] if i + 1 < n else ""
+            # "дом 113, корпус 2": the building, not only the house number.
+            nxt2 = tokens[i + 2] if i + 2 < n else ""
+            wing = _house_number(nxt2) if nxt in _WING_WORDS else None
+            if wing is not None:
+                marks.add(f"k:{num}/{wing}")
+            if prev in _HOUSE_WORDS or nxt in _HOUSE_WORDS:
+                marks.add("h:" + num)
+            # "Петухова, 120", "Ленина д. 37": a name before the number (or the house word).
+            name = prev if _may_be_name(prev) else prev2 if prev in _HOUSE_WORDS else ""
+            if _may_be_name(name):
+                grams, known = tags(name)
+                if grams & _NAME_TAGS or "ADJF" in grams or not known:
+                    marks.add("n:" + morph.lemma(name))
+                    marks.add("h:" + num)
+            continue
+        if not _may_be_name(tok):
+            continue
+        prev = tokens[i - 1] if i else ""
+        nxt = tokens[i + 1] if i + 1 < n else ""
+        if prev in _STREET_TYPES or nxt in _STREET_TYPES:
+            marks.add("n:" + morph.lemma(tok))
+        elif prev in _BEFORE_NAME and tags(tok)[0] & {"Surn", "Geox"}:
+            marks.add("n:" + morph.lemma(tok))
+        if len(marks) >= _MAX_MARKS:
+            break
+    return frozenset(marks)
+
+
+def place_agreement(a: Iterable[str], b: Iterable[str]) -> int:
+    """+1 when two sets of place marks name the same place, -1 when they contradict, else 0."""
+    names_a = {m for m in a if m.startswith("n:")}
+    names_b = {m for m in b if m.startswith("n:")}
+    nums_a = {m for m in a if m.startswith("h:")}
+    nums_b = {m for m in b if m.startswith("h:")}
+    if names_a and names_b and not names_a & names_b:
+        return -1  # different streets
+    if nums_a and nums_b and not nums_a & nums_b:
+        return -1  # different houses
+    wings_a = {m for m in a if m.startswith("k:")}
+    wings_b = {m for m in b if m.startswith("k:")}
+    if wings_a and wings_b and not wings_a & wings_b:
+        houses = {m.split("/")[0][2:] for m in wings_a} & {m.split("/")[0][2:] for m in wings_b}
+        if houses:
+            return -1  # the same house number, different wings ("корпус 1", "корпус 2")
+    if names_a & names_b or nums_a & nums_b:
+        return 1
+    return 0
 
 
 @dataclass(slots=True)
@@ -47,6 +172,7 @@ class Profile:
     last_at: float
     opened_at: float
     status: str
+    places: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +184,7 @@ class Probe:
     geo: GeoPoint | None
     terms: frozenset[str]
     at: float
+    places: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -65,6 +192,7 @@ class Rules:
     radius_m: float
     text_threshold: float
     window_s: float
+    min_terms: int = 0
 
     def score(self, prof: Profile, p: Probe) -> float | None:
         """None when not the same problem; otherwise higher is a better match."""
@@ -75,11 +203,16 @@ class Rules:
             if d > self.radius_m:
                 return None
             return 2.0 + _jaccard(prof.terms, p.terms) + (1 - d / self.radius_m)
-        if p.address_key and prof.address_key:
-            if p.address_key != prof.address_key:
-                return None
-            return 2.0 + _jaccard(prof.terms, p.terms)
         text = _jaccard(prof.terms, p.terms)
+        if p.address_key and prof.address_key and p.address_key == prof.address_key:
+            return 2.0 + text
+        agreement = place_agreement(prof.places, p.places)
+        if agreement < 0:
+            return None
+        if agreement > 0:
+            return 1.5 + text
+        if min(len(prof.terms), len(p.terms)) < self.min_terms:
+            return None
         return 1.0 + text if text >= self.text_threshold else None
 
 
@@ -98,6 +231,7 @@ class _Bucket:
         self.profiles: dict[str, Profile] = {}
         self.by_cell: dict[tuple[int, int], set[str]] = defaultdict(set)
         self.by_address: dict[str, set[str]] = defaultdict(set)
+        self.by_place: dict[str, set[str]] = defaultdict(set)
         self.by_term: dict[str, set[str]] = defaultdict(set)
 
     def _cell(self, g: GeoPoint) -> tuple[int, int]:
@@ -112,6 +246,8 @@ class _Bucket:
             self.by_cell[self._cell(prof.geo)].add(prof.id)
         if prof.address_key:
             self.by_address[prof.address_key].add(prof.id)
+        for mark in prof.places:
+            self.by_place[mark].add(prof.id)
         for t in prof.terms:
             self.by_term[t].add(prof.id)
 
@@ -123,6 +259,8 @@ class _Bucket:
             _discard(self.by_cell, self._cell(prof.geo), inc_id)
         if prof.address_key:
             _discard(self.by_address, prof.address_key, inc_id)
+        for mark in prof.places:
+            _discard(self.by_place, mark, inc_id)
         for t in prof.terms:
             _discard(self.by_term, t, inc_id)
 
@@ -135,6 +273,8 @@ class _Bucket:
                     found |= self.by_cell.get((cy + dy, cx + dx), set())
         if p.address_key:
             found |= self.by_address.get(p.address_key, set())
+        for mark in p.places:
+            found |= self.by_place.get(mark, set())
         if p.terms:
             need = max(1, math.ceil(text_threshold * len(p.terms)))
             shared: dict[str, int] = defaultdict(int)

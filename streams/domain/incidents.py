@@ -52,7 +52,7 @@ from streams.domain.dedup import (
     similarity,
     word_containment,
 )
-from streams.domain.grouping import GroupIndex, Probe, Profile, Rules, haversine_m
+from streams.domain.grouping import GroupIndex, Probe, Profile, Rules, haversine_m, place_marks
 from streams.domain.normalize import fingerprint, normalized_words
 from streams.domain.sla import SlaPolicy, WorkCalendar
 from streams.settings import DedupSettings, GroupingSettings, SlaSettings
@@ -62,7 +62,10 @@ OPEN_STATUSES = frozenset({"new", "assigned", "in_progress", "answered_interim"}
 # Incidents a new appeal may still join: open ones, answered ones (the answer may
 # be disputed) and closed ones (a repeat reopens them) inside the grouping window.
 GROUPABLE_STATUSES = OPEN_STATUSES | {"answered_final", "closed"}
+# Feedback platforms: every post there is an appeal that expects an answer.
+ANSWERED_PLATFORMS = frozenset({"pos"})
 _MAX_TERMS = 200
+_MAX_PLACES = 60
 _MAX_NORM = 2000
 _STOP = frozenset(
     (
@@ -166,6 +169,7 @@ class IncidentRecord(msgspec.Struct, omit_defaults=True):
     address_key: str | None
     last_at: float
     responses: list[str] = msgspec.field(default_factory=list)
+    places: list[str] = msgspec.field(default_factory=list)  # streets and houses named
     commands: list[str] = msgspec.field(default_factory=list)
 
 
@@ -213,6 +217,7 @@ class Prepared:
     words: int
     address_key: str | None = None
     _terms: frozenset[str] | None = None
+    _places: frozenset[str] | None = None
 
     @property
     def terms(self) -> frozenset[str]:
@@ -220,6 +225,13 @@ class Prepared:
         if self._terms is None:
             self._terms = frozenset(_terms(self.word_list))
         return self._terms
+
+    @property
+    def places(self) -> frozenset[str]:
+        """Streets and houses the text names, for grouping appeals (only when needed)."""
+        if self._places is None:
+            self._places = place_marks(self.mention.text)
+        return self._places
 
 
 class Desk:
@@ -251,11 +263,14 @@ class Desk:
         self._cand = CandidateIndex()
         self._fp: dict[tuple[str, str], str] = {}
         self._expiry: dict[str, list[tuple[float, str]]] = defaultdict(list)
+        # Slim records of appeals past the dedup window, so late answers find their post.
+        self._archive_expiry: dict[str, list[tuple[float, str]]] = defaultdict(list)
         self._groups = GroupIndex(
             Rules(
                 radius_m=grouping.radius_m,
                 text_threshold=max(grouping.min_similarity * 2, 0.45),
                 window_s=grouping.window_hours * 3600,
+                min_terms=grouping.min_terms,
             )
         )
         self._pruned_at: dict[str, float] = {}
@@ -268,6 +283,14 @@ class Desk:
     def _get_mention(self, mention_id: str) -> MentionRecord | None:
         raw = self.store.get("m:" + mention_id)
         return _dec_mention.decode(raw) if raw else None
+
+    def _get_known(self, mention_id: str) -> MentionRecord | None:
+        """A mention in the dedup window, or an appeal's slim record kept after it."""
+        rec = self._get_mention(mention_id)
+        if rec is None:
+            raw = self.store.get("a:" + mention_id)
+            rec = _dec_mention.decode(raw) if raw else None
+        return rec
 
     def _put_mention(self, rec: MentionRecord) -> None:
         self.store["m:" + rec.id] = _enc.encode(rec)
@@ -289,6 +312,7 @@ class Desk:
         self._cand.clear()
         self._fp.clear()
         self._expiry.clear()
+        self._archive_expiry.clear()
         self._groups.clear()
         self._status.clear()
         self._timers.clear()
@@ -310,6 +334,9 @@ class Desk:
             elif key.startswith("r:"):
                 parked = _dec_parked.decode(raw)
                 self._parked.setdefault(parked.target, set()).add(parked.response.response_id)
+            elif key.startswith("a:"):
+                a = _dec_mention.decode(raw)
+                heapq.heappush(self._archive_expiry[a.rk], (a.at, a.id))
         self._built = True
 
     def _index_mention(self, m: MentionRecord, band_keys: np.ndarray) -> None:
@@ -334,6 +361,7 @@ class Desk:
                     last_at=rec.last_at,
                     opened_at=inc.opened_at.timestamp(),
                     status=inc.status,
+                    places=frozenset(rec.places),
                 ),
             )
         else:
@@ -385,7 +413,7 @@ class Desk:
         """Decide one enriched mention: redelivery, duplicate or new; attach or open an incident."""
         self._ensure_built()
         m = p.mention
-        known = self._get_mention(m.id)
+        known = self._get_known(m.id)
         if known is not None:
             return self._redelivery(m, known)
 
@@ -600,6 +628,7 @@ class Desk:
             geo=m.place.geo,
             terms=frozenset(p.terms),
             at=at,
+            places=p.places,
         )
         best = self._groups.best((p.rk, m.category), probe)
         if best is not None:
@@ -639,6 +668,7 @@ class Desk:
             terms=sorted(p.terms)[:_MAX_TERMS],
             address_key=addr,
             last_at=at,
+            places=sorted(p.places)[:_MAX_PLACES],
         )
         out.events.append(self._event(inc, "created", opened, mention_id=m.id))
         if m.agency:
@@ -677,6 +707,7 @@ class Desk:
             inc.platforms.append(m.platform)
         if duplicate_of is None:
             rec.terms = sorted(set(rec.terms) | p.terms)[:_MAX_TERMS]
+            rec.places = sorted(set(rec.places) | p.places)[:_MAX_PLACES]
             if inc.geo is None and m.place.geo is not None:
                 inc.geo = m.place.geo
             if not inc.address and m.place.address:
@@ -827,10 +858,12 @@ class Desk:
                 last_at=rec.last_at,
             )
             for ref in moving:
-                mrec = self._get_mention(ref.id)
-                if mrec is not None:
-                    mrec.incident_id = new_id
-                    self._put_mention(mrec)
+                for prefix in ("m:", "a:"):  # in the dedup window, or kept for late answers
+                    raw = self.store.get(prefix + ref.id)
+                    if raw:
+                        mrec = _dec_mention.decode(raw)
+                        mrec.incident_id = new_id
+                        self.store[prefix + ref.id] = _enc.encode(mrec)
             out.events.append(
                 self._event(inc, "split", cmd.at, cause=cmd.command_id, detail={"into": new_id})
             )
@@ -849,7 +882,7 @@ class Desk:
         out = Outcome()
         inc_id = r.incident_id
         if inc_id is None and r.mention_id is not None:
-            mrec = self._get_mention(r.mention_id)
+            mrec = self._get_known(r.mention_id)
             if mrec is not None and mrec.incident_id is None:
                 # An operator answered a post the classifier did not take for an
                 # appeal: the answer is the better judge, so it becomes an incident.
@@ -914,7 +947,10 @@ class Desk:
         self._put_incident(rec)
         self._index_incident(rec)
         out.incidents.insert(0, inc)
-        self._advance(region_key(inc.region), _ts(r.responded_at), out)
+        # Answers do not move the region's clock: on a replay of history they travel a
+        # shorter path than mentions and can run days ahead of them; a clock driven by
+        # them would expire the dedup window and parked answers before their mentions
+        # arrive. Mentions and ticks move it; a late answer is caught by _check_late.
         return out
 
     def _park(self, r: OfficialResponse, mention_id: str) -> Outcome:
@@ -1106,7 +1142,9 @@ class Desk:
             self._pruned_at[rk] = at
 
     def _evict(self, rk: str, now: float) -> None:
+        """Mentions leave the dedup window; an appeal's slim record stays for late answers."""
         horizon = now - self.dedup.window_days * 86400
+        keep_s = self.sla_settings.answer_lookup_days * 86400
         expiry = self._expiry[rk]
         while expiry and expiry[0][0] < horizon:
             _, mention_id = heapq.heappop(expiry)
@@ -1117,6 +1155,17 @@ class Desk:
             self._cand.remove(mention_id)
             if self._fp.get((rec.rk, rec.fp)) == mention_id:
                 del self._fp[(rec.rk, rec.fp)]
+            # Kept: posts of an incident, and every post of a feedback platform (`pos`),
+            # where each post expects an answer even when the classifier passed it over.
+            if (rec.incident_id or rec.platform in ANSWERED_PLATFORMS) and now - rec.at <= keep_s:
+                # What an answer (and a redelivery) needs: incident, addressing, status.
+                slim = msgspec.structs.replace(rec, fp="", norm="", sig=b"")
+                self.store["a:" + mention_id] = _enc.encode(slim)
+                heapq.heappush(self._archive_expiry[rk], (rec.at, mention_id))
+        archive = self._archive_expiry[rk]
+        while archive and archive[0][0] < now - keep_s:
+            _, mention_id = heapq.heappop(archive)
+            self.store.pop("a:" + mention_id, None)
 
     # ---------------------------------------------------------------- stats
     def window_size(self) -> int:

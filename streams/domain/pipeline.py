@@ -7,13 +7,13 @@ Desk.command), in the same order, with a dict instead of a Faust table.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 
-from schemas.models import Mention, RawMention
+from schemas.models import Mention, OfficialResponse, RawMention, RespondCommand
 from streams.domain.enrichment import Enricher, InvalidInput
 from streams.domain.incidents import Desk, Outcome
 from streams.settings import Settings
@@ -81,8 +81,11 @@ class OfflinePipeline:
         settings: Settings,
         enricher: Enricher | None = None,
         store: MutableMapping[str, bytes] | None = None,
+        on_outcome: Callable[[Outcome], None] | None = None,
     ) -> None:
+        """``on_outcome`` sees every desk outcome (incidents, events, replies), in order."""
         self.settings = settings
+        self.on_outcome = on_outcome
         self.enricher = enricher or Enricher.from_settings(settings.enrich)
         self.store: MutableMapping[str, bytes] = store if store is not None else {}
         self.desk = build_desk(settings, self.store, self.enricher)
@@ -114,10 +117,28 @@ class OfflinePipeline:
         prepared = self.desk.prepare(mentions)
         for (i, _), p in zip(valid, prepared, strict=True):
             outcome = self.desk.resolve(p)
+            if self.on_outcome is not None:
+                self.on_outcome(outcome)
             results[i] = self._accepted(outcome)
         done = [r for r in results if r is not None]
         self.totals.lines += len(done)
         return done
+
+    def respond(self, response: OfficialResponse) -> Outcome:
+        """An official answer, as the respond router hands it to the desk (`replay --responses`).
+
+        Feed answers and mention lines in event-time order, as the stream does;
+        a response names its mention's region or its incident (as the router
+        requires) and is not re-validated here.
+        """
+        outcome = self.desk.command(
+            RespondCommand(
+                command_id=response.response_id, at=response.responded_at, response=response
+            )
+        )
+        if self.on_outcome is not None:
+            self.on_outcome(outcome)
+        return outcome
 
     def _rejected(self, mention_id: str | None, kind: str, reason: str) -> LineResult:
         self.totals.rejected += 1

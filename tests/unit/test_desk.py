@@ -415,3 +415,61 @@ def test_a_breach_fired_before_an_in_time_answer_arrived_is_withdrawn() -> None:
     assert "sla_breach_retracted" in [e.type for e in out.events]
     sla = desk.get_incident(inc_id).incident.sla  # type: ignore[union-attr]
     assert not sla.first_reaction_breached and sla.first_reaction_at == T0 + timedelta(hours=2)
+
+
+def _answer_post(desk: Desk, rid: str, mention_id: str, at: datetime) -> Outcome:
+    r = OfficialResponse(
+        response_id=rid,
+        kind="final",
+        agency="Администрация города Твери",
+        text="Сделано.",
+        responded_at=at,
+        mention_id=mention_id,
+        region="RU-TVE",
+    )
+    return desk.command(RespondCommand(command_id=rid, at=at, response=r))
+
+
+def test_an_answer_weeks_after_its_post_still_reaches_it() -> None:
+    store: dict[str, bytes] = {}
+    desk = new_desk(store)
+    (a,) = feed(desk, mention("vk:1", POTHOLE))
+    feed(desk, mention("pos:9", "Ну и дороги у нас, конечно", appeal=False))  # a portal post
+    feed(desk, mention("vk:3", "Сломана лавочка в сквере", at=T0 + timedelta(days=20)))
+    assert "m:vk:1" not in store and "a:vk:1" in store and "a:pos:9" in store
+    restarted = new_desk(dict(store))  # the slim records are state: they survive a restart
+    out = _answer_post(restarted, "late-1", "vk:1", T0 + timedelta(days=21))
+    assert out.error is None and not out.parked
+    assert [(x.mention_id, x.incident_id) for x in out.replies] == [
+        ("vk:1", a.mentions[0].incident_id)
+    ]
+    # A post of a feedback platform becomes an incident when answered, even late.
+    out = _answer_post(restarted, "late-2", "pos:9", T0 + timedelta(days=21))
+    assert [x.mention_id for x in out.replies] == ["pos:9"]
+    # A redelivery of an archived post changes nothing.
+    (again,) = feed(restarted, mention("vk:1", POTHOLE))
+    assert again.redelivered and again.mentions[0].incident_id == a.mentions[0].incident_id
+
+
+def test_slim_records_expire_after_the_answer_lookup_period() -> None:
+    store: dict[str, bytes] = {}
+    desk = new_desk(store, answer_lookup_days=30)
+    feed(desk, mention("vk:1", POTHOLE))
+    feed(desk, mention("vk:2", "Сломана лавочка в сквере", at=T0 + timedelta(days=10)))
+    assert "a:vk:1" in store
+    feed(desk, mention("vk:3", "Не горят фонари во дворе", at=T0 + timedelta(days=31)))
+    assert "a:vk:1" not in store
+    assert _answer_post(desk, "too-late", "vk:1", T0 + timedelta(days=32)).parked
+
+
+def test_answers_running_ahead_of_their_mentions_do_not_move_the_clock() -> None:
+    # On a replay the answers' short path can run days ahead of the mentions: they must
+    # not expire the dedup window (or parked answers) before the mentions arrive.
+    desk = new_desk()
+    (a,) = feed(desk, mention("vk:1", POTHOLE))
+    parked = _answer_post(desk, "ahead", "vk:2", T0 + timedelta(days=10))
+    assert parked.parked
+    (dup,) = feed(desk, mention("telegram:2", "Репост: " + POTHOLE, at=T0 + timedelta(hours=1)))
+    assert dup.mentions[0].duplicate_of == "vk:1"  # vk:1 is still in the window
+    (b,) = feed(desk, mention("vk:2", "Сломана лавочка в сквере", at=T0 + timedelta(hours=2)))
+    assert [x.mention_id for x in b.replies] == ["vk:2"]  # the parked answer found it
