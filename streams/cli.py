@@ -515,6 +515,30 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             results = list(OfflinePipeline(_settings()).run(lines))
         print(score(gold, decisions(results)).render())
         return 0
+    if args.what == "grouping":
+        import msgspec
+
+        from connectors.file import read_lines
+        from streams.domain.grouping_eval import incident_ids, score_labelled
+        from streams.domain.pipeline import OfflinePipeline
+
+        lines = list(read_lines(src))
+        groups: dict[str, str | None] = {}  # lines that are not JSON objects with an id: unscored
+        for line in lines:
+            try:
+                obj = msgspec.json.decode(line)
+            except (msgspec.DecodeError, UnicodeDecodeError):
+                continue
+            if isinstance(obj, dict) and isinstance(obj.get("id"), str):
+                label = obj.get(args.group_field)
+                groups.setdefault(obj["id"], None if label in (None, "") else str(label))
+        if not any(groups.values()):
+            raise UsageError(f"{src}: no line carries a `{args.group_field}` label")
+        err = _err_console()
+        with err.status(f"running {len(lines):,} mentions through enrich and the desk…"):
+            decided = incident_ids(OfflinePipeline(_settings()).run(lines))
+        print(score_labelled([decided.get(i) for i in groups], list(groups.values())).render())
+        return 0
     raise UsageError(f"unknown evaluation {args.what!r}")
 
 
@@ -625,13 +649,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("evaluate", help="score the pipeline on your labelled data")
     sp.add_argument(
         "what",
-        choices=["categories", "dedup"],
-        help="categories: text + label rows; dedup: RawMention JSONL with `copy_of` per line",
+        choices=["categories", "dedup", "grouping"],
+        help="categories: text + label rows; dedup: RawMention JSONL with `copy_of` per line; "
+        "grouping: RawMention JSONL with the problem of each post in `group` (--group-field)",
     )
     sp.add_argument("input", help="labelled JSONL or CSV (.gz allowed)")
     sp.add_argument("--model", help="a model from `incidents train` (default: the bundled rubric)")
     sp.add_argument("--text-field", default="text")
     sp.add_argument("--label-field", default="category")
+    sp.add_argument("--group-field", default="group", help="grouping: the problem label field")
     sp.set_defaults(fn=cmd_evaluate)
 
     sp = sub.add_parser("config", help="show the effective settings (or the defaults)")

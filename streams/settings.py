@@ -243,7 +243,9 @@ class GroupingSettings(BaseModel):
     window_hours: float = Field(
         72.0, gt=0, description="an appeal joins incidents active this recently"
     )
-    radius_m: float = Field(300.0, gt=0, description="same place when coordinates are this close")
+    radius_m: float = Field(
+        50.0, gt=0, description="same place when coordinates are this close (one building, a yard)"
+    )
     min_similarity: float = Field(
         0.25, ge=0, le=1, description="half the stem overlap needed without place evidence"
     )

@@ -42,6 +42,9 @@ class WarehouseError(RuntimeError):
     """ClickHouse refused or is unreachable; the caller retries with backoff."""
 
 
+KEYS_PER_LOOKUP = 2_000  # keys per "already stored?" query (see Warehouse.existing_keys)
+
+
 @dataclass(frozen=True)
 class TableSpec:
     name: str
@@ -482,7 +485,8 @@ class Warehouse:
         if not rows:
             return set()
         ki = spec.columns.index(spec.key)
-        params: dict[str, Any] = {"keys": sorted({r[ki] for r in rows})}
+        keys = sorted({r[ki] for r in rows})
+        params: dict[str, Any] = {}
         where = [f"{spec.key} IN %(keys)s"]
         if spec.time_col:
             ti = spec.columns.index(spec.time_col)
@@ -496,7 +500,13 @@ class Warehouse:
             params["regions"] = sorted({r[ri] for r in rows})
             where.insert(0, f"{spec.region_col} IN %(regions)s")
         sql = f"SELECT {spec.key} FROM {self.db}.{spec.name} WHERE {' AND '.join(where)}"
-        return {row[0] for row in self.client.query(sql, parameters=params).result_rows}
+        found: set[str] = set()
+        # A few thousand keys per query: ClickHouse refuses a query text over
+        # max_query_size (256 KiB), which 10,000 mention or reply ids exceed.
+        for i in range(0, len(keys), KEYS_PER_LOOKUP):
+            params["keys"] = keys[i : i + KEYS_PER_LOOKUP]
+            found.update(row[0] for row in self.client.query(sql, parameters=params).result_rows)
+        return found
 
     def insert(self, table: str, rows: Sequence[tuple[Any, ...]]) -> tuple[int, int]:
         """Insert rows not already present; return (written, skipped)."""

@@ -89,10 +89,10 @@ def _may_be_name(token: str) -> bool:
 def place_marks(text: str) -> frozenset[str]:
     """Streets (``n:``), house numbers (``h:``) and wings (``k:``) a text names, for rule 3.
 
-    A street name is a word next to a street type ("улица Шмидта", "Шереметевский
-    проспект"), a word followed by a house number that is a surname, a place name
-    or an adjective ("Петухова, 120", "Люблинская, 153"), or a surname or place
-    name after "на", "по", "у" ("на Склизкова"). A house number follows a street
+    A street name is a word after a street type ("улица Шмидта") or an adjective
+    before one ("Шереметевский проспект"), a surname, place name or adjective
+    followed by a house number ("Петухова, 120", "Люблинская, 153"), or a surname
+    or place name after "на", "по", "у" ("на Склизкова"). A house number follows a street
     name or a house word ("дом 20", "д. 45") or precedes one ("у 48-го дома").
     Common nouns before a number ("этаж 17", "маршрут 36") are not streets.
     """
@@ -130,9 +130,13 @@ def place_marks(text: str) -> frozenset[str]:
             continue
         prev = tokens[i - 1] if i else ""
         nxt = tokens[i + 1] if i + 1 < n else ""
-        if prev in _STREET_TYPES or nxt in _STREET_TYPES:
+        if prev in _STREET_TYPES:  # "улица Шмидта", "пр. Ленина"
             marks.add("n:" + morph.lemma(tok))
-        elif prev in _BEFORE_NAME and tags(tok)[0] & {"Surn", "Geox"}:
+        elif nxt in _STREET_TYPES:  # "Мебельная улица", not "г. Бердск, ул. …"
+            grams, known = tags(tok)
+            if "ADJF" in grams or not known:
+                marks.add("n:" + morph.lemma(tok))
+        elif prev in _BEFORE_NAME and tags(tok)[0] & {"Surn", "Geox"}:  # "на Склизкова"
             marks.add("n:" + morph.lemma(tok))
         if len(marks) >= _MAX_MARKS:
             break
@@ -285,7 +289,7 @@ class _Bucket:
         return found
 
 
-def _discard(index: dict, key: object, value: str) -> None:  # type: ignore[type-arg]
+def _discard(index: dict, key: object, value: str) -> None:
     bucket = index.get(key)
     if bucket is not None:
         bucket.discard(value)

@@ -125,7 +125,7 @@ def _address_key(address: str | None) -> str | None:
 
 
 def _one_address_within(a: str, b: str) -> bool:
-    """"дома 14" and "дома 14 по улице советской": one reading of the address holds the
+    """ "дома 14" and "дома 14 по улице советской": one reading of the address holds the
     other (a cut-off copy, or a copy whose case hid the street), so they do not disagree."""
     wa, wb = set(a.split()), set(b.split())
     return wa <= wb or wb <= wa
@@ -471,7 +471,7 @@ class Desk:
         out.mentions.append(
             msgspec.structs.replace(
                 m,
-                status=known.status,  # type: ignore[arg-type]
+                status=known.status,
                 duplicate_of=known.duplicate_of,
                 incident_id=known.incident_id,
             )

@@ -28,6 +28,7 @@ from tests.integration.conftest import Stack, Worker, broker, module_stack, stac
 
 SOAK = os.environ.get("INCIDENTS_SOAK") == "1"
 
+
 def _sample_texts() -> list[str]:
     out = []
     for line in (SAMPLE / "mentions.jsonl").read_bytes().splitlines():
@@ -67,7 +68,11 @@ class Load:
                 out.append(rng.choice(out))
                 continue
             if r < 0.05:  # invalid input
-                out.append(rng.choice([b'{"id": "vk:broken', b"\xff\xfe not json", b"[]", b'{"id":"vk:x"}']))
+                out.append(
+                    rng.choice(
+                        [b'{"id": "vk:broken', b"\xff\xfe not json", b"[]", b'{"id":"vk:x"}']
+                    )
+                )
                 continue
             text = rng.choice(texts)
             if r < 0.15:

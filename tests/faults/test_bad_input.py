@@ -24,7 +24,22 @@ from tests.integration.conftest import Stack
 
 REGIONS = ["RU-TVE", "RU-IVA", "RU-NVS", "RU-MOW", "RU-XXX", "RU-ZZ", "ru-tve", ""]
 PLATFORMS = ["vk", "ok", "telegram", "pos", "rss", "web", "other", "myspace", ""]
-WORDS = ["яма", "на", "дороге", "нет", "горячей", "воды", "в", "Твери", "мусор", "🙂", "#ЖКХ", "ул.", "д.", "5"]
+WORDS = [
+    "яма",
+    "на",
+    "дороге",
+    "нет",
+    "горячей",
+    "воды",
+    "в",
+    "Твери",
+    "мусор",
+    "🙂",
+    "#ЖКХ",
+    "ул.",
+    "д.",
+    "5",
+]
 
 texts = st.lists(st.sampled_from(WORDS), min_size=1, max_size=60).map(" ".join)
 times = st.one_of(
@@ -51,8 +66,12 @@ def mention_dict(draw: st.DrawFn) -> dict[str, Any]:
     obj: dict[str, Any] = {
         "id": draw(st.sampled_from([f"{platform}:{native}", native, f"vk:{native}", ""])),
         "platform": platform,
-        "source": draw(st.one_of(st.just({"id": "club1"}), st.just({}), st.just("club1"), st.none())),
-        "text": draw(st.one_of(texts, st.just(""), st.just("   "), st.integers(), st.just("я" * 70_000))),
+        "source": draw(
+            st.one_of(st.just({"id": "club1"}), st.just({}), st.just("club1"), st.none())
+        ),
+        "text": draw(
+            st.one_of(texts, st.just(""), st.just("   "), st.integers(), st.just("я" * 70_000))
+        ),
         "created_at": draw(times),
     }
     if draw(st.booleans()):
@@ -87,7 +106,9 @@ lines = st.one_of(
     valid_mention(),
     valid_mention(),
     mention_dict().map(lambda d: json.dumps(d, ensure_ascii=False).encode("utf-8")),
-    mention_dict().map(lambda d: json.dumps(d, ensure_ascii=False).encode("utf-8")[:-7]),  # truncated
+    mention_dict().map(
+        lambda d: json.dumps(d, ensure_ascii=False).encode("utf-8")[:-7]
+    ),  # truncated
     mention_dict().map(
         lambda d: json.dumps(d, ensure_ascii=False).encode("utf-8").replace(b"\xd1\x8f", b"\xd1", 1)
     ),  # broken UTF-8
@@ -114,7 +135,9 @@ def _pipeline() -> OfflinePipeline:
     database=None,
 )
 @given(st.lists(lines, min_size=20, max_size=50))
-def test_generated_input_never_crashes_process_and_every_line_is_accounted_for(batch: list[bytes]) -> None:
+def test_generated_input_never_crashes_process_and_every_line_is_accounted_for(
+    batch: list[bytes],
+) -> None:
     batch = [b for b in batch if b.strip() and b"\n" not in b and b"\r" not in b]
     if not batch:
         return
@@ -136,14 +159,21 @@ def test_generated_input_never_crashes_process_and_every_line_is_accounted_for(b
 def test_generated_input_through_the_stream_is_stored_or_dead_lettered(stack: Stack) -> None:
     generated: list[bytes] = []
 
-    @settings(max_examples=1, deadline=None, database=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=1,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(st.lists(lines, min_size=400, max_size=400))
     def draw(batch: list[bytes]) -> None:
         generated.extend(b for b in batch if b.strip() and b"\n" not in b and b"\r" not in b)
 
     draw()
-    w = stack.start_worker(INCIDENTS_DLQ_MAX_INVALID_RATIO="1.0", INCIDENTS_DLQ_MAX_CONSECUTIVE="100000")
+    w = stack.start_worker(
+        INCIDENTS_DLQ_MAX_INVALID_RATIO="1.0", INCIDENTS_DLQ_MAX_CONSECUTIVE="100000"
+    )
     stack.publish("mentions.raw", generated)
     result = settle_until_complete(stack, w, expected_of(stack, generated), timeout=180)
     print(f"\n{len(generated)} generated lines through the stream: {result.summary()}")

@@ -35,7 +35,9 @@ def _topic_with_one_batch(broker: EmbeddedBroker, n: int = 100) -> str:
 
 def test_tansu_under_reports_the_high_watermark_of_list_offsets(broker: EmbeddedBroker) -> None:
     topic = _topic_with_one_batch(broker)
-    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "hw", "enable.auto.commit": False})
+    c = Consumer(
+        {"bootstrap.servers": broker.bootstrap, "group.id": "hw", "enable.auto.commit": False}
+    )
     _, listed = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
     c.assign([TopicPartition(topic, 0, 0)])
     read = 0

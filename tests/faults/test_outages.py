@@ -55,15 +55,21 @@ def test_a_restarted_worker_recovers_its_dedup_window_and_incidents(stack: Stack
         time.sleep(1)
     roots = {
         r[0]: (r[1] or r[0])
-        for r in w.query("SELECT id, duplicate_of FROM incidents.mentions WHERE id LIKE 'vk:orig-%'")
+        for r in w.query(
+            "SELECT id, duplicate_of FROM incidents.mentions WHERE id LIKE 'vk:orig-%'"
+        )
     }
     assert len(roots) == n
     assert w.stop() == 0
     w = stack.start_worker()
     copies = [
-        _mention(i, id=f"telegram:copy-{i}", platform="telegram",
-                 text="Подписчики пишут: «" + t + "» 😡 #репост",
-                 created_at=f"2026-11-10T10:{i % 60:02d}:00+03:00")
+        _mention(
+            i,
+            id=f"telegram:copy-{i}",
+            platform="telegram",
+            text="Подписчики пишут: «" + t + "» 😡 #репост",
+            created_at=f"2026-11-10T10:{i % 60:02d}:00+03:00",
+        )
         for i, t in enumerate(texts)
     ]
     stack.publish("mentions.raw", copies + originals, [None] * (2 * n))  # copies, then redeliveries
@@ -74,7 +80,9 @@ def test_a_restarted_worker_recovers_its_dedup_window_and_incidents(stack: Stack
         if done == n and redelivered >= n:
             break
         time.sleep(1)
-    rows = w.query("SELECT id, status, duplicate_of FROM incidents.mentions WHERE id LIKE 'telegram:copy-%'")
+    rows = w.query(
+        "SELECT id, status, duplicate_of FROM incidents.mentions WHERE id LIKE 'telegram:copy-%'"
+    )
     assert len(rows) == n
     linked = {r[0]: r[2] for r in rows if r[1] == "duplicate"}
     # Every copy found its original in the state the new worker recovered from the changelog.
@@ -86,8 +94,9 @@ def test_a_restarted_worker_recovers_its_dedup_window_and_incidents(stack: Stack
 def test_clickhouse_outage_holds_offsets_and_catches_up(stack: Stack, tmp_path: Path) -> None:
     down = tmp_path / "clickhouse-down"
     outage = 60.0 if SOAK else 12.0
-    w = stack.start_worker(INCIDENTS_FAULTS_CLICKHOUSE_DOWN_FILE=str(down),
-                           INCIDENTS_CLICKHOUSE_RETRY_MAX_S="2")
+    w = stack.start_worker(
+        INCIDENTS_FAULTS_CLICKHOUSE_DOWN_FILE=str(down), INCIDENTS_CLICKHOUSE_RETRY_MAX_S="2"
+    )
     load = Load(stack, total=3000 if SOAK else 1200, rate=100, seed=41).start()
     time.sleep(3)
     down.touch()
@@ -100,7 +109,9 @@ def test_clickhouse_outage_holds_offsets_and_catches_up(stack: Stack, tmp_path: 
     load.join()
     result = settle_until_complete(stack, w, expected_of(stack, load.lines), timeout=240)
     catch_up = time.monotonic() - restored
-    print(f"\nClickHouse down {outage:.0f} s: {result.summary()}; caught up {catch_up:.1f} s after it came back")
+    print(
+        f"\nClickHouse down {outage:.0f} s: {result.summary()}; caught up {catch_up:.1f} s after it came back"
+    )
     assert not result.lost and not any(result.duplicated_rows.values())
     assert not result.missing_dead_letters
 
@@ -125,7 +136,9 @@ def test_a_crashed_agent_takes_the_worker_down_with_exit_code_1(stack: Stack) ->
 
 def test_the_dlq_limit_stops_the_worker_and_commits_nothing_past_it(stack: Stack) -> None:
     w = stack.start_worker(
-        INCIDENTS_DLQ_MIN_MESSAGES="20", INCIDENTS_DLQ_WINDOW="40", INCIDENTS_DLQ_MAX_INVALID_RATIO="0.5"
+        INCIDENTS_DLQ_MIN_MESSAGES="20",
+        INCIDENTS_DLQ_WINDOW="40",
+        INCIDENTS_DLQ_MAX_INVALID_RATIO="0.5",
     )
     garbage = [b"not json %d" % i for i in range(60)]
     stack.publish("mentions.raw", garbage)
@@ -133,9 +146,14 @@ def test_the_dlq_limit_stops_the_worker_and_commits_nothing_past_it(stack: Stack
     assert w.proc.returncode == 1
     assert "INCIDENTS_DLQ_MAX_INVALID_RATIO" in w.log.read_text()
     # With the limit raised (the operator decided the input is expected), every line is accounted for.
-    w2 = stack.start_worker(INCIDENTS_DLQ_MAX_INVALID_RATIO="1.0", INCIDENTS_DLQ_MAX_CONSECUTIVE="100000")
+    w2 = stack.start_worker(
+        INCIDENTS_DLQ_MAX_INVALID_RATIO="1.0", INCIDENTS_DLQ_MAX_CONSECUTIVE="100000"
+    )
     deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and w2.scalar("SELECT uniqExact(dlq_id) FROM incidents.dead_letters") < 60:
+    while (
+        time.monotonic() < deadline
+        and w2.scalar("SELECT uniqExact(dlq_id) FROM incidents.dead_letters") < 60
+    ):
         time.sleep(1)
     assert w2.scalar("SELECT uniqExact(dlq_id) FROM incidents.dead_letters") == 60
 

@@ -31,7 +31,9 @@ def test_poison_in_every_topic_is_dead_lettered_and_the_worker_keeps_going(stack
     for base in INPUTS:
         stack.publish(base, [f"\x00poison for {base} {{".encode()], [b"poison-" + base.encode()])
     stack.publish("mentions.dlq", [b"\x00poison in the dead-letter topic itself"])
-    stack.publish("mentions.raw", [json.dumps(GOOD, ensure_ascii=False).encode()], [b"vk:after-poison"])
+    stack.publish(
+        "mentions.raw", [json.dumps(GOOD, ensure_ascii=False).encode()], [b"vk:after-poison"]
+    )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if w.scalar("SELECT count() FROM incidents.mentions WHERE id = 'vk:after-poison'") == 1:

@@ -37,11 +37,16 @@ ANSWER = {
 def _cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "streams.cli", *args],
-        env=stack.env(), capture_output=True, text=True, timeout=120,
+        env=stack.env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
-def test_an_answer_dead_lettered_for_an_unknown_incident_is_replayed_once_it_exists(stack: Stack) -> None:
+def test_an_answer_dead_lettered_for_an_unknown_incident_is_replayed_once_it_exists(
+    stack: Stack,
+) -> None:
     w = stack.start_worker()
     # The console answered an incident id this pipeline does not have (yet).
     stack.publish("responses", [json.dumps(ANSWER, ensure_ascii=False).encode()], [b"resp-dlq-1"])
@@ -50,7 +55,9 @@ def test_an_answer_dead_lettered_for_an_unknown_incident_is_replayed_once_it_exi
     assert shown.returncode == 0, shown.stderr
     assert "unknown_incident" in shown.stdout and "1 matching" in shown.stderr
     # The mention arrives; its incident now exists.
-    stack.publish("mentions.raw", [json.dumps(MENTION, ensure_ascii=False).encode()], [b"vk:wall-7_7"])
+    stack.publish(
+        "mentions.raw", [json.dumps(MENTION, ensure_ascii=False).encode()], [b"vk:wall-7_7"]
+    )
     stack.wait_drained()
     dry = _cli(stack, "dlq", "replay", "--kind", "unknown_incident", "--dry-run")
     assert dry.returncode == 0 and "would replay 1" in dry.stderr, dry.stderr

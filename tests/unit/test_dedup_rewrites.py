@@ -118,7 +118,12 @@ def test_copies_in_another_region_are_not_compared() -> None:
 
 @pytest.mark.parametrize(
     ("copy_address", "is_copy"),
-    [("дома 14", True), ("улице Циолковского", True), ("дома 16", False), ("улице Горького", False)],
+    [
+        ("дома 14", True),
+        ("улице Циолковского", True),
+        ("дома 16", False),
+        ("улице Горького", False),
+    ],
 )
 def test_a_partial_reading_of_the_same_address_does_not_make_another_place(
     copy_address: str, is_copy: bool

@@ -466,7 +466,7 @@ def test_answers_running_ahead_of_their_mentions_do_not_move_the_clock() -> None
     # On a replay the answers' short path can run days ahead of the mentions: they must
     # not expire the dedup window (or parked answers) before the mentions arrive.
     desk = new_desk()
-    (a,) = feed(desk, mention("vk:1", POTHOLE))
+    feed(desk, mention("vk:1", POTHOLE))
     parked = _answer_post(desk, "ahead", "vk:2", T0 + timedelta(days=10))
     assert parked.parked
     (dup,) = feed(desk, mention("telegram:2", "Репост: " + POTHOLE, at=T0 + timedelta(hours=1)))

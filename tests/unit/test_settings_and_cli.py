@@ -105,6 +105,8 @@ def test_configuration_doc_lists_every_setting_with_its_default() -> None:
     table = table.split("<!-- end generated -->", 1)[0]
     fresh = subprocess.run(
         [sys.executable, "-m", "streams.cli", "config", "--defaults", "--markdown"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert table == fresh, "docs/configuration.md is stale: regenerate its table"
