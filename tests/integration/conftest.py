@@ -70,7 +70,13 @@ class Worker:
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         from streams.report import http_query
 
-        return http_query(self.url)(sql)[1]
+        try:
+            return http_query(self.url)(sql)[1]
+        except OSError as exc:  # the worker is gone: say why, from its own log
+            state = "running" if self.alive() else f"exited with {self.proc.returncode}"
+            raise AssertionError(
+                f"worker at {self.url} unreachable ({exc}); {state}; its log:\n{self.tail(60)}"
+            ) from None
 
     def scalar(self, sql: str) -> Any:
         return self.query(sql)[0][0]
