@@ -32,9 +32,10 @@ import faust
 from faust.types import EventT
 
 from connectors.producer import MentionProducer
-from schemas.models import encode
+from schemas.models import DeadLetter, encode
 from streams import metrics
 from streams.dlq import DlqGuard, dead_letter, dlq_headers
+from streams.domain.incidents import GivenUp
 from streams.logs import get as get_logger
 from streams.settings import Settings
 from streams.topics import Topics
@@ -213,32 +214,57 @@ class Runtime:
         kind: str,
         reason: str,
         mention_id: str | None = None,
-        value: bytes | None = None,
     ) -> None:
-        """Dead-letter the event's bytes (or `value`: an input the desk gave up on later)."""
+        """Dead-letter the event's bytes as they arrived."""
         msg = event.message
         headers = dict(msg.headers or [])
         replayed = headers.get("dlq.replayed", b"0")
-        d = dead_letter(
-            stage=stage,
-            topic=msg.topic,
-            partition=msg.partition,
-            offset=msg.offset,
-            value=msg.value if value is None else value,
-            key=msg.key,
-            error_kind=kind,
-            reason=reason,
-            mention_id=mention_id,
-            replayed=int(replayed) if replayed.isdigit() else 0,
+        self._dead_letter(
+            dead_letter(
+                stage=stage,
+                topic=msg.topic,
+                partition=msg.partition,
+                offset=msg.offset,
+                value=msg.value,
+                key=msg.key,
+                error_kind=kind,
+                reason=reason,
+                mention_id=mention_id,
+                replayed=int(replayed) if replayed.isdigit() else 0,
+            ),
+            msg.key,
         )
-        self.send(self.topics.dlq, msg.key or d.dlq_id.encode(), encode(d), stage, dlq_headers(d))
+
+    def given_up(self, stage: str, g: GivenUp) -> None:
+        """Dead-letter an input a stage held and gave up on later (an answer whose post
+        never came). It names the topic the bytes arrived on, so `incidents dlq replay`
+        sends them back there; its position there is not known (partition and offset 0)."""
+        topic = getattr(self.topics, g.source.replace(".", "_"))
+        self._dead_letter(
+            dead_letter(
+                stage=stage,
+                topic=topic,
+                partition=0,
+                offset=0,
+                value=g.original,
+                key=g.key,
+                error_kind=g.kind,
+                reason=g.reason,
+            ),
+            g.key,
+        )
+
+    def _dead_letter(self, d: DeadLetter, key: bytes | None) -> None:
+        stage, kind, reason = d.stage, d.error_kind, d.reason
+        mention_id = d.mention_id
+        self.send(self.topics.dlq, key or d.dlq_id.encode(), encode(d), stage, dlq_headers(d))
         metrics.DLQ.labels(stage, kind).inc()
         log.warning(
             "dead_letter",
             stage=stage,
-            topic=msg.topic,
-            partition=msg.partition,
-            offset=msg.offset,
+            topic=d.topic,
+            partition=d.partition,
+            offset=d.offset,
             error_kind=kind,
             reason=reason[:300],
             mention_id=mention_id,

@@ -170,8 +170,8 @@ def register(app: faust.App, rt: Runtime) -> None:
                     log.info(
                         "answer_parked", partition=ev.message.partition, offset=ev.message.offset
                     )
-                for kind, reason, original in outcome.dead_letters:
-                    rt.dead_letter(STAGE, ev, kind, reason, value=original)
+                for given_up in outcome.dead_letters:
+                    rt.given_up(STAGE, given_up)
                 _publish(rt, outcome, latest)
             for inc in latest.values():
                 rt.send(rt.topics.incidents, inc.id.encode(), encode(inc), STAGE)

@@ -20,7 +20,7 @@ import msgspec
 from schemas.models import Author, GeoPoint, Mention, Place, RawMention
 from streams.domain.classify import AppealClassifier, Classification
 from streams.domain.geo import Gazetteer
-from streams.domain.normalize import fingerprint, normalize_text, strip_noise
+from streams.domain.normalize import clean_words, fingerprint, strip_noise
 from streams.domain.priority import assess_priority
 from streams.domain.routing import RoutingTable
 from streams.settings import DEV_PSEUDONYM_KEY, EnrichSettings
@@ -144,8 +144,9 @@ class Enricher:
         geo = raw.geo
         # Repost wrappers and hashtags removed first: "Подписчики пишут: «Ржев, ул. …»"
         # must be placed like "Ржев, ул. …", or a copy lands in another region.
+        clean = strip_noise(raw.text)
         loc = self.gazetteer.locate(
-            strip_noise(raw.text),
+            clean,
             region_hint=raw.region_hint,
             lat=geo.lat if geo else None,
             lon=geo.lon if geo else None,
@@ -173,7 +174,7 @@ class Enricher:
             source=raw.source,
             text=raw.text,
             created_at=raw.created_at,
-            fingerprint=fingerprint(normalize_text(raw.text)),
+            fingerprint=fingerprint(" ".join(clean_words(clean))),
             is_appeal=verdict.is_appeal,
             appeal_score=round(float(verdict.appeal_score), 4),
             category=category,

@@ -180,6 +180,21 @@ _dec_incident = msgspec.msgpack.Decoder(IncidentRecord)
 _dec_parked = msgspec.msgpack.Decoder(ParkedResponse)
 
 
+@dataclass(frozen=True, slots=True)
+class GivenUp:
+    """An input the desk held and gave up on later, to be dead-lettered as it arrived.
+
+    ``source`` is the logical topic the bytes came in on (``responses`` for an
+    answer), so a replay of the dead letter sends them back where they belong.
+    """
+
+    kind: str
+    reason: str
+    original: bytes
+    source: str = "responses"
+    key: bytes | None = None
+
+
 @dataclass
 class Outcome:
     """What one input produced: messages to publish, in this order."""
@@ -191,8 +206,8 @@ class Outcome:
     redelivered: bool = False
     parked: bool = False  # an answer waiting for its mention to arrive
     error: tuple[str, str] | None = None  # (error_kind, reason) when the input is refused
-    # Inputs given up on later (an answer whose mention never came): kind, reason, bytes.
-    dead_letters: list[tuple[str, str, bytes]] = field(default_factory=list)
+    # Inputs given up on later (an answer whose mention never came).
+    dead_letters: list[GivenUp] = field(default_factory=list)
 
     def extend(self, other: Outcome) -> None:
         self.mentions.extend(other.mentions)
@@ -973,8 +988,10 @@ class Desk:
             answered = self._respond(_dec_parked.decode(raw).response)
             if answered.error:
                 kind, reason = answered.error
-                original = _enc_json.encode(_dec_parked.decode(raw).response)
-                out.dead_letters.append((kind, reason, original))
+                response = _dec_parked.decode(raw).response
+                out.dead_letters.append(
+                    GivenUp(kind, reason, _enc_json.encode(response), key=_response_key(response))
+                )
             out.extend(answered)
 
     def _expire_parked(self, rk: str, now: float, out: Outcome) -> None:
@@ -992,11 +1009,12 @@ class Desk:
                 del self.store["r:" + response_id]
                 self._parked[mention_id].discard(response_id)
                 out.dead_letters.append(
-                    (
+                    GivenUp(
                         "unknown_incident",
                         f"answer {response_id!r} waited {ttl / 3600:.0f} h of event time "
                         f"for mention {mention_id!r}, which never arrived",
                         _enc_json.encode(parked.response),
+                        key=_response_key(parked.response),
                     )
                 )
             if not self._parked[mention_id]:
@@ -1175,6 +1193,11 @@ class Desk:
     def open_incidents(self) -> int:
         self._ensure_built()
         return sum(1 for st in self._status.values() if st in OPEN_STATUSES)
+
+
+def _response_key(r: OfficialResponse) -> bytes:
+    """The key the responses topic carries (the response id, see streams/topics.py)."""
+    return r.response_id.encode()
 
 
 def _rank(priority: str) -> int:

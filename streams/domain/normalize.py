@@ -101,13 +101,18 @@ def strip_noise(text: str) -> str:
 
 
 def normalized_words(text: str) -> list[str]:
-    """Lower-case words without noise, ё→е, Latin look-alikes folded in Cyrillic words.
+    """Lower-case words without noise, ё→е, Latin look-alikes folded in Cyrillic words."""
+    return clean_words(strip_noise(text))
 
+
+def clean_words(clean: str) -> list[str]:
+    """normalized_words of a text already passed through strip_noise.
+
+    The enrich stage strips noise once for the place lookup and reuses it here.
     Emojis and punctuation need no pass of their own: they are not word characters.
     """
-    t = _strip_wrappers(_strip_links(_nfkc(text)).lstrip())
-    words = _WORDS.findall(t.lower().replace("ё", "е"))
-    if _LATIN.search(t):
+    words = _WORDS.findall(clean.lower().replace("ё", "е"))
+    if _LATIN.search(clean):
         words = [w.translate(_HOMOGLYPHS) if _MIXED_HINT.search(w) else w for w in words]
     return words
 

@@ -71,6 +71,47 @@ def test_an_answer_dead_lettered_for_an_unknown_incident_is_replayed_once_it_exi
     assert [r[0] for r in w.query("SELECT mention_id FROM incidents.replies")] == ["vk:wall-7_7"]
 
 
+def test_an_answer_that_waited_in_vain_for_its_post_is_replayed_to_the_answers_topic(
+    stack: Stack,
+) -> None:
+    """An answer parked for a post that did not come within the TTL is dead-lettered
+    under the responses topic, so replaying it after the post arrived delivers it."""
+    w = stack.start_worker(INCIDENTS_SLA_PARKED_RESPONSE_TTL_S="3600")
+    answer = {
+        **ANSWER,
+        "response_id": "resp-dlq-2",
+        "mention_id": "vk:wall-7_8",
+        "region": "RU-TVE",
+    }
+    del answer["incident_id"]
+    stack.publish("responses", [json.dumps(answer, ensure_ascii=False).encode()], [b"resp-dlq-2"])
+    stack.wait_drained()
+    # Three hours of event time pass in the region (another post): the answer gives up.
+    later = {**MENTION, "id": "vk:wall-7_9", "created_at": "2026-11-16T14:30:00+03:00",
+             "text": "В Твери на Тверском проспекте не горят фонари у дома 5"}  # fmt: skip
+    stack.publish("mentions.raw", [json.dumps(later, ensure_ascii=False).encode()], [b"x"])
+    stack.wait_drained()
+    deadline = time.monotonic() + 60
+    rows: list[tuple[object, ...]] = []
+    while time.monotonic() < deadline and not rows:
+        rows = w.query(
+            "SELECT stage, topic FROM incidents.dead_letters FINAL WHERE error_kind = 'unknown_incident'"
+        )
+        time.sleep(0.5)
+    assert rows == [("group", stack.topic("responses"))]
+    # The post turns up (a connector was down); the operator replays the dead letter.
+    post = {**MENTION, "id": "vk:wall-7_8"}
+    stack.publish("mentions.raw", [json.dumps(post, ensure_ascii=False).encode()], [b"vk:wall-7_8"])
+    stack.wait_drained()
+    done = _cli(stack, "dlq", "replay", "--kind", "unknown_incident")
+    assert done.returncode == 0 and "replayed 1" in done.stderr, done.stderr
+    stack.wait_drained()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not w.query("SELECT reply_id FROM incidents.replies"):
+        time.sleep(1)
+    assert [r[0] for r in w.query("SELECT mention_id FROM incidents.replies")] == ["vk:wall-7_8"]
+
+
 def test_connector_dead_letters_are_not_replayed_into_mentions_raw(stack: Stack) -> None:
     """A connector's dead letter holds the platform's JSON, not a RawMention: replaying it
     to mentions.raw would only fail again, so `dlq replay` counts it and leaves it."""

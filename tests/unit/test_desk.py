@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from datetime import datetime, timedelta, timezone
 
 import msgspec
@@ -393,8 +395,11 @@ def test_an_answer_whose_mention_never_comes_becomes_a_dead_letter() -> None:
     )
     assert desk.command(RespondCommand(command_id="orphan", at=T0, response=r)).parked
     (later,) = feed(desk, mention("vk:2", POTHOLE, at=T0 + timedelta(hours=3)))
-    assert [d[0] for d in later.dead_letters] == ["unknown_incident"]
-    assert b"orphan" in later.dead_letters[0][2]
+    (given_up,) = later.dead_letters
+    assert given_up.kind == "unknown_incident"
+    assert json.loads(given_up.original)["response_id"] == "orphan"
+    # It goes back to the answers' topic on a replay, under the key that topic uses.
+    assert (given_up.source, given_up.key) == ("responses", b"orphan")
 
 
 def test_a_breach_fired_before_an_in_time_answer_arrived_is_withdrawn() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.domain.priority import PriorityRules, _required_literal, assess_priority
+from streams.domain.priority import PriorityRules, assess_priority, required_literals
 
 
 @pytest.mark.parametrize(
@@ -91,7 +91,35 @@ def test_bad_rules_rejected() -> None:
         PriorityRules.from_dict({"cues": {"x": {"level": "urgent", "patterns": ["x"]}}})
 
 
-def test_required_literal() -> None:
-    assert _required_literal(r"запах\w* газ") == "запах"
-    assert _required_literal(r"(?:пахн|воня)\w* газ") == "газ"
-    assert _required_literal(r"нет|без") == ""
+def test_required_literals() -> None:
+    assert required_literals(r"запах\w* газ") == {"запах"}
+    assert required_literals(r"(?:пахн|воня)\w* газ") == {" газ"}  # the longer certain run
+    assert required_literals(r"нет|без") == {"нет", "без"}
+    assert required_literals(r"\bдет(?:и|ей)\b") == {"дет"}
+    assert required_literals(r"(?:свет|электричеств)\w* (?:нет|отключ)") == {"свет", "электричеств"}
+    # No prefilter where a literal is not certain: optional parts, classes, own flags.
+    assert required_literals(r"[2-5]\d") == frozenset()
+    assert required_literals(r"(?i)газ") == frozenset()
+    assert required_literals(r"x?") == frozenset()
+
+
+def test_cues_without_a_literal_still_fire() -> None:
+    """The literal prefilter must never hide a match: patterns it cannot read always run."""
+    rules = PriorityRules.from_dict(
+        {
+            "cues": {
+                "digits": {"level": "high", "patterns": [r"\b\d{3}\b"]},
+                "shout": {"level": "critical", "patterns": [r"(?i)пожар"]},
+                "either": {"level": "high", "patterns": [r"дым|гарь"]},
+            }
+        }
+    )
+    assert assess_priority("дом 123 стоит", None, rules=rules).cues == ("digits",)
+    assert assess_priority("ПОЖАР", None, rules=rules).level == "critical"
+    assert assess_priority("пахнет гарью", None, rules=rules).cues == ("either",)
+    assert assess_priority("всё спокойно", None, rules=rules).cues == ()
+
+
+def test_a_bad_pattern_is_one_clear_error() -> None:
+    with pytest.raises(ValueError, match="priority cue x: bad pattern"):
+        PriorityRules.from_dict({"cues": {"x": {"level": "high", "patterns": ["(unclosed"]}}})
