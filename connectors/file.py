@@ -27,14 +27,20 @@ def read_lines(path: Path) -> Iterator[bytes]:
 
 
 def key_of(line: bytes, field: str = "id") -> bytes | None:
+    """The message key: the first of the `|`-separated fields that the line has.
+
+    "region_hint|id" keys a backfill by region, so one region's posts share a
+    partition and keep their order through the enrich stage.
+    """
     try:
         obj = msgspec.json.decode(line)
     except (msgspec.DecodeError, UnicodeDecodeError):
         return None
     if isinstance(obj, dict):
-        value = obj.get(field)
-        if isinstance(value, str) and value:
-            return value.encode("utf-8")
+        for name in field.split("|"):
+            value = obj.get(name)
+            if isinstance(value, str) and value:
+                return value.encode("utf-8")
     return None
 
 

@@ -332,7 +332,7 @@ def run_stream(
             replay_merged(
                 producer,
                 [
-                    (mentions_file, s.topics.name("mentions.raw"), "id", "created_at",
+                    (mentions_file, s.topics.name("mentions.raw"), "region_hint|id", "created_at",
                      "RawMention/1"),
                     (responses_file, s.topics.name("responses"), "response_id", "responded_at",
                      "OfficialResponse/1"),

@@ -119,8 +119,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     s = _settings()
     topics = Topics.from_settings(s)
     plan: list[tuple[Path, str, str, str, str]] = []
+    mention_key = "region_hint|id" if args.key == "region" else "id"
     for f in args.files:
-        plan.append((Path(f), topics.raw, "id", "created_at", "RawMention/1"))
+        plan.append((Path(f), topics.raw, mention_key, "created_at", "RawMention/1"))
     for f in args.responses or []:
         plan.append(
             (Path(f), topics.responses, "response_id", "responded_at", "OfficialResponse/1")
@@ -573,6 +574,20 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("files", nargs="+", help="RawMention JSONL files")
     sp.add_argument(
         "--responses", action="append", help="OfficialResponse JSONL to publish to `responses`"
+    )
+    sp.add_argument(
+        "--in-file-order",
+        action="store_true",
+        help="publish each file in turn, as written (default with --responses: all lines "
+        "merged by event time)",
+    )
+    sp.add_argument(
+        "--key",
+        choices=["region", "id"],
+        default="region",
+        help="mentions.raw key: `region` (region_hint, else the id; default) keeps each "
+        "region's posts in one partition, so the desk sees them in event-time order; "
+        "`id` spreads them over every partition, as connectors do",
     )
     sp.add_argument("--connect-timeout", type=float, default=20.0)
     sp.set_defaults(fn=cmd_replay)

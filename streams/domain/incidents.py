@@ -66,6 +66,8 @@ GROUPABLE_STATUSES = OPEN_STATUSES | {"answered_final", "closed"}
 ANSWERED_PLATFORMS = frozenset({"pos"})
 _MAX_TERMS = 200
 _MAX_PLACES = 60
+# Answers an incident keeps for posts that join it later (the latest ones).
+_MAX_ANSWERS_KEPT = 32
 _MAX_NORM = 2000
 _STOP = frozenset(
     (
@@ -171,6 +173,8 @@ class IncidentRecord(msgspec.Struct, omit_defaults=True):
     responses: list[str] = msgspec.field(default_factory=list)
     places: list[str] = msgspec.field(default_factory=list)  # streets and houses named
     commands: list[str] = msgspec.field(default_factory=list)
+    # The latest answers, so a post that joins after them still gets them.
+    answers: list[OfficialResponse] = msgspec.field(default_factory=list)
 
 
 _enc = msgspec.msgpack.Encoder()
@@ -501,6 +505,9 @@ class Desk:
                 out.events.append(
                     self._event(rec.incident, kind, _dt(known.at), mention_id=m.id, stable=True)
                 )
+                ref = next((x for x in rec.members if x.id == m.id), None)
+                if ref is not None:  # the answers it got, again (same reply ids)
+                    out.replies.extend(self._reply(rec.incident, ref, a) for a in rec.answers)
         return out
 
     def _find_original(self, p: Prepared) -> MentionRecord | None:
@@ -714,8 +721,9 @@ class Desk:
         reopened = False
         if inc.status in ("closed", "answered_final") and duplicate_of is None:
             reopened = inc.status == "closed"
+        ref = self._ref(m, duplicate_of)
         if len(rec.members) < self.grouping.max_mentions_per_incident:
-            rec.members.append(self._ref(m, duplicate_of))
+            rec.members.append(ref)
             inc.mention_ids.append(m.id)
         inc.mentions_count += 1
         if m.platform not in inc.platforms:
@@ -740,6 +748,13 @@ class Desk:
             inc.closed_at = None
             inc.version += 1
             out.events.append(self._event(inc, "reopened", m.created_at, cause=m.id))
+            rec.answers = []  # answers to the problem before it was closed
+        else:
+            # The answers given so far reach a post that joins after them: in a stream
+            # an answer can overtake the posts it concerns, and the result must not
+            # depend on which came first. A repeat after closing is a new problem and
+            # gets no stale answer.
+            out.replies.extend(self._reply(inc, ref, a) for a in rec.answers)
         self._put_incident(rec)
         self._index_incident(rec)
         out.incidents.append(inc)
@@ -944,6 +959,9 @@ class Desk:
         inc.updated_at = max(inc.updated_at, r.responded_at)
         inc.version += 1
         rec.responses.append(r.response_id)
+        rec.answers = sorted([*rec.answers, r], key=lambda a: (a.responded_at, a.response_id))[
+            -_MAX_ANSWERS_KEPT:
+        ]
         out.events.append(
             self._event(
                 inc,

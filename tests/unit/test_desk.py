@@ -477,3 +477,50 @@ def test_answers_running_ahead_of_their_mentions_do_not_move_the_clock() -> None
     assert dup.mentions[0].duplicate_of == "vk:1"  # vk:1 is still in the window
     (b,) = feed(desk, mention("vk:2", "Сломана лавочка в сквере", at=T0 + timedelta(hours=2)))
     assert [x.mention_id for x in b.replies] == ["vk:2"]  # the parked answer found it
+
+
+def test_a_post_that_joins_after_an_answer_gets_that_answer_once() -> None:
+    """In a stream an answer can overtake the posts it concerns; the replies must not
+    depend on which came first. A repeat after closing gets no stale answer."""
+    desk = new_desk()
+    here = GeoPoint(lat=56.8587, lon=35.9176)
+    (a,) = feed(desk, mention("vk:1", POTHOLE, geo=here))
+    inc_id = a.mentions[0].incident_id or ""
+    r = OfficialResponse(
+        response_id="ans-1",
+        kind="interim",
+        agency="Администрация города Твери",
+        text="Ремонт запланирован.",
+        responded_at=T0 + timedelta(hours=2),
+        incident_id=inc_id,
+    )
+    answered = desk.command(RespondCommand(command_id="ans-1", at=r.responded_at, response=r))
+    assert [x.mention_id for x in answered.replies] == ["vk:1"]
+    late_text = "Яма на Склизкова у дома 12 всё ещё не заделана, колесо пробил сегодня утром"
+    (b,) = feed(desk, mention("ok:7", late_text, at=T0 + timedelta(hours=1), geo=here))
+    assert b.mentions[0].incident_id == inc_id
+    (reply,) = b.replies
+    assert (reply.mention_id, reply.response_id, reply.text) == ("ok:7", "ans-1", r.text)
+    # A copy of it is linked and answered too; a redelivery repeats the same reply id.
+    (c,) = feed(desk, mention("telegram:8", "Репост: " + late_text, at=T0 + timedelta(hours=3)))
+    assert c.mentions[0].duplicate_of == "ok:7" and [x.mention_id for x in c.replies] == [
+        "telegram:8"
+    ]
+    (again,) = feed(desk, mention("ok:7", late_text, at=T0 + timedelta(hours=1), geo=here))
+    assert again.redelivered and [x.reply_id for x in again.replies] == [reply.reply_id]
+    # Closed, then the problem is back: the old answer is not sent to the new complaint.
+    desk.command(
+        StatusCommand(
+            command_id="close", at=T0 + timedelta(hours=4), incident_id=inc_id, status="closed"
+        )
+    )
+    (d,) = feed(
+        desk,
+        mention(
+            "vk:9",
+            "Яму на Склизкова у дома 12 опять размыло, снова пробил колесо",
+            at=T0 + timedelta(days=2),
+            geo=here,
+        ),
+    )
+    assert "reopened" in [e.type for e in d.events] and d.replies == []
