@@ -132,6 +132,7 @@ class Runtime:
     topics: Topics
     worker: Any = None
     crashed: dict[str, str] = field(default_factory=dict)
+    on_crash: Callable[[], None] | None = None  # the worker's watchdog (streams/worker.py)
     started: set[str] = field(default_factory=set)
     guards: dict[str, DlqGuard] = field(default_factory=dict)
     executor: ThreadPoolExecutor = field(
@@ -188,6 +189,11 @@ class Runtime:
         marker = self.settings.faults.crash_marker
         if marker and any(marker.encode() in (ev.message.value or b"") for ev in events):
             raise RuntimeError(f"fault injection: crash marker {marker!r} in the batch")
+        gap = self.settings.faults.gap_file
+        if gap is not None and events and gap.exists():
+            gap.unlink(missing_ok=True)
+            msg = next(iter(events)).message
+            raise OffsetGap(f"{msg.topic}[{msg.partition}]: fault injection: gap file {gap}")
 
     def send(
         self,
@@ -295,6 +301,8 @@ class Runtime:
         self.crashed[stage] = f"{type(exc).__name__}: {exc}"
         metrics.AGENT_UP.labels(stage).set(0)
         log.error("agent_crashed", stage=stage, error=str(exc)[:500], exc_info=exc)
+        if self.on_crash is not None:
+            self.on_crash()
         if self.worker is not None:
             # Crash-only: a worker with a dead agent must not look alive.
             await self.worker.crash(exc)

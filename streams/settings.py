@@ -181,6 +181,18 @@ class WorkerSettings(BaseModel):
     data_dir: Path = Field(Path("var/worker"), description="Faust data (RocksDB tables)")
     batch_size: int = Field(500, ge=1, description="messages per processing batch")
     batch_within_s: float = Field(0.2, gt=0, description="longest wait to fill a batch")
+    crash_exit_s: float = Field(
+        15.0,
+        gt=0,
+        description="after an agent crash, the process ends within this many seconds even if "
+        "Faust's shutdown hangs",
+    )
+    gap_restarts: int = Field(
+        5,
+        ge=0,
+        description="after an offset gap, restart in place (same process) this many times in a "
+        "row before exiting 1 for the orchestrator",
+    )
 
     _roles = field_validator("roles", mode="before")(_comma_list)
 
@@ -318,6 +330,11 @@ class FaultSettings(BaseModel):
     )
     crash_marker: str | None = Field(
         None, description="an agent crashes on a batch containing this text (crash handling)"
+    )
+    gap_file: Path | None = Field(
+        None,
+        description="while this file exists, the next batch reports an offset gap and the "
+        "file is removed (a one-off broker gap)",
     )
     lossy: bool = Field(
         False,

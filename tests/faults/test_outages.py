@@ -171,3 +171,29 @@ def test_negative_control_a_lossy_worker_is_caught_losing(stack: Stack) -> None:
     result = settle_until_complete(stack, sink, expected_of(stack, lines), timeout=40)
     print(f"\nnegative control: {result.summary()}")
     assert result.lost, "the checker must see the loss a lossy configuration causes"
+
+
+def test_an_offset_gap_restarts_the_worker_in_place_and_nothing_is_lost(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """Records the broker skipped (a real tansu defect, injected here once): the worker
+    restarts itself in place from the committed offset, no orchestrator needed."""
+    gap = tmp_path / "gap"
+    gap.touch()
+    w = stack.start_worker(INCIDENTS_FAULTS_GAP_FILE=str(gap))
+    pid = w.proc.pid
+    lines = [_mention(i, id=f"vk:gap-{i}") for i in range(40)]
+    stack.publish("mentions.raw", lines, [f"vk:gap-{i}".encode() for i in range(40)])
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if w.scalar("SELECT count() FROM incidents.mentions WHERE id LIKE 'vk:gap-%'") == 40:
+            break
+        time.sleep(1)
+    assert not gap.exists(), "the injected gap fired"
+    log = w.log.read_text()
+    assert '"event": "restarting_after_offset_gap"' in log
+    assert w.alive() and w.proc.pid == pid, "the same process goes on"
+    rows = w.query(
+        "SELECT id, count() FROM incidents.mentions WHERE id LIKE 'vk:gap-%' GROUP BY id"
+    )
+    assert len(rows) == 40 and all(n == 1 for _, n in rows)

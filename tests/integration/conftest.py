@@ -70,13 +70,20 @@ class Worker:
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         from streams.report import http_query
 
-        try:
-            return http_query(self.url)(sql)[1]
-        except OSError as exc:  # the worker is gone: say why, from its own log
-            state = "running" if self.alive() else f"exited with {self.proc.returncode}"
-            raise AssertionError(
-                f"worker at {self.url} unreachable ({exc}); {state}; its log:\n{self.tail(60)}"
-            ) from None
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                return http_query(self.url)(sql)[1]
+            except OSError as exc:
+                # A worker restarting in place after an offset gap is briefly away.
+                if self.alive() and time.monotonic() < deadline:
+                    time.sleep(1)
+                    continue
+                # The worker is gone: say why, from its own log.
+                state = "running" if self.alive() else f"exited with {self.proc.returncode}"
+                raise AssertionError(
+                    f"worker at {self.url} unreachable ({exc}); {state}; its log:\n{self.tail(60)}"
+                ) from None
 
     def scalar(self, sql: str) -> Any:
         return self.query(sql)[0][0]
