@@ -331,8 +331,8 @@ class Featurizer:
         add = chunks.append
         pos = 0
         # Words the process has not seen are analysed first, together: one morphology
-        # pass over the batch's new words keeps pymorphy3's dictionaries in the CPU
-        # cache, about twice as fast per word as interleaving them with the rest.
+        # pass over the batch's new words keeps pymorphy3's dictionaries warm in the
+        # CPU cache (measured ~15 % cheaper per word than interleaving them).
         token_lists = [_tokens(text) for text in texts]
         for tok in set().union(*token_lists).difference(token_cache):
             token_ids(tok)
