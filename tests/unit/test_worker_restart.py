@@ -7,6 +7,7 @@ The real path (a gap, the same process going on) is in tests/faults/test_outages
 from __future__ import annotations
 
 import threading
+import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -36,6 +37,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
     monkeypatch.setattr(worker.os, "_exit", _exit)
     monkeypatch.setattr(worker.os, "closerange", lambda a, b: None)
     monkeypatch.setattr(worker, "_ending", threading.Lock())
+    monkeypatch.setattr(worker, "_STARTED", time.monotonic())  # "in a row": just started
     monkeypatch.setenv(worker.GAP_RESTARTS_ENV, "0")  # restored after the test
     return seen
 
@@ -58,6 +60,15 @@ def test_gaps_in_a_row_end_with_exit_1_for_the_orchestrator(
     monkeypatch.setenv(worker.GAP_RESTARTS_ENV, "5")
     _end({"enrich": "OffsetGap: …"})
     assert calls == [("exit", 1)]
+
+
+def test_gaps_after_ten_quiet_minutes_start_counting_again(
+    calls: list[tuple[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(worker.GAP_RESTARTS_ENV, "5")
+    monkeypatch.setattr(worker, "_STARTED", time.monotonic() - 601)
+    _end({"enrich": "OffsetGap: …"})
+    assert calls[0][0] == "exec" and worker.os.environ[worker.GAP_RESTARTS_ENV] == "1"
 
 
 def test_any_other_crash_exits_1(calls: list[tuple[str, Any]]) -> None:
