@@ -107,7 +107,14 @@ def run_demo(settings: Settings, keep_running: bool = False) -> int:
 
         producer = MentionProducer(s.kafka, client_id="incidents-demo")
         sources = [
-            (mentions_file, s.topics.name("mentions.raw"), "id", "created_at", "RawMention/1"),
+            # Keyed by region, as `incidents replay` does: each region keeps its order.
+            (
+                mentions_file,
+                s.topics.name("mentions.raw"),
+                "region_hint|id",
+                "created_at",
+                "RawMention/1",
+            ),
             (
                 responses_file,
                 s.topics.name("responses"),
