@@ -132,6 +132,16 @@ def why_wrong(a: Appeal, b: Appeal) -> str:
     return "more than 7 days apart"
 
 
+def _why_table(title: str, counts: Counter[str]) -> Table:
+    """Pair counts by cause, most frequent first."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("why")
+    table.add_column("pairs", justify="right")
+    for why, n in counts.most_common():
+        table.add_row(why, f"{n:,}")
+    return table
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--split", choices=["dev", "heldout"], default="dev")
@@ -235,18 +245,8 @@ def main() -> int:
         missed[why] += 1
         if len(missed_examples) < args.show_errors:
             missed_examples.append((i, j, why))
-    t2 = Table(title="wrong merges (predicted pairs outside the relation)", title_justify="left")
-    t2.add_column("why")
-    t2.add_column("pairs", justify="right")
-    for why, n in wrong.most_common():
-        t2.add_row(why, f"{n:,}")
-    out.print(t2)
-    t3 = Table(title="missed pairs (relation pairs in different incidents)", title_justify="left")
-    t3.add_column("why")
-    t3.add_column("pairs", justify="right")
-    for why, n in missed.most_common():
-        t3.add_row(why, f"{n:,}")
-    out.print(t3)
+    out.print(_why_table("wrong merges (predicted pairs outside the relation)", wrong))
+    out.print(_why_table("missed pairs (relation pairs in different incidents)", missed))
     comp = components(len(rows), truth)
     sizes = Counter(Counter(comp).values())
     out.print(

@@ -261,19 +261,17 @@ class Runtime:
         )
 
     def _dead_letter(self, d: DeadLetter, key: bytes | None) -> None:
-        stage, kind, reason = d.stage, d.error_kind, d.reason
-        mention_id = d.mention_id
-        self.send(self.topics.dlq, key or d.dlq_id.encode(), encode(d), stage, dlq_headers(d))
-        metrics.DLQ.labels(stage, kind).inc()
+        self.send(self.topics.dlq, key or d.dlq_id.encode(), encode(d), d.stage, dlq_headers(d))
+        metrics.DLQ.labels(d.stage, d.error_kind).inc()
         log.warning(
             "dead_letter",
-            stage=stage,
+            stage=d.stage,
             topic=d.topic,
             partition=d.partition,
             offset=d.offset,
-            error_kind=kind,
-            reason=reason[:300],
-            mention_id=mention_id,
+            error_kind=d.error_kind,
+            reason=d.reason[:300],
+            mention_id=d.mention_id,
         )
 
     async def in_executor(self, fn: Callable[..., Any], *args: Any) -> Any:

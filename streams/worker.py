@@ -99,17 +99,20 @@ def _end_after_crash(rt: Any, settings: Settings, log: Any) -> None:
     if only_gaps and gaps < settings.worker.gap_restarts:
         log.warning("restarting_after_offset_gap", restarts=gaps + 1, crashed=rt.crashed)
         os.environ[GAP_RESTARTS_ENV] = str(gaps + 1)
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
+        _flush_std()
         # Close every inherited descriptor (sockets, chDB's files and locks) first.
         os.closerange(3, _max_fd())
         os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
     log.error("worker_exiting_after_crash", crashed=rt.crashed)
+    _flush_std()
+    os._exit(1)
+
+
+def _flush_std() -> None:
+    """The log lines written so far reach the file before exec or _exit drops them."""
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
-    os._exit(1)
 
 
 def _max_fd() -> int:
