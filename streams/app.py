@@ -184,8 +184,8 @@ class Runtime:
             )
         return self._outbox
 
-    def check_crash_marker(self, events: Iterable[EventT]) -> None:
-        """Fault injection: crash the agent (outside any per-message guard) on a marked batch."""
+    def inject_faults(self, events: Iterable[EventT]) -> None:
+        """Fault injection (off by default): a crash on a marked batch, a one-off offset gap."""
         marker = self.settings.faults.crash_marker
         if marker and any(marker.encode() in (ev.message.value or b"") for ev in events):
             raise RuntimeError(f"fault injection: crash marker {marker!r} in the batch")

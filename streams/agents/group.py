@@ -122,7 +122,7 @@ def register(app: faust.App, rt: Runtime) -> None:
         metrics.AGENT_UP.labels(STAGE).set(1)
         async for events in rt.batches(stream, s.worker.batch_size, within=s.worker.batch_within_s):
             started = time.perf_counter()
-            rt.check_crash_marker(events)
+            rt.inject_faults(events)
             items: list[tuple[Any, Any]] = []
             for ev in events:
                 rt.count_in(STAGE, ev)

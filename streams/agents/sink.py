@@ -65,7 +65,7 @@ def register(app: faust.App, rt: Runtime) -> None:
             stream, s.clickhouse.batch_rows, within=s.clickhouse.flush_interval_s
         ):
             started = time.perf_counter()
-            rt.check_crash_marker(events)
+            rt.inject_faults(events)
             per_table: dict[str, list[tuple[Any, int, int]]] = {}
             for ev in events:
                 msg = ev.message
