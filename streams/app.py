@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import faust
+import mode
 from faust.types import EventT
 
 from connectors.producer import MentionProducer
@@ -96,6 +97,10 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         "consumer_max_fetch_size": 128 * 1024,
         "broker_max_poll_records": 500,
         "processing_guarantee": "at_least_once",
+        # Crash-only: a crashed agent is not restarted inside the process. Faust's
+        # default supervisor restarted it at once, and the new instance acked batches
+        # behind the crashed one's unacked batch, which Faust then committed across.
+        "agent_supervisor": mode.ForfeitOneForOneSupervisor,
         "producer_acks": -1,
         "web_enabled": True,
         "web_bind": settings.worker.web_host,
