@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from streams.domain.dedup_eval import decisions, rewrite, score  # noqa: E402
+from streams.domain.dedup_eval import decisions, rewrite, rewrite_other, score  # noqa: E402
 from streams.domain.normalize import normalize_text  # noqa: E402
 from streams.domain.pipeline import OfflinePipeline  # noqa: E402
 from streams.settings import Settings  # noqa: E402
@@ -39,8 +39,9 @@ SPB = ROOT.parent / "shared" / "data" / "spb-appeals.dev.jsonl.gz"
 
 
 def build(
-    originals: int, copy_share: float, split: str, seed: int = 3
+    originals: int, copy_share: float, split: str, seed: int = 3, style: str = "default"
 ) -> tuple[list[bytes], list[dict]]:
+    rewrite_fn = rewrite_other if style == "other" else rewrite
     with gzip.open(SPB, "rt", encoding="utf-8") as f:
         rows = [json.loads(line) for line in f]
     half = len(rows) // 2
@@ -66,7 +67,7 @@ def build(
         events.append((at, raw, {"id": mid, "copy_of": None, "twin_of": twin, "text_key": key[0]}))
         if rng.random() < copy_share:
             for n in range(rng.choice([1, 1, 2])):
-                text, kinds = rewrite(r["text"], rng)
+                text, kinds = rewrite_fn(r["text"], rng)
                 platform = rng.choice(["vk", "telegram", "ok"])
                 when = at + timedelta(minutes=rng.randint(5, 3 * 24 * 60))
                 copy = {
@@ -96,18 +97,27 @@ def main() -> int:
     ap.add_argument("--copy-share", type=float, default=0.3)
     ap.add_argument("--split", choices=["dev", "heldout"], default="dev")
     ap.add_argument("--show-errors", type=int, default=0)
+    ap.add_argument(
+        "--style",
+        choices=["default", "other"],
+        default="default",
+        help="other: rewrites written apart from the normalizer's lists (generalisation)",
+    )
     args = ap.parse_args()
     if not SPB.is_file():
         print(f"{SPB} not found: this evaluation needs the St Petersburg data", file=sys.stderr)
         return 2
-    lines, labels = build(args.originals, args.copy_share, args.split)
+    lines, labels = build(args.originals, args.copy_share, args.split, style=args.style)
     pipeline = OfflinePipeline(Settings())
     t0 = time.perf_counter()
     results = list(pipeline.run(lines))
     secs = time.perf_counter() - t0
     decided = decisions(results)
     s = score(labels, decided)
-    print(f"split {args.split}: {len(lines)} mentions ({args.originals} originals), {secs:.1f} s")
+    print(
+        f"split {args.split}, {args.style} rewrites: {len(lines)} mentions "
+        f"({args.originals} originals), {secs:.1f} s"
+    )
     print(s.render())
     # By length of the original: short portal texts are the hard part.
     words = {

@@ -233,6 +233,13 @@ class DedupSettings(BaseModel):
         le=1,
         description="and: share of the shorter text's words in the longer (typos forgiven)",
     )
+    aligned_containment: float = Field(
+        0.7,
+        gt=0,
+        le=1,
+        description="or, lower: share of the shorter text's shingles in the longer when "
+        "the words align as a repost's (edges added, tail cut, typos)",
+    )
     num_perm: int = Field(64, ge=16, le=512, description="MinHash permutations")
     shingle_chars: int = Field(5, ge=2, le=8, description="characters per shingle")
     candidate_threshold: float = Field(

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 
 import numpy as np
 from datasketch import MinHash
@@ -201,6 +202,75 @@ def word_containment(a: Sequence[str], b: Sequence[str]) -> float:
         elif any(_near(w, x) for x in pool):
             found += 1
     return found / counted if counted else 1.0
+
+
+def _has_number(words: Sequence[str]) -> bool:
+    return any(w.isdigit() for w in words)
+
+
+def _typo_gap(a: Sequence[str], b: Sequence[str]) -> bool:
+    """One word for one with a typo, or two words glued together (or split apart)."""
+    if len(a) == 1 and len(b) == 1:
+        return _near(a[0], b[0])
+    if len(a) == 2 and len(b) == 1:
+        return b[0] == a[0] + a[1] and not _has_number(a)
+    if len(a) == 1 and len(b) == 2:
+        return a[0] == b[0] + b[1] and not _has_number(b)
+    return False
+
+
+def _wrapped(a: Sequence[str], b: Sequence[str], max_added: int) -> bool:
+    """b is a few added words, then a (or a with a typo gap)."""
+    if not a:
+        return len(b) <= max_added
+    return any(len(b) - k <= max_added and _typo_gap(a, b[-k:]) for k in (1, 2) if len(b) > k)
+
+
+def carries(
+    original: Sequence[str],
+    copy: Sequence[str],
+    max_added: int = 8,
+    cut: bool = False,
+    min_kept: float = 0.5,
+) -> bool:
+    """The copy is the original's words in order, give or take what reposting does.
+
+    A repost adds words at the edges (a wrapper before: "Нам пишут:", a sign-off
+    or a feed's "… ещё" after), may cut the original's tail, and may carry a typo
+    or two glued words. What it does not do is change words in the middle: two
+    residents who use one template ("Требуется очистка <чего> от рекламы") differ
+    there, and so do two house numbers. So: the words are aligned; added words are
+    allowed only at the edges (at most ``max_added`` on each side), missing words
+    only at the end (``min_kept`` of the original kept), and in between only typo
+    gaps; a gap with a number on both sides is another place. Different words at
+    the end (the original's tail, the copy's own) are a feed's cut with its marker
+    ("… ещё") only when the copy shows the cut (``cut``: an ellipsis near its end);
+    otherwise two texts that end differently are two posts, and an unmarked cut
+    with words added before is one text quoted inside another.
+    """
+    if not original or not copy:
+        return False
+    ops = SequenceMatcher(None, original, copy, autojunk=False).get_opcodes()
+    kept = 0
+    wrapped = False
+    for tag, i1, i2, j1, j2 in ops:
+        a, b = original[i1:i2], copy[j1:j2]
+        if tag == "equal":
+            kept += len(a)
+            continue
+        if _has_number(a) and _has_number(b):
+            return False  # another house, entrance or flat number
+        leading, trailing = i1 == 0 and j1 == 0, i2 == len(original) and j2 == len(copy)
+        if _typo_gap(a, b):
+            kept += len(a)
+        elif leading and len(b) <= max_added + 2 and _wrapped(a, b, max_added):
+            kept += len(a)  # a wrapper before the text (its first words may carry a typo)
+            wrapped = True
+        elif trailing and len(b) <= max_added and (not a or cut or not (b or wrapped)):
+            pass  # a sign-off; a cut tail (marked, or the only change at the edges)
+        else:
+            return False
+    return kept >= min_kept * len(original)
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> Similarity:

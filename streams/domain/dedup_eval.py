@@ -98,6 +98,76 @@ def rewrite(text: str, rng: random.Random) -> tuple[str, list[str]]:
     return t, kinds
 
 
+# A second set of rewrites, written apart from the normalizer's own lists, to see how
+# dedup does on forms it was not tuned on (`scripts/eval_dedup.py --style other`):
+# other wrappers and sign-offs, letter substitutions and glued words, other
+# truncation markers, emoji sequences, Latin hashtags and short links.
+OTHER_WRAPPERS = [
+    "Нам пишут: {}",
+    "Пишет подписчица: «{}»",
+    "Сообщение от подписчика:\n{}",
+    "Жалоба от жительницы: {}",
+    "Публикуем по просьбе подписчика. {}",
+    "Вопрос читателя: {}",
+    "{}\n\n(с) подписчик",
+    "Поступило обращение: „{}“",
+    "{} — пишет наш читатель",
+    "Прислали в личку: {}",
+]
+OTHER_TAILS = [" … ещё", "… Показать ещё", " ... Читать продолжение", "…"]
+OTHER_EMOJIS = ["🚧", "🗑", "⚠️", "😤", "🤦\u200d♀️", "👎🏻", "🆘"]
+OTHER_TAGS = ["#spb_news", "#СПб_жалобы", "#наш_район", "#ЖКХ_СПб", "#подслушано"]
+OTHER_LINKS = [
+    " https://t.me/spb_chat/98765?single",
+    " vk.cc/cAbC12",
+    " https://vk.com/wall-1_2?w=x",
+]
+OTHER_SIGNOFFS = [" Примите меры!", " Куда смотрит администрация?!", " Помогите!!!"]
+_NEIGHBOURS = {"а": "в", "о": "л", "е": "н", "и": "т", "н": "г", "т": "ь", "р": "о", "с": "м"}
+
+
+def rewrite_other(text: str, rng: random.Random) -> tuple[str, list[str]]:
+    """Like rewrite, with forms the normalizer was not written for."""
+    kinds = rng.sample(
+        ["wrapper", "hashtags", "emoji", "cut_tail", "case", "typo", "link", "signoff",
+         "lines"],
+        k=rng.randint(1, 3),
+    )  # fmt: skip
+    t = text
+    for kind in kinds:
+        if kind == "cut_tail":
+            words = t.split()
+            if len(words) > 8:
+                keep = max(6, int(len(words) * rng.uniform(0.6, 0.85)))
+                t = " ".join(words[:keep]) + rng.choice(OTHER_TAILS)
+        elif kind == "case":
+            t = rng.choice([t.upper(), t.lower(), t.title()])
+        elif kind == "typo":
+            idx = [i for i, ch in enumerate(t) if ch.lower() in _NEIGHBOURS]
+            spaces = [i for i, ch in enumerate(t) if ch == " "]
+            if rng.random() < 0.6 and idx:  # a neighbouring key
+                i = rng.choice(idx)
+                t = t[:i] + _NEIGHBOURS[t[i].lower()] + t[i + 1 :]
+            elif spaces:  # two words glued together
+                i = rng.choice(spaces)
+                t = t[:i] + t[i + 1 :]
+        elif kind == "link":
+            t = t + rng.choice(OTHER_LINKS)
+        elif kind == "hashtags":
+            tags = " ".join(rng.sample(OTHER_TAGS, k=rng.randint(1, 2)))
+            t = f"{tags}\n{t}" if rng.random() < 0.5 else f"{t}\n{tags}"
+        elif kind == "emoji":
+            pair = rng.choice(OTHER_EMOJIS) + rng.choice(OTHER_EMOJIS)
+            t = f"{pair} {t} {rng.choice(OTHER_EMOJIS)}"
+        elif kind == "signoff":
+            t = t.rstrip() + rng.choice(OTHER_SIGNOFFS)
+        elif kind == "lines":
+            t = t.replace(". ", ".\n\n")
+    if "wrapper" in kinds:
+        t = rng.choice(OTHER_WRAPPERS).format(t)
+    return t, kinds
+
+
 @dataclass
 class DedupScore:
     copies: int = 0

@@ -22,6 +22,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
+from difflib import SequenceMatcher
 from typing import Literal
 
 import msgspec
@@ -49,11 +50,12 @@ from streams.domain.dedup import (
     CandidateIndex,
     Signer,
     Similarity,
+    carries,
     similarity,
     word_containment,
 )
 from streams.domain.grouping import GroupIndex, Probe, Profile, Rules, haversine_m, place_marks
-from streams.domain.normalize import fingerprint, normalized_words
+from streams.domain.normalize import clean_words, fingerprint, strip_noise
 from streams.domain.sla import SlaPolicy, WorkCalendar
 from streams.settings import DedupSettings, GroupingSettings, SlaSettings
 
@@ -68,6 +70,8 @@ _MAX_TERMS = 200
 _MAX_PLACES = 60
 # Answers an incident keeps for posts that join it later (the latest ones).
 _MAX_ANSWERS_KEPT = 32
+# Words a repost may add around a short text ("Нам пишут: …", "… Помогите!").
+_SHORT_ADDED = 4
 _MAX_NORM = 2000
 _STOP = frozenset(
     (
@@ -235,6 +239,7 @@ class Prepared:
     word_list: list[str]
     words: int
     address_key: str | None = None
+    cut: bool = False  # an ellipsis near the end: a feed may have cut the text there
     _terms: frozenset[str] | None = None
     _places: frozenset[str] | None = None
 
@@ -407,7 +412,8 @@ class Desk:
     # ------------------------------------------------------------- mentions
     def prepare(self, mentions: Sequence[Mention]) -> list[Prepared]:
         """Signatures for a batch (vectorised); no state is touched."""
-        words = [normalized_words(m.text) for m in mentions]
+        cleaned = [strip_noise(m.text) for m in mentions]
+        words = [clean_words(c) for c in cleaned]
         norms = [" ".join(w) for w in words]
         shingles = self.signer.shingle_batch(norms)
         sigs = self.signer.signatures(shingles)
@@ -424,6 +430,7 @@ class Desk:
                 band_keys=bands[i],
                 word_list=w,
                 words=len(w),
+                cut="…" in cleaned[i][-40:] or "..." in cleaned[i][-40:],
             )
             for i, (m, w) in enumerate(zip(mentions, words, strict=True))
         ]
@@ -537,16 +544,18 @@ class Desk:
                 continue
             cand_words = cand.norm.split()
             too_short = min(p.words, len(cand_words)) < self.dedup.min_words
-            if too_short and (not exact or not self._same_place(p, cand)):
+            if too_short and not self._short_match(p, cand, cand_words):
                 continue  # one of the two is too short to tell which post the other copies
             if exact:
                 sim = Similarity(1.0, 1.0, len(p.norm), len(p.norm))
+            elif too_short:
+                # Ranked by Jaccard: a short text is trivially "inside" a longer one.
+                jaccard = similarity(p.shingles, self._cached_shingles(cand)).jaccard
+                sim = Similarity(jaccard, jaccard, 0, 0)
             else:
                 sim = similarity(p.shingles, self._cached_shingles(cand))
-                if not self._is_copy(sim):
+                if not self._is_copy(sim, p, cand, cand_words):
                     continue
-                if word_containment(p.word_list, cand_words) < self.dedup.word_containment:
-                    continue  # the same template, different words that matter
             root = self._root(cand_id)
             if root is None or (root.id != cand_id and self._other_place(p, root)):
                 continue  # the copy had no place, its original is somewhere else
@@ -583,24 +592,47 @@ class Desk:
         first = self._fp.get((p.rk, p.fp))
         if first is not None:
             ids.add(first)
-        best: MentionRecord | None = None
+        best: tuple[float, float, MentionRecord] | None = None
         for cand_id in ids:
             rec = self._get_mention(cand_id)
             if rec is None or not self._in_window(p, rec) or self._other_place(p, rec):
                 continue
             if p.mention.place.geo is not None and rec.lat is None:
                 continue  # a post that knows its place does not copy one that does not
-            words = rec.norm.split()
-            if rec.fp != p.fp and (
-                len(words) != p.words
-                or word_containment(p.word_list, words) < 1.0
-                or word_containment(words, p.word_list) < 1.0
-            ):
-                continue
-            carried = self._same_place(p, rec) or self._short_repost(p, rec)
-            if carried and (best is None or rec.at < best.at):
-                best = rec
-        return self._root(best.id) if best else None
+            level = self._short_match(p, rec, rec.norm.split())
+            if level and (best is None or (level, -rec.at) > best[:2]):
+                best = (level, -rec.at, rec)
+        return self._root(best[2].id) if best else None
+
+    def _short_match(self, p: Prepared, rec: MentionRecord, words: list[str]) -> float:
+        """How surely a short text and another are one post: 0 not at all.
+
+        3: the same text, 2: the same words with typos — either at the same place, or
+        carried over to another network soon after. Between 1 and 1.5 (closer is
+        higher): a few words added at the edges ("Нам пишут: …", "… Помогите!"), only
+        when carried over: at one place, "Роллеты на фасаде" and "Самовольно
+        установлены роллеты на фасаде" are two residents. The earliest of the best
+        level wins, so a copy with a sign-off goes to its own original rather than to
+        a shorter text somebody else wrote.
+        """
+        mine = p.word_list
+        if rec.fp == p.fp or (
+            len(words) == len(mine)
+            and word_containment(mine, words) >= 1.0
+            and word_containment(words, mine) >= 1.0
+        ):
+            if self._same_place(p, rec) or self._short_repost(p, rec):
+                return 3.0 if rec.fp == p.fp else 2.0
+            return 0.0
+        if not self._short_repost(p, rec):
+            return 0.0
+        if rec.at <= _ts(p.mention.created_at):
+            original, copy, cut = words, mine, p.cut
+        else:
+            original, copy, cut = mine, words, False
+        if not carries(original, copy, _SHORT_ADDED, cut=cut, min_kept=1.0):
+            return 0.0  # nothing of a short text may be cut
+        return 1.0 + 0.5 * SequenceMatcher(None, original, copy, autojunk=False).ratio()
 
     def _short_repost(self, p: Prepared, rec: MentionRecord) -> bool:
         """The same short text soon after, in another network: most likely carried over.
@@ -619,16 +651,25 @@ class Desk:
             return haversine_m(geo, GeoPoint(lat=rec.lat, lon=rec.lon)) <= 100
         return bool(p.address_key and p.address_key == rec.address_key)
 
-    def _is_copy(self, sim: Similarity) -> bool:
-        if sim.jaccard >= self.dedup.threshold:
-            return True
+    def _is_copy(
+        self, sim: Similarity, p: Prepared, cand: MentionRecord, cand_words: list[str]
+    ) -> bool:
+        """Close in characters, and the words say copy rather than a shared template."""
+        d = self.dedup
         # A cut-off tail or an added wrapper: one text almost inside the other,
         # and the shorter one long enough to mean something.
-        return (
-            sim.containment >= self.dedup.containment
-            and sim.shorter >= 24
-            and sim.shorter >= 0.4 * sim.longer
-        )
+        inside = sim.shorter >= 24 and sim.shorter >= 0.4 * sim.longer
+        if sim.jaccard >= d.threshold or (inside and sim.containment >= d.containment):
+            if word_containment(p.word_list, cand_words) >= d.word_containment:
+                return True
+        elif not (inside and sim.containment >= d.aligned_containment):
+            return False
+        # Words added at the edges (a wrapper or sign-off nobody listed), a tail
+        # cut with a feed's own marker, glued words: the aligned words decide,
+        # the earlier post being the original.
+        if cand.at <= _ts(p.mention.created_at):
+            return carries(cand_words, p.word_list, cut=p.cut)
+        return carries(p.word_list, cand_words)
 
     def _root(self, mention_id: str) -> MentionRecord | None:
         rec = self._get_mention(mention_id)

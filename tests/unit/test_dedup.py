@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from datasketch import MinHash
 
-from streams.domain.dedup import CandidateIndex, Signer, similarity
+from streams.domain.dedup import CandidateIndex, Signer, carries, similarity
 from streams.domain.normalize import normalize_text
 
 
@@ -53,3 +54,29 @@ def test_similarity_measures_jaccard_and_containment_exactly() -> None:
     assert 0 < s.jaccard < 0.5
     assert similarity(full, full).jaccard == 1.0
     assert similarity(full, np.zeros(0, dtype=np.uint32)).jaccard == 0.0
+
+
+ORIG = "двор дома завален мусором контейнеры переполнены"
+
+
+@pytest.mark.parametrize(
+    ("copy", "cut", "expected"),
+    [
+        ("нам пишут двор дома завален мусором контейнеры переполнены", False, True),  # wrapper
+        ("двор дома завален мусором контейнеры переполнены примите меры", False, True),  # sign-off
+        ("двор дома завален мусором", False, True),  # a plain cut
+        ("двор дома завален мусором крысы", False, False),  # another ending, no cut shown
+        ("двор дома завален мусором еще", True, True),  # a cut with the feed's marker
+        ("нам пишут двор дома завален мусором", False, False),  # wrapped and cut: quoted
+        ("двор дома завален листьями контейнеры переполнены", False, False),  # middle changed
+        ("двор домазавален мусором контейнеры переполнены", False, True),  # two words glued
+        ("двор дома завален мусором контейнеры переполнеы", False, True),  # a typo
+        ("двор дома", False, False),  # less than half kept
+    ],
+)
+def test_carries_follows_what_reposting_does(copy: str, cut: bool, expected: bool) -> None:
+    assert carries(ORIG.split(), copy.split(), cut=cut) is expected
+
+
+def test_carries_never_links_two_house_numbers() -> None:
+    assert not carries("дом 5 двор завален мусором".split(), "дом 7 двор завален мусором".split())

@@ -134,3 +134,64 @@ def test_a_partial_reading_of_the_same_address_does_not_make_another_place(
     (out,) = feed(desk, mention("vk:2", f"Репост: {ORIGINAL}", appeal=False, address=copy_address,
                                  at=T0 + timedelta(hours=2)))  # fmt: skip
     assert (out.mentions[0].duplicate_of == "pos:1") is is_copy
+
+
+# Forms nobody listed in the normalizer: the aligned words decide.
+SHORTER = "Не работает домофон в четвёртом подъезде, заходят посторонние"
+
+
+@pytest.mark.parametrize(
+    "copy",
+    [
+        f"Нам пишут: {SHORTER.replace('посторонние', 'постронние')}",  # unlisted wrapper, typo
+        f"Пишет подписчица: {SHORTER.replace('домофон', 'доиофон')}",
+        f"{SHORTER.replace('работает', 'работвет')} Куда смотрит администрация?!",  # sign-off
+        SHORTER.replace("в четвёртом", "вчетвёртом"),  # two words glued
+        SHORTER.replace("заходят", "заходчт"),  # a neighbouring key
+        SHORTER[: len(SHORTER) * 3 // 4] + "… ещё",  # a feed's own cut marker
+    ],
+    ids=["unknown-wrapper", "wrapper-feminine", "sign-off", "glued", "neighbour-key", "cut-marker"],
+)
+def test_reposts_in_forms_nobody_listed_are_found(copy: str) -> None:
+    desk = new_desk()
+    feed(desk, mention("pos:1", SHORTER, appeal=False))
+    (out,) = feed(desk, mention("vk:2", copy, at=T0 + timedelta(hours=3), appeal=False))
+    assert out.mentions[0].duplicate_of == "pos:1"
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        # The same opening, another ending and no sign of a cut: another post.
+        "Не работает домофон в четвёртом подъезде, течёт крыша",
+        # Words added before and the end missing without a cut marker: one post quoting
+        # the start of another.
+        "Третий месяц жалуемся: не работает домофон в четвёртом подъезде",
+        # Words changed in the middle.
+        "Не работает домофон во втором подъезде, заходят посторонние",
+    ],
+    ids=["other-ending", "quoted-start", "middle-changed"],
+)
+def test_texts_that_differ_where_reposts_do_not_are_not_copies(other: str) -> None:
+    desk = new_desk()
+    feed(desk, mention("pos:1", SHORTER, appeal=False))
+    (out,) = feed(desk, mention("vk:2", other, at=T0 + timedelta(hours=3), appeal=False))
+    assert out.mentions[0].status == "accepted"
+
+
+def test_a_short_text_with_words_added_links_only_when_carried_over() -> None:
+    desk = new_desk()
+    at_pin = GeoPoint(lat=59.915, lon=30.328)
+    feed(desk, mention("pos:1", "Роллеты на лицевом фасаде", geo=at_pin, appeal=False))
+    # Another resident at the same building, more words: two posts.
+    (same_place,) = feed(desk, mention("pos:2", "Самовольно установлены роллеты на лицевом фасаде",
+                                        geo=at_pin, appeal=False, at=T0 + timedelta(hours=1)))  # fmt: skip
+    assert same_place.mentions[0].status == "accepted"
+    # A city public carries it to VK with a sign-off: a copy.
+    (carried,) = feed(desk, mention("vk:3", "Роллеты на лицевом фасаде. Примите меры!",
+                                     appeal=False, at=T0 + timedelta(hours=2)))  # fmt: skip
+    assert carried.mentions[0].duplicate_of == "pos:1"
+    # Nothing of a short text may be cut: one word of it is not a copy.
+    (cut,) = feed(desk, mention("ok:4", "Роллеты на фасаде", appeal=False,
+                                 at=T0 + timedelta(hours=2)))  # fmt: skip
+    assert cut.mentions[0].status == "accepted"
