@@ -274,6 +274,12 @@ class GroupingSettings(BaseModel):
         description="without a place in common, words alone group two posts only when each "
         "has this many content words",
     )
+    words_alone_max_population: int = Field(
+        100_000,
+        ge=0,
+        description="words alone group two posts only in a municipality of at most this "
+        "many inhabitants (0: never)",
+    )
     max_mentions_per_incident: int = Field(
         1000, ge=1, description="posts kept per incident for replies (the count goes on)"
     )

@@ -97,6 +97,9 @@ def register(app: faust.App, rt: Runtime) -> None:
         grouping=s.grouping,
         sla=s.sla,
         timezone_of=lambda region, municipality: Gazetteer.default().timezone(region, municipality),
+        population_of=lambda region, municipality: Gazetteer.default().population(
+            region, municipality
+        ),
     )
     rt.desk = desk
 

@@ -208,10 +208,21 @@ def _has_number(words: Sequence[str]) -> bool:
     return any(w.isdigit() for w in words)
 
 
+def _doubled(a: str, b: str) -> bool:
+    """b is a with one letter doubled ("на" → "наа"), in words of any length."""
+    return len(b) == len(a) + 1 and any(
+        b[i] == b[i + 1] and b[:i] + b[i + 1 :] == a for i in range(len(a))
+    )
+
+
 def _typo_gap(a: Sequence[str], b: Sequence[str]) -> bool:
-    """One word for one with a typo, or two words glued together (or split apart)."""
+    """One word for one with a typo, two words glued together (or split apart), or a
+    space typed one letter off ("никто его" → "никт оего")."""
     if len(a) == 1 and len(b) == 1:
-        return _near(a[0], b[0])
+        x, y = a[0], b[0]
+        return _near(x, y) or (not x.isdigit() and (_doubled(x, y) or _doubled(y, x)))
+    if len(a) == 2 and len(b) == 2:
+        return a[0] + a[1] == b[0] + b[1] and not _has_number(a)
     if len(a) == 2 and len(b) == 1:
         return b[0] == a[0] + a[1] and not _has_number(a)
     if len(a) == 1 and len(b) == 2:

@@ -464,6 +464,11 @@ class Gazetteer:
             tz = self._tz_cache[hours] = timezone(timedelta(hours=hours), f"UTC{hours:+d}")
         return tz
 
+    def population(self, region: str | None, municipality: str | None) -> int | None:
+        """Inhabitants of a municipality the gazetteer knows, else None."""
+        city = self._cities.get((region, municipality)) if region and municipality else None
+        return city.population if city else None
+
     def municipality_point(self, region: str, municipality: str) -> tuple[float, float] | None:
         city = self._cities.get((region, municipality))
         return (city.lat, city.lon) if city else None

@@ -189,6 +189,9 @@ class Probe:
     terms: frozenset[str]
     at: float
     places: frozenset[str] = frozenset()
+    # May words alone (no place in common) join it? In a town one contractor serves
+    # every yard; in a city the same words are written about hundreds of places.
+    words_alone: bool = True
 
 
 @dataclass(frozen=True)
@@ -215,7 +218,7 @@ class Rules:
             return None
         if agreement > 0:
             return 1.5 + text
-        if min(len(prof.terms), len(p.terms)) < self.min_terms:
+        if not p.words_alone or min(len(prof.terms), len(p.terms)) < self.min_terms:
             return None
         return 1.0 + text if text >= self.text_threshold else None
 

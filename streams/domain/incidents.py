@@ -266,6 +266,7 @@ class Desk:
         grouping: GroupingSettings,
         sla: SlaSettings,
         timezone_of: Callable[[str | None, str | None], tzinfo],
+        population_of: Callable[[str | None, str | None], int | None] | None = None,
     ) -> None:
         self.store = store
         self.dedup = dedup
@@ -273,6 +274,7 @@ class Desk:
         self.sla_settings = sla
         self.policy = SlaPolicy(sla)
         self.timezone_of = timezone_of
+        self.population_of = population_of
         self.signer = Signer(
             num_perm=dedup.num_perm,
             candidate_threshold=dedup.candidate_threshold,
@@ -692,12 +694,21 @@ class Desk:
             terms=frozenset(p.terms),
             at=at,
             places=p.places,
+            words_alone=self._words_alone(m.place.region, m.place.municipality),
         )
         best = self._groups.best((p.rk, m.category), probe)
         if best is not None:
             self._attach(best, m, p, at, out)
             return best
         return self._open_incident(p, at, addr, out)
+
+    def _words_alone(self, region: str | None, municipality: str | None) -> bool:
+        """Words alone may group posts in a small town (or when no gazetteer is given)."""
+        if self.population_of is None:
+            return True
+        population = self.population_of(region, municipality)
+        limit = self.grouping.words_alone_max_population
+        return population is not None and population <= limit
 
     def _open_incident(self, p: Prepared, at: float, addr: str | None, out: Outcome) -> str:
         m = p.mention

@@ -42,7 +42,7 @@ _SPACE = re.compile(r"\s+")
 
 _WORDS = re.compile(r"[^\W_]+", re.U)
 _LATIN = re.compile(r"[a-z]")
-_DOMAINS = (".ru", ".com", ".org", ".net", ".me", ".su", ".info", ".RU", ".COM")
+_DOMAINS = (".ru", ".com", ".org", ".net", ".me", ".su", ".info")
 
 
 def _strip_links(t: str) -> str:
@@ -53,7 +53,8 @@ def _strip_links(t: str) -> str:
     """
     if "[" in t:
         t = _VK_LINK.sub(r"\1", t)
-    if "://" in t or "www." in t or any(d in t for d in _DOMAINS):
+    low = t.lower()  # "T.ME/CITYCHAT/1" in a post written in capitals is a link too
+    if "://" in t or "www." in low or any(d in low for d in _DOMAINS):
         t = _URL.sub(" ", t)
     if "@" in t:
         t = _MENTION.sub(" ", t)
@@ -111,8 +112,9 @@ def clean_words(clean: str) -> list[str]:
     The enrich stage strips noise once for the place lookup and reuses it here.
     Emojis and punctuation need no pass of their own: they are not word characters.
     """
-    words = _WORDS.findall(clean.lower().replace("ё", "е"))
-    if _LATIN.search(clean):
+    low = clean.lower().replace("ё", "е")
+    words = _WORDS.findall(low)
+    if _LATIN.search(low):  # after lower(): "МEШАEТ" hides a Latin E in capitals
         words = [w.translate(_HOMOGLYPHS) if _MIXED_HINT.search(w) else w for w in words]
     return words
 

@@ -37,6 +37,7 @@ def build_desk(settings: Settings, store: MutableMapping[str, bytes], enricher: 
         grouping=settings.grouping,
         sla=settings.sla,
         timezone_of=enricher.gazetteer.timezone,
+        population_of=enricher.gazetteer.population,
     )
 
 

@@ -72,6 +72,8 @@ ORIG = "двор дома завален мусором контейнеры п�
         ("двор домазавален мусором контейнеры переполнены", False, True),  # two words glued
         ("двор дома завален мусором контейнеры переполнеы", False, True),  # a typo
         ("двор дома", False, False),  # less than half kept
+        ("двор дома завален мусором контейнеры переполнены", False, True),  # the same
+        ("двор дом азавален мусором контейнеры переполнены", False, True),  # a space moved
     ],
 )
 def test_carries_follows_what_reposting_does(copy: str, cut: bool, expected: bool) -> None:
@@ -80,3 +82,9 @@ def test_carries_follows_what_reposting_does(copy: str, cut: bool, expected: boo
 
 def test_carries_never_links_two_house_numbers() -> None:
     assert not carries("дом 5 двор завален мусором".split(), "дом 7 двор завален мусором".split())
+
+
+def test_carries_forgives_a_doubled_letter_in_a_short_word() -> None:
+    original = "на парковке стоят бетонные блоки".split()
+    assert carries(original, "наа парковке стоят бетонные блоки".split())
+    assert not carries(original, "за парковкой стоят бетонные блоки".split())

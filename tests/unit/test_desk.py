@@ -151,6 +151,33 @@ def test_other_residents_reporting_the_same_place_join_the_open_incident() -> No
     assert b.incidents[-1].mentions_count == 2
 
 
+@pytest.mark.parametrize(
+    ("region", "municipality", "one_incident"),
+    [("RU-TVE", "Кимры", True), ("RU-SPE", "Санкт-Петербург", False)],
+)
+def test_words_alone_group_posts_in_a_town_but_not_in_a_city(
+    region: str, municipality: str, one_incident: bool
+) -> None:
+    """No place named: in a town of 50,000 one contractor serves every yard; in a city
+    of five million the same words are written about hundreds of places."""
+    population = {"Кимры": 49_623, "Санкт-Петербург": 4_848_742}
+    desk = Desk(
+        store={},
+        dedup=DedupSettings(),
+        grouping=GroupingSettings(),
+        sla=SlaSettings(),
+        timezone_of=lambda r, m: MSK,
+        population_of=lambda r, m: population.get(m or ""),
+    )
+    first = "Третий день не вывозят мусор, контейнеры переполнены, пакеты валяются вокруг"
+    second = "Мусор не вывозят уже три дня, контейнеры переполнены, пакеты валяются везде"
+    kw = {"region": region, "municipality": municipality, "category": "waste"}
+    (a,) = feed(desk, mention("vk:1", first, **kw))  # type: ignore[arg-type]
+    (b,) = feed(desk, mention("ok:2", second, at=T0 + timedelta(hours=2), **kw))  # type: ignore[arg-type]
+    assert b.mentions[0].status == "accepted"
+    assert (b.mentions[0].incident_id == a.mentions[0].incident_id) is one_incident
+
+
 def test_non_appeals_are_kept_but_open_no_incident() -> None:
     (out,) = feed(
         new_desk(), mention("rss:1", "В Твери отремонтируют 40 дорог в 2027 году", appeal=False)

@@ -20,8 +20,15 @@ def test_repost_wrappers_hashtags_emojis_links_and_case_are_removed() -> None:
 
 def test_latin_lookalikes_inside_russian_words_are_folded() -> None:
     assert normalize_text("ул. Ленинa, дом 5") == normalize_text("ул. Ленина, дом 5")
+    # In a post written in capitals too.
+    assert normalize_text("ЦЕПЬ МEШАEТ ПАРКОВКЕ") == normalize_text("цепь мешает парковке")
     # A real Latin word stays Latin.
     assert "wifi" in normalize_text("Не работает wifi в поликлинике")
+
+
+def test_links_in_capitals_are_links() -> None:
+    assert normalize_text("ЯМА НА ДОРОГЕ T.ME/CITYCHAT/1234") == "яма на дороге"
+    assert normalize_text("Яма на дороге WWW.EXAMPLE.RU/x") == "яма на дороге"
 
 
 def test_different_complaints_keep_their_differences() -> None:
