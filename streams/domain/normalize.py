@@ -14,7 +14,9 @@ import re
 import unicodedata
 
 _URL = re.compile(
-    r"(?:https?://|www\.)\S+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:ru|com|org|net|me|su|info)\b/?\S*",
+    r"(?:https?://|www\.)\S+"
+    r"|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:ru|com|org|net|me|su|info|cc|ly|be|co|io)\b/?\S*"
+    r"|\b[а-яё0-9-]+(?:\.[а-яё0-9-]+)*\.рф\b/?\S*",
     re.I,
 )
 _MENTION = re.compile(r"(?<!\w)@[\w.]+")
@@ -42,7 +44,9 @@ _SPACE = re.compile(r"\s+")
 
 _WORDS = re.compile(r"[^\W_]+", re.U)
 _LATIN = re.compile(r"[a-z]")
-_DOMAINS = (".ru", ".com", ".org", ".net", ".me", ".su", ".info")
+# Link shorteners too: vk.cc, bit.ly, youtu.be, t.co; and Cyrillic domains (госуслуги.рф).
+_DOMAINS = (".ru", ".com", ".org", ".net", ".me", ".su", ".info", ".cc", ".ly", ".be", ".co",
+            ".io", ".рф")  # fmt: skip
 
 
 def _strip_links(t: str) -> str:

@@ -31,6 +31,13 @@ def test_links_in_capitals_are_links() -> None:
     assert normalize_text("Яма на дороге WWW.EXAMPLE.RU/x") == "яма на дороге"
 
 
+def test_short_links_and_cyrillic_domains_are_links() -> None:
+    for link in ("vk.cc/cAbC12", "bit.ly/3xYz", "youtu.be/abc", "госуслуги.рф/help"):
+        assert normalize_text(f"Яма на дороге {link}") == "яма на дороге", link
+    # Abbreviations with a dot are words, not links.
+    assert normalize_text("г.Санкт-Петербург, ул.Ленина") == "г санкт петербург ул ленина"
+
+
 def test_different_complaints_keep_their_differences() -> None:
     a = normalize_text("Яма на ул. Ленина, 5")
     b = normalize_text("Яма на ул. Гагарина, 12")
