@@ -100,11 +100,6 @@ def place_marks(text: str) -> frozenset[str]:
     marks: set[str] = set()
     n = len(tokens)
 
-    def tags(word: str) -> tuple[frozenset[str], bool]:
-        parse = morph.analyzer().parse(word)[0]
-        grams = frozenset(str(parse.tag).replace(" ", ",").split(","))
-        return grams, bool(parse.is_known)
-
     for i, tok in enumerate(tokens):
         num = _house_number(tok)
         if num is not None:
@@ -121,7 +116,7 @@ def place_marks(text: str) -> frozenset[str]:
             # "Петухова, 120", "Ленина д. 37": a name before the number (or the house word).
             name = prev if _may_be_name(prev) else prev2 if prev in _HOUSE_WORDS else ""
             if _may_be_name(name):
-                grams, known = tags(name)
+                grams, known = morph.grammemes(name)
                 if grams & _NAME_TAGS or "ADJF" in grams or not known:
                     marks.add("n:" + morph.lemma(name))
                     marks.add("h:" + num)
@@ -133,10 +128,10 @@ def place_marks(text: str) -> frozenset[str]:
         if prev in _STREET_TYPES:  # "улица Шмидта", "пр. Ленина"
             marks.add("n:" + morph.lemma(tok))
         elif nxt in _STREET_TYPES:  # "Мебельная улица", not "г. Бердск, ул. …"
-            grams, known = tags(tok)
+            grams, known = morph.grammemes(tok)
             if "ADJF" in grams or not known:
                 marks.add("n:" + morph.lemma(tok))
-        elif prev in _BEFORE_NAME and tags(tok)[0] & {"Surn", "Geox"}:  # "на Склизкова"
+        elif prev in _BEFORE_NAME and morph.grammemes(tok)[0] & {"Surn", "Geox"}:  # "на Склизкова"
             marks.add("n:" + morph.lemma(tok))
         if len(marks) >= _MAX_MARKS:
             break
@@ -271,7 +266,7 @@ class _Bucket:
         for t in prof.terms:
             _discard(self.by_term, t, inc_id)
 
-    def candidates(self, p: Probe, text_threshold: float) -> set[str]:
+    def candidates(self, p: Probe, text_threshold: float, min_terms: int = 0) -> set[str]:
         found: set[str] = set()
         if p.geo is not None:
             cy, cx = self._cell(p.geo)
@@ -282,7 +277,7 @@ class _Bucket:
             found |= self.by_address.get(p.address_key, set())
         for mark in p.places:
             found |= self.by_place.get(mark, set())
-        if p.terms:
+        if p.terms and p.words_alone and len(p.terms) >= min_terms:  # rule 4 may apply
             need = max(1, math.ceil(text_threshold * len(p.terms)))
             shared: dict[str, int] = defaultdict(int)
             for t in p.terms:
@@ -329,7 +324,7 @@ class GroupIndex:
             return None
         best: tuple[float, str] | None = None
         expired: list[str] = []
-        for inc_id in bucket.candidates(p, self.rules.text_threshold):
+        for inc_id in bucket.candidates(p, self.rules.text_threshold, self.rules.min_terms):
             prof = bucket.profiles[inc_id]
             if p.at - prof.last_at > self.rules.window_s:
                 expired.append(inc_id)  # out of the window: no longer joinable

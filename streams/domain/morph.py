@@ -39,6 +39,16 @@ def first_parse(word: str) -> Any:
     return parses[0] if parses else None
 
 
+@lru_cache(maxsize=100_000)
+def grammemes(word: str) -> tuple[frozenset[str], bool]:
+    """The most probable parse's grammemes ("Surn", "ADJF", …) and whether the word
+    is in the dictionary; cached, as grouping asks this for every name-like word."""
+    parse = first_parse(word)
+    if parse is None:
+        return frozenset(), False
+    return frozenset(str(parse.tag).replace(" ", ",").split(",")), bool(parse.is_known)
+
+
 @lru_cache(maxsize=200_000)
 def lemma(word: str) -> str:
     """The most probable normal form of one lower-cased word."""
