@@ -204,6 +204,12 @@ def word_containment(a: Sequence[str], b: Sequence[str]) -> float:
     return found / counted if counted else 1.0
 
 
+# What a repost may do to its original's words (see carries): add this many at
+# each edge, and keep at least this share when it cuts the tail.
+EDGE_WORDS = 8
+MIN_KEPT = 0.5
+
+
 def _has_number(words: Sequence[str]) -> bool:
     return any(w.isdigit() for w in words)
 
@@ -240,9 +246,9 @@ def _wrapped(a: Sequence[str], b: Sequence[str], max_added: int) -> bool:
 def carries(
     original: Sequence[str],
     copy: Sequence[str],
-    max_added: int = 8,
+    max_added: int = EDGE_WORDS,
     cut: bool = False,
-    min_kept: float = 0.5,
+    min_kept: float = MIN_KEPT,
 ) -> bool:
     """The copy is the original's words in order, give or take what reposting does.
 

@@ -47,6 +47,8 @@ from schemas.models import (
     TickCommand,
 )
 from streams.domain.dedup import (
+    EDGE_WORDS,
+    MIN_KEPT,
     CandidateIndex,
     Signer,
     Similarity,
@@ -628,13 +630,22 @@ class Desk:
             return 0.0
         if not self._short_repost(p, rec):
             return 0.0
-        if rec.at <= _ts(p.mention.created_at):
-            original, copy, cut = words, mine, p.cut
-        else:
-            original, copy, cut = mine, words, False
-        if not carries(original, copy, _SHORT_ADDED, cut=cut, min_kept=1.0):
+        if not self._carries(p, rec, words, _SHORT_ADDED, min_kept=1.0):
             return 0.0  # nothing of a short text may be cut
-        return 1.0 + 0.5 * SequenceMatcher(None, original, copy, autojunk=False).ratio()
+        return 1.0 + 0.5 * SequenceMatcher(None, words, mine, autojunk=False).ratio()
+
+    def _carries(
+        self,
+        p: Prepared,
+        rec: MentionRecord,
+        words: list[str],
+        max_added: int = EDGE_WORDS,
+        min_kept: float = MIN_KEPT,
+    ) -> bool:
+        """dedup.carries with the earlier of the two posts as the original."""
+        if rec.at <= _ts(p.mention.created_at):
+            return carries(words, p.word_list, max_added, cut=p.cut, min_kept=min_kept)
+        return carries(p.word_list, words, max_added, min_kept=min_kept)
 
     def _short_repost(self, p: Prepared, rec: MentionRecord) -> bool:
         """The same short text soon after, in another network: most likely carried over.
@@ -667,11 +678,8 @@ class Desk:
         elif not (inside and sim.containment >= d.aligned_containment):
             return False
         # Words added at the edges (a wrapper or sign-off nobody listed), a tail
-        # cut with a feed's own marker, glued words: the aligned words decide,
-        # the earlier post being the original.
-        if cand.at <= _ts(p.mention.created_at):
-            return carries(cand_words, p.word_list, cut=p.cut)
-        return carries(p.word_list, cand_words)
+        # cut with a feed's own marker, glued words: the aligned words decide.
+        return self._carries(p, cand, cand_words)
 
     def _root(self, mention_id: str) -> MentionRecord | None:
         rec = self._get_mention(mention_id)
