@@ -55,6 +55,15 @@ def _typo(text: str, rng: random.Random) -> str:
     return text[:i] + text[i] * 2 + text[i + 1 :]  # double a letter
 
 
+def _cut_tail(text: str, rng: random.Random, markers: Sequence[str]) -> str:
+    """A feed's cut: 60-85 % of the words (at least 6) and its marker; short texts stay."""
+    words = text.split()
+    if len(words) <= 8:
+        return text
+    keep = max(6, int(len(words) * rng.uniform(0.6, 0.85)))
+    return " ".join(words[:keep]) + rng.choice(markers)
+
+
 def rewrite(text: str, rng: random.Random) -> tuple[str, list[str]]:
     """One copy of a text with 1-3 of the rewrites monitoring sees; returns (copy, kinds)."""
     kinds = rng.sample(
@@ -64,10 +73,7 @@ def rewrite(text: str, rng: random.Random) -> tuple[str, list[str]]:
     t = text
     for kind in kinds:
         if kind == "cut_tail":
-            words = t.split()
-            if len(words) > 8:
-                keep = max(6, int(len(words) * rng.uniform(0.6, 0.85)))
-                t = " ".join(words[:keep]) + rng.choice(["…", "...", " (читать далее)"])
+            t = _cut_tail(t, rng, ["…", "...", " (читать далее)"])
         elif kind == "case":
             t = rng.choice([t.upper(), t.lower(), t.capitalize()])
         elif kind == "typo":
@@ -136,10 +142,7 @@ def rewrite_other(text: str, rng: random.Random) -> tuple[str, list[str]]:
     t = text
     for kind in kinds:
         if kind == "cut_tail":
-            words = t.split()
-            if len(words) > 8:
-                keep = max(6, int(len(words) * rng.uniform(0.6, 0.85)))
-                t = " ".join(words[:keep]) + rng.choice(OTHER_TAILS)
+            t = _cut_tail(t, rng, OTHER_TAILS)
         elif kind == "case":
             t = rng.choice([t.upper(), t.lower(), t.title()])
         elif kind == "typo":
