@@ -55,6 +55,21 @@ def test_copies_are_found_and_a_similar_complaint_elsewhere_is_not_one(tmp_path:
     done = _evaluate(path)
     assert done.returncode == 0, done.stderr
     assert _figures(done.stdout) == (1.0, 1.0)
+    assert "rewrite" not in done.stdout  # no rewrite kinds named, no table of them
+
+
+def test_recall_per_rewrite_when_the_file_names_them(tmp_path: Path) -> None:
+    rows = [
+        _line(0, ORIGINAL, None),
+        {**_line(1, f"Репост: {ORIGINAL}", "vk:eval-0", "ok"), "kinds": ["wrapper"]},
+        {**_line(2, OTHER, "vk:eval-0", "telegram"), "kinds": ["paraphrase"]},
+    ]
+    path = tmp_path / "labelled.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n")
+    done = _evaluate(path)
+    assert done.returncode == 0, done.stderr
+    per_kind = dict(re.findall(r"^(\w+)\s+1\s+[01]\s+([\d.]+)$", done.stdout, re.M))
+    assert per_kind == {"paraphrase": "0.000", "wrapper": "1.000"}, done.stdout
 
 
 def test_a_missed_copy_lowers_recall(tmp_path: Path) -> None:
