@@ -280,7 +280,7 @@ def carries(
         leading, trailing = i1 == 0 and j1 == 0, i2 == len(original) and j2 == len(copy)
         if _typo_gap(a, b):
             kept += len(a)
-        elif leading and len(b) <= max_added + 2 and _wrapped(a, b, max_added):
+        elif leading and _wrapped(a, b, max_added):
             kept += len(a)  # a wrapper before the text (its first words may carry a typo)
             wrapped = True
         elif trailing and len(b) <= max_added and (not a or cut or not (b or wrapped)):

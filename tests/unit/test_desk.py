@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 import msgspec
@@ -60,13 +61,18 @@ def mention(
     )
 
 
-def new_desk(store: dict[str, bytes] | None = None, **sla: object) -> Desk:
+def new_desk(
+    store: dict[str, bytes] | None = None,
+    population_of: Callable[[str | None, str | None], int | None] | None = None,
+    **sla: object,
+) -> Desk:
     return Desk(
         store=store if store is not None else {},
         dedup=DedupSettings(),
         grouping=GroupingSettings(),
         sla=SlaSettings(**sla),  # type: ignore[arg-type]
         timezone_of=lambda region, municipality: MSK,
+        population_of=population_of,
     )
 
 
@@ -161,14 +167,7 @@ def test_words_alone_group_posts_in_a_town_but_not_in_a_city(
     """No place named: in a town of 50,000 one contractor serves every yard; in a city
     of five million the same words are written about hundreds of places."""
     population = {"Кимры": 49_623, "Санкт-Петербург": 4_848_742}
-    desk = Desk(
-        store={},
-        dedup=DedupSettings(),
-        grouping=GroupingSettings(),
-        sla=SlaSettings(),
-        timezone_of=lambda r, m: MSK,
-        population_of=lambda r, m: population.get(m or ""),
-    )
+    desk = new_desk(population_of=lambda r, m: population.get(m or ""))
     first = "Третий день не вывозят мусор, контейнеры переполнены, пакеты валяются вокруг"
     second = "Мусор не вывозят уже три дня, контейнеры переполнены, пакеты валяются везде"
     kw = {"region": region, "municipality": municipality, "category": "waste"}
