@@ -244,6 +244,14 @@ class Prepared:
     cut: bool = False  # an ellipsis near the end: a feed may have cut the text there
     _terms: frozenset[str] | None = None
     _places: frozenset[str] | None = None
+    _gram_set: frozenset[int] | None = None
+
+    @property
+    def gram_set(self) -> frozenset[int]:
+        """The shingles as a set, for exact verification against candidates."""
+        if self._gram_set is None:
+            self._gram_set = frozenset(self.shingles.tolist())
+        return self._gram_set
 
     @property
     def terms(self) -> frozenset[str]:
@@ -285,7 +293,7 @@ class Desk:
         # Half the candidate threshold in agreeing MinHash values: a cut-off copy keeping
         # 60 % of its original still agrees on ~60 %, an accidental candidate on few.
         self._prefilter = int(dedup.num_perm * dedup.candidate_threshold * 0.5)
-        self._gram_cache: dict[str, np.ndarray] = {}
+        self._gram_cache: dict[str, frozenset[int]] = {}
         self._calendars: dict[tuple[str | None, str | None], WorkCalendar] = {}
         self._built = False
         self._cand = CandidateIndex()
@@ -451,7 +459,8 @@ class Desk:
         at = _ts(m.created_at)
         # Time first: fire the region's due timers and expire the window up to now.
         self._advance(p.rk, at, out)
-        original = self._find_original(p)
+        # Indexed now (every decided post is), which also yields its LSH candidates.
+        original = self._find_original(p, self._cand.add(m.id, p.rk, p.band_keys))
         status: Literal["accepted", "duplicate"] = "accepted"
         incident_id: str | None = None
         duplicate_of: str | None = None
@@ -521,15 +530,14 @@ class Desk:
                     out.replies.extend(self._reply(rec.incident, ref, a) for a in rec.answers)
         return out
 
-    def _find_original(self, p: Prepared) -> MentionRecord | None:
+    def _find_original(self, p: Prepared, candidates: set[str]) -> MentionRecord | None:
         """The first-seen mention this one copies, or None."""
         if p.words < self.dedup.min_words:
             # "Мусор", "снег на дороге": hundreds of people write exactly this about
             # hundreds of places. A text this short says nothing about which post
             # it copies, so only the same place makes it a copy.
-            return self._find_short_original(p)
+            return self._find_short_original(p, candidates)
         best: tuple[float, float, str] | None = None
-        candidates = self._cand.candidates(p.rk, p.band_keys)
         first = self._fp.get((p.rk, p.fp))
         if first is not None:
             candidates.add(first)
@@ -554,10 +562,10 @@ class Desk:
                 sim = Similarity(1.0, 1.0, len(p.norm), len(p.norm))
             elif too_short:
                 # Ranked by Jaccard: a short text is trivially "inside" a longer one.
-                jaccard = similarity(p.shingles, self._cached_shingles(cand)).jaccard
+                jaccard = similarity(p.gram_set, self._cached_grams(cand)).jaccard
                 sim = Similarity(jaccard, jaccard, 0, 0)
             else:
-                sim = similarity(p.shingles, self._cached_shingles(cand))
+                sim = similarity(p.gram_set, self._cached_grams(cand))
                 if not self._is_copy(sim, p, cand, cand_words):
                     continue
             root = self._root(cand_id)
@@ -568,13 +576,14 @@ class Desk:
                 best = (score, cand.at, root.id)
         return self._get_mention(best[2]) if best else None
 
-    def _cached_shingles(self, rec: MentionRecord) -> np.ndarray:
+    def _cached_grams(self, rec: MentionRecord) -> frozenset[int]:
         """Shingles of a candidate; popular originals are verified against again and again."""
         grams = self._gram_cache.get(rec.id)
         if grams is None:
             if len(self._gram_cache) > 20_000:
                 self._gram_cache.clear()
-            grams = self._gram_cache[rec.id] = self.signer.shingles(rec.norm)
+            grams = frozenset(self.signer.shingles(rec.norm).tolist())
+            self._gram_cache[rec.id] = grams
         return grams
 
     def _in_window(self, p: Prepared, rec: MentionRecord) -> bool:
@@ -590,9 +599,8 @@ class Desk:
         a, b = p.address_key, rec.address_key
         return bool(a and b and a != b and not _one_address_within(a, b))
 
-    def _find_short_original(self, p: Prepared) -> MentionRecord | None:
+    def _find_short_original(self, p: Prepared, ids: set[str]) -> MentionRecord | None:
         """A short text: the same words (typos forgiven) at the same place, or carried over."""
-        ids = self._cand.candidates(p.rk, p.band_keys)
         first = self._fp.get((p.rk, p.fp))
         if first is not None:
             ids.add(first)
@@ -622,8 +630,8 @@ class Desk:
         mine = p.word_list
         if rec.fp == p.fp or (
             len(words) == len(mine)
-            and word_containment(mine, words) >= 1.0
-            and word_containment(words, mine) >= 1.0
+            and word_containment(mine, words, at_least=1.0) >= 1.0
+            and word_containment(words, mine, at_least=1.0) >= 1.0
         ):
             if self._same_place(p, rec) or self._short_repost(p, rec):
                 return 3.0 if rec.fp == p.fp else 2.0
@@ -673,7 +681,8 @@ class Desk:
         # and the shorter one long enough to mean something.
         inside = sim.shorter >= 24 and sim.shorter >= 0.4 * sim.longer
         if sim.jaccard >= d.threshold or (inside and sim.containment >= d.containment):
-            if word_containment(p.word_list, cand_words) >= d.word_containment:
+            share = word_containment(p.word_list, cand_words, at_least=d.word_containment)
+            if share >= d.word_containment:
                 return True
         elif not (inside and sim.containment >= d.aligned_containment):
             return False

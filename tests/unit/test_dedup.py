@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from datasketch import MinHash
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from streams.domain.dedup import CandidateIndex, Signer, carries, similarity
+from streams.domain.dedup import CandidateIndex, Signer, carries, similarity, word_containment
 from streams.domain.normalize import normalize_text
 
 
@@ -37,11 +39,15 @@ def test_copies_share_candidates_and_different_texts_mostly_do_not() -> None:
     sh = [signer.shingles(t) for t in (a, b, c)]
     bands = signer.band_keys(signer.signatures(sh))
     index = CandidateIndex()
-    index.add("a", "RU-TVE", bands[0])
+    assert index.add("a", "RU-TVE", bands[0]) == set()
+    assert index.add("b", "RU-TVE", bands[1]) == {"a"}  # indexing yields the candidates
+    assert index.add("c", "RU-TVE", bands[2]) == set()
+    index.remove("b")
     assert "a" in index.candidates("RU-TVE", bands[1])
     assert "a" not in index.candidates("RU-TVE", bands[2])
     assert index.candidates("RU-IVA", bands[1]) == set()  # other region: never a candidate
     index.remove("a")
+    index.remove("c")
     assert len(index) == 0 and index.candidates("RU-TVE", bands[1]) == set()
 
 
@@ -88,3 +94,35 @@ def test_carries_forgives_a_doubled_letter_in_a_short_word() -> None:
     original = "на парковке стоят бетонные блоки".split()
     assert carries(original, "наа парковке стоят бетонные блоки".split())
     assert not carries(original, "за парковкой стоят бетонные блоки".split())
+
+
+_VOCAB = [
+    "мусор",
+    "мусорр",
+    "мксор",
+    "во",
+    "дворе",
+    "двор",
+    "дома",
+    "12",
+    "14",
+    "не",
+    "вывозят",
+    "вывозит",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.sampled_from(_VOCAB), min_size=1, max_size=8),
+    st.lists(st.sampled_from(_VOCAB), min_size=1, max_size=8),
+    st.sampled_from([0.5, 0.75, 0.9, 1.0]),
+)
+def test_word_containment_stopping_early_decides_as_the_full_count(
+    a: list[str], b: list[str], at_least: float
+) -> None:
+    full = word_containment(a, b)
+    early = word_containment(a, b, at_least=at_least)
+    assert (early >= at_least) == (full >= at_least)
+    if full >= at_least:
+        assert early == full

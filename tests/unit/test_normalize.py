@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from streams.domain.normalize import fingerprint, normalize_text, strip_noise
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streams.domain.normalize import _WORDS, _split_words, fingerprint, normalize_text, strip_noise
 
 
 def test_repost_wrappers_hashtags_emojis_links_and_case_are_removed() -> None:
@@ -52,3 +55,15 @@ def test_fingerprint_is_stable_and_short() -> None:
 
 def test_vk_mention_markup_keeps_the_name() -> None:
     assert strip_noise("[id123|Иван], спасибо") == "Иван, спасибо"
+
+
+_TRICKY = (
+    "абвгдеёжзийклмнопрстуфхцчшщъыьэюя AZaz09_-.,!?:;«»()[]—–…'\"@#/\u00a0\t\n²٣\u0301ﬁ😤\u200d\x1c"
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(_TRICKY), max_size=60) | st.text(max_size=40))
+def test_word_split_fast_path_equals_the_regex(text: str) -> None:
+    """The fast tokeniser must give exactly the regex's words, or signatures change."""
+    assert _split_words(text) == _WORDS.findall(text)
