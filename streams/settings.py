@@ -234,7 +234,7 @@ class DedupSettings(BaseModel):
         description="and: share of the shorter text's words in the longer (typos forgiven)",
     )
     aligned_containment: float = Field(
-        0.7,
+        0.6,
         gt=0,
         le=1,
         description="or, lower: share of the shorter text's shingles in the longer when "

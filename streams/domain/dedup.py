@@ -167,7 +167,7 @@ class Signer:
         return keys ^ np.arange(self.bands, dtype=np.uint64)[None, :]
 
 
-def _near(a: str, b: str) -> bool:
+def near(a: str, b: str) -> bool:
     """Equal, or one edit apart (a typo): a changed letter from 3 letters on, a dropped,
     doubled or swapped one from 4 (never in numbers)."""
     if a == b:
@@ -223,7 +223,7 @@ def word_containment(a: Sequence[str], b: Sequence[str], at_least: float = 0.0) 
             return 0.0  # another house, entrance or flat number: another place
         elif i == last and any(x.startswith(w) for x in pool):
             found += 1  # the last word of a cut-off text may itself be cut
-        elif any(_near(w, x) for x in pool):
+        elif any(near(w, x) for x in pool):
             found += 1
         else:
             missed += 1
@@ -254,14 +254,21 @@ def _typo_gap(a: Sequence[str], b: Sequence[str]) -> bool:
     space typed one letter off ("никто его" → "никт оего")."""
     if len(a) == 1 and len(b) == 1:
         x, y = a[0], b[0]
-        return _near(x, y) or (not x.isdigit() and (_doubled(x, y) or _doubled(y, x)))
+        return near(x, y) or (not x.isdigit() and (_doubled(x, y) or _doubled(y, x)))
     if len(a) == 2 and len(b) == 2:
         return a[0] + a[1] == b[0] + b[1] and not _has_number(a)
     if len(a) == 2 and len(b) == 1:
-        return b[0] == a[0] + a[1] and not _has_number(a)
+        return _glued(a, b[0])
     if len(a) == 1 and len(b) == 2:
-        return a[0] == b[0] + b[1] and not _has_number(b)
+        return _glued(b, a[0])
     return False
+
+
+def _glued(pair: Sequence[str], word: str) -> bool:
+    """word is the pair typed without its space. "дома 124" → "дома124" keeps the
+    number; "12 3" → "123" is another number."""
+    x, y = pair
+    return word == x + y and not (x[-1:].isdigit() and y[:1].isdigit())
 
 
 def _wrapped(a: Sequence[str], b: Sequence[str], max_added: int) -> bool:

@@ -53,11 +53,12 @@ from streams.domain.dedup import (
     Signer,
     Similarity,
     carries,
+    near,
     similarity,
     word_containment,
 )
 from streams.domain.grouping import GroupIndex, Probe, Profile, Rules, haversine_m, place_marks
-from streams.domain.normalize import clean_words, fingerprint, strip_noise
+from streams.domain.normalize import clean_words, fingerprint, strip_noise_cut
 from streams.domain.sla import SlaPolicy, WorkCalendar
 from streams.settings import DedupSettings, GroupingSettings, SlaSettings
 
@@ -74,6 +75,8 @@ _MAX_PLACES = 60
 _MAX_ANSWERS_KEPT = 32
 # Words a repost may add around a short text ("Нам пишут: …", "… Помогите!").
 _SHORT_ADDED = 4
+# Fewest 5-grams of a text that may be found "inside" a longer one (a cut or wrapped copy).
+_MIN_INSIDE_GRAMS = 24
 _MAX_NORM = 2000
 _STOP = frozenset(
     (
@@ -134,9 +137,15 @@ def _address_key(address: str | None) -> str | None:
 
 def _one_address_within(a: str, b: str) -> bool:
     """ "дома 14" and "дома 14 по улице советской": one reading of the address holds the
-    other (a cut-off copy, or a copy whose case hid the street), so they do not disagree."""
-    wa, wb = set(a.split()), set(b.split())
-    return wa <= wb or wb <= wa
+    other (a cut-off copy, or a copy whose case hid the street), or they differ by a
+    typo in one word (never in a number), so they do not disagree."""
+    wa, wb = a.split(), b.split()
+    sa, sb = set(wa), set(wb)
+    if sa <= sb or sb <= sa:
+        return True
+    # One word of it retyped with a typo ("ул ботвническая 18"): the same address.
+    differ = [(x, y) for x, y in zip(wa, wb, strict=False) if x != y]
+    return len(wa) == len(wb) and len(differ) == 1 and near(*differ[0])
 
 
 class MentionRecord(msgspec.Struct, array_like=True, omit_defaults=True):
@@ -241,7 +250,7 @@ class Prepared:
     word_list: list[str]
     words: int
     address_key: str | None = None
-    cut: bool = False  # an ellipsis near the end: a feed may have cut the text there
+    cut: bool = False  # a cut marker or an ellipsis at the end: a feed may have cut the text
     _terms: frozenset[str] | None = None
     _places: frozenset[str] | None = None
     _gram_set: frozenset[int] | None = None
@@ -424,8 +433,8 @@ class Desk:
     # ------------------------------------------------------------- mentions
     def prepare(self, mentions: Sequence[Mention]) -> list[Prepared]:
         """Signatures for a batch (vectorised); no state is touched."""
-        cleaned = [strip_noise(m.text) for m in mentions]
-        words = [clean_words(c) for c in cleaned]
+        stripped = [strip_noise_cut(m.text) for m in mentions]
+        words = [clean_words(c) for c, _ in stripped]
         norms = [" ".join(w) for w in words]
         shingles = self.signer.shingle_batch(norms)
         sigs = self.signer.signatures(shingles)
@@ -442,7 +451,7 @@ class Desk:
                 band_keys=bands[i],
                 word_list=w,
                 words=len(w),
-                cut="…" in cleaned[i][-40:] or "..." in cleaned[i][-40:],
+                cut=stripped[i][1],
             )
             for i, (m, w) in enumerate(zip(mentions, words, strict=True))
         ]
@@ -555,7 +564,12 @@ class Desk:
             if not self._in_window(p, cand) or self._other_place(p, cand):
                 continue
             cand_words = cand.norm.split()
-            too_short = min(p.words, len(cand_words)) < self.dedup.min_words
+            # Five short words ("мешки с мусором на газоне") are as common as fewer:
+            # below _MIN_INSIDE_GRAMS a text is never "inside" another, so the short rules.
+            grams = min(len(p.shingles), len(cand.norm) - self.signer.k + 1)
+            too_short = min(p.words, len(cand_words)) < self.dedup.min_words or (
+                grams < _MIN_INSIDE_GRAMS
+            )
             if too_short and not self._short_match(p, cand, cand_words):
                 continue  # one of the two is too short to tell which post the other copies
             if exact:
@@ -679,7 +693,7 @@ class Desk:
         d = self.dedup
         # A cut-off tail or an added wrapper: one text almost inside the other,
         # and the shorter one long enough to mean something.
-        inside = sim.shorter >= 24 and sim.shorter >= 0.4 * sim.longer
+        inside = sim.shorter >= _MIN_INSIDE_GRAMS and sim.shorter >= 0.4 * sim.longer
         if sim.jaccard >= d.threshold or (inside and sim.containment >= d.containment):
             share = word_containment(p.word_list, cand_words, at_least=d.word_containment)
             if share >= d.word_containment:

@@ -77,7 +77,8 @@ _OPEN_QUOTES = "«\"“„'"
 _CLOSE_QUOTES = "»\"”“'"
 
 
-def _strip_wrappers(t: str) -> str:
+def _strip_wrappers(t: str) -> tuple[str, bool]:
+    """Wrappers, quotes and a feed's cut marker removed; and whether there was a cut marker."""
     # A wrapper may be nested: "Репост: Подписчики пишут: «…»".
     for _ in range(3):
         stripped = _WRAPPERS.sub("", t, count=1)
@@ -91,8 +92,9 @@ def _strip_wrappers(t: str) -> str:
             t = end[1:-1].strip() + t[len(end) :]
     t = t.rstrip()
     if t.endswith(("…", "...", ")", ":", "]")) or "далее" in t[-20:] or "полностью" in t[-20:]:
-        t = _TRUNCATION.sub("", t)
-    return t
+        rest = _TRUNCATION.sub("", t)
+        return rest, rest != t
+    return t, False
 
 
 def _nfkc(text: str) -> str:
@@ -101,8 +103,16 @@ def _nfkc(text: str) -> str:
 
 def strip_noise(text: str) -> str:
     """Remove links, mentions, hashtags, repost wrappers and emojis; keep case and words."""
+    return strip_noise_cut(text)[0]
+
+
+def strip_noise_cut(text: str) -> tuple[str, bool]:
+    """strip_noise, and whether the post shows a feed's cut at its end (an ellipsis,
+    «Показать полностью»): the text may stop mid-sentence, which dedup needs to know
+    once the marker itself is gone."""
     t = _PICTO.sub(" ", _strip_links(_nfkc(text)))
-    return _strip_wrappers(" ".join(t.split()))
+    clean, marked = _strip_wrappers(" ".join(t.split()))
+    return clean, marked or "…" in clean[-40:] or "..." in clean[-40:]
 
 
 def normalized_words(text: str) -> list[str]:

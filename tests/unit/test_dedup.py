@@ -126,3 +126,10 @@ def test_word_containment_stopping_early_decides_as_the_full_count(
     assert (early >= at_least) == (full >= at_least)
     if full >= at_least:
         assert early == full
+
+
+def test_a_lost_space_is_a_typo_unless_it_joins_two_numbers() -> None:
+    assert carries("во дворе дома 14 мусор".split(), "во дворе дома14 мусор".split())
+    assert carries("дом 14 не убирают".split(), "дом 14не убирают".split())
+    # House 12, building 3 is not house 123.
+    assert not carries("дом 12 3 не убирают".split(), "дом 123 не убирают".split())

@@ -39,6 +39,7 @@ def _copy_of(text: str, **kw: object) -> str | None:
         ORIGINAL[: len(ORIGINAL) * 2 // 3] + "… Показать полностью",
         f"{ORIGINAL} https://vk.com/wall-1_2",
         "  ".join(ORIGINAL.split(" ")),
+        ORIGINAL.replace("дома 14", "дома14"),  # a space lost before a number keeps it
     ],
     ids=[
         "wrapper",
@@ -50,6 +51,7 @@ def _copy_of(text: str, **kw: object) -> str | None:
         "cut-tail",
         "link",
         "spaces",
+        "glued-number",
     ],
 )
 def test_rewritten_copies_are_duplicates_of_the_original(copy: str) -> None:
@@ -123,6 +125,8 @@ def test_copies_in_another_region_are_not_compared() -> None:
         ("улице Циолковского", True),
         ("дома 16", False),
         ("улице Горького", False),
+        ("дома 14 на улице Циолковкого", True),  # a typo in the street name
+        ("дома 15 на улице Циолковского", False),  # never in the number
     ],
 )
 def test_a_partial_reading_of_the_same_address_does_not_make_another_place(
@@ -150,7 +154,14 @@ SHORTER = "Не работает домофон в четвёртом подъе
         SHORTER.replace("заходят", "заходчт"),  # a neighbouring key
         SHORTER[: len(SHORTER) * 3 // 4] + "… ещё",  # a feed's own cut marker
     ],
-    ids=["unknown-wrapper", "wrapper-feminine", "sign-off", "glued", "neighbour-key", "cut-marker"],
+    ids=[
+        "unknown-wrapper",
+        "wrapper-feminine",
+        "sign-off",
+        "glued",
+        "neighbour-key",
+        "cut-marker",
+    ],
 )
 def test_reposts_in_forms_nobody_listed_are_found(copy: str) -> None:
     desk = new_desk()
@@ -195,3 +206,25 @@ def test_a_short_text_with_words_added_links_only_when_carried_over() -> None:
     (cut,) = feed(desk, mention("ok:4", "Роллеты на фасаде", appeal=False,
                                  at=T0 + timedelta(hours=2)))  # fmt: skip
     assert cut.mentions[0].status == "accepted"
+
+
+def test_an_unlisted_wrapper_on_a_cut_the_normalizer_knows_is_a_copy() -> None:
+    """The "…" that normalization strips still tells the alignment that the end is
+    missing because the feed cut it (not one post quoting the start of another)."""
+    cut = ORIGINAL[: len(ORIGINAL) * 2 // 3]
+    assert _copy_of(f"Сообщение от подписчика: {cut}…") == "pos:1"
+    assert _copy_of(f"Сообщение от подписчика: {cut}") is None
+
+
+def test_five_short_words_follow_the_short_text_rules() -> None:
+    """Five words in 25 letters say as little as three: carried over with a wrapper they
+    are a copy, and another resident's longer text at the same place is not."""
+    desk = new_desk()
+    at_pin = GeoPoint(lat=59.915, lon=30.328)
+    feed(desk, mention("pos:1", "Мешки с мусором на газоне", geo=at_pin, appeal=False))
+    (same_place,) = feed(desk, mention("pos:2", "Опять мешки с мусором на газоне у дома",
+                                        geo=at_pin, appeal=False, at=T0 + timedelta(hours=1)))  # fmt: skip
+    assert same_place.mentions[0].status == "accepted"
+    (carried,) = feed(desk, mention("vk:3", "Поступило обращение: „мешки с мусором на газоне“",
+                                     appeal=False, at=T0 + timedelta(hours=2)))  # fmt: skip
+    assert carried.mentions[0].duplicate_of == "pos:1"
