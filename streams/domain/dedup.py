@@ -405,22 +405,6 @@ class CandidateIndex:
             if len(bucket) == 1:
                 table[k] = bucket[0]
 
-    def candidates(self, region: str, band_keys: Iterable[int]) -> set[str]:
-        table = self._tables.get(region)
-        if not table:
-            return set()
-        found: set[str] = set()
-        keys = band_keys.tolist() if isinstance(band_keys, np.ndarray) else band_keys
-        for k in keys:
-            bucket = table.get(k)
-            if bucket is None:
-                continue
-            if isinstance(bucket, str):
-                found.add(bucket)
-            else:
-                found.update(bucket)
-        return found
-
     def clear(self) -> None:
         self._tables.clear()
         self._keys.clear()

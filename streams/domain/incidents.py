@@ -143,9 +143,11 @@ def _one_address_within(a: str, b: str) -> bool:
     sa, sb = set(wa), set(wb)
     if sa <= sb or sb <= sa:
         return True
+    if len(wa) != len(wb):
+        return False
     # One word of it retyped with a typo ("ул ботвническая 18"): the same address.
-    differ = [(x, y) for x, y in zip(wa, wb, strict=False) if x != y]
-    return len(wa) == len(wb) and len(differ) == 1 and near(*differ[0])
+    differ = [(x, y) for x, y in zip(wa, wb, strict=True) if x != y]
+    return len(differ) == 1 and near(*differ[0])
 
 
 class MentionRecord(msgspec.Struct, array_like=True, omit_defaults=True):
