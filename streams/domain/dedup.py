@@ -347,12 +347,14 @@ class CandidateIndex:
     In memory only: it is derived from the dedup state and rebuilt from it
     after a restart or a rebalance, so it needs no changelog of its own. A
     bucket holds a bare key until a second key arrives (most buckets hold
-    one), which saves a list per band per mention.
+    one), which saves a list per band per mention. Each key keeps its
+    signature (4 bytes a permutation), so candidates a band collision brought
+    in by chance are dropped without reading their records from the store.
     """
 
     def __init__(self) -> None:
         self._tables: dict[str, dict[int, str | list[str]]] = defaultdict(dict)
-        self._keys: dict[str, tuple[str, tuple[int, ...]]] = {}
+        self._keys: dict[str, tuple[str, tuple[int, ...], bytes]] = {}
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -360,11 +362,12 @@ class CandidateIndex:
     def __contains__(self, key: str) -> bool:
         return key in self._keys
 
-    def add(self, key: str, region: str, band_keys: Iterable[int]) -> set[str]:
+    def add(self, key: str, region: str, band_keys: Iterable[int], sig: bytes) -> set[str]:
         """Index a key; returns the keys already sharing a band with it (its candidates).
 
         One pass does both: the desk indexes every post it decides anyway, and
         the band tables are large enough that each lookup is a cache miss.
+        ``sig`` is the key's MinHash signature as little-endian uint32 bytes.
         """
         found: set[str] = set()
         if key in self._keys:
@@ -381,14 +384,27 @@ class CandidateIndex:
             else:
                 found.update(bucket)
                 bucket.append(key)
-        self._keys[key] = (region, bk)
+        self._keys[key] = (region, bk, sig)
         return found
+
+    def agreeing(self, keys: Iterable[str], sig: np.ndarray, at_least: int) -> list[str]:
+        """The keys whose signature agrees with ``sig`` in at least ``at_least`` places.
+
+        Agreement estimates the Jaccard of the two texts' k-gram sets; one numpy
+        comparison for all the candidates of a post.
+        """
+        keys = [k for k in keys if k in self._keys]
+        if not keys:
+            return keys
+        stacked = np.frombuffer(b"".join(self._keys[k][2] for k in keys), dtype="<u4")
+        agree = np.count_nonzero(stacked.reshape(len(keys), -1) == sig, axis=1)
+        return [k for k, n in zip(keys, agree.tolist(), strict=True) if n >= at_least]
 
     def remove(self, key: str) -> None:
         entry = self._keys.pop(key, None)
         if entry is None:
             return
-        region, bk = entry
+        region, bk, _ = entry
         table = self._tables[region]
         for k in bk:
             bucket = table.get(k)

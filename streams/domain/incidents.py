@@ -387,7 +387,7 @@ class Desk:
         self._built = True
 
     def _index_mention(self, m: MentionRecord, band_keys: np.ndarray) -> None:
-        self._cand.add(m.id, m.rk, band_keys)
+        self._cand.add(m.id, m.rk, band_keys, m.sig)
         self._fp.setdefault((m.rk, m.fp), m.id)
         heapq.heappush(self._expiry[m.rk], (m.at, m.id))
 
@@ -471,7 +471,8 @@ class Desk:
         # Time first: fire the region's due timers and expire the window up to now.
         self._advance(p.rk, at, out)
         # Indexed now (every decided post is), which also yields its LSH candidates.
-        original = self._find_original(p, self._cand.add(m.id, p.rk, p.band_keys))
+        sig = p.sig.astype("<u4").tobytes()
+        original = self._find_original(p, self._cand.add(m.id, p.rk, p.band_keys, sig))
         status: Literal["accepted", "duplicate"] = "accepted"
         incident_id: str | None = None
         duplicate_of: str | None = None
@@ -490,7 +491,7 @@ class Desk:
             created_at=m.created_at.isoformat(),
             fp=p.fp,
             norm=p.norm[:_MAX_NORM],
-            sig=p.sig.astype("<u4").tobytes(),
+            sig=sig,
             status=status,
             platform=m.platform,
             source_id=m.source.id,
@@ -552,17 +553,13 @@ class Desk:
         first = self._fp.get((p.rk, p.fp))
         if first is not None:
             candidates.add(first)
-        for cand_id in candidates:
+        # MinHash agreement estimates the Jaccard: cheap, and enough to drop the
+        # candidates a band collision brought in by chance (before reading them).
+        for cand_id in self._cand.agreeing(candidates, p.sig, self._prefilter):
             cand = self._get_mention(cand_id)
             if cand is None:
                 continue
             exact = cand.fp == p.fp
-            # MinHash agreement estimates the Jaccard: cheap, and enough to drop
-            # the candidates a band collision brought in by chance.
-            if not exact and (
-                np.count_nonzero(np.frombuffer(cand.sig, dtype="<u4") == p.sig) < self._prefilter
-            ):
-                continue
             if not self._in_window(p, cand) or self._other_place(p, cand):
                 continue
             cand_words = cand.norm.split()

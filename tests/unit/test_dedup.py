@@ -37,15 +37,21 @@ def test_copies_share_candidates_and_different_texts_mostly_do_not() -> None:
         "Нет горячей воды в доме 12 по улице Гагарина уже третий день, управляющая молчит"
     )
     sh = [signer.shingles(t) for t in (a, b, c)]
-    bands = signer.band_keys(signer.signatures(sh))
+    sigs = signer.signatures(sh)
+    bands = signer.band_keys(sigs)
+    raw = [s.astype("<u4").tobytes() for s in sigs]
     index = CandidateIndex()
-    assert index.add("a", "RU-TVE", bands[0]) == set()
-    assert index.add("b", "RU-TVE", bands[1]) == {"a"}  # indexing yields the candidates
-    assert "a" not in index.add("c", "RU-TVE", bands[2])
-    assert index.add("d", "RU-IVA", bands[1]) == set()  # other region: never a candidate
+    assert index.add("a", "RU-TVE", bands[0], raw[0]) == set()
+    assert index.add("b", "RU-TVE", bands[1], raw[1]) == {"a"}  # indexing yields the candidates
+    assert "a" not in index.add("c", "RU-TVE", bands[2], raw[2])
+    assert index.add("d", "RU-IVA", bands[1], raw[1]) == set()  # other region: never a candidate
+    # The stored signatures drop a chance candidate before its record is read.
+    assert index.agreeing(["a", "c"], sigs[1], at_least=12) == ["a"]
+    assert index.agreeing(["a", "gone"], sigs[0], at_least=64) == ["a"]
     for key in "abcd":
         index.remove(key)
-    assert len(index) == 0 and index.add("e", "RU-TVE", bands[1]) == set()
+    assert len(index) == 0 and index.add("e", "RU-TVE", bands[1], raw[1]) == set()
+    assert index.agreeing(["a"], sigs[0], at_least=0) == []  # removed keys are no candidates
 
 
 def test_similarity_measures_jaccard_and_containment_exactly() -> None:
