@@ -325,6 +325,43 @@ def carries(
     return kept >= min_kept * len(original)
 
 
+def added_apart(original: Sequence[str], copy: Sequence[str], breaks: Sequence[bool]) -> bool:
+    """The words a copy adds around the original stand apart from it.
+
+    A repost adds its words as a unit of their own: a wrapper ends with a colon
+    or a line break («Нам пишут: …»), a sign-off starts a new sentence («…
+    Помогите!»), a quote closes. Somebody else's post that contains the same few
+    words writes them into its own sentence («надписи на стенах», «прошу
+    закрасить граффити»). ``copy`` and ``breaks`` are words_and_breaks of the
+    copy; the original's run in it must meet a break wherever words were added.
+    """
+    blocks = [
+        b
+        for b in SequenceMatcher(None, original, copy, autojunk=False).get_matching_blocks()
+        if b.size
+    ]
+    if len(breaks) != len(copy) + 1:
+        return False
+    if not blocks:  # no word unchanged: a typo in a word or two, nothing added
+        return len(copy) <= len(original) + 1
+    first, last = blocks[0], blocks[-1]
+    # Where the original's run starts and ends in the copy. An edge word with a
+    # typo is in no block; split in two or glued to its neighbour, it moves the
+    # seam by a word either way.
+    if first.a == 0:
+        starts = range(first.b, first.b + 1)
+    else:
+        start = first.b - first.a
+        starts = range(max(0, start - 1), min(first.b, start + 1) + 1)
+    tail = len(original) - last.a - last.size
+    if tail == 0:
+        ends = range(last.b + last.size, last.b + last.size + 1)
+    else:
+        end = last.b + last.size + tail
+        ends = range(max(last.b + last.size, end - 1), min(len(copy), end + 1) + 1)
+    return any(breaks[i] for i in starts) and any(breaks[i] for i in ends)
+
+
 def similarity(a: np.ndarray | Set[int], b: np.ndarray | Set[int]) -> Similarity:
     """Exact Jaccard and containment of two shingle sets (arrays or sets; repeats ignored).
 

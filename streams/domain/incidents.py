@@ -52,13 +52,19 @@ from streams.domain.dedup import (
     CandidateIndex,
     Signer,
     Similarity,
+    added_apart,
     carries,
     near,
     similarity,
     word_containment,
 )
 from streams.domain.grouping import GroupIndex, Probe, Profile, Rules, haversine_m, place_marks
-from streams.domain.normalize import clean_words, fingerprint, strip_noise_cut
+from streams.domain.normalize import (
+    clean_words,
+    fingerprint,
+    strip_noise_cut,
+    words_and_breaks,
+)
 from streams.domain.sla import SlaPolicy, WorkCalendar
 from streams.settings import DedupSettings, GroupingSettings, SlaSettings
 
@@ -77,6 +83,8 @@ _MAX_ANSWERS_KEPT = 32
 _SHORT_ADDED = 4
 # Fewest 5-grams of a text that may be found "inside" a longer one (a cut or wrapped copy).
 _MIN_INSIDE_GRAMS = 24
+# The longest short text looked up as a run of a short post's words (see _short_inside).
+_SHORT_SPAN_WORDS = 6
 _MAX_NORM = 2000
 _STOP = frozenset(
     (
@@ -253,9 +261,17 @@ class Prepared:
     words: int
     address_key: str | None = None
     cut: bool = False  # a cut marker or an ellipsis at the end: a feed may have cut the text
+    _breaks: tuple[list[str], list[bool]] | None = None
     _terms: frozenset[str] | None = None
     _places: frozenset[str] | None = None
     _gram_set: frozenset[int] | None = None
+
+    @property
+    def breaks(self) -> tuple[list[str], list[bool]]:
+        """Words with the wrappers kept, and the sentence breaks between them."""
+        if self._breaks is None:
+            self._breaks = words_and_breaks(self.mention.text)
+        return self._breaks
 
     @property
     def gram_set(self) -> frozenset[int]:
@@ -542,20 +558,44 @@ class Desk:
                     out.replies.extend(self._reply(rec.incident, ref, a) for a in rec.answers)
         return out
 
+    def _short_inside(self, p: Prepared) -> set[str]:
+        """Short posts whose whole text is a run of this short post's words.
+
+        A short text carried over with a few words added («Нам пишут: мусор на
+        газоне. Помогите!») shares too few k-grams with it for the LSH bands to
+        find it reliably; its words are a contiguous run of the copy's, so the
+        fingerprints of those runs find it exactly. Whether it is a copy is then
+        decided by the short-text rules (_short_match).
+        """
+        n = p.words
+        if n < 2 or n > _SHORT_SPAN_WORDS + 2 * _SHORT_ADDED:
+            return set()
+        words = p.word_list
+        found = set()
+        for size in range(max(1, n - 2 * _SHORT_ADDED), min(_SHORT_SPAN_WORDS, n - 1) + 1):
+            for start in range(n - size + 1):
+                hit = self._fp.get((p.rk, fingerprint(" ".join(words[start : start + size]))))
+                if hit is not None:
+                    found.add(hit)
+        return found
+
     def _find_original(self, p: Prepared, candidates: set[str]) -> MentionRecord | None:
         """The first-seen mention this one copies, or None."""
         if p.words < self.dedup.min_words:
             # "Мусор", "снег на дороге": hundreds of people write exactly this about
             # hundreds of places. A text this short says nothing about which post
             # it copies, so only the same place makes it a copy.
-            return self._find_short_original(p, candidates)
+            return self._find_short_original(p, candidates | self._short_inside(p))
         best: tuple[float, float, str] | None = None
+        found = self._short_inside(p)
         first = self._fp.get((p.rk, p.fp))
         if first is not None:
-            candidates.add(first)
+            found.add(first)
         # MinHash agreement estimates the Jaccard: cheap, and enough to drop the
         # candidates a band collision brought in by chance (before reading them).
-        for cand_id in self._cand.agreeing(candidates, p.sig, self._prefilter):
+        # What the exact fingerprints found needs no estimate.
+        agreeing = self._cand.agreeing(candidates - found, p.sig, self._prefilter)
+        for cand_id in [*found, *agreeing]:
             cand = self._get_mention(cand_id)
             if cand is None:
                 continue
@@ -653,6 +693,10 @@ class Desk:
             return 0.0
         if not self._carries(p, rec, words, _SHORT_ADDED, min_kept=1.0):
             return 0.0  # nothing of a short text may be cut
+        if rec.at > _ts(p.mention.created_at) or not added_apart(words, *p.breaks):
+            # Added words written into the sentence: somebody else's post. (When the
+            # copy is the stored one, its punctuation is gone: not taken for a copy.)
+            return 0.0
         return 1.0 + 0.5 * SequenceMatcher(None, words, mine, autojunk=False).ratio()
 
     def _carries(

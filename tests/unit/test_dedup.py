@@ -8,8 +8,15 @@ from datasketch import MinHash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.domain.dedup import CandidateIndex, Signer, carries, similarity, word_containment
-from streams.domain.normalize import normalize_text
+from streams.domain.dedup import (
+    CandidateIndex,
+    Signer,
+    added_apart,
+    carries,
+    similarity,
+    word_containment,
+)
+from streams.domain.normalize import normalize_text, words_and_breaks
 
 
 def test_batched_signatures_equal_datasketch_minhash() -> None:
@@ -136,3 +143,21 @@ def test_a_lost_space_is_a_typo_unless_it_joins_two_numbers() -> None:
     assert carries("дом 14 не убирают".split(), "дом 14не убирают".split())
     # House 12, building 3 is not house 123.
     assert not carries("дом 12 3 не убирают".split(), "дом 123 не убирают".split())
+
+
+@pytest.mark.parametrize(
+    ("original", "copy", "apart"),
+    [
+        ("мусор на газоне", "Нам пишут: мусор на газоне. Помогите!", True),
+        ("мусор на газоне", "мусор на газоне", True),
+        ("объявления", "👉 объявлени я‼️", True),  # a typo splits the only word
+        ("просьба стереть надписи", "Репост: просьб а стереть надписи", True),  # at the seam
+        ("мусор на газоне", "мусор на газоне у школы", False),
+        ("граффити", "прошу закрасить граффити", False),
+        ("мусор на газоне", "Нам пишут: мусор на газоне у школы", False),  # one side is enough
+    ],
+)
+def test_words_a_repost_adds_stand_apart_from_the_text_it_carries(
+    original: str, copy: str, apart: bool
+) -> None:
+    assert added_apart(original.split(), *words_and_breaks(copy)) is apart

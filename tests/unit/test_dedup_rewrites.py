@@ -220,6 +220,34 @@ def test_a_short_text_with_words_added_links_only_when_carried_over(
     # Nothing of a short text may be cut: part of it is not a copy.
     (part,) = feed(desk, mention("ok:4", cut, appeal=False, at=T0 + timedelta(hours=2)))
     assert part.mentions[0].status == "accepted"
+    # Its words written into somebody else's sentence, elsewhere: not a copy either.
+    (other,) = feed(desk, mention("telegram:5", f"{original} у школы", appeal=False,
+                                   at=T0 + timedelta(hours=3)))  # fmt: skip
+    assert other.mentions[0].status == "accepted"
+
+
+@pytest.mark.parametrize(
+    ("original", "carried"),
+    [
+        ("Надписи на остановке", "Сообщение от подписчика:\nнадписи на остановке"),
+        ("Мусор", "Нам пишут: мусор. Помогите!!!"),
+        ("Яма на дороге", "Жалоба от жительницы: яма на дороге. Куда смотрит администрация?!"),
+    ],
+)
+def test_a_short_text_under_a_long_wrapper_is_found(original: str, carried: str) -> None:
+    """Too few shared k-grams for the LSH bands: the copy's runs of words find it."""
+    assert _copy_of(carried, original) == "pos:1"
+
+
+@pytest.mark.parametrize(
+    ("original", "other"),
+    [("Надписи", "Надписи на стенах"), ("Граффити", "Прошу закрасить граффити")],
+)
+def test_a_short_text_inside_another_network_s_sentence_is_not_a_copy(
+    original: str, other: str
+) -> None:
+    """«Надписи» on the portal; «Надписи на стенах» on Telegram is another resident."""
+    assert _copy_of(other, original) is None
 
 
 def test_an_unlisted_wrapper_on_a_cut_the_normalizer_knows_is_a_copy() -> None:

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.domain.normalize import _WORDS, _split_words, fingerprint, normalize_text, strip_noise
+from streams.domain.normalize import (
+    _WORDS,
+    _split_words,
+    fingerprint,
+    normalize_text,
+    strip_noise,
+    words_and_breaks,
+)
 
 
 def test_repost_wrappers_hashtags_emojis_links_and_case_are_removed() -> None:
@@ -67,3 +75,27 @@ _TRICKY = (
 def test_word_split_fast_path_equals_the_regex(text: str) -> None:
     """The fast tokeniser must give exactly the regex's words, or signatures change."""
     assert _split_words(text) == _WORDS.findall(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "seams"),
+    [
+        ("Нам пишут: мусор на газоне. Помогите!", "нам пишут | мусор на газоне | помогите"),
+        ("Сообщение от подписчика\nмусор на газоне", "сообщение от подписчика | мусор на газоне"),
+        ("мусор на газоне Примите меры", "мусор на газоне | примите меры"),
+        ("мусор 😤 у школы", "мусор | у школы"),
+        ("«мусор на газоне» — пишет Анна", "мусор на газоне | пишет | анна"),
+        ("мусор на газоне подробнее: https://t.me/x/1", "мусор на газоне | подробнее"),
+        # One sentence: no seam, also not at a name or a hyphen inside a word.
+        ("мусор на газоне у школы", "мусор на газоне у школы"),
+        ("северо-западный район", "северо западный район"),
+        # In capitals, or every word capitalised, a capital letter says nothing.
+        ("МУСОР НА ГАЗОНЕ ПРИМИТЕ МЕРЫ", "мусор на газоне примите меры"),
+        ("Мусор На Газоне Примите Меры", "мусор на газоне примите меры"),
+    ],
+)
+def test_words_and_breaks_finds_where_a_repost_adds_its_own_words(text: str, seams: str) -> None:
+    words, breaks = words_and_breaks(text)
+    assert len(breaks) == len(words) + 1 and breaks[0] and breaks[-1]
+    shown = " ".join(("| " if i and breaks[i] else "") + w for i, w in enumerate(words))
+    assert shown == seams
