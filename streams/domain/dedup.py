@@ -335,13 +335,13 @@ def added_apart(original: Sequence[str], copy: Sequence[str], breaks: Sequence[b
     закрасить граффити»). ``copy`` and ``breaks`` are words_and_breaks of the
     copy; the original's run in it must meet a break wherever words were added.
     """
+    if len(breaks) != len(copy) + 1:
+        return False
     blocks = [
         b
         for b in SequenceMatcher(None, original, copy, autojunk=False).get_matching_blocks()
         if b.size
     ]
-    if len(breaks) != len(copy) + 1:
-        return False
     if not blocks:  # no word unchanged: a typo in a word or two, nothing added
         return len(copy) <= len(original) + 1
     first, last = blocks[0], blocks[-1]

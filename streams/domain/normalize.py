@@ -197,9 +197,8 @@ def words_and_breaks(text: str) -> tuple[list[str], list[bool]]:
     for i in range(1, len(cased)):
         if _LABEL_END.match(seps[i + 1]):
             breaks[i] = True
-    low = t.lower().replace("ё", "е")
     words = [w.lower().replace("ё", "е") for w in cased]
-    if _LATIN.search(low):
+    if _LATIN.search(t.lower()):
         words = _fold_homoglyphs(words)
     return words, breaks[: len(words) + 1]
 
