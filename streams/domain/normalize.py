@@ -192,11 +192,9 @@ def words_and_breaks(text: str) -> tuple[list[str], list[bool]]:
         breaks.append(
             bool(_BREAK.search(seps[i]))
             or (by_case and cased[i][0].isupper() and cased[i - 1][-1].islower())
+            or bool(_LABEL_END.match(seps[i + 1]))  # the word is a link's label
         )
     breaks.append(True)
-    for i in range(1, len(cased)):
-        if _LABEL_END.match(seps[i + 1]):
-            breaks[i] = True
     words = [w.lower().replace("ё", "е") for w in cased]
     if _LATIN.search(t.lower()):
         words = _fold_homoglyphs(words)
