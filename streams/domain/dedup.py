@@ -24,7 +24,7 @@ depend on MinHash estimation noise.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence, Set
+from collections.abc import Callable, Iterable, Sequence, Set
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
@@ -32,11 +32,16 @@ import numpy as np
 from datasketch import MinHash
 from datasketch.lsh import _optimal_param
 
+from streams.domain.morph import known_word
+from streams.domain.normalize import HOMOGLYPHS
+
 _U32 = np.uint32
 # Grams signed per chunk (see Signer.signatures).
 _CHUNK_GRAMS = 8192
 _SEED = 1
 _SCHEME = "affine32"
+# Whether two words are one word typed with a typo (near, misspelt).
+WordPair = Callable[[str, str], bool]
 
 
 def _fmix32(h: np.ndarray) -> np.ndarray:
@@ -167,16 +172,9 @@ class Signer:
         return keys ^ np.arange(self.bands, dtype=np.uint64)[None, :]
 
 
-def near(a: str, b: str) -> bool:
-    """Equal, or one edit apart (a typo): a changed letter from 3 letters on, a dropped,
-    doubled or swapped one from 4 (never in numbers)."""
-    if a == b:
-        return True
+def _one_edit(a: str, b: str) -> bool:
+    """One letter changed, dropped or added, or two neighbours swapped."""
     la, lb = len(a), len(b)
-    if min(la, lb) < 3 or abs(la - lb) > 1 or a.isdigit() or b.isdigit():
-        return False
-    if min(la, lb) < 4 and la != lb:
-        return False
     if la == lb:
         diff = [i for i in range(la) if a[i] != b[i]]
         return len(diff) == 1 or (
@@ -185,11 +183,50 @@ def near(a: str, b: str) -> bool:
             and a[diff[0]] == b[diff[1]]
             and a[diff[1]] == b[diff[0]]
         )
+    if abs(la - lb) != 1:
+        return False
     short, long_ = (a, b) if la < lb else (b, a)
     i = 0
     while i < len(short) and short[i] == long_[i]:
         i += 1
     return short[i:] == long_[i + 1 :]
+
+
+def near(a: str, b: str) -> bool:
+    """Equal, or one edit apart (a typo): a changed letter from 3 letters on, a dropped,
+    doubled or swapped one from 4 (never in a word with a digit: "2м", "4шт" are numbers)."""
+    if a == b:
+        return True
+    la, lb = len(a), len(b)
+    if min(la, lb) < 3 or not a.isalpha() or not b.isalpha():
+        return False
+    if min(la, lb) < 4 and la != lb:
+        return False
+    return _one_edit(a, b)
+
+
+def misspelt(a: str, b: str) -> bool:
+    """Two different words, one a typo of the other: one edit apart, and at least one
+    of the two not a word of the dictionary.
+
+    A typo makes a word that does not exist ("светлфоре", "консирукцию", "нв" for
+    "на"); two dictionary words one letter apart ("стене" / "стенде", "объявление"
+    / "объявления", "тротуар" / "тротуара") are words somebody chose. In a text of
+    a few words that difference is all there is to tell two residents apart. Words
+    of one or two letters are nearly all in the dictionary ("в", "т", "га"): there
+    only two letters swapped ("ан"), one dropped ("к" for "жк") or a Latin look-alike
+    ("c" for "с") is a typo. Never in a word with a digit.
+    """
+    if a == b or not a.isalpha() or not b.isalpha():
+        return False
+    if max(len(a), len(b)) <= 2 and (
+        sorted(a) == sorted(b)
+        or a in b
+        or b in a
+        or a.translate(HOMOGLYPHS) == b.translate(HOMOGLYPHS)
+    ):
+        return True
+    return _one_edit(a, b) and not (known_word(a) and known_word(b))
 
 
 def word_containment(a: Sequence[str], b: Sequence[str], at_least: float = 0.0) -> float:
@@ -208,18 +245,18 @@ def word_containment(a: Sequence[str], b: Sequence[str], at_least: float = 0.0) 
         return 0.0
     pool = set(long_)
     # "в", "на", "не": a typo there says nothing about the post.
-    counted = sum(1 for w in short if len(w) > 2 or w.isdigit())
+    counted = sum(1 for w in short if len(w) > 2 or not w.isalpha())
     if not counted:
         return 1.0
     may_miss = counted * (1 - at_least) + 1e-9
     found = missed = 0
     last = len(short) - 1
     for i, w in enumerate(short):
-        if len(w) <= 2 and not w.isdigit():
+        if len(w) <= 2 and w.isalpha():
             continue
         if w in pool:
             found += 1
-        elif w.isdigit() and i < last:
+        elif not w.isalpha() and i < last:
             return 0.0  # another house, entrance or flat number: another place
         elif i == last and any(x.startswith(w) for x in pool):
             found += 1  # the last word of a cut-off text may itself be cut
@@ -238,8 +275,12 @@ EDGE_WORDS = 8
 MIN_KEPT = 0.5
 
 
+# The longest sign-off taken for a call without a break before it ("Примите меры!").
+_CALL_WORDS = 3
+
+
 def _has_number(words: Sequence[str]) -> bool:
-    return any(w.isdigit() for w in words)
+    return not all(w.isalpha() for w in words)
 
 
 def _doubled(a: str, b: str) -> bool:
@@ -249,12 +290,12 @@ def _doubled(a: str, b: str) -> bool:
     )
 
 
-def _typo_gap(a: Sequence[str], b: Sequence[str]) -> bool:
+def _typo_gap(a: Sequence[str], b: Sequence[str], typo: WordPair = near) -> bool:
     """One word for one with a typo, two words glued together (or split apart), or a
     space typed one letter off ("никто его" → "никт оего")."""
     if len(a) == 1 and len(b) == 1:
         x, y = a[0], b[0]
-        return near(x, y) or (not x.isdigit() and (_doubled(x, y) or _doubled(y, x)))
+        return typo(x, y) or (x.isalpha() and (_doubled(x, y) or _doubled(y, x)))
     if len(a) == 2 and len(b) == 2:
         return a[0] + a[1] == b[0] + b[1] and not _has_number(a)
     if len(a) == 2 and len(b) == 1:
@@ -271,11 +312,16 @@ def _glued(pair: Sequence[str], word: str) -> bool:
     return word == x + y and not (x[-1:].isdigit() and y[:1].isdigit())
 
 
-def _wrapped(a: Sequence[str], b: Sequence[str], max_added: int) -> bool:
+def _wrapped(a: Sequence[str], b: Sequence[str], max_added: int, typo: WordPair) -> bool:
     """b is a few added words, then a (or a with a typo gap)."""
     if not a:
         return len(b) <= max_added
-    return any(len(b) - k <= max_added and _typo_gap(a, b[-k:]) for k in (1, 2) if len(b) > k)
+    return any(len(b) - k <= max_added and _typo_gap(a, b[-k:], typo) for k in (1, 2) if len(b) > k)
+
+
+def _signed(a: Sequence[str], b: Sequence[str], max_added: int, typo: WordPair) -> bool:
+    """b is a (or a with a typo gap), then a few added words: a sign-off after a typo."""
+    return any(len(b) - k <= max_added and _typo_gap(a, b[:k], typo) for k in (1, 2) if len(b) > k)
 
 
 def carries(
@@ -284,6 +330,7 @@ def carries(
     max_added: int = EDGE_WORDS,
     cut: bool = False,
     min_kept: float = MIN_KEPT,
+    typo: WordPair = near,
 ) -> bool:
     """The copy is the original's words in order, give or take what reposting does.
 
@@ -298,7 +345,8 @@ def carries(
     the end (the original's tail, the copy's own) are a feed's cut with its marker
     ("… ещё") only when the copy shows the cut (``cut``: an ellipsis near its end);
     otherwise two texts that end differently are two posts, and an unmarked cut
-    with words added before is one text quoted inside another.
+    with words added before is one text quoted inside another. ``typo`` says which
+    two words are one with a typo (``misspelt`` for short texts).
     """
     if not original or not copy:
         return False
@@ -310,22 +358,26 @@ def carries(
         if tag == "equal":
             kept += len(a)
             continue
-        if _has_number(a) and _has_number(b):
-            return False  # another house, entrance or flat number
         leading, trailing = i1 == 0 and j1 == 0, i2 == len(original) and j2 == len(copy)
-        if _typo_gap(a, b):
+        if _typo_gap(a, b, typo):  # never changes a number
             kept += len(a)
-        elif leading and _wrapped(a, b, max_added):
+        elif _has_number(a) and _has_number(b):
+            return False  # another house, entrance or flat number
+        elif leading and _wrapped(a, b, max_added, typo):
             kept += len(a)  # a wrapper before the text (its first words may carry a typo)
             wrapped = True
         elif trailing and len(b) <= max_added and (not a or cut or not (b or wrapped)):
             pass  # a sign-off; a cut tail (marked, or the only change at the edges)
+        elif trailing and _signed(a, b, max_added, typo):
+            kept += len(a)  # a sign-off after the text's last words, one with a typo
         else:
             return False
     return kept >= min_kept * len(original)
 
 
-def added_apart(original: Sequence[str], copy: Sequence[str], breaks: Sequence[bool]) -> bool:
+def added_apart(
+    original: Sequence[str], copy: Sequence[str], breaks: Sequence[bool], exclaims: bool = False
+) -> bool:
     """The words a copy adds around the original stand apart from it.
 
     A repost adds its words as a unit of their own: a wrapper ends with a colon
@@ -334,6 +386,9 @@ def added_apart(original: Sequence[str], copy: Sequence[str], breaks: Sequence[b
     words writes them into its own sentence («надписи на стенах», «прошу
     закрасить граффити»). ``copy`` and ``breaks`` are words_and_breaks of the
     copy; the original's run in it must meet a break wherever words were added.
+    A sign-off needs no break when the copy ends with an exclamation or a question
+    (``exclaims``) and it is a call of a few words («… парадной помогите!!!», «…
+    Куда смотрит администрация?!»).
     """
     if len(breaks) != len(copy) + 1:
         return False
@@ -357,9 +412,11 @@ def added_apart(original: Sequence[str], copy: Sequence[str], breaks: Sequence[b
     if tail == 0:
         ends = range(last.b + last.size, last.b + last.size + 1)
     else:
-        end = last.b + last.size + tail
+        # Past the copy's end: its tail was cut, and the text's edge is the seam.
+        end = min(last.b + last.size + tail, len(copy))
         ends = range(max(last.b + last.size, end - 1), min(len(copy), end + 1) + 1)
-    return any(breaks[i] for i in starts) and any(breaks[i] for i in ends)
+    called = exclaims and len(copy) - ends[0] <= _CALL_WORDS
+    return any(breaks[i] for i in starts) and (called or any(breaks[i] for i in ends))
 
 
 def similarity(a: np.ndarray | Set[int], b: np.ndarray | Set[int]) -> Similarity:

@@ -52,8 +52,10 @@ from streams.domain.dedup import (
     CandidateIndex,
     Signer,
     Similarity,
+    WordPair,
     added_apart,
     carries,
+    misspelt,
     near,
     similarity,
     word_containment,
@@ -62,6 +64,7 @@ from streams.domain.grouping import GroupIndex, Probe, Profile, Rules, haversine
 from streams.domain.normalize import (
     clean_words,
     fingerprint,
+    strip_noise,
     strip_noise_cut,
     words_and_breaks,
 )
@@ -83,6 +86,10 @@ _MAX_ANSWERS_KEPT = 32
 _SHORT_ADDED = 4
 # Fewest 5-grams of a text that may be found "inside" a longer one (a cut or wrapped copy).
 _MIN_INSIDE_GRAMS = 24
+# A text of this many words or fewer is about one sentence: its copy keeps its words
+# in order (see _few_words_copy).
+_FEW_WORDS = 10
+_EXCLAIMS = re.compile(r"[!?]\W*$")
 # The longest short text looked up as a run of a short post's words (see _short_inside).
 _SHORT_SPAN_WORDS = 6
 _MAX_NORM = 2000
@@ -141,6 +148,14 @@ def _address_key(address: str | None) -> str | None:
         _ADDR_NOISE.sub(" ", address.lower().replace("ё", "е")).replace(",", " ").split()
     )
     return key or None
+
+
+def _retyped(a: Sequence[str], b: Sequence[str]) -> bool:
+    """The same words in the same order, a few of them misspelt: a short text retyped
+    or carried over with a typo. A repost does not reorder words ("Труба сломана" /
+    "Сломана труба") nor change a word for another ("Реклама на стене" / "на стенде",
+    "в лифте" / "на лифте"): those are two residents."""
+    return len(a) == len(b) and all(x == y or misspelt(x, y) for x, y in zip(a, b, strict=True))
 
 
 def _one_address_within(a: str, b: str) -> bool:
@@ -272,6 +287,11 @@ class Prepared:
         if self._breaks is None:
             self._breaks = words_and_breaks(self.mention.text)
         return self._breaks
+
+    @property
+    def exclaims(self) -> bool:
+        """The post ends with an exclamation or a question (links, tags, emojis aside)."""
+        return bool(_EXCLAIMS.search(strip_noise(self.mention.text)))
 
     @property
     def gram_set(self) -> frozenset[int]:
@@ -681,19 +701,15 @@ class Desk:
         a shorter text somebody else wrote.
         """
         mine = p.word_list
-        if rec.fp == p.fp or (
-            len(words) == len(mine)
-            and word_containment(mine, words, at_least=1.0) >= 1.0
-            and word_containment(words, mine, at_least=1.0) >= 1.0
-        ):
+        if rec.fp == p.fp or _retyped(words, mine):
             if self._same_place(p, rec) or self._short_repost(p, rec):
                 return 3.0 if rec.fp == p.fp else 2.0
             return 0.0
         if not self._short_repost(p, rec):
             return 0.0
-        if not self._carries(p, rec, words, _SHORT_ADDED, min_kept=1.0):
+        if not self._carries(p, rec, words, _SHORT_ADDED, min_kept=1.0, typo=misspelt):
             return 0.0  # nothing of a short text may be cut
-        if rec.at > _ts(p.mention.created_at) or not added_apart(words, *p.breaks):
+        if rec.at > _ts(p.mention.created_at) or not added_apart(words, *p.breaks, p.exclaims):
             # Added words written into the sentence: somebody else's post. (When the
             # copy is the stored one, its punctuation is gone: not taken for a copy.)
             return 0.0
@@ -706,11 +722,12 @@ class Desk:
         words: list[str],
         max_added: int = EDGE_WORDS,
         min_kept: float = MIN_KEPT,
+        typo: WordPair = near,
     ) -> bool:
         """dedup.carries with the earlier of the two posts as the original."""
         if rec.at <= _ts(p.mention.created_at):
-            return carries(words, p.word_list, max_added, cut=p.cut, min_kept=min_kept)
-        return carries(p.word_list, words, max_added, min_kept=min_kept)
+            return carries(words, p.word_list, max_added, p.cut, min_kept, typo)
+        return carries(p.word_list, words, max_added, min_kept=min_kept, typo=typo)
 
     def _short_repost(self, p: Prepared, rec: MentionRecord) -> bool:
         """The same short text soon after, in another network: most likely carried over.
@@ -734,9 +751,15 @@ class Desk:
     ) -> bool:
         """Close in characters, and the words say copy rather than a shared template."""
         d = self.dedup
+        few = min(p.words, len(cand_words)) <= _FEW_WORDS
         # A cut-off tail or an added wrapper: one text almost inside the other,
         # and the shorter one long enough to mean something.
         inside = sim.shorter >= _MIN_INSIDE_GRAMS and sim.shorter >= 0.4 * sim.longer
+        if few:  # the words decide, in order
+            aligned = inside and sim.containment >= d.aligned_containment
+            return (sim.jaccard >= d.threshold or aligned) and self._few_words_copy(
+                p, cand, cand_words
+            )
         if sim.jaccard >= d.threshold or (inside and sim.containment >= d.containment):
             share = word_containment(p.word_list, cand_words, at_least=d.word_containment)
             if share >= d.word_containment:
@@ -746,6 +769,17 @@ class Desk:
         # Words added at the edges (a wrapper or sign-off nobody listed), a tail
         # cut with a feed's own marker, glued words: the aligned words decide.
         return self._carries(p, cand, cand_words)
+
+    def _few_words_copy(self, p: Prepared, rec: MentionRecord, words: list[str]) -> bool:
+        """A text of a sentence or so, and another: the words in order, none changed
+        for another word, none inserted in the middle ("незаконная решетка" /
+        "незаконная глухая решетка" are two residents); words added at the edges
+        stand apart from it; its tail is cut only with a feed's marker."""
+        later = rec.at <= _ts(p.mention.created_at)
+        min_kept = MIN_KEPT if later and p.cut else 1.0
+        if not self._carries(p, rec, words, min_kept=min_kept, typo=misspelt):
+            return False
+        return not later or added_apart(words, *p.breaks, p.exclaims)
 
     def _root(self, mention_id: str) -> MentionRecord | None:
         rec = self._get_mention(mention_id)

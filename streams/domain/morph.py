@@ -49,6 +49,12 @@ def grammemes(word: str) -> tuple[frozenset[str], bool]:
     return frozenset(str(parse.tag).replace(" ", ",").split(",")), bool(parse.is_known)
 
 
+@lru_cache(maxsize=100_000)
+def known_word(word: str) -> bool:
+    """The word is in pymorphy3's dictionary as it stands (not guessed from its ending)."""
+    return bool(analyzer().word_is_known(word))
+
+
 @lru_cache(maxsize=200_000)
 def lemma(word: str) -> str:
     """The most probable normal form of one lower-cased word."""

@@ -37,7 +37,7 @@ _PICTO = re.compile(
     "\U0001f000-\U0001faff\ufe00-\ufe0f\u200d\u20e3\ue000-\uf8ff]+"
 )
 # Latin letters that look Cyrillic, folded inside Cyrillic words ("Ленинa" with a Latin a).
-_HOMOGLYPHS = str.maketrans("aeopcxykmtbh", "аеорсхукмтвн")
+HOMOGLYPHS = str.maketrans("aeopcxykmtbh", "аеорсхукмтвн")
 _MIXED_HINT = re.compile(r"[а-яё][a-z]|[a-z][а-яё]")
 _SPACE = re.compile(r"\s+")
 
@@ -157,7 +157,7 @@ def clean_words(clean: str) -> list[str]:
 
 
 def _fold_homoglyphs(words: list[str]) -> list[str]:
-    return [w.translate(_HOMOGLYPHS) if _MIXED_HINT.search(w) else w for w in words]
+    return [w.translate(HOMOGLYPHS) if _MIXED_HINT.search(w) else w for w in words]
 
 
 # What ends a sentence, a quote or a line: the seam between a repost's own words
@@ -165,7 +165,7 @@ def _fold_homoglyphs(words: list[str]) -> list[str]:
 # spaces around it, it is a dash.
 _LINK_MARK = "\x00"  # where words_and_breaks removed a link, a hashtag or an @mention
 _BREAK = re.compile(r"[.!?:;…«»\"“”„()\[\]\n—–\x00]|\s-|-\s")
-_LABEL_END = re.compile(r"\s*:\s*\x00")
+_LABEL_END = re.compile(r"\s*:[\s/]*\x00")  # «подробнее: t.me/…», «смотри: httpps://…»
 _WORD_RUNS = re.compile(r"([^\W_]+)")
 
 
@@ -173,8 +173,9 @@ def words_and_breaks(text: str) -> tuple[list[str], list[bool]]:
     """A post's normalized words, wrappers kept, and where a sentence or quote breaks.
 
     ``breaks[i]`` says whether a sentence end, a colon, a quote, a dash, a line
-    break, an emoji, a link or hashtag, or a capital letter after a lower-case
-    word (in a text not written mostly in capitals) separates word i-1 from word
+    break, an emoji, a link or hashtag, or a capital letter after a word not in
+    capitals ("газоне Примите", "2к3 Куда"; in a text not written mostly in
+    capitals) separates word i-1 from word
     i; ``breaks[0]`` and ``breaks[-1]`` (the text's edges) are True. The word
     before a colon that introduces a link («подробнее: t.me/…») is the link's
     label and stands apart too. Used to tell a few words a repost added
@@ -191,7 +192,7 @@ def words_and_breaks(text: str) -> tuple[list[str], list[bool]]:
     for i in range(1, len(cased)):
         breaks.append(
             bool(_BREAK.search(seps[i]))
-            or (by_case and cased[i][0].isupper() and cased[i - 1][-1].islower())
+            or (by_case and cased[i][0].isupper() and not cased[i - 1].isupper())
             or bool(_LABEL_END.match(seps[i + 1]))  # the word is a link's label
         )
     breaks.append(True)

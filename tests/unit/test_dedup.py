@@ -13,6 +13,8 @@ from streams.domain.dedup import (
     Signer,
     added_apart,
     carries,
+    misspelt,
+    near,
     similarity,
     word_containment,
 )
@@ -161,3 +163,65 @@ def test_words_a_repost_adds_stand_apart_from_the_text_it_carries(
     original: str, copy: str, apart: bool
 ) -> None:
     assert added_apart(original.split(), *words_and_breaks(copy)) is apart
+
+
+@pytest.mark.parametrize(
+    ("original", "copy", "exclaims", "apart"),
+    [
+        # A feed's cut: the copy ends inside the original, at the text's edge.
+        ("детская площадка в песке и в осколках стекла", "Детская площадка в песке и в…",
+         False, True),
+        # A call of a few words with "!" or "?" needs no break before it.
+        ("мусор у седьмой парадной", "мусор у седьмой парадной помогите!!!", True, True),
+        ("фонарь не горит", "Фонарь Не Горит Куда смотрит администрация?!", True, True),
+        # Without the exclamation, or longer than a call: the resident's own words.
+        ("мусор у седьмой парадной", "мусор у седьмой парадной помогите", False, False),
+        ("мусор у седьмой парадной", "мусор у седьмой парадной и у школы за углом!", True,
+         False),
+    ],
+)  # fmt: skip
+def test_a_cut_or_a_call_at_the_end_stands_apart(
+    original: str, copy: str, exclaims: bool, apart: bool
+) -> None:
+    assert added_apart(original.split(), *words_and_breaks(copy), exclaims) is apart
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "typo"),
+    [
+        ("светофоре", "светлфоре", True),  # the typo is no word
+        ("подъезда", "подьезда", True),
+        ("на", "нв", True),
+        ("на", "ан", True),  # two letters swapped
+        ("жк", "к", True),  # one dropped
+        ("с", "c", True),  # a Latin look-alike
+        # Two words of the dictionary: somebody chose each.
+        ("стене", "стенде", False),
+        ("объявление", "объявления", False),
+        ("тротуар", "тротуара", False),
+        ("в", "на", False),
+        ("в", "и", False),
+        # A digit is never a typo: another floor, another count.
+        ("2м", "5м", False),
+        ("4шт", "2шт", False),
+        ("мусор", "мусор", False),  # the same word is no typo
+    ],
+)
+def test_a_typo_makes_a_word_that_does_not_exist(a: str, b: str, typo: bool) -> None:
+    assert misspelt(a, b) is typo
+    assert misspelt(b, a) is typo
+
+
+def test_numbers_are_never_near_each_other() -> None:
+    assert not near("4шт", "2шт")
+    assert not near("5к2", "5к3")
+    assert near("переполнены", "перепорнены")
+
+
+def test_a_typo_just_before_a_sign_off_is_still_a_typo() -> None:
+    original = "не работает фонарь у второго подъезда".split()
+    copy = "не работает фонарь у второго подьезда пишет наш читатель".split()
+    assert carries(original, copy, typo=misspelt)
+    # Another form of the word is not a typo, sign-off or not.
+    other = "не работает фонарь у второго подъезду пишет наш читатель".split()
+    assert not carries(original, other, typo=misspelt)

@@ -256,3 +256,42 @@ def test_an_unlisted_wrapper_on_a_cut_the_normalizer_knows_is_a_copy() -> None:
     cut = ORIGINAL[: len(ORIGINAL) * 2 // 3]
     assert _copy_of(f"Сообщение от подписчика: {cut}…") == "pos:1"
     assert _copy_of(f"Сообщение от подписчика: {cut}") is None
+
+
+# A text of a sentence or so: two residents write it a word apart, a repost carries
+# its words in order.
+SENTENCE = "Сломана скамейка на детской площадке у дома"
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        "Сломана новая скамейка на детской площадке у дома",
+        "Сломана скамейка на площадке у дома",
+        "Сломаны скамейки на детской площадке у дома",
+        "На детской площадке у дома сломана скамейка",
+        "Сломана скамейка на детской площадке у дома 5",
+        "Сломана скамейка на детской площадке",
+    ],
+    ids=["word-inserted", "word-dropped", "other-forms", "reordered", "number-added",
+         "end-missing"],
+)  # fmt: skip
+def test_a_sentence_another_resident_wrote_alike_is_not_a_copy(other: str) -> None:
+    assert _copy_of(other, SENTENCE) is None
+
+
+@pytest.mark.parametrize(
+    ("copy", "original"),
+    [
+        (f"{SENTENCE} помогите!!!", SENTENCE),
+        (f"{SENTENCE.title()} Куда смотрит администрация?!", SENTENCE),
+        (f"{SENTENCE} 5 Примите меры!", f"{SENTENCE} 5"),
+        (f"{SENTENCE[:-2]}мо — пишет наш читатель", SENTENCE),
+        (SENTENCE.replace(" на ", " нв "), SENTENCE),
+        ("Сломана скамейка на детской площадке у…", f"{SENTENCE}, торчат гвозди и доски"),
+    ],
+    ids=["call", "title-case-call", "call-after-number", "typo-then-wrapper", "short-word-typo",
+         "cut-marked"],
+)  # fmt: skip
+def test_a_sentence_carried_over_is_found(copy: str, original: str) -> None:
+    assert _copy_of(copy, original) == "pos:1"
