@@ -248,6 +248,12 @@ class DedupSettings(BaseModel):
     min_words: int = Field(
         5, ge=1, description="shorter texts are copies only when identical and at the same place"
     )
+    sentence_words: int = Field(
+        10,
+        ge=0,
+        description="a text of this many words or fewer (about a sentence) is a copy only "
+        "with its words in order, typos being non-words",
+    )
     max_distance_m: float = Field(
         50.0, gt=0, description="two posts with coordinates further apart are never copies"
     )

@@ -86,9 +86,6 @@ _MAX_ANSWERS_KEPT = 32
 _SHORT_ADDED = 4
 # Fewest 5-grams of a text that may be found "inside" a longer one (a cut or wrapped copy).
 _MIN_INSIDE_GRAMS = 24
-# A text of this many words or fewer is about one sentence: its copy keeps its words
-# in order (see _few_words_copy).
-_FEW_WORDS = 10
 _EXCLAIMS = re.compile(r"[!?]\W*$")
 # The longest short text looked up as a run of a short post's words (see _short_inside).
 _SHORT_SPAN_WORDS = 6
@@ -751,7 +748,7 @@ class Desk:
     ) -> bool:
         """Close in characters, and the words say copy rather than a shared template."""
         d = self.dedup
-        few = min(p.words, len(cand_words)) <= _FEW_WORDS
+        few = min(p.words, len(cand_words)) <= d.sentence_words
         # A cut-off tail or an added wrapper: one text almost inside the other,
         # and the shorter one long enough to mean something.
         inside = sim.shorter >= _MIN_INSIDE_GRAMS and sim.shorter >= 0.4 * sim.longer
