@@ -271,6 +271,7 @@ class Prepared:
     band_keys: np.ndarray
     word_list: list[str]
     words: int
+    at: float  # created_at as a timestamp
     address_key: str | None = None
     cut: bool = False  # a cut marker or an ellipsis at the end: a feed may have cut the text
     _breaks: tuple[list[str], list[bool]] | None = None
@@ -486,6 +487,7 @@ class Desk:
                 band_keys=bands[i],
                 word_list=w,
                 words=len(w),
+                at=m.created_at.timestamp(),
                 cut=stripped[i][1],
             )
             for i, (m, w) in enumerate(zip(mentions, words, strict=True))
@@ -657,7 +659,7 @@ class Desk:
         return grams
 
     def _in_window(self, p: Prepared, rec: MentionRecord) -> bool:
-        return rec.at >= p.mention.created_at.timestamp() - self.dedup.window_days * 86400
+        return rec.at >= p.at - self.dedup.window_days * 86400
 
     def _other_place(self, p: Prepared, rec: MentionRecord) -> bool:
         """Both posts say where they are, and it is not the same place: not a copy."""
@@ -698,18 +700,18 @@ class Desk:
         a shorter text somebody else wrote.
         """
         mine = p.word_list
+        carried = self._short_repost(p, rec)
+        if not carried and not self._same_place(p, rec):
+            return 0.0
         if rec.fp == p.fp or _retyped(words, mine):
-            if self._same_place(p, rec) or self._short_repost(p, rec):
-                return 3.0 if rec.fp == p.fp else 2.0
+            return 3.0 if rec.fp == p.fp else 2.0
+        # When the copy is the stored one, its punctuation is gone: not taken for a copy.
+        if not carried or rec.at > p.at:
             return 0.0
-        if not self._short_repost(p, rec):
-            return 0.0
-        if not self._carries(p, rec, words, _SHORT_ADDED, min_kept=1.0, typo=misspelt):
+        if not carries(words, mine, _SHORT_ADDED, p.cut, min_kept=1.0, typo=misspelt):
             return 0.0  # nothing of a short text may be cut
-        if rec.at > _ts(p.mention.created_at) or not added_apart(words, *p.breaks, p.exclaims):
-            # Added words written into the sentence: somebody else's post. (When the
-            # copy is the stored one, its punctuation is gone: not taken for a copy.)
-            return 0.0
+        if not added_apart(words, *p.breaks, p.exclaims):
+            return 0.0  # added words written into the sentence: somebody else's post
         return 1.0 + 0.5 * SequenceMatcher(None, words, mine, autojunk=False).ratio()
 
     def _carries(
@@ -722,7 +724,7 @@ class Desk:
         typo: WordPair = near,
     ) -> bool:
         """dedup.carries with the earlier of the two posts as the original."""
-        if rec.at <= _ts(p.mention.created_at):
+        if rec.at <= p.at:
             return carries(words, p.word_list, max_added, p.cut, min_kept, typo)
         return carries(p.word_list, words, max_added, min_kept=min_kept, typo=typo)
 
@@ -734,7 +736,7 @@ class Desk:
         up elsewhere, within hours.
         """
         hours = self.dedup.short_repost_hours
-        soon = p.mention.created_at.timestamp() - rec.at <= hours * 3600
+        soon = p.at - rec.at <= hours * 3600
         return soon and rec.platform != p.mention.platform and rec.source_id != p.mention.source.id
 
     def _same_place(self, p: Prepared, rec: MentionRecord) -> bool:
@@ -772,7 +774,7 @@ class Desk:
         for another word, none inserted in the middle ("незаконная решетка" /
         "незаконная глухая решетка" are two residents); words added at the edges
         stand apart from it; its tail is cut only with a feed's marker."""
-        later = rec.at <= _ts(p.mention.created_at)
+        later = rec.at <= p.at
         min_kept = MIN_KEPT if later and p.cut else 1.0
         if not self._carries(p, rec, words, min_kept=min_kept, typo=misspelt):
             return False

@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 from streams.domain.dedup import (
     CandidateIndex,
     Signer,
+    _one_edit,
+    _partnered,
     added_apart,
     carries,
     misspelt,
@@ -225,3 +227,58 @@ def test_a_typo_just_before_a_sign_off_is_still_a_typo() -> None:
     # Another form of the word is not a typo, sign-off or not.
     other = "не работает фонарь у второго подъезду пишет наш читатель".split()
     assert not carries(original, other, typo=misspelt)
+
+
+def _edits(a: str, b: str) -> bool:
+    """One edit by the book: one letter changed, dropped or added, or two neighbours swapped."""
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (
+            len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
+            and a[diff[1]] == b[diff[0]]
+        )  # fmt: skip
+    short, long_ = sorted((a, b), key=len)
+    return len(long_) - len(short) == 1 and any(
+        long_[:i] + long_[i + 1 :] == short for i in range(len(long_))
+    )
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet="абвг", max_size=6), st.text(alphabet="абвг", max_size=6))
+def test_one_edit_is_one_edit_by_the_book(a: str, b: str) -> None:
+    assert _one_edit(a, b) == _edits(a, b)
+
+
+_WORD = st.text(alphabet="абвc", min_size=1, max_size=5)
+
+
+@st.composite
+def _carried(draw: st.DrawFn) -> tuple[list[str], list[str]]:
+    """A text and a copy of it: words added at the edges, some retyped, glued or split."""
+    original = draw(st.lists(_WORD, min_size=1, max_size=4))
+    copy: list[str] = draw(st.lists(_WORD, max_size=2))
+    for w in original:
+        how = draw(st.sampled_from(["keep", "typo", "glue", "split"]))
+        if how == "typo":
+            i = draw(st.integers(0, len(w) - 1))
+            copy.append(w[:i] + draw(st.sampled_from("абвгc")) + w[i + 1 :])
+        elif how == "glue" and copy:
+            copy[-1] += w
+        elif how == "split" and len(w) > 1:
+            copy.extend([w[:1], w[1:]])
+        else:
+            copy.append(w)
+    return original, copy + draw(st.lists(_WORD, max_size=2))
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_carried())
+def test_the_word_prefilter_never_refuses_what_the_alignment_keeps(
+    pair: tuple[list[str], list[str]],
+) -> None:
+    """_partnered only spares the alignment: whenever the alignment alone keeps every
+    word (min_kept just under 1 runs it without the prefilter), the prefilter agrees."""
+    original, copy = pair
+    for typo in (near, misspelt):
+        if carries(original, copy, max_added=4, min_kept=0.9999, typo=typo):
+            assert _partnered(original, copy)
