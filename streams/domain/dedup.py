@@ -321,29 +321,41 @@ def _signed(a: Sequence[str], b: Sequence[str], max_added: int, typo: WordPair) 
     return any(len(b) - k <= max_added and _typo_gap(a, b[:k], typo) for k in (1, 2) if len(b) > k)
 
 
-def _partnered(original: Sequence[str], copy: Sequence[str]) -> bool:
-    """Every word of the original is in the copy, or has a partner there that a typo
-    gap could pair it with: one edit away, a Latin look-alike, or one word a prefix
-    or suffix of the other (two words glued, a space moved, a letter doubled).
+class Partners:
+    """Which words have a partner among a copy's words that a typo gap could pair them
+    with: the word itself, one edit away, a Latin look-alike, or one word a prefix or
+    suffix of the other (two words glued, a space moved, a letter doubled).
 
-    A necessary condition for ``carries`` to keep every word, checked in a few µs
-    before the word alignment (~80 µs): a short text meets dozens of candidates.
+    Every word of the original having one is a necessary condition for ``carries``
+    to keep them all, checked before the word alignment (~80 µs). A short post
+    meets dozens of candidates made of the same few words, so the answer is kept
+    per word.
     """
-    pool = set(copy)
-    folded: set[str] | None = None
-    for w in original:
-        if w in pool:
-            continue
+
+    def __init__(self, copy: Sequence[str]) -> None:
+        self._pool = frozenset(copy)
+        self._seen: dict[str, bool] = {w: True for w in self._pool}
+        self._folded: frozenset[str] | None = None
+
+    def of_all(self, original: Sequence[str]) -> bool:
+        seen = self._seen
+        for w in original:
+            found = seen.get(w)
+            if found is None:
+                found = seen[w] = self._find(w)
+            if not found:
+                return False
+        return True
+
+    def _find(self, w: str) -> bool:
         if any(x.startswith(w) or w.startswith(x) or x.endswith(w) or w.endswith(x) or
-               _one_edit(w, x) for x in pool):  # fmt: skip
-            continue
+               _one_edit(w, x) for x in self._pool):  # fmt: skip
+            return True
         if len(w) > 2:  # longer look-alikes are folded by normalization, or one edit
             return False
-        if folded is None:
-            folded = {x.translate(HOMOGLYPHS) for x in pool}
-        if w.translate(HOMOGLYPHS) not in folded:
-            return False
-    return True
+        if self._folded is None:
+            self._folded = frozenset(x.translate(HOMOGLYPHS) for x in self._pool)
+        return w.translate(HOMOGLYPHS) in self._folded
 
 
 def carries(
@@ -353,6 +365,7 @@ def carries(
     cut: bool = False,
     min_kept: float = MIN_KEPT,
     typo: WordPair = near,
+    partners: Partners | None = None,
 ) -> bool:
     """The copy is the original's words in order, give or take what reposting does.
 
@@ -368,11 +381,12 @@ def carries(
     ("… ещё") only when the copy shows the cut (``cut``: an ellipsis near its end);
     otherwise two texts that end differently are two posts, and an unmarked cut
     with words added before is one text quoted inside another. ``typo`` says which
-    two words are one with a typo (``misspelt`` for short texts).
+    two words are one with a typo (``misspelt`` for short texts); ``partners``, the
+    copy's Partners when a caller compares it with many originals.
     """
     if not original or not copy:
         return False
-    if min_kept >= 1.0 and not _partnered(original, copy):
+    if min_kept >= 1.0 and not (partners or Partners(copy)).of_all(original):
         return False
     ops = SequenceMatcher(None, original, copy, autojunk=False).get_opcodes()
     kept = 0
@@ -467,12 +481,13 @@ class CandidateIndex:
     bucket holds a bare key until a second key arrives (most buckets hold
     one), which saves a list per band per mention. Each key keeps its
     signature (4 bytes a permutation), so candidates a band collision brought
-    in by chance are dropped without reading their records from the store.
+    in by chance are dropped without reading their records from the store, and
+    its time, so candidates can be taken earliest first or from a recent span.
     """
 
     def __init__(self) -> None:
         self._tables: dict[str, dict[int, str | list[str]]] = defaultdict(dict)
-        self._keys: dict[str, tuple[str, tuple[int, ...], bytes]] = {}
+        self._keys: dict[str, tuple[str, tuple[int, ...], bytes, float]] = {}
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -480,12 +495,15 @@ class CandidateIndex:
     def __contains__(self, key: str) -> bool:
         return key in self._keys
 
-    def add(self, key: str, region: str, band_keys: Iterable[int], sig: bytes) -> set[str]:
+    def add(
+        self, key: str, region: str, band_keys: Iterable[int], sig: bytes, at: float = 0.0
+    ) -> set[str]:
         """Index a key; returns the keys already sharing a band with it (its candidates).
 
         One pass does both: the desk indexes every post it decides anyway, and
         the band tables are large enough that each lookup is a cache miss.
-        ``sig`` is the key's MinHash signature as little-endian uint32 bytes.
+        ``sig`` is the key's MinHash signature as little-endian uint32 bytes, ``at``
+        its post's time.
         """
         found: set[str] = set()
         if key in self._keys:
@@ -502,7 +520,7 @@ class CandidateIndex:
             else:
                 found.update(bucket)
                 bucket.append(key)
-        self._keys[key] = (region, bk, sig)
+        self._keys[key] = (region, bk, sig, at)
         return found
 
     def agreeing(self, keys: Iterable[str], sig: np.ndarray, at_least: int) -> list[str]:
@@ -518,11 +536,21 @@ class CandidateIndex:
         agree = np.count_nonzero(stacked.reshape(len(keys), -1) == sig, axis=1)
         return [k for k, n in zip(keys, agree.tolist(), strict=True) if n >= at_least]
 
+    def by_time(self, keys: Iterable[str], since: float = float("-inf")) -> list[str]:
+        """The indexed keys among ``keys`` posted at ``since`` or later, earliest first."""
+        entries = []
+        for key in keys:
+            entry = self._keys.get(key)
+            if entry is not None and entry[3] >= since:
+                entries.append((entry[3], key))
+        entries.sort()
+        return [key for _, key in entries]
+
     def remove(self, key: str) -> None:
         entry = self._keys.pop(key, None)
         if entry is None:
             return
-        region, bk, _ = entry
+        region, bk = entry[0], entry[1]
         table = self._tables[region]
         for k in bk:
             bucket = table.get(k)

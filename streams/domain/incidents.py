@@ -50,6 +50,7 @@ from streams.domain.dedup import (
     EDGE_WORDS,
     MIN_KEPT,
     CandidateIndex,
+    Partners,
     Signer,
     Similarity,
     WordPair,
@@ -86,6 +87,8 @@ _MAX_ANSWERS_KEPT = 32
 _SHORT_ADDED = 4
 # Fewest 5-grams of a text that may be found "inside" a longer one (a cut or wrapped copy).
 _MIN_INSIDE_GRAMS = 24
+# The top level of _short_match: the same text, carried over or at the same place.
+_SAME_TEXT = 3.0
 _EXCLAIMS = re.compile(r"[!?]\W*$")
 # The longest short text looked up as a run of a short post's words (see _short_inside).
 _SHORT_SPAN_WORDS = 6
@@ -278,6 +281,7 @@ class Prepared:
     _terms: frozenset[str] | None = None
     _places: frozenset[str] | None = None
     _gram_set: frozenset[int] | None = None
+    _partners: Partners | None = None
 
     @property
     def breaks(self) -> tuple[list[str], list[bool]]:
@@ -285,6 +289,13 @@ class Prepared:
         if self._breaks is None:
             self._breaks = words_and_breaks(self.mention.text)
         return self._breaks
+
+    @property
+    def partners(self) -> Partners:
+        """Partners of this post's words, for comparing it with many originals."""
+        if self._partners is None:
+            self._partners = Partners(self.word_list)
+        return self._partners
 
     @property
     def exclaims(self) -> bool:
@@ -343,6 +354,9 @@ class Desk:
         self._built = False
         self._cand = CandidateIndex()
         self._fp: dict[tuple[str, str], str] = {}
+        # Texts of up to _SHORT_SPAN_WORDS words by their normalized text, for the run
+        # lookup of _short_inside (hashing each run for _fp costs more than the lookup).
+        self._short_texts: dict[tuple[str, str], str] = {}
         self._expiry: dict[str, list[tuple[float, str]]] = defaultdict(list)
         # Slim records of appeals past the dedup window, so late answers find their post.
         self._archive_expiry: dict[str, list[tuple[float, str]]] = defaultdict(list)
@@ -392,6 +406,7 @@ class Desk:
             return
         self._cand.clear()
         self._fp.clear()
+        self._short_texts.clear()
         self._expiry.clear()
         self._archive_expiry.clear()
         self._groups.clear()
@@ -421,8 +436,10 @@ class Desk:
         self._built = True
 
     def _index_mention(self, m: MentionRecord, band_keys: np.ndarray) -> None:
-        self._cand.add(m.id, m.rk, band_keys, m.sig)
+        self._cand.add(m.id, m.rk, band_keys, m.sig, m.at)
         self._fp.setdefault((m.rk, m.fp), m.id)
+        if m.norm.count(" ") < _SHORT_SPAN_WORDS:
+            self._short_texts.setdefault((m.rk, m.norm), m.id)
         heapq.heappush(self._expiry[m.rk], (m.at, m.id))
 
     def _index_incident(self, rec: IncidentRecord) -> None:
@@ -507,7 +524,7 @@ class Desk:
         self._advance(p.rk, at, out)
         # Indexed now (every decided post is), which also yields its LSH candidates.
         sig = p.sig.astype("<u4").tobytes()
-        original = self._find_original(p, self._cand.add(m.id, p.rk, p.band_keys, sig))
+        original = self._find_original(p, self._cand.add(m.id, p.rk, p.band_keys, sig, at))
         status: Literal["accepted", "duplicate"] = "accepted"
         incident_id: str | None = None
         duplicate_of: str | None = None
@@ -582,9 +599,9 @@ class Desk:
 
         A short text carried over with a few words added («Нам пишут: мусор на
         газоне. Помогите!») shares too few k-grams with it for the LSH bands to
-        find it reliably; its words are a contiguous run of the copy's, so the
-        fingerprints of those runs find it exactly. Whether it is a copy is then
-        decided by the short-text rules (_short_match).
+        find it reliably; its words are a contiguous run of the copy's, so an index
+        of the short texts by their words finds it exactly. Whether it is a copy is
+        then decided by the short-text rules (_short_match).
         """
         n = p.words
         if n < 2 or n > _SHORT_SPAN_WORDS + 2 * _SHORT_ADDED:
@@ -593,7 +610,7 @@ class Desk:
         found = set()
         for size in range(max(1, n - 2 * _SHORT_ADDED), min(_SHORT_SPAN_WORDS, n - 1) + 1):
             for start in range(n - size + 1):
-                hit = self._fp.get((p.rk, fingerprint(" ".join(words[start : start + size]))))
+                hit = self._short_texts.get((p.rk, " ".join(words[start : start + size])))
                 if hit is not None:
                     found.add(hit)
         return found
@@ -676,8 +693,13 @@ class Desk:
         first = self._fp.get((p.rk, p.fp))
         if first is not None:
             ids.add(first)
+        # «Мусор» meets every «Мусор» of the window: hundreds. Without a place, only a
+        # post carried over recently can be the original; and the earliest post of the
+        # best level wins, so in time order the first of the top level ends the search.
+        placed = p.mention.place.geo is not None or p.address_key is not None
+        since = float("-inf") if placed else p.at - self.dedup.short_repost_hours * 3600
         best: tuple[float, float, MentionRecord] | None = None
-        for cand_id in ids:
+        for cand_id in self._cand.by_time(ids, since):
             rec = self._get_mention(cand_id)
             if rec is None or not self._in_window(p, rec) or self._other_place(p, rec):
                 continue
@@ -686,6 +708,8 @@ class Desk:
             level = self._short_match(p, rec, rec.norm.split())
             if level and (best is None or (level, -rec.at) > best[:2]):
                 best = (level, -rec.at, rec)
+                if level >= _SAME_TEXT:
+                    break
         return self._root(best[2].id) if best else None
 
     def _short_match(self, p: Prepared, rec: MentionRecord, words: list[str]) -> float:
@@ -704,11 +728,11 @@ class Desk:
         if not carried and not self._same_place(p, rec):
             return 0.0
         if rec.fp == p.fp or _retyped(words, mine):
-            return 3.0 if rec.fp == p.fp else 2.0
+            return _SAME_TEXT if rec.fp == p.fp else 2.0
         # When the copy is the stored one, its punctuation is gone: not taken for a copy.
         if not carried or rec.at > p.at:
             return 0.0
-        if not carries(words, mine, _SHORT_ADDED, p.cut, min_kept=1.0, typo=misspelt):
+        if not carries(words, mine, _SHORT_ADDED, p.cut, 1.0, misspelt, p.partners):
             return 0.0  # nothing of a short text may be cut
         if not added_apart(words, *p.breaks, p.exclaims):
             return 0.0  # added words written into the sentence: somebody else's post
@@ -725,7 +749,7 @@ class Desk:
     ) -> bool:
         """dedup.carries with the earlier of the two posts as the original."""
         if rec.at <= p.at:
-            return carries(words, p.word_list, max_added, p.cut, min_kept, typo)
+            return carries(words, p.word_list, max_added, p.cut, min_kept, typo, p.partners)
         return carries(p.word_list, words, max_added, min_kept=min_kept, typo=typo)
 
     def _short_repost(self, p: Prepared, rec: MentionRecord) -> bool:
@@ -1350,6 +1374,8 @@ class Desk:
             self._cand.remove(mention_id)
             if self._fp.get((rec.rk, rec.fp)) == mention_id:
                 del self._fp[(rec.rk, rec.fp)]
+            if self._short_texts.get((rec.rk, rec.norm)) == mention_id:
+                del self._short_texts[(rec.rk, rec.norm)]
             # Kept: posts of an incident, and every post of a feedback platform (`pos`),
             # where each post expects an answer even when the classifier passed it over.
             if (rec.incident_id or rec.platform in ANSWERED_PLATFORMS) and now - rec.at <= keep_s:

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from streams.domain.dedup import (
     CandidateIndex,
+    Partners,
     Signer,
     _one_edit,
-    _partnered,
     added_apart,
     carries,
     misspelt,
@@ -52,10 +52,13 @@ def test_copies_share_candidates_and_different_texts_mostly_do_not() -> None:
     bands = signer.band_keys(sigs)
     raw = [s.astype("<u4").tobytes() for s in sigs]
     index = CandidateIndex()
-    assert index.add("a", "RU-TVE", bands[0], raw[0]) == set()
-    assert index.add("b", "RU-TVE", bands[1], raw[1]) == {"a"}  # indexing yields the candidates
-    assert "a" not in index.add("c", "RU-TVE", bands[2], raw[2])
+    assert index.add("a", "RU-TVE", bands[0], raw[0], at=30.0) == set()
+    assert index.add("b", "RU-TVE", bands[1], raw[1], at=10.0) == {"a"}  # yields the candidates
+    assert "a" not in index.add("c", "RU-TVE", bands[2], raw[2], at=20.0)
     assert index.add("d", "RU-IVA", bands[1], raw[1]) == set()  # other region: never a candidate
+    # Candidates by their posts' time, earliest first, from a recent span only.
+    assert index.by_time(["a", "b", "c", "gone"]) == ["b", "c", "a"]
+    assert index.by_time(["a", "b", "c"], since=15.0) == ["c", "a"]
     # The stored signatures drop a chance candidate before its record is read.
     assert index.agreeing(["a", "c"], sigs[1], at_least=12) == ["a"]
     assert index.agreeing(["a", "gone"], sigs[0], at_least=64) == ["a"]
@@ -276,9 +279,9 @@ def _carried(draw: st.DrawFn) -> tuple[list[str], list[str]]:
 def test_the_word_prefilter_never_refuses_what_the_alignment_keeps(
     pair: tuple[list[str], list[str]],
 ) -> None:
-    """_partnered only spares the alignment: whenever the alignment alone keeps every
+    """Partners only spares the alignment: whenever the alignment alone keeps every
     word (min_kept just under 1 runs it without the prefilter), the prefilter agrees."""
     original, copy = pair
     for typo in (near, misspelt):
         if carries(original, copy, max_added=4, min_kept=0.9999, typo=typo):
-            assert _partnered(original, copy)
+            assert Partners(copy).of_all(original)

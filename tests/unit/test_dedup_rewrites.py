@@ -111,6 +111,25 @@ def test_short_texts_link_only_when_carried_over_or_at_the_same_place() -> None:
     assert repost.mentions[0].duplicate_of == "pos:1"
 
 
+def test_the_same_short_text_links_to_the_earliest_post_it_can_come_from() -> None:
+    desk = new_desk()
+    text = "Мусор у подъезда"
+    feed(desk, mention("vk:1", text, appeal=False))
+    # The same network four days later: another resident, not a copy.
+    (again,) = feed(desk, mention("vk:2", text, appeal=False, at=T0 + timedelta(days=4)))
+    assert again.mentions[0].status == "accepted"
+    # Elsewhere an hour after that: carried over from vk:2; vk:1 is too old (97 h > 72 h).
+    (carried,) = feed(desk, mention("telegram:3", text, appeal=False,
+                                     at=T0 + timedelta(days=4, hours=1)))  # fmt: skip
+    assert carried.mentions[0].duplicate_of == "vk:2"
+    # At the same place, anything in the window: the earliest post there.
+    pin = GeoPoint(lat=59.915, lon=30.328)
+    feed(desk, mention("pos:4", text, appeal=False, geo=pin, at=T0 + timedelta(days=4, hours=2)))
+    (there,) = feed(desk, mention("pos:5", text, appeal=False, geo=pin,
+                                   at=T0 + timedelta(days=9)))  # fmt: skip
+    assert there.mentions[0].duplicate_of == "pos:4"
+
+
 def test_copies_in_another_region_are_not_compared() -> None:
     desk = new_desk()
     feed(desk, mention("pos:1", ORIGINAL, appeal=False))
