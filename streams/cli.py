@@ -682,7 +682,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("bench", help="throughput figures")
     sp.add_argument("--quick", action="store_true", help="smaller inputs (for CI smoke runs)")
-    sp.add_argument("--only", action="append", help="run only these benchmarks")
+    sp.add_argument(
+        "--only", action="append", help="run only these benchmarks (comma-separated or repeated)"
+    )
     sp.set_defaults(fn=cmd_bench)
     from connectors.cli import register; register(sub)  # noqa: E702, I001  # fmt: skip
     return p

@@ -76,6 +76,13 @@ def test_cli_config_error_is_one_line_exit_2(
     assert len(err) == 1 and err[0].startswith("incidents: config error: INCIDENTS_CLICKHOUSE_URL")
 
 
+def test_cli_unknown_benchmark_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--only", "dedup,dedupe"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("incidents: error: unknown benchmark(s): dedupe; known: process")
+
+
 def test_cli_missing_input_file(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["process", "/nonexistent/in.jsonl"]) == 2
     assert (
