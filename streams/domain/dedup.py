@@ -272,10 +272,6 @@ EDGE_WORDS = 8
 MIN_KEPT = 0.5
 
 
-# The longest sign-off taken for a call without a break before it ("Примите меры!").
-_CALL_WORDS = 3
-
-
 def _has_number(words: Sequence[str]) -> bool:
     return not all(w.isalpha() for w in words)
 
@@ -411,6 +407,10 @@ def carries(
         else:
             return False
     return kept >= min_kept * len(original)
+
+
+# The longest sign-off taken for a call without a break before it ("Примите меры!").
+_CALL_WORDS = 3
 
 
 def added_apart(

@@ -282,6 +282,7 @@ class Prepared:
     _places: frozenset[str] | None = None
     _gram_set: frozenset[int] | None = None
     _partners: Partners | None = None
+    _exclaims: bool | None = None
 
     @property
     def breaks(self) -> tuple[list[str], list[bool]]:
@@ -300,7 +301,9 @@ class Prepared:
     @property
     def exclaims(self) -> bool:
         """The post ends with an exclamation or a question (links, tags, emojis aside)."""
-        return bool(_EXCLAIMS.search(strip_noise(self.mention.text)))
+        if self._exclaims is None:
+            self._exclaims = bool(_EXCLAIMS.search(strip_noise(self.mention.text)))
+        return self._exclaims
 
     @property
     def gram_set(self) -> frozenset[int]:
@@ -729,7 +732,8 @@ class Desk:
             return 0.0
         if rec.fp == p.fp or _retyped(words, mine):
             return _SAME_TEXT if rec.fp == p.fp else 2.0
-        # When the copy is the stored one, its punctuation is gone: not taken for a copy.
+        # Words added: only carried over, and only by the later post (when the copy is
+        # the stored one, its punctuation is gone, so it is not taken for a copy).
         if not carried or rec.at > p.at:
             return 0.0
         if not carries(words, mine, _SHORT_ADDED, p.cut, 1.0, misspelt, p.partners):
