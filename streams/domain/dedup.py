@@ -226,6 +226,14 @@ def misspelt(a: str, b: str) -> bool:
     return _one_edit(a, b) and not (known_word(a) and known_word(b))
 
 
+def retyped(a: Sequence[str], b: Sequence[str]) -> bool:
+    """The same words in the same order, a few of them misspelt: a short text retyped
+    or carried over with a typo. A repost does not reorder words ("Труба сломана" /
+    "Сломана труба") nor change a word for another ("Реклама на стене" / "на стенде",
+    "в лифте" / "на лифте"): those are two residents."""
+    return len(a) == len(b) and all(x == y or misspelt(x, y) for x, y in zip(a, b, strict=True))
+
+
 def word_containment(a: Sequence[str], b: Sequence[str], at_least: float = 0.0) -> float:
     """Share of the shorter text's words found in the longer one, typos forgiven.
 

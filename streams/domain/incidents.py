@@ -58,6 +58,7 @@ from streams.domain.dedup import (
     carries,
     misspelt,
     near,
+    retyped,
     similarity,
     word_containment,
 )
@@ -65,7 +66,6 @@ from streams.domain.grouping import GroupIndex, Probe, Profile, Rules, haversine
 from streams.domain.normalize import (
     clean_words,
     fingerprint,
-    strip_noise,
     strip_noise_cut,
     words_and_breaks,
 )
@@ -148,14 +148,6 @@ def _address_key(address: str | None) -> str | None:
         _ADDR_NOISE.sub(" ", address.lower().replace("ё", "е")).replace(",", " ").split()
     )
     return key or None
-
-
-def _retyped(a: Sequence[str], b: Sequence[str]) -> bool:
-    """The same words in the same order, a few of them misspelt: a short text retyped
-    or carried over with a typo. A repost does not reorder words ("Труба сломана" /
-    "Сломана труба") nor change a word for another ("Реклама на стене" / "на стенде",
-    "в лифте" / "на лифте"): those are two residents."""
-    return len(a) == len(b) and all(x == y or misspelt(x, y) for x, y in zip(a, b, strict=True))
 
 
 def _one_address_within(a: str, b: str) -> bool:
@@ -277,6 +269,7 @@ class Prepared:
     at: float  # created_at as a timestamp
     address_key: str | None = None
     cut: bool = False  # a cut marker or an ellipsis at the end: a feed may have cut the text
+    clean: str = ""  # the text without links, tags, emojis and wrappers (strip_noise)
     _breaks: tuple[list[str], list[bool]] | None = None
     _terms: frozenset[str] | None = None
     _places: frozenset[str] | None = None
@@ -302,7 +295,7 @@ class Prepared:
     def exclaims(self) -> bool:
         """The post ends with an exclamation or a question (links, tags, emojis aside)."""
         if self._exclaims is None:
-            self._exclaims = bool(_EXCLAIMS.search(strip_noise(self.mention.text)))
+            self._exclaims = bool(_EXCLAIMS.search(self.clean))
         return self._exclaims
 
     @property
@@ -509,6 +502,7 @@ class Desk:
                 words=len(w),
                 at=m.created_at.timestamp(),
                 cut=stripped[i][1],
+                clean=stripped[i][0],
             )
             for i, (m, w) in enumerate(zip(mentions, words, strict=True))
         ]
@@ -730,7 +724,7 @@ class Desk:
         carried = self._short_repost(p, rec)
         if not carried and not self._same_place(p, rec):
             return 0.0
-        if rec.fp == p.fp or _retyped(words, mine):
+        if rec.fp == p.fp or retyped(words, mine):
             return _SAME_TEXT if rec.fp == p.fp else 2.0
         # Words added: only carried over, and only by the later post (when the copy is
         # the stored one, its punctuation is gone, so it is not taken for a copy).
