@@ -32,6 +32,7 @@ import numpy as np
 from datasketch import MinHash
 from datasketch.lsh import _optimal_param
 
+from streams.domain import speedups
 from streams.domain.morph import known_word
 from streams.domain.normalize import HOMOGLYPHS
 
@@ -93,6 +94,21 @@ class Signer:
         rng = np.random.RandomState(7)
         self._band_mul = rng.randint(1, 2**62, size=self.rows, dtype=np.int64).astype(np.uint64)
         self._buf = np.empty((num_perm, 0), dtype=_U32)
+        # The same numbers as bytes, for the compiled twin (speedups.sign).
+        self._mul_bytes = _GRAM_MUL[:k].tobytes()
+        self._a_bytes = self._a.ravel().tobytes()
+        self._b_bytes = self._b.ravel().tobytes()
+
+    def sign(self, texts: Sequence[str]) -> tuple[list[np.ndarray], np.ndarray]:
+        """shingle_batch and signatures of normalized texts in one step (compiled when built)."""
+        fast = speedups.compiled
+        if fast is None:
+            shingles = self.shingle_batch(texts)
+            return shingles, self.signatures(shingles)
+        grams, sigs = fast.sign(list(texts), self.k, self._mul_bytes, self._a_bytes, self._b_bytes)
+        return [np.frombuffer(g, dtype=_U32) for g in grams], np.frombuffer(
+            sigs, dtype=_U32
+        ).reshape(len(texts), self.num_perm)
 
     def _grams(self, codepoints: np.ndarray) -> np.ndarray:
         """A 32-bit hash of every run of k code points (vectorised)."""
@@ -125,6 +141,10 @@ class Signer:
 
     def shingles(self, normalized: str) -> np.ndarray:
         """Hashes of the character k-grams of one normalized text."""
+        fast = speedups.compiled
+        if fast is not None:  # no permutations: the k-gram hashes alone
+            grams = fast.sign([normalized], self.k, self._mul_bytes, b"", b"")[0][0]
+            return np.frombuffer(grams, dtype=_U32)
         return self.shingle_batch([normalized])[0]
 
     def signatures(self, shingle_sets: Sequence[np.ndarray]) -> np.ndarray:
@@ -540,6 +560,10 @@ class CandidateIndex:
         keys = [k for k in keys if k in self._keys]
         if not keys:
             return keys
+        fast = speedups.compiled
+        if fast is not None:
+            picked = fast.agreeing(sig, [self._keys[k][2] for k in keys], at_least)
+            return [keys[i] for i in picked]
         stacked = np.frombuffer(b"".join(self._keys[k][2] for k in keys), dtype="<u4")
         agree = np.count_nonzero(stacked.reshape(len(keys), -1) == sig, axis=1)
         return [k for k, n in zip(keys, agree.tolist(), strict=True) if n >= at_least]

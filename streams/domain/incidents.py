@@ -63,12 +63,7 @@ from streams.domain.dedup import (
     word_containment,
 )
 from streams.domain.grouping import GroupIndex, Probe, Profile, Rules, haversine_m, place_marks
-from streams.domain.normalize import (
-    clean_words,
-    fingerprint,
-    strip_noise_cut,
-    words_and_breaks,
-)
+from streams.domain.normalize import fingerprint, strip_and_split, words_and_breaks
 from streams.domain.sla import SlaPolicy, WorkCalendar
 from streams.settings import DedupSettings, GroupingSettings, SlaSettings
 
@@ -482,11 +477,10 @@ class Desk:
     # ------------------------------------------------------------- mentions
     def prepare(self, mentions: Sequence[Mention]) -> list[Prepared]:
         """Signatures for a batch (vectorised); no state is touched."""
-        stripped = [strip_noise_cut(m.text) for m in mentions]
-        words = [clean_words(c) for c, _ in stripped]
+        stripped = [strip_and_split(m.text) for m in mentions]
+        words = [w for _, _, w in stripped]
         norms = [" ".join(w) for w in words]
-        shingles = self.signer.shingle_batch(norms)
-        sigs = self.signer.signatures(shingles)
+        shingles, sigs = self.signer.sign(norms)
         bands = self.signer.band_keys(sigs)
         return [
             Prepared(

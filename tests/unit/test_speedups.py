@@ -1,0 +1,195 @@
+"""The compiled twins (streams/domain/_speedups.c) give what the Python code gives.
+
+The Python code is the reference: each compiled function must return exactly
+its result, or None where it hands the text back to the Python path.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Iterator
+from datetime import UTC
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streams.domain import speedups
+from streams.domain.dedup import CandidateIndex, Signer
+from streams.domain.normalize import clean_words, strip_noise_cut
+
+fast = speedups.built
+needs_build = pytest.mark.skipif(fast is None, reason="the C extension was not built")
+
+
+def python_path(text: str) -> tuple[str, bool, list[str]]:
+    clean, cut = strip_noise_cut(text)
+    return clean, cut, clean_words(clean)
+
+
+def same_or_handed_back(text: str) -> bool:
+    got = fast.clean_words(text)  # type: ignore[union-attr]
+    return got is None or got == python_path(text)
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler on this machine")
+def test_the_extension_is_built_where_a_compiler_is() -> None:
+    """pip install builds it silently or skips it: a broken build must show here."""
+    assert speedups.built is not None, "streams/domain/_speedups.c did not build"
+    assert speedups.compiled is speedups.built
+
+
+@pytest.fixture
+def pure_python() -> Iterator[None]:
+    speedups.use(False)
+    try:
+        yield
+    finally:
+        speedups.use(True)
+
+
+@needs_build
+def test_every_code_point_is_taken_exactly_or_handed_back() -> None:
+    taken = 0
+    for cp in range(sys.maxunicode + 1):
+        c = chr(cp)
+        for text in (f"Мусор{c}у дома", f"{c}яма", f"двор {c}", f"Ё{c}Z", c):
+            got = fast.clean_words(text)  # type: ignore[union-attr]
+            if got is not None:
+                taken += 1
+                assert got == python_path(text), (hex(cp), text)
+    assert taken > 5 * 1000  # Cyrillic, ASCII and the emoji blocks are the fast path's
+
+
+@needs_build
+def test_plain_texts_take_the_fast_path() -> None:
+    texts = [
+        "Во дворе дома 5 по ул. Ленина яма, машины бьются 😡",
+        "На Невском пр.,д.10 не убран снег!!! Примите меры",
+        "нет горячей воды\nтретий день… куда смотрит УК №3?",
+        "Мусор у подъезда. ПОЧЕМУ НИКТО НЕ УБИРАЕТ",
+    ]
+    for text in texts:
+        got = fast.clean_words(text)  # type: ignore[union-attr]
+        assert got is not None, text
+        assert got == python_path(text)
+
+
+# Pieces the Python path treats specially, mixed with ordinary words.
+_PIECES = [
+    "мусор", "Яма", "ДВОР", "ёлка", "Ёж", "дом", "5", "2к3", "ул.", "пр.", "д.10",
+    "Ленинa", "MУСОР", "xoд", "ok", "No", "№", "…", "...", "..", ".", ",", "!", "?", ":", ";",
+    "(", ")", "[", "]", "«", "»", '"', "'", "-", "—", "–", "/", "//", "://", "www.", ".ru",
+    ".рф", ".com", ".co", ".me", "vk.cc/abc", "t.me/x", "@user", "#тег", "😡", "👍🏻", "❗",
+    "\u200d", "\ufe0f", "①", "\u00a0", "\t", "\n", " ", "  ", "Репост:", "Подписчики пишут:",
+    "из", "Из-за", "жители", "читать далее", "Показать полностью", "далее", "полностью",
+    "ё", "Ё", "_", "x_y", "\x0b", "\x1c", "ﬁ", "²", "é", "\u0301",
+]  # fmt: skip
+
+
+@needs_build
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=30), st.lists(st.booleans(), max_size=30))
+def test_texts_of_tricky_pieces_are_taken_exactly_or_handed_back(
+    pieces: list[str], spaces: list[bool]
+) -> None:
+    text = "".join(
+        p + (" " if s else "") for p, s in zip(pieces, spaces + [False] * 30, strict=False)
+    )
+    assert same_or_handed_back(text), text
+
+
+@needs_build
+@settings(max_examples=1000, deadline=None)
+@given(st.text(max_size=80))
+def test_any_text_is_taken_exactly_or_handed_back(text: str) -> None:
+    assert same_or_handed_back(text)
+
+
+@needs_build
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.text(max_size=60), max_size=8), st.sampled_from([2, 3, 5, 8]))
+def test_signatures_equal_the_numpy_ones(texts: list[str], k: int) -> None:
+    signer = Signer(num_perm=64, k=k)
+    shingles = signer.shingle_batch(texts)
+    sigs = signer.signatures(shingles)
+    got_shingles, got_sigs = signer.sign(texts)
+    assert len(got_shingles) == len(texts)
+    for mine, ref in zip(got_shingles, shingles, strict=True):
+        assert np.array_equal(mine, ref)
+    assert np.array_equal(got_sigs, sigs)
+    for text, ref in zip(texts, shingles, strict=True):
+        assert np.array_equal(signer.shingles(text), ref)
+
+
+@needs_build
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.lists(st.integers(0, 3), min_size=8, max_size=8), min_size=1, max_size=12),
+    st.integers(0, 9),
+)
+def test_agreeing_picks_what_numpy_picks(rows: list[list[int]], at_least: int) -> None:
+    sig = np.array(rows[0], dtype=np.uint32)
+    index = CandidateIndex()
+    for i, row in enumerate(rows):
+        index.add(f"k{i}", "r", [i], np.array(row, dtype="<u4").tobytes())
+    keys = [f"k{i}" for i in range(len(rows))]
+    speedups.use(False)
+    try:
+        expected = index.agreeing(keys, sig, at_least)
+    finally:
+        speedups.use(True)
+    assert index.agreeing(keys, sig, at_least) == expected
+
+
+@needs_build
+def test_the_desk_decides_the_same_with_and_without_the_compiled_twins() -> None:
+    """The bundled sample's texts and copies of them through a fresh desk both ways."""
+    from streams.bench import _dedup_mentions
+    from streams.domain.incidents import Desk
+    from streams.settings import Settings
+
+    sample = Path(__file__).parents[2] / "streams" / "demo" / "sample" / "mentions.jsonl"
+    texts = []
+    for line in sample.read_bytes().splitlines():
+        try:
+            text = json.loads(line)["text"]
+        except (ValueError, KeyError, TypeError):
+            continue  # the sample's deliberately broken lines
+        if isinstance(text, str):
+            texts += [
+                text,
+                f"Подписчики пишут: «{text}» 😡",
+                text.upper() + " #жкх",
+                text[:60] + "…",
+            ]
+    mentions = _dedup_mentions(texts, every_s=60, networks=3, regions=["RU-MOW", "RU-NVS"])
+    s = Settings()
+
+    def decide() -> list[tuple[str, str | None]]:
+        desk = Desk({}, s.dedup, s.grouping, s.sla, lambda r, m: UTC)
+        out = []
+        for i in range(0, len(mentions), 500):
+            for p in desk.prepare(mentions[i : i + 500]):
+                m = desk.resolve(p).mentions[0]
+                out.append((m.status, m.duplicate_of))
+        return out
+
+    compiled = decide()
+    speedups.use(False)
+    try:
+        pure = decide()
+    finally:
+        speedups.use(True)
+    assert sum(status == "duplicate" for status, _ in pure) > 300
+    assert compiled == pure
+
+
+def test_turning_the_twins_off_and_on(pure_python: None) -> None:
+    assert speedups.compiled is None
+    assert speedups.use(True) is (speedups.built is not None)
+    assert strip_noise_cut("Мусор 😡") == ("Мусор", False)
