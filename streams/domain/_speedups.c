@@ -424,7 +424,233 @@ static PyObject *agreeing(PyObject *self, PyObject *args)
     return out;
 }
 
+/* ------------------------------------------------------------------ overlap */
+
+/* An open-addressing set of uint32 values, for counting distinct values. */
+typedef struct {
+    uint32_t *keys;
+    uint8_t *used;
+    size_t mask;
+} U32Set;
+
+static int u32set_init(U32Set *t, Py_ssize_t n)
+{
+    size_t size = 16;
+    while (size < (size_t)n * 2)
+        size <<= 1;
+    t->keys = PyMem_Malloc(size * sizeof(uint32_t));
+    t->used = PyMem_Calloc(size, 1);
+    t->mask = size - 1;
+    return t->keys && t->used ? 0 : -1;
+}
+
+static void u32set_free(U32Set *t)
+{
+    PyMem_Free(t->keys);
+    PyMem_Free(t->used);
+}
+
+/* Adds v; returns 1 when it was new. */
+static int u32set_add(U32Set *t, uint32_t v)
+{
+    size_t at = (v * 0x9E3779B1u) & t->mask;
+    while (t->used[at]) {
+        if (t->keys[at] == v)
+            return 0;
+        at = (at + 1) & t->mask;
+    }
+    t->used[at] = 1;
+    t->keys[at] = v;
+    return 1;
+}
+
+static int u32set_has(const U32Set *t, uint32_t v)
+{
+    size_t at = (v * 0x9E3779B1u) & t->mask;
+    while (t->used[at]) {
+        if (t->keys[at] == v)
+            return 1;
+        at = (at + 1) & t->mask;
+    }
+    return 0;
+}
+
+/* overlap(a, b) -> (shared, distinct in a, distinct in b) for two buffers of uint32
+ * k-gram hashes (repeats allowed): what similarity() computes with Python sets. */
+static PyObject *overlap(PyObject *self, PyObject *args)
+{
+    Py_buffer a_v, b_v;
+    if (!PyArg_ParseTuple(args, "y*y*", &a_v, &b_v))
+        return NULL;
+    Py_ssize_t na = a_v.len / 4, nb = b_v.len / 4, ua = 0, ub = 0, shared = 0;
+    const uint32_t *a = a_v.buf, *b = b_v.buf;
+    U32Set sa = {0}, sb = {0};
+    PyObject *result = NULL;
+    if (u32set_init(&sa, na) < 0 || u32set_init(&sb, nb) < 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < na; i++)
+        ua += u32set_add(&sa, a[i]);
+    for (Py_ssize_t i = 0; i < nb; i++)
+        if (u32set_add(&sb, b[i])) {
+            ub++;
+            shared += u32set_has(&sa, b[i]);
+        }
+    result = Py_BuildValue("(nnn)", shared, ua, ub);
+done:
+    u32set_free(&sa);
+    u32set_free(&sb);
+    PyBuffer_Release(&a_v);
+    PyBuffer_Release(&b_v);
+    return result;
+}
+
+/* -------------------------------------------------------- matching_blocks */
+
+typedef struct {
+    Py_ssize_t i, j, k;
+} Block;
+
+static int block_order(const void *x, const void *y)
+{
+    const Block *a = x, *b = y;
+    if (a->i != b->i)
+        return a->i < b->i ? -1 : 1;
+    if (a->j != b->j)
+        return a->j < b->j ? -1 : 1;
+    return (a->k > b->k) - (a->k < b->k);
+}
+
+/* difflib.SequenceMatcher(None, a, b, autojunk=False).find_longest_match over word ids:
+ * the longest run, the earliest in a, then in b; no junk, so no junk extension. */
+static Block longest(const Py_ssize_t *a, const Py_ssize_t *b, Py_ssize_t alo, Py_ssize_t ahi,
+                     Py_ssize_t blo, Py_ssize_t bhi, Py_ssize_t *prev, Py_ssize_t *cur)
+{
+    Block best = {alo, blo, 0};
+    for (Py_ssize_t j = blo; j <= bhi; j++)
+        prev[j] = 0;
+    for (Py_ssize_t i = alo; i < ahi; i++) {
+        cur[blo] = 0;
+        for (Py_ssize_t j = blo; j < bhi; j++) {
+            /* cur[j + 1]: the run ending at a[i], b[j]. */
+            Py_ssize_t k = a[i] == b[j] ? prev[j] + 1 : 0;
+            cur[j + 1] = k;
+            if (k > best.k) {
+                best.i = i - k + 1;
+                best.j = j - k + 1;
+                best.k = k;
+            }
+        }
+        Py_ssize_t *t = prev;
+        prev = cur;
+        cur = t;
+    }
+    while (best.i > alo && best.j > blo && a[best.i - 1] == b[best.j - 1]) {
+        best.i--;
+        best.j--;
+        best.k++;
+    }
+    while (best.i + best.k < ahi && best.j + best.k < bhi && a[best.i + best.k] == b[best.j + best.k])
+        best.k++;
+    return best;
+}
+
+/* matching_blocks(a, b) -> [(i, j, size), ...] as SequenceMatcher(None, a, b,
+ * autojunk=False).get_matching_blocks() gives them, for two lists of str. */
+static PyObject *matching_blocks(PyObject *self, PyObject *args)
+{
+    PyObject *a_o, *b_o;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyList_Type, &a_o, &PyList_Type, &b_o))
+        return NULL;
+    Py_ssize_t la = PyList_GET_SIZE(a_o), lb = PyList_GET_SIZE(b_o);
+    PyObject *ids = PyDict_New(), *result = NULL;
+    Py_ssize_t n = la + lb + 2;
+    Py_ssize_t *mem = PyMem_Malloc(sizeof(Py_ssize_t) * (la + lb + 2 * (lb + 1) + 4 * (n + 1)));
+    Block *blocks = PyMem_Malloc(sizeof(Block) * (n + 1));
+    if (!ids || !mem || !blocks) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t *a = mem, *b = a + la, *prev = b + lb, *cur = prev + lb + 1, *queue = cur + lb + 1;
+    /* Words as ids: b's words numbered, a's words not in b get -1. */
+    for (Py_ssize_t j = 0; j < lb; j++) {
+        PyObject *w = PyList_GET_ITEM(b_o, j);
+        PyObject *id = PyDict_GetItemWithError(ids, w);
+        if (!id) {
+            if (PyErr_Occurred())
+                goto done;
+            id = PyLong_FromSsize_t(PyDict_GET_SIZE(ids));
+            if (!id || PyDict_SetItem(ids, w, id) < 0) {
+                Py_XDECREF(id);
+                goto done;
+            }
+            Py_DECREF(id);
+        }
+        b[j] = PyLong_AsSsize_t(id);
+    }
+    for (Py_ssize_t i = 0; i < la; i++) {
+        PyObject *id = PyDict_GetItemWithError(ids, PyList_GET_ITEM(a_o, i));
+        if (!id && PyErr_Occurred())
+            goto done;
+        a[i] = id ? PyLong_AsSsize_t(id) : -1;
+    }
+    Py_ssize_t found = 0, queued = 1;
+    queue[0] = 0, queue[1] = la, queue[2] = 0, queue[3] = lb;
+    while (queued) {
+        queued--;
+        Py_ssize_t *q = queue + 4 * queued;
+        Py_ssize_t alo = q[0], ahi = q[1], blo = q[2], bhi = q[3];
+        Block x = longest(a, b, alo, ahi, blo, bhi, prev, cur);
+        if (!x.k)
+            continue;
+        blocks[found++] = x;
+        if (alo < x.i && blo < x.j) {
+            Py_ssize_t *r = queue + 4 * queued++;
+            r[0] = alo, r[1] = x.i, r[2] = blo, r[3] = x.j;
+        }
+        if (x.i + x.k < ahi && x.j + x.k < bhi) {
+            Py_ssize_t *r = queue + 4 * queued++;
+            r[0] = x.i + x.k, r[1] = ahi, r[2] = x.j + x.k, r[3] = bhi;
+        }
+    }
+    qsort(blocks, found, sizeof(Block), block_order);
+    /* Adjacent blocks joined, then the sentinel (la, lb, 0), as difflib does. */
+    Py_ssize_t kept = 0;
+    Block run = {0, 0, 0};
+    for (Py_ssize_t m = 0; m < found; m++) {
+        Block x = blocks[m];
+        if (run.i + run.k == x.i && run.j + run.k == x.j) {
+            run.k += x.k;
+        } else {
+            if (run.k)
+                blocks[kept++] = run;
+            run = x;
+        }
+    }
+    if (run.k)
+        blocks[kept++] = run;
+    blocks[kept++] = (Block){la, lb, 0};
+    result = PyList_New(kept);
+    for (Py_ssize_t m = 0; result && m < kept; m++) {
+        PyObject *t = Py_BuildValue("(nnn)", blocks[m].i, blocks[m].j, blocks[m].k);
+        if (!t)
+            Py_CLEAR(result);
+        else
+            PyList_SET_ITEM(result, m, t);
+    }
+done:
+    Py_XDECREF(ids);
+    PyMem_Free(mem);
+    PyMem_Free(blocks);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"overlap", overlap, METH_VARARGS,
+     "overlap(a, b) -> (shared, distinct in a, distinct in b) of two uint32 buffers."},
+    {"matching_blocks", matching_blocks, METH_VARARGS,
+     "matching_blocks(a, b) -> difflib's get_matching_blocks for two lists of words (no junk)."},
     {"clean_words", clean_words, METH_O,
      "clean_words(text) -> (clean, cut, words) or None when the Python path must decide."},
     {"sign", sign, METH_VARARGS,

@@ -192,6 +192,40 @@ class Signer:
         return keys ^ np.arange(self.bands, dtype=np.uint64)[None, :]
 
 
+def matching_blocks(a: Sequence[str], b: Sequence[str]) -> list[tuple[int, int, int]]:
+    """difflib's matching blocks of two word lists, (i, j, size), the (len(a), len(b), 0)
+    sentinel last: SequenceMatcher(None, a, b, autojunk=False), compiled when built."""
+    fast = speedups.compiled
+    if fast is not None:
+        blocks: list[tuple[int, int, int]] = fast.matching_blocks(list(a), list(b))
+        return blocks
+    matcher = SequenceMatcher(None, a, b, autojunk=False)
+    return [(m.a, m.b, m.size) for m in matcher.get_matching_blocks()]
+
+
+def opcodes(a: Sequence[str], b: Sequence[str]) -> list[tuple[str, int, int, int, int]]:
+    """SequenceMatcher(None, a, b, autojunk=False).get_opcodes(), from matching_blocks."""
+    i = j = 0
+    ops: list[tuple[str, int, int, int, int]] = []
+    for ai, bj, size in matching_blocks(a, b):
+        if i < ai and j < bj:
+            ops.append(("replace", i, ai, j, bj))
+        elif i < ai:
+            ops.append(("delete", i, ai, j, bj))
+        elif j < bj:
+            ops.append(("insert", i, ai, j, bj))
+        i, j = ai + size, bj + size
+        if size:
+            ops.append(("equal", ai, i, bj, j))
+    return ops
+
+
+def match_ratio(a: Sequence[str], b: Sequence[str]) -> float:
+    """SequenceMatcher(None, a, b, autojunk=False).ratio()."""
+    total = len(a) + len(b)
+    return 2.0 * sum(size for _, _, size in matching_blocks(a, b)) / total if total else 1.0
+
+
 def _one_edit(a: str, b: str) -> bool:
     """One letter changed, dropped or added, or two neighbours swapped."""
     la, lb = len(a), len(b)
@@ -412,7 +446,7 @@ def carries(
         return False
     if min_kept >= 1.0 and not (partners or Partners(copy)).of_all(original):
         return False
-    ops = SequenceMatcher(None, original, copy, autojunk=False).get_opcodes()
+    ops = opcodes(original, copy)
     kept = 0
     wrapped = False
     for tag, i1, i2, j1, j2 in ops:
@@ -458,31 +492,40 @@ def added_apart(
     """
     if len(breaks) != len(copy) + 1:
         return False
-    blocks = [
-        b
-        for b in SequenceMatcher(None, original, copy, autojunk=False).get_matching_blocks()
-        if b.size
-    ]
+    blocks = [b for b in matching_blocks(original, copy) if b[2]]
     if not blocks:  # no word unchanged: a typo in a word or two, nothing added
         return len(copy) <= len(original) + 1
-    first, last = blocks[0], blocks[-1]
+    (first_a, first_b, _), (last_a, last_b, last_size) = blocks[0], blocks[-1]
     # Where the original's run starts and ends in the copy. An edge word with a
     # typo is in no block; split in two or glued to its neighbour, it moves the
     # seam by a word either way.
-    if first.a == 0:
-        starts = range(first.b, first.b + 1)
+    if first_a == 0:
+        starts = range(first_b, first_b + 1)
     else:
-        start = first.b - first.a
-        starts = range(max(0, start - 1), min(first.b, start + 1) + 1)
-    tail = len(original) - last.a - last.size
+        start = first_b - first_a
+        starts = range(max(0, start - 1), min(first_b, start + 1) + 1)
+    run_end = last_b + last_size
+    tail = len(original) - last_a - last_size
     if tail == 0:
-        ends = range(last.b + last.size, last.b + last.size + 1)
+        ends = range(run_end, run_end + 1)
     else:
         # Past the copy's end: its tail was cut, and the text's edge is the seam.
-        end = min(last.b + last.size + tail, len(copy))
-        ends = range(max(last.b + last.size, end - 1), min(len(copy), end + 1) + 1)
+        end = min(run_end + tail, len(copy))
+        ends = range(max(run_end, end - 1), min(len(copy), end + 1) + 1)
     called = exclaims and len(copy) - ends[0] <= _CALL_WORDS
     return any(breaks[i] for i in starts) and (called or any(breaks[i] for i in ends))
+
+
+# A text's k-gram hashes in the form similarity() compares fastest (see gram_set).
+GramSet = np.ndarray | frozenset[int]
+
+
+def gram_set(shingles: np.ndarray) -> GramSet:
+    """The array itself when the compiled twins are there (speedups.overlap counts it in
+    place, and an array holds no objects for the garbage collector to walk), else a
+    frozenset for Python's set operations. A caller comparing one text with several
+    keeps it."""
+    return shingles if speedups.compiled is not None else frozenset(shingles.tolist())
 
 
 def similarity(a: np.ndarray | Set[int], b: np.ndarray | Set[int]) -> Similarity:
@@ -491,6 +534,12 @@ def similarity(a: np.ndarray | Set[int], b: np.ndarray | Set[int]) -> Similarity
     Python sets beat numpy's set routines on arrays this small (~250 values), and
     a caller that compares one text with several keeps its set (Desk does).
     """
+    fast = speedups.compiled
+    if fast is not None and isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        inter, la, lb = fast.overlap(a, b)
+        if not la or not lb:
+            return Similarity(0.0, 0.0, min(la, lb), max(la, lb))
+        return Similarity(inter / (la + lb - inter), inter / min(la, lb), min(la, lb), max(la, lb))
     sa = set(a.tolist()) if isinstance(a, np.ndarray) else a
     sb = set(b.tolist()) if isinstance(b, np.ndarray) else b
     if not sa or not sb:

@@ -22,7 +22,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
-from difflib import SequenceMatcher
 from typing import Literal
 
 import msgspec
@@ -50,12 +49,15 @@ from streams.domain.dedup import (
     EDGE_WORDS,
     MIN_KEPT,
     CandidateIndex,
+    GramSet,
     Partners,
     Signer,
     Similarity,
     WordPair,
     added_apart,
     carries,
+    gram_set,
+    match_ratio,
     misspelt,
     near,
     retyped,
@@ -268,7 +270,7 @@ class Prepared:
     _breaks: tuple[list[str], list[bool]] | None = None
     _terms: frozenset[str] | None = None
     _places: frozenset[str] | None = None
-    _gram_set: frozenset[int] | None = None
+    _gram_set: GramSet | None = None
     _partners: Partners | None = None
     _exclaims: bool | None = None
 
@@ -294,10 +296,10 @@ class Prepared:
         return self._exclaims
 
     @property
-    def gram_set(self) -> frozenset[int]:
+    def gram_set(self) -> GramSet:
         """The shingles as a set, for exact verification against candidates."""
         if self._gram_set is None:
-            self._gram_set = frozenset(self.shingles.tolist())
+            self._gram_set = gram_set(self.shingles)
         return self._gram_set
 
     @property
@@ -340,7 +342,7 @@ class Desk:
         # Half the candidate threshold in agreeing MinHash values: a cut-off copy keeping
         # 60 % of its original still agrees on ~60 %, an accidental candidate on few.
         self._prefilter = int(dedup.num_perm * dedup.candidate_threshold * 0.5)
-        self._gram_cache: dict[str, frozenset[int]] = {}
+        self._gram_cache: dict[str, GramSet] = {}
         self._calendars: dict[tuple[str | None, str | None], WorkCalendar] = {}
         self._built = False
         self._cand = CandidateIndex()
@@ -656,13 +658,13 @@ class Desk:
                 best = (score, cand.at, root.id)
         return self._get_mention(best[2]) if best else None
 
-    def _cached_grams(self, rec: MentionRecord) -> frozenset[int]:
+    def _cached_grams(self, rec: MentionRecord) -> GramSet:
         """Shingles of a candidate; popular originals are verified against again and again."""
         grams = self._gram_cache.get(rec.id)
         if grams is None:
             if len(self._gram_cache) > 20_000:
                 self._gram_cache.clear()
-            grams = frozenset(self.signer.shingles(rec.norm).tolist())
+            grams = gram_set(self.signer.shingles(rec.norm))
             self._gram_cache[rec.id] = grams
         return grams
 
@@ -728,7 +730,7 @@ class Desk:
             return 0.0  # nothing of a short text may be cut
         if not added_apart(words, *p.breaks, p.exclaims):
             return 0.0  # added words written into the sentence: somebody else's post
-        return 1.0 + 0.5 * SequenceMatcher(None, words, mine, autojunk=False).ratio()
+        return 1.0 + 0.5 * match_ratio(words, mine)
 
     def _carries(
         self,

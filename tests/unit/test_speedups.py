@@ -193,3 +193,30 @@ def test_turning_the_twins_off_and_on(pure_python: None) -> None:
     assert speedups.compiled is None
     assert speedups.use(True) is (speedups.built is not None)
     assert strip_noise_cut("Мусор 😡") == ("Мусор", False)
+
+
+@needs_build
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.lists(st.sampled_from("абвгде"), max_size=14),
+    st.lists(st.sampled_from("абвгдеж"), max_size=14),
+)
+def test_word_alignment_equals_difflib(a: list[str], b: list[str]) -> None:
+    from difflib import SequenceMatcher
+
+    from streams.domain.dedup import match_ratio, matching_blocks, opcodes
+
+    matcher = SequenceMatcher(None, a, b, autojunk=False)
+    assert matching_blocks(a, b) == [tuple(m) for m in matcher.get_matching_blocks()]
+    assert opcodes(a, b) == matcher.get_opcodes()
+    assert match_ratio(a, b) == matcher.ratio()
+
+
+@needs_build
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.integers(0, 40), max_size=60), st.lists(st.integers(0, 40), max_size=60))
+def test_overlap_counts_what_python_sets_count(a: list[int], b: list[int]) -> None:
+    from streams.domain.dedup import similarity
+
+    xa, xb = np.array(a, dtype=np.uint32), np.array(b, dtype=np.uint32)
+    assert similarity(xa, xb) == similarity(set(a), set(b))
