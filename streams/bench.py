@@ -136,12 +136,14 @@ def timed(fn: Callable[[], Any]) -> float:
 # ------------------------------------------------------------------ benches
 def bench_process(settings: Settings, n: int) -> dict[str, Any]:
     from streams.domain.pipeline import OfflinePipeline
+    from streams.runtime import tune_gc
 
     texts, origin = texts_of_length(n)
     lines = raw_lines(texts)
     pipeline = OfflinePipeline(settings)
     list(pipeline.run(lines[:500]))  # warm caches and models
     pipeline = OfflinePipeline(settings, enricher=pipeline.enricher)
+    tune_gc()  # as `incidents process` does once its models are loaded
     secs = timed(lambda: list(pipeline.run(lines)))
     return {"figure": n / secs, "unit": "mentions/s", "n": n, "data": origin}
 
@@ -237,9 +239,11 @@ def _dedup_mentions(
 def _dedup_rate(settings: Settings, mentions: list[Any]) -> tuple[float, int]:
     """Mentions/s through a fresh desk's dedup path, and the duplicates it found."""
     from streams.domain.incidents import Desk
+    from streams.runtime import tune_gc
 
     desk = Desk({}, settings.dedup, settings.grouping, settings.sla, lambda r, m: UTC)
     dups = 0
+    tune_gc()  # as the worker does after startup; the inputs are frozen with the rest
 
     def run() -> None:
         nonlocal dups
@@ -660,7 +664,9 @@ BENCHES: dict[str, tuple[Callable[[Settings, int], dict[str, Any]], int, int]] =
 }
 
 
-def run_bench(settings: Settings, quick: bool = False, only: list[str] | None = None) -> int:
+def run_bench(
+    settings: Settings, quick: bool = False, only: list[str] | None = None, pure: bool = False
+) -> int:
     only = [name for names in only or [] for name in names.split(",") if name]
     unknown = set(only) - set(BENCHES)
     if unknown:
@@ -670,9 +676,17 @@ def run_bench(settings: Settings, quick: bool = False, only: list[str] | None = 
             file=sys.stderr,
         )
         return 2
+    from streams.domain import speedups
+
+    compiled = speedups.use(not pure)
     console = Console()
     pinned = one_core()
-    table = Table(title=f"incidents bench ({pinned}; {os.cpu_count()} CPUs on this machine)")
+    twins = "compiled twins on" if compiled else "pure Python"
+    if not compiled and not pure:
+        twins += " (the C extension was not built)"
+    table = Table(
+        title=f"incidents bench ({pinned}; {os.cpu_count()} CPUs on this machine; {twins})"
+    )
     for col in ("benchmark", "figure", "n", "data", "notes"):
         table.add_column(col)
     for name, (fn, n, qn) in BENCHES.items():

@@ -54,6 +54,7 @@ def cmd_process(args: argparse.Namespace) -> int:
 
     from connectors.file import read_lines
     from streams.domain.pipeline import OfflinePipeline
+    from streams.runtime import tune_gc
 
     src = Path(args.input)
     if str(src) != "-" and not src.is_file():
@@ -62,6 +63,7 @@ def cmd_process(args: argparse.Namespace) -> int:
     err = _err_console()
     with err.status("loading models and gazetteer…"):
         pipeline = OfflinePipeline(s)
+    tune_gc()
     out = sys.stdout.buffer if args.output in (None, "-") else open(args.output, "wb")  # noqa: SIM115
     lines = iter(sys.stdin.buffer) if str(src) == "-" else read_lines(src)
     total = None if str(src) == "-" else sum(1 for _ in read_lines(src))
@@ -546,7 +548,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from streams.bench import run_bench
 
-    return run_bench(_settings(), quick=args.quick, only=args.only)
+    return run_bench(_settings(), quick=args.quick, only=args.only, pure=args.pure_python)
 
 
 COMMANDS = [
@@ -684,6 +686,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--quick", action="store_true", help="smaller inputs (for CI smoke runs)")
     sp.add_argument(
         "--only", action="append", help="run only these benchmarks (comma-separated or repeated)"
+    )
+    sp.add_argument(
+        "--pure-python",
+        action="store_true",
+        help="without the compiled twins of dedup's hot steps, to compare (docs/dedup.md)",
     )
     sp.set_defaults(fn=cmd_bench)
     from connectors.cli import register; register(sub)  # noqa: E702, I001  # fmt: skip

@@ -20,6 +20,7 @@ import faust
 
 from streams import logs
 from streams.app import create_app
+from streams.runtime import tune_gc
 from streams.settings import Settings
 from streams.topics import ensure_topics
 
@@ -30,6 +31,7 @@ def run_worker(settings: Settings) -> None:
     settings.worker.data_dir.mkdir(parents=True, exist_ok=True)
     created = ensure_topics(settings)
     app, rt = create_app(settings)
+    tune_gc()  # after the models and gazetteer are loaded
     if (
         "enrich" in settings.worker.roles
         and settings.enrich.pseudonym_key.get_secret_value().startswith("dev-only")

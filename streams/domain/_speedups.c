@@ -427,10 +427,14 @@ static PyObject *agreeing(PyObject *self, PyObject *args)
 /* ------------------------------------------------------------------ overlap */
 
 /* An open-addressing set of uint32 values, for counting distinct values. */
+#define U32SET_LOCAL 1024 /* slots kept on the stack: texts up to ~500 k-grams */
+
 typedef struct {
     uint32_t *keys;
     uint8_t *used;
     size_t mask;
+    uint32_t local_keys[U32SET_LOCAL];
+    uint8_t local_used[U32SET_LOCAL];
 } U32Set;
 
 static int u32set_init(U32Set *t, Py_ssize_t n)
@@ -438,16 +442,24 @@ static int u32set_init(U32Set *t, Py_ssize_t n)
     size_t size = 16;
     while (size < (size_t)n * 2)
         size <<= 1;
-    t->keys = PyMem_Malloc(size * sizeof(uint32_t));
-    t->used = PyMem_Calloc(size, 1);
+    if (size <= U32SET_LOCAL) {
+        t->keys = t->local_keys;
+        t->used = t->local_used;
+        memset(t->used, 0, size);
+    } else {
+        t->keys = PyMem_Malloc(size * sizeof(uint32_t));
+        t->used = PyMem_Calloc(size, 1);
+    }
     t->mask = size - 1;
     return t->keys && t->used ? 0 : -1;
 }
 
 static void u32set_free(U32Set *t)
 {
-    PyMem_Free(t->keys);
-    PyMem_Free(t->used);
+    if (t->keys != t->local_keys)
+        PyMem_Free(t->keys);
+    if (t->used != t->local_used)
+        PyMem_Free(t->used);
 }
 
 /* Adds v; returns 1 when it was new. */
@@ -484,7 +496,9 @@ static PyObject *overlap(PyObject *self, PyObject *args)
         return NULL;
     Py_ssize_t na = a_v.len / 4, nb = b_v.len / 4, ua = 0, ub = 0, shared = 0;
     const uint32_t *a = a_v.buf, *b = b_v.buf;
-    U32Set sa = {0}, sb = {0};
+    U32Set sa, sb;
+    sa.keys = sb.keys = NULL;
+    sa.used = sb.used = NULL;
     PyObject *result = NULL;
     if (u32set_init(&sa, na) < 0 || u32set_init(&sb, nb) < 0) {
         PyErr_NoMemory();

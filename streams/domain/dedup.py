@@ -25,8 +25,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence, Set
-from dataclasses import dataclass
 from difflib import SequenceMatcher
+from typing import NamedTuple
 
 import numpy as np
 from datasketch import MinHash
@@ -54,8 +54,7 @@ def _fmix32(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> _U32(16))
 
 
-@dataclass(frozen=True, slots=True)
-class Similarity:
+class Similarity(NamedTuple):  # a tuple: made for every candidate, ~5x cheaper than a dataclass
     jaccard: float
     containment: float  # share of the shorter text's shingles found in the longer one
     shorter: int

@@ -512,11 +512,11 @@ class Desk:
             return self._redelivery(m, known)
 
         out = Outcome()
-        at = _ts(m.created_at)
+        at = p.at
         # Time first: fire the region's due timers and expire the window up to now.
         self._advance(p.rk, at, out)
         # Indexed now (every decided post is), which also yields its LSH candidates.
-        sig = p.sig.astype("<u4").tobytes()
+        sig = p.sig.astype("<u4", copy=False).tobytes()
         original = self._find_original(p, self._cand.add(m.id, p.rk, p.band_keys, sig, at))
         status: Literal["accepted", "duplicate"] = "accepted"
         incident_id: str | None = None
