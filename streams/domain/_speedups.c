@@ -660,6 +660,251 @@ done:
     return result;
 }
 
+/* -------------------------------------------------------------- BandTable */
+
+/* One region's LSH band tables (CandidateIndex._tables[region]): band key -> the
+ * posts (small ints) sharing it. An open-addressing table of 64-bit keys, each
+ * heading a chain of nodes; about 16 bytes a key and 8 a post, against a Python
+ * dict's entry, int object and list. */
+typedef struct {
+    uint64_t key;
+    int32_t head; /* first node; EMPTY or GONE when the slot holds no key */
+} BandSlot;
+
+typedef struct {
+    int32_t id;
+    int32_t next;
+} BandNode;
+
+enum { EMPTY = -1, GONE = -2 };
+
+typedef struct {
+    PyObject_HEAD
+    BandSlot *slots;
+    size_t mask, filled, live; /* filled counts GONE slots too */
+    BandNode *nodes;
+    int32_t nodes_cap, nodes_top, free_node;
+} BandTable;
+
+static size_t band_hash(uint64_t k)
+{
+    k ^= k >> 33;
+    k *= 0xFF51AFD7ED558CCDull;
+    k ^= k >> 33;
+    return (size_t)k;
+}
+
+static int bands_grow(BandTable *t)
+{
+    size_t old_cap = t->slots ? t->mask + 1 : 0;
+    size_t cap = old_cap ? old_cap * 2 : 1024;
+    if (t->live * 2 < old_cap / 2)
+        cap = old_cap; /* mostly GONE slots: rehash in place size */
+    BandSlot *slots = PyMem_Malloc(cap * sizeof(BandSlot));
+    if (!slots)
+        return -1;
+    for (size_t i = 0; i < cap; i++)
+        slots[i].head = EMPTY;
+    for (size_t i = 0; i < old_cap; i++) {
+        BandSlot *s = &t->slots[i];
+        if (s->head < 0)
+            continue;
+        size_t at = band_hash(s->key) & (cap - 1);
+        while (slots[at].head != EMPTY)
+            at = (at + 1) & (cap - 1);
+        slots[at] = *s;
+    }
+    PyMem_Free(t->slots);
+    t->slots = slots;
+    t->mask = cap - 1;
+    t->filled = t->live;
+    return 0;
+}
+
+/* The slot holding key, or NULL. */
+static BandSlot *bands_find(BandTable *t, uint64_t key)
+{
+    if (!t->slots)
+        return NULL;
+    size_t at = band_hash(key) & t->mask;
+    for (;;) {
+        BandSlot *s = &t->slots[at];
+        if (s->head == EMPTY)
+            return NULL;
+        if (s->head != GONE && s->key == key)
+            return s;
+        at = (at + 1) & t->mask;
+    }
+}
+
+static int32_t bands_node(BandTable *t, int32_t id, int32_t next)
+{
+    int32_t n = t->free_node;
+    if (n >= 0) {
+        t->free_node = t->nodes[n].next;
+    } else {
+        if (t->nodes_top == t->nodes_cap) {
+            int32_t cap = t->nodes_cap ? t->nodes_cap * 2 : 4096;
+            BandNode *nodes = PyMem_Realloc(t->nodes, (size_t)cap * sizeof(BandNode));
+            if (!nodes)
+                return -1;
+            t->nodes = nodes;
+            t->nodes_cap = cap;
+        }
+        n = t->nodes_top++;
+    }
+    t->nodes[n].id = id;
+    t->nodes[n].next = next;
+    return n;
+}
+
+static int read_keys(PyObject *obj, Py_buffer *view)
+{
+    if (PyObject_GetBuffer(obj, view, PyBUF_SIMPLE) < 0)
+        return -1;
+    if (view->len % 8) {
+        PyErr_SetString(PyExc_ValueError, "band keys: a multiple of 8 bytes");
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+/* add(id, keys) -> the ids already sharing a band key with it (each once). */
+static PyObject *bands_add(BandTable *t, PyObject *args)
+{
+    int id;
+    PyObject *keys_o;
+    Py_buffer v;
+    if (!PyArg_ParseTuple(args, "iO", &id, &keys_o) || read_keys(keys_o, &v) < 0)
+        return NULL;
+    const uint64_t *keys = v.buf;
+    Py_ssize_t n = v.len / 8;
+    PyObject *found = PyList_New(0), *seen = PySet_New(NULL);
+    if (!found || !seen)
+        goto fail;
+    for (Py_ssize_t b = 0; b < n; b++) {
+        if ((t->filled + 1) * 10 > (t->mask + 1) * 6 || !t->slots)
+            if (bands_grow(t) < 0) {
+                PyErr_NoMemory();
+                goto fail;
+            }
+        BandSlot *s = bands_find(t, keys[b]);
+        if (s) {
+            for (int32_t x = s->head; x >= 0; x = t->nodes[x].next) {
+                PyObject *other = PyLong_FromLong(t->nodes[x].id);
+                int added = other ? PySet_Contains(seen, other) : -1;
+                if (added == 0 && (PySet_Add(seen, other) < 0 || PyList_Append(found, other) < 0))
+                    added = -1;
+                Py_XDECREF(other);
+                if (added < 0)
+                    goto fail;
+            }
+            int32_t node = bands_node(t, id, s->head);
+            if (node < 0) {
+                PyErr_NoMemory();
+                goto fail;
+            }
+            s->head = node;
+        } else {
+            int32_t node = bands_node(t, id, -1);
+            if (node < 0) {
+                PyErr_NoMemory();
+                goto fail;
+            }
+            size_t at = band_hash(keys[b]) & t->mask;
+            while (t->slots[at].head >= 0)
+                at = (at + 1) & t->mask;
+            if (t->slots[at].head == EMPTY)
+                t->filled++;
+            t->slots[at].key = keys[b];
+            t->slots[at].head = node;
+            t->live++;
+        }
+    }
+    PyBuffer_Release(&v);
+    Py_DECREF(seen);
+    return found;
+fail:
+    PyBuffer_Release(&v);
+    Py_XDECREF(found);
+    Py_XDECREF(seen);
+    return NULL;
+}
+
+/* remove(id, keys): the id leaves each of its band keys' chains. */
+static PyObject *bands_remove(BandTable *t, PyObject *args)
+{
+    int id;
+    PyObject *keys_o;
+    Py_buffer v;
+    if (!PyArg_ParseTuple(args, "iO", &id, &keys_o) || read_keys(keys_o, &v) < 0)
+        return NULL;
+    const uint64_t *keys = v.buf;
+    for (Py_ssize_t b = 0; b < v.len / 8; b++) {
+        BandSlot *s = bands_find(t, keys[b]);
+        if (!s)
+            continue;
+        for (int32_t *link = &s->head; *link >= 0; link = &t->nodes[*link].next) {
+            int32_t x = *link;
+            if (t->nodes[x].id != id)
+                continue;
+            *link = t->nodes[x].next;
+            t->nodes[x].next = t->free_node;
+            t->free_node = x;
+            break;
+        }
+        if (s->head == EMPTY) { /* the chain ended: the key is gone */
+            s->head = GONE;
+            t->live--;
+        }
+    }
+    PyBuffer_Release(&v);
+    Py_RETURN_NONE;
+}
+
+static Py_ssize_t bands_len(BandTable *t) { return (Py_ssize_t)t->live; }
+
+static void bands_dealloc(BandTable *t)
+{
+    PyMem_Free(t->slots);
+    PyMem_Free(t->nodes);
+    Py_TYPE(t)->tp_free((PyObject *)t);
+}
+
+static PyObject *bands_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    BandTable *t = (BandTable *)type->tp_alloc(type, 0);
+    if (t) {
+        t->slots = NULL;
+        t->mask = t->filled = t->live = 0;
+        t->nodes = NULL;
+        t->nodes_cap = t->nodes_top = 0;
+        t->free_node = -1;
+    }
+    return (PyObject *)t;
+}
+
+static PyMethodDef bands_methods[] = {
+    {"add", (PyCFunction)bands_add, METH_VARARGS,
+     "add(id, keys) -> ids already sharing one of the uint64 band keys (bytes), each once."},
+    {"remove", (PyCFunction)bands_remove, METH_VARARGS, "remove(id, keys): forget the id."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PySequenceMethods bands_seq = {.sq_length = (lenfunc)bands_len};
+
+static PyTypeObject BandTableType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "streams.domain._speedups.BandTable",
+    .tp_basicsize = sizeof(BandTable),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "One region's LSH band tables: band key -> the posts sharing it.",
+    .tp_new = bands_new,
+    .tp_dealloc = (destructor)bands_dealloc,
+    .tp_methods = bands_methods,
+    .tp_as_sequence = &bands_seq,
+};
+
 static PyMethodDef methods[] = {
     {"overlap", overlap, METH_VARARGS,
      "overlap(a, b) -> (shared, distinct in a, distinct in b) of two uint32 buffers."},
@@ -679,4 +924,12 @@ static struct PyModuleDef module = {
     "Compiled twins of dedup's hottest steps; see streams/domain/speedups.py.", -1, methods,
 };
 
-PyMODINIT_FUNC PyInit__speedups(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__speedups(void)
+{
+    if (PyType_Ready(&BandTableType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m && PyModule_AddObjectRef(m, "BandTable", (PyObject *)&BandTableType) < 0)
+        Py_CLEAR(m);
+    return m;
+}

@@ -23,10 +23,9 @@ depend on MinHash estimation noise.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence, Set
 from difflib import SequenceMatcher
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from datasketch import MinHash
@@ -562,8 +561,14 @@ class CandidateIndex:
     """
 
     def __init__(self) -> None:
-        self._tables: dict[str, dict[int, str | list[str]]] = defaultdict(dict)
-        self._keys: dict[str, tuple[str, tuple[int, ...], bytes, float]] = {}
+        # With the compiled twins, a region's tables are one speedups BandTable that
+        # knows posts by number (_ids, _names); band keys are kept as bytes.
+        self._fast = speedups.compiled
+        self._tables: dict[str, Any] = {}
+        self._keys: dict[str, tuple[str, Any, bytes, float]] = {}
+        self._ids: dict[str, int] = {}
+        self._names: list[str] = []
+        self._free: list[int] = []
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -584,8 +589,10 @@ class CandidateIndex:
         found: set[str] = set()
         if key in self._keys:
             return found
+        if self._fast is not None:
+            return self._add_fast(key, region, band_keys, sig, at)
         bk = tuple(band_keys.tolist() if isinstance(band_keys, np.ndarray) else band_keys)
-        table = self._tables[region]
+        table = self._tables.setdefault(region, {})
         for k in bk:
             bucket = table.get(k)
             if bucket is None:
@@ -598,6 +605,24 @@ class CandidateIndex:
                 bucket.append(key)
         self._keys[key] = (region, bk, sig, at)
         return found
+
+    def _add_fast(
+        self, key: str, region: str, band_keys: Iterable[int], sig: bytes, at: float
+    ) -> set[str]:
+        bk = np.asarray(band_keys, dtype=np.uint64).tobytes()
+        table = self._tables.get(region)
+        if table is None:
+            table = self._tables[region] = self._fast.BandTable()  # type: ignore[union-attr]
+        if self._free:
+            slot = self._free.pop()
+            self._names[slot] = key
+        else:
+            slot = len(self._names)
+            self._names.append(key)
+        self._ids[key] = slot
+        self._keys[key] = (region, bk, sig, at)
+        names = self._names
+        return {names[i] for i in table.add(slot, bk)}
 
     def agreeing(self, keys: Iterable[str], sig: np.ndarray, at_least: int) -> list[str]:
         """The keys whose signature agrees with ``sig`` in at least ``at_least`` places.
@@ -632,6 +657,12 @@ class CandidateIndex:
             return
         region, bk = entry[0], entry[1]
         table = self._tables[region]
+        if self._fast is not None:
+            slot = self._ids.pop(key)
+            table.remove(slot, bk)
+            self._names[slot] = ""
+            self._free.append(slot)
+            return
         for k in bk:
             bucket = table.get(k)
             if bucket is None:
@@ -650,3 +681,6 @@ class CandidateIndex:
     def clear(self) -> None:
         self._tables.clear()
         self._keys.clear()
+        self._ids.clear()
+        self._names.clear()
+        self._free.clear()

@@ -220,3 +220,65 @@ def test_overlap_counts_what_python_sets_count(a: list[int], b: list[int]) -> No
 
     xa, xb = np.array(a, dtype=np.uint32), np.array(b, dtype=np.uint32)
     assert similarity(xa, xb) == similarity(set(a), set(b))
+
+
+@needs_build
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.booleans(),  # add (True) or remove
+            st.integers(0, 30),  # which post
+            st.sampled_from(["RU-MOW", "RU-SPE"]),
+            st.lists(st.integers(0, 12) | st.integers(0, 2**64 - 1), min_size=3, max_size=3),
+        ),
+        max_size=120,
+    )
+)
+def test_the_compiled_band_tables_find_what_the_python_ones_find(
+    ops: list[tuple[bool, int, str, list[int]]],
+) -> None:
+    speedups.use(False)
+    try:
+        python_index = CandidateIndex()
+    finally:
+        speedups.use(True)
+    compiled_index = CandidateIndex()
+    for add, post, region, bands in ops:
+        key = f"p{post}"
+        for index_ in (python_index, compiled_index):
+            if add:
+                # salted with the band number, as Signer.band_keys does
+                keys = np.array(bands, dtype=np.uint64) ^ np.arange(3, dtype=np.uint64)
+                index_.last = index_.add(key, region, keys, b"\0" * 8, 0.0)  # type: ignore[attr-defined]
+            else:
+                index_.remove(key)
+        if add:
+            assert compiled_index.last == python_index.last  # type: ignore[attr-defined]
+        assert len(compiled_index) == len(python_index)
+
+
+@needs_build
+def test_the_compiled_band_tables_grow_and_forget_as_the_python_ones() -> None:
+    """Thousands of posts, half of them expired and more added: the tables resize
+    and reuse freed slots, and still find the same candidates."""
+    rng = np.random.default_rng(5)
+    speedups.use(False)
+    try:
+        python_index = CandidateIndex()
+    finally:
+        speedups.use(True)
+    compiled_index = CandidateIndex()
+    live: list[str] = []
+    for i in range(6000):
+        keys = rng.integers(0, 3000, size=21, dtype=np.uint64) ^ np.arange(21, dtype=np.uint64)
+        got = [
+            ix.add(f"p{i}", "RU-MOW", keys, b"\0" * 8, 0.0) for ix in (python_index, compiled_index)
+        ]
+        assert got[0] == got[1]
+        live.append(f"p{i}")
+        if i % 3 == 2:  # the window moves on
+            gone = live.pop(int(rng.integers(0, len(live))))
+            python_index.remove(gone)
+            compiled_index.remove(gone)
+    assert len(compiled_index) == len(python_index) == 4000
