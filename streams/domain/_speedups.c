@@ -41,15 +41,18 @@ static int is_picto(Py_UCS4 c)
 static int kind_of(Py_UCS4 c)
 {
     if (c >= 0x20 && c < 0x7F) {
-        /* Links, mentions, hashtags and VK markup: the Python path. */
-        return (c == '[' || c == '@' || c == '#') ? C_OTHER : (c == ' ' ? C_SPACE : C_KEEP);
+        /* @mentions: the Python path. Hashtags and VK markup ('[') are looked at below. */
+        return c == '@' ? C_OTHER : (c == ' ' ? C_SPACE : C_KEEP);
     }
     if (c == '\t' || c == '\n' || c == '\r')
         return C_SPACE;
     if ((c >= 0x0410 && c <= 0x044F) || c == 0x0401 || c == 0x0451)
         return C_KEEP; /* А-я, Ё, ё */
-    if (c == 0x00AB || c == 0x00BB || c == 0x2013 || c == 0x2014)
-        return C_KEEP; /* « » – — */
+    if (c == 0x00AB || c == 0x00BB || c == 0x2013 || c == 0x2014 || c == 0x2212 ||
+        c == 0x00B0 || (c >= 0x2018 && c <= 0x2019) || (c >= 0x201C && c <= 0x201E))
+        return C_KEEP; /* « » – — − ° ‘ ’ “ ” „ */
+    if (c == 0x00A0)
+        return C_SPACE; /* a no-break space: NFKC makes it a space */
     if (is_picto(c))
         return C_PICTO;
     return C_OTHER;
@@ -67,6 +70,12 @@ static Py_UCS4 lower_of(Py_UCS4 c)
 }
 
 static int is_latin(Py_UCS4 c) { return c >= 'a' && c <= 'z'; }
+/* Python's \w among the characters the fast path keeps. */
+static int is_w(Py_UCS4 c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || (c >= 0x0410 && c <= 0x044F) || c == 0x0401 || c == 0x0451;
+}
 static int is_cyr(Py_UCS4 c) { return c >= 0x0430 && c <= 0x044F; }
 static int is_word(Py_UCS4 c)
 {
@@ -188,7 +197,9 @@ static PyObject *clean_words(PyObject *self, PyObject *arg)
     for (Py_ssize_t i = 0; i < len; i++)
         low[i] = lower_of(out[i]);
 
-    /* What only the Python path handles: links, wrappers, quotes, cut markers. */
+    /* What only the Python path handles: links and VK markup, seen (as _strip_links
+     * sees them) before hashtags are removed. */
+    int hashes = 0;
     for (Py_ssize_t i = 0; i < len; i++) {
         if (low[i] == ':' && starts(low, len, i, U"://"))
             goto fallback;
@@ -198,11 +209,44 @@ static PyObject *clean_words(PyObject *self, PyObject *arg)
             for (const Py_UCS4 **d = DOMAINS; *d; d++)
                 if (starts(low, len, i + 1, *d))
                     goto fallback;
+        if (low[i] == '[' && (starts(low, len, i + 1, U"id") || starts(low, len, i + 1, U"club") ||
+                              starts(low, len, i + 1, U"public")))
+            goto fallback;
+        hashes |= out[i] == '#';
     }
+    if (hashes) {
+        /* Hashtags, (?<!\w)#\w+, become a space (then spaces collapse again); written
+         * to low, since the lookbehind reads the text as it was. */
+        Py_ssize_t to = 0;
+        int gap = 0;
+        for (Py_ssize_t i = 0; i < len; i++) {
+            Py_UCS4 c = out[i];
+            if (c == '#' && (i == 0 || !is_w(out[i - 1])) && i + 1 < len && is_w(out[i + 1])) {
+                for (i++; i + 1 < len && is_w(out[i + 1]); i++)
+                    ;
+                gap = 1;
+                continue;
+            }
+            if (c == ' ') {
+                gap = 1;
+                continue;
+            }
+            if (gap && to)
+                low[to++] = ' ';
+            gap = 0;
+            low[to++] = c;
+        }
+        memcpy(out, low, sizeof(Py_UCS4) * to);
+        len = to;
+        for (Py_ssize_t i = 0; i < len; i++)
+            low[i] = lower_of(out[i]);
+    }
+    /* Wrappers, quotes and cut markers: the Python path. */
     for (const Py_UCS4 **w = WRAPPER_STARTS; *w; w++)
         if (starts(low, len, 0, *w))
             goto fallback;
-    if (len && (out[0] == 0x00AB || out[0] == '"' || out[0] == '\''))
+    if (len && (out[0] == 0x00AB || out[0] == 0x201C || out[0] == 0x201E || out[0] == '"' ||
+                out[0] == '\''))
         goto fallback;
     if (len && (out[len - 1] == ')' || out[len - 1] == ':' || out[len - 1] == ']'))
         goto fallback;
