@@ -20,7 +20,7 @@ import msgspec
 from schemas.models import Author, GeoPoint, Mention, Place, RawMention
 from streams.domain.classify import AppealClassifier, Classification
 from streams.domain.geo import Gazetteer
-from streams.domain.normalize import clean_words, fingerprint, strip_noise
+from streams.domain.normalize import fingerprint, strip_and_split
 from streams.domain.priority import assess_priority
 from streams.domain.routing import RoutingTable
 from streams.settings import DEV_PSEUDONYM_KEY, EnrichSettings
@@ -144,7 +144,7 @@ class Enricher:
         geo = raw.geo
         # Repost wrappers and hashtags removed first: "Подписчики пишут: «Ржев, ул. …»"
         # must be placed like "Ржев, ул. …", or a copy lands in another region.
-        clean = strip_noise(raw.text)
+        clean, _, words = strip_and_split(raw.text)
         loc = self.gazetteer.locate(
             clean,
             region_hint=raw.region_hint,
@@ -174,7 +174,7 @@ class Enricher:
             source=raw.source,
             text=raw.text,
             created_at=raw.created_at,
-            fingerprint=fingerprint(" ".join(clean_words(clean))),
+            fingerprint=fingerprint(" ".join(words)),
             is_appeal=verdict.is_appeal,
             appeal_score=round(float(verdict.appeal_score), 4),
             category=category,
