@@ -7,12 +7,17 @@ stays the reference and runs when ``compiled`` is None. tests/test_speedups.py
 holds each pair equal, on every Unicode code point and on generated texts.
 
 - ``clean_words``: ``strip_noise_cut`` and ``clean_words`` of normalize.py in
-  one pass, for texts of Cyrillic, ASCII and emojis without links, tags,
-  wrappers or cut markers; None for any other text (the Python path decides).
+  one pass, for texts of Cyrillic, ASCII, hashtags and emojis without links,
+  @mentions, wrappers or cut markers; None for any other text (the Python
+  path decides).
 - ``sign``: the k-gram hashes and MinHash signature of each text
   (``Signer.shingle_batch`` and ``Signer.signatures``).
 - ``agreeing``: which candidate signatures agree with a post's in enough
   places (``CandidateIndex.agreeing``).
+- ``overlap``: shared and distinct k-grams of two texts (``similarity``).
+- ``matching_blocks``: difflib's matching blocks of two word lists
+  (``dedup.matching_blocks``, for ``carries`` and ``added_apart``).
+- ``BandTable``: one region's LSH band tables (``CandidateIndex``).
 
 ``use(False)`` turns them off in a running process (the benchmark's
 ``--pure-python`` and the tests compare the two paths that way).
