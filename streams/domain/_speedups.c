@@ -728,6 +728,9 @@ typedef struct {
     size_t mask, filled, live; /* filled counts GONE slots too */
     BandNode *nodes;
     int32_t nodes_cap, nodes_top, free_node;
+    uint32_t *stamps; /* per id, the last add() that reported it: each id once a call */
+    size_t stamps_cap;
+    uint32_t epoch;
 } BandTable;
 
 static size_t band_hash(uint64_t k)
@@ -824,9 +827,27 @@ static PyObject *bands_add(BandTable *t, PyObject *args)
         return NULL;
     const uint64_t *keys = v.buf;
     Py_ssize_t n = v.len / 8;
-    PyObject *found = PyList_New(0), *seen = PySet_New(NULL);
-    if (!found || !seen)
+    PyObject *found = PyList_New(0);
+    if (!found || id < 0)
         goto fail;
+    if ((size_t)id >= t->stamps_cap) {
+        size_t cap = t->stamps_cap ? t->stamps_cap : 4096;
+        while (cap <= (size_t)id)
+            cap *= 2;
+        uint32_t *stamps = PyMem_Realloc(t->stamps, cap * sizeof(uint32_t));
+        if (!stamps) {
+            PyErr_NoMemory();
+            goto fail;
+        }
+        memset(stamps + t->stamps_cap, 0, (cap - t->stamps_cap) * sizeof(uint32_t));
+        t->stamps = stamps;
+        t->stamps_cap = cap;
+    }
+    if (++t->epoch == 0) { /* wrapped: old stamps could match again */
+        memset(t->stamps, 0, t->stamps_cap * sizeof(uint32_t));
+        t->epoch = 1;
+    }
+    t->stamps[id] = t->epoch; /* never itself */
     for (Py_ssize_t b = 0; b < n; b++) {
         if ((t->filled + 1) * 10 > (t->mask + 1) * 6 || !t->slots)
             if (bands_grow(t) < 0) {
@@ -836,13 +857,16 @@ static PyObject *bands_add(BandTable *t, PyObject *args)
         BandSlot *s = bands_find(t, keys[b]);
         if (s) {
             for (int32_t x = s->head; x >= 0; x = t->nodes[x].next) {
-                PyObject *other = PyLong_FromLong(t->nodes[x].id);
-                int added = other ? PySet_Contains(seen, other) : -1;
-                if (added == 0 && (PySet_Add(seen, other) < 0 || PyList_Append(found, other) < 0))
-                    added = -1;
-                Py_XDECREF(other);
-                if (added < 0)
+                int32_t other = t->nodes[x].id;
+                if (t->stamps[other] == t->epoch)
+                    continue;
+                t->stamps[other] = t->epoch;
+                PyObject *o = PyLong_FromLong(other);
+                if (!o || PyList_Append(found, o) < 0) {
+                    Py_XDECREF(o);
                     goto fail;
+                }
+                Py_DECREF(o);
             }
             int32_t node = bands_node(t, id, s->head);
             if (node < 0) {
@@ -867,12 +891,10 @@ static PyObject *bands_add(BandTable *t, PyObject *args)
         }
     }
     PyBuffer_Release(&v);
-    Py_DECREF(seen);
     return found;
 fail:
     PyBuffer_Release(&v);
     Py_XDECREF(found);
-    Py_XDECREF(seen);
     return NULL;
 }
 
@@ -913,6 +935,7 @@ static void bands_dealloc(BandTable *t)
 {
     PyMem_Free(t->slots);
     PyMem_Free(t->nodes);
+    PyMem_Free(t->stamps);
     Py_TYPE(t)->tp_free((PyObject *)t);
 }
 
@@ -925,6 +948,9 @@ static PyObject *bands_new(PyTypeObject *type, PyObject *args, PyObject *kw)
         t->nodes = NULL;
         t->nodes_cap = t->nodes_top = 0;
         t->free_node = -1;
+        t->stamps = NULL;
+        t->stamps_cap = 0;
+        t->epoch = 0;
     }
     return (PyObject *)t;
 }

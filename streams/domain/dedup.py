@@ -604,6 +604,7 @@ class CandidateIndex:
                 found.update(bucket)
                 bucket.append(key)
         self._keys[key] = (region, bk, sig, at)
+        found.discard(key)  # two of its bands with one key (never in practice)
         return found
 
     def _add_fast(
