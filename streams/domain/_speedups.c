@@ -817,13 +817,21 @@ static int read_keys(PyObject *obj, Py_buffer *view)
     return 0;
 }
 
+/* The (id, keys) arguments of add and remove; keys is a buffer of uint64 band keys. */
+static int id_and_keys(PyObject *args, int *id, Py_buffer *v)
+{
+    PyObject *keys_o;
+    if (!PyArg_ParseTuple(args, "iO", id, &keys_o))
+        return -1;
+    return read_keys(keys_o, v);
+}
+
 /* add(id, keys) -> the ids already sharing a band key with it (each once). */
 static PyObject *bands_add(BandTable *t, PyObject *args)
 {
     int id;
-    PyObject *keys_o;
     Py_buffer v;
-    if (!PyArg_ParseTuple(args, "iO", &id, &keys_o) || read_keys(keys_o, &v) < 0)
+    if (id_and_keys(args, &id, &v) < 0)
         return NULL;
     const uint64_t *keys = v.buf;
     Py_ssize_t n = v.len / 8;
@@ -902,9 +910,8 @@ fail:
 static PyObject *bands_remove(BandTable *t, PyObject *args)
 {
     int id;
-    PyObject *keys_o;
     Py_buffer v;
-    if (!PyArg_ParseTuple(args, "iO", &id, &keys_o) || read_keys(keys_o, &v) < 0)
+    if (id_and_keys(args, &id, &v) < 0)
         return NULL;
     const uint64_t *keys = v.buf;
     for (Py_ssize_t b = 0; b < v.len / 8; b++) {

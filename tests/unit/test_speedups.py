@@ -10,6 +10,7 @@ import json
 import shutil
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC
 from pathlib import Path
 
@@ -43,13 +44,21 @@ def test_the_extension_is_built_where_a_compiler_is() -> None:
     assert speedups.compiled is speedups.built
 
 
-@pytest.fixture
-def pure_python() -> Iterator[None]:
+@contextmanager
+def python_only() -> Iterator[None]:
+    """The Python code alone inside the block, the compiled twins again after it."""
     speedups.use(False)
     try:
         yield
     finally:
         speedups.use(True)
+
+
+def both_indexes() -> tuple[CandidateIndex, CandidateIndex]:
+    """A CandidateIndex on the Python path and one on the compiled path."""
+    with python_only():
+        python_index = CandidateIndex()
+    return python_index, CandidateIndex()
 
 
 @needs_build
@@ -138,11 +147,8 @@ def test_agreeing_picks_what_numpy_picks(rows: list[list[int]], at_least: int) -
     for i, row in enumerate(rows):
         index.add(f"k{i}", "r", [i], np.array(row, dtype="<u4").tobytes())
     keys = [f"k{i}" for i in range(len(rows))]
-    speedups.use(False)
-    try:
+    with python_only():
         expected = index.agreeing(keys, sig, at_least)
-    finally:
-        speedups.use(True)
     assert index.agreeing(keys, sig, at_least) == expected
 
 
@@ -180,19 +186,24 @@ def test_the_desk_decides_the_same_with_and_without_the_compiled_twins() -> None
         return out
 
     compiled = decide()
-    speedups.use(False)
-    try:
+    with python_only():
         pure = decide()
-    finally:
-        speedups.use(True)
     assert sum(status == "duplicate" for status, _ in pure) > 300
     assert compiled == pure
 
 
-def test_turning_the_twins_off_and_on(pure_python: None) -> None:
-    assert speedups.compiled is None
-    assert speedups.use(True) is (speedups.built is not None)
-    assert strip_noise_cut("Мусор 😡") == ("Мусор", False)
+def test_without_the_twins_the_python_code_answers() -> None:
+    """What a machine without a C compiler runs (and the answer a twin must equal)."""
+    from streams.domain.normalize import strip_and_split
+
+    with python_only():
+        assert speedups.compiled is None
+        assert strip_and_split("Подписчики пишут: «Мусор у дома 5» 😡 #жкх") == (
+            "Мусор у дома 5",
+            False,
+            ["мусор", "у", "дома", "5"],
+        )
+    assert speedups.compiled is speedups.built
 
 
 @needs_build
@@ -238,12 +249,7 @@ def test_overlap_counts_what_python_sets_count(a: list[int], b: list[int]) -> No
 def test_the_compiled_band_tables_find_what_the_python_ones_find(
     ops: list[tuple[bool, int, str, list[int]]],
 ) -> None:
-    speedups.use(False)
-    try:
-        python_index = CandidateIndex()
-    finally:
-        speedups.use(True)
-    compiled_index = CandidateIndex()
+    python_index, compiled_index = both_indexes()
     for add, post, region, bands in ops:
         key = f"p{post}"
         for index_ in (python_index, compiled_index):
@@ -263,12 +269,7 @@ def test_the_compiled_band_tables_grow_and_forget_as_the_python_ones() -> None:
     """Thousands of posts, half of them expired and more added: the tables resize
     and reuse freed slots, and still find the same candidates."""
     rng = np.random.default_rng(5)
-    speedups.use(False)
-    try:
-        python_index = CandidateIndex()
-    finally:
-        speedups.use(True)
-    compiled_index = CandidateIndex()
+    python_index, compiled_index = both_indexes()
     live: list[str] = []
     for i in range(6000):
         keys = rng.integers(0, 3000, size=21, dtype=np.uint64) ^ np.arange(21, dtype=np.uint64)
