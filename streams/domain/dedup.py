@@ -529,8 +529,10 @@ def gram_set(shingles: np.ndarray) -> GramSet:
 def similarity(a: np.ndarray | Set[int], b: np.ndarray | Set[int]) -> Similarity:
     """Exact Jaccard and containment of two shingle sets (arrays or sets; repeats ignored).
 
-    Python sets beat numpy's set routines on arrays this small (~250 values), and
-    a caller that compares one text with several keeps its set (Desk does).
+    Two arrays are counted in place by the compiled twin (speedups.overlap);
+    otherwise Python sets, which beat numpy's set routines on arrays this small
+    (~250 values). A caller that compares one text with several keeps its
+    gram_set (Desk does).
     """
     fast = speedups.compiled
     if fast is not None and isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
@@ -552,17 +554,19 @@ class CandidateIndex:
     """Banded LSH over the mentions in the window, one table set per region.
 
     In memory only: it is derived from the dedup state and rebuilt from it
-    after a restart or a rebalance, so it needs no changelog of its own. A
-    bucket holds a bare key until a second key arrives (most buckets hold
-    one), which saves a list per band per mention. Each key keeps its
+    after a restart or a rebalance, so it needs no changelog of its own. With
+    the compiled twins, a region's band tables are one speedups.BandTable that
+    knows posts by number; in Python, a dict whose bucket holds a bare key
+    until a second key arrives (most buckets hold one), which saves a list per
+    band per mention. The choice is made when the index is built. Each key keeps its
     signature (4 bytes a permutation), so candidates a band collision brought
     in by chance are dropped without reading their records from the store, and
     its time, so candidates can be taken earliest first or from a recent span.
     """
 
     def __init__(self) -> None:
-        # With the compiled twins, a region's tables are one speedups BandTable that
-        # knows posts by number (_ids, _names); band keys are kept as bytes.
+        # Compiled: posts by number (_ids, _names, numbers freed for reuse in _free);
+        # band keys kept as bytes. Python: band keys kept as a tuple of ints.
         self._fast = speedups.compiled
         self._tables: dict[str, Any] = {}
         self._keys: dict[str, tuple[str, Any, bytes, float]] = {}
