@@ -165,25 +165,14 @@ static PyObject *clean_words(PyObject *self, PyObject *arg)
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
         int k = kind_of(c);
+        const Py_UCS4 *nfkc = NULL; /* what NFKC makes of c when not c itself */
         if (k == C_OTHER) {
-            if (c == 0x2116) { /* № -> No */
-                if (pending && len)
-                    out[len++] = ' ';
-                pending = 0;
-                out[len++] = 'N';
-                out[len++] = 'o';
-                continue;
-            }
-            if (c == 0x2026) { /* … -> ... */
-                if (pending && len)
-                    out[len++] = ' ';
-                pending = 0;
-                out[len++] = '.';
-                out[len++] = '.';
-                out[len++] = '.';
-                continue;
-            }
-            goto fallback;
+            if (c == 0x2116)
+                nfkc = U"No";
+            else if (c == 0x2026)
+                nfkc = U"...";
+            else
+                goto fallback;
         }
         if (k == C_SPACE || k == C_PICTO) {
             pending = 1;
@@ -192,7 +181,11 @@ static PyObject *clean_words(PyObject *self, PyObject *arg)
         if (pending && len)
             out[len++] = ' ';
         pending = 0;
-        out[len++] = c;
+        if (nfkc)
+            while (*nfkc)
+                out[len++] = *nfkc++;
+        else
+            out[len++] = c;
     }
     for (Py_ssize_t i = 0; i < len; i++)
         low[i] = lower_of(out[i]);

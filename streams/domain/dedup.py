@@ -635,14 +635,15 @@ class CandidateIndex:
         Agreement estimates the Jaccard of the two texts' k-gram sets; one numpy
         comparison for all the candidates of a post.
         """
-        keys = [k for k in keys if k in self._keys]
-        if not keys:
-            return keys
+        indexed = [(k, e[2]) for k in keys if (e := self._keys.get(k)) is not None]
+        if not indexed:
+            return []
+        keys = [k for k, _ in indexed]
+        sigs = [s for _, s in indexed]
         fast = speedups.compiled
         if fast is not None:
-            picked = fast.agreeing(sig, [self._keys[k][2] for k in keys], at_least)
-            return [keys[i] for i in picked]
-        stacked = np.frombuffer(b"".join(self._keys[k][2] for k in keys), dtype="<u4")
+            return [keys[i] for i in fast.agreeing(sig, sigs, at_least)]
+        stacked = np.frombuffer(b"".join(sigs), dtype="<u4")
         agree = np.count_nonzero(stacked.reshape(len(keys), -1) == sig, axis=1)
         return [k for k, n in zip(keys, agree.tolist(), strict=True) if n >= at_least]
 
