@@ -8,9 +8,14 @@
  *
  *   clean_words(text)       strip_noise_cut + clean_words for the common text:
  *                           Cyrillic, ASCII, whitespace, a few punctuation marks
- *                           and emojis. Anything else (links, tags, wrappers,
- *                           quotes, cut markers, other scripts) returns None and
- *                           the caller takes the Python path, which is exact.
+ *                           and emojis. Links, @mentions, VK markup and other
+ *                           scripts return None and the caller takes the Python
+ *                           path, which is exact. A text that may hold a wrapper,
+ *                           a quoted post or a cut marker comes back as
+ *                           (text so far, False, None): the caller strips those
+ *                           in Python and splits the rest with words().
+ *   words(text)             clean_words of a text made of the fast path's
+ *                           characters; None for any other text.
  *   sign(texts, k, mul, a, b)
  *                           Signer.shingle_batch + Signer.signatures: the k-gram
  *                           hashes of each text and its MinHash signature.
@@ -53,6 +58,8 @@ static int kind_of(Py_UCS4 c)
         return C_KEEP; /* « » – — − ° ‘ ’ “ ” „ */
     if (c == 0x00A0)
         return C_SPACE; /* a no-break space: NFKC makes it a space */
+    if (c == 0xFFFC)
+        return C_KEEP; /* an image left in a pasted text: no word character */
     if (is_picto(c))
         return C_PICTO;
     return C_OTHER;
@@ -140,6 +147,45 @@ static PyObject *new_str(const Py_UCS4 *s, Py_ssize_t n)
             to[i] = (Py_UCS2)s[i];
     }
     return str;
+}
+
+/* clean_words on low[0:len], the lower-cased text (changed in place): ё -> е, runs
+ * of letters and digits, look-alikes folded inside words that mix Latin and
+ * Cyrillic letters. A new list of str, or NULL with an exception set. */
+static PyObject *split_words(Py_UCS4 *low, Py_ssize_t len)
+{
+    int any_latin = 0;
+    for (Py_ssize_t i = 0; i < len; i++)
+        any_latin |= is_latin(low[i]);
+    PyObject *words = PyList_New(0);
+    if (!words)
+        return NULL;
+    for (Py_ssize_t i = 0; i < len;) {
+        if (!is_word(low[i])) {
+            i++;
+            continue;
+        }
+        Py_ssize_t j = i;
+        int mixed = 0;
+        while (j < len && is_word(low[j])) {
+            if (j > i && ((is_latin(low[j]) && is_cyr(low[j - 1])) ||
+                          (is_cyr(low[j]) && is_latin(low[j - 1]))))
+                mixed = 1;
+            j++;
+        }
+        if (any_latin && mixed)
+            for (Py_ssize_t m = i; m < j; m++)
+                low[m] = homoglyph(low[m]);
+        PyObject *w = new_str(low + i, j - i);
+        if (!w || PyList_Append(words, w) < 0) {
+            Py_XDECREF(w);
+            Py_DECREF(words);
+            return NULL;
+        }
+        Py_DECREF(w);
+        i = j;
+    }
+    return words;
 }
 
 static PyObject *clean_words(PyObject *self, PyObject *arg)
@@ -234,66 +280,69 @@ static PyObject *clean_words(PyObject *self, PyObject *arg)
         for (Py_ssize_t i = 0; i < len; i++)
             low[i] = lower_of(out[i]);
     }
-    /* Wrappers, quotes and cut markers: the Python path. */
+    /* Wrappers, quotes and cut markers: handed to the Python code (_strip_wrappers). */
+    PyObject *clean;
     for (const Py_UCS4 **w = WRAPPER_STARTS; *w; w++)
         if (starts(low, len, 0, *w))
-            goto fallback;
+            goto handoff;
     if (len && (out[0] == 0x00AB || out[0] == 0x201C || out[0] == 0x201E || out[0] == '"' ||
                 out[0] == '\''))
-        goto fallback;
+        goto handoff;
     if (len && (out[len - 1] == ')' || out[len - 1] == ':' || out[len - 1] == ']'))
-        goto fallback;
+        goto handoff;
     if (len >= 3 && out[len - 1] == '.' && out[len - 2] == '.' && out[len - 3] == '.')
-        goto fallback;
+        goto handoff;
     if (contains(low, len - 20, len, U"далее") || contains(low, len - 20, len, U"полностью"))
-        goto fallback;
+        goto handoff;
     int cut = contains(out, len - 40, len, U"...");
 
-    /* clean_words: lower case, ё -> е, runs of letters and digits, look-alikes folded
-     * inside words that mix Latin and Cyrillic letters. */
-    int any_latin = 0;
-    for (Py_ssize_t i = 0; i < len; i++)
-        any_latin |= is_latin(low[i]);
-    PyObject *words = PyList_New(0);
-    if (!words)
+    clean = new_str(out, len);
+    if (!clean)
         goto done;
-    for (Py_ssize_t i = 0; i < len;) {
-        if (!is_word(low[i])) {
-            i++;
-            continue;
-        }
-        Py_ssize_t j = i;
-        int mixed = 0;
-        while (j < len && is_word(low[j])) {
-            if (j > i && ((is_latin(low[j]) && is_cyr(low[j - 1])) ||
-                          (is_cyr(low[j]) && is_latin(low[j - 1]))))
-                mixed = 1;
-            j++;
-        }
-        if (any_latin && mixed)
-            for (Py_ssize_t m = i; m < j; m++)
-                low[m] = homoglyph(low[m]);
-        PyObject *w = new_str(low + i, j - i);
-        if (!w || PyList_Append(words, w) < 0) {
-            Py_XDECREF(w);
-            Py_DECREF(words);
-            goto done;
-        }
-        Py_DECREF(w);
-        i = j;
-    }
-    PyObject *clean = new_str(out, len);
-    if (!clean) {
-        Py_DECREF(words);
+    PyObject *split = split_words(low, len);
+    if (!split) {
+        Py_DECREF(clean);
         goto done;
     }
-    result = Py_BuildValue("(NON)", clean, cut ? Py_True : Py_False, words);
+    result = Py_BuildValue("(NON)", clean, cut ? Py_True : Py_False, split);
     goto done;
 
+handoff:
+    clean = new_str(out, len);
+    if (clean)
+        result = Py_BuildValue("(NOO)", clean, Py_False, Py_None);
+    goto done;
 fallback:
     result = Py_NewRef(Py_None);
 done:
     PyMem_Free(out);
+    return result;
+}
+
+/* words(text): clean_words of a text the fast path could have made (what clean_words
+ * hands off, once the Python code has stripped its wrapper); None for any other. */
+static PyObject *words(PyObject *self, PyObject *arg)
+{
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "words() takes a str");
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(arg);
+    int kind = PyUnicode_KIND(arg);
+    const void *data = PyUnicode_DATA(arg);
+    Py_UCS4 *low = PyMem_Malloc(sizeof(Py_UCS4) * (n + 1));
+    if (!low)
+        return PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (kind_of(c) != C_KEEP && kind_of(c) != C_SPACE) {
+            PyMem_Free(low);
+            Py_RETURN_NONE;
+        }
+        low[i] = lower_of(c);
+    }
+    PyObject *result = split_words(low, n);
+    PyMem_Free(low);
     return result;
 }
 
@@ -981,7 +1030,11 @@ static PyMethodDef methods[] = {
     {"matching_blocks", matching_blocks, METH_VARARGS,
      "matching_blocks(a, b) -> difflib's get_matching_blocks for two lists of words (no junk)."},
     {"clean_words", clean_words, METH_O,
-     "clean_words(text) -> (clean, cut, words) or None when the Python path must decide."},
+     "clean_words(text) -> (clean, cut, words); words None when a wrapper, quote or cut "
+     "marker is for the Python code to strip; None when the Python path must decide."},
+    {"words", words, METH_O,
+     "words(text) -> clean_words(text), or None when text has a character the fast path "
+     "does not take."},
     {"sign", sign, METH_VARARGS,
      "sign(texts, k, mul, a, b) -> (k-gram hashes per text, MinHash values)."},
     {"agreeing", agreeing, METH_VARARGS,

@@ -113,18 +113,30 @@ def strip_noise_cut(text: str) -> tuple[str, bool]:
     «Показать полностью»): the text may stop mid-sentence, which dedup needs to know
     once the marker itself is gone."""
     t = _PICTO.sub(" ", _strip_links(_nfkc(text)))
-    clean, marked = _strip_wrappers(" ".join(t.split()))
+    return _unwrap_cut(" ".join(t.split()))
+
+
+def _unwrap_cut(t: str) -> tuple[str, bool]:
+    """The end of strip_noise_cut: wrappers, quotes and cut marker off a text whose
+    links, tags and emojis are gone and whose spaces are collapsed."""
+    clean, marked = _strip_wrappers(t)
     return clean, marked or "…" in clean[-40:] or "..." in clean[-40:]
 
 
 def strip_and_split(text: str) -> tuple[str, bool, list[str]]:
     """strip_noise_cut and clean_words in one step: the text without noise, whether
-    it shows a cut, and its normalized words. Compiled for the common text."""
+    it shows a cut, and its normalized words. Compiled for the common text; a
+    wrapper («Подписчики пишут: …»), a quoted post or a cut marker is stripped
+    here from what the compiled step made, and the compiled step splits the rest."""
     fast = speedups.compiled
     if fast is not None:
-        got: tuple[str, bool, list[str]] | None = fast.clean_words(text)
+        got: tuple[str, bool, list[str] | None] | None = fast.clean_words(text)
         if got is not None:
-            return got
+            if got[2] is not None:
+                return got  # type: ignore[return-value]
+            clean, cut = _unwrap_cut(got[0])
+            words: list[str] | None = fast.words(clean)
+            return clean, cut, clean_words(clean) if words is None else words
     clean, cut = strip_noise_cut(text)
     return clean, cut, clean_words(clean)
 

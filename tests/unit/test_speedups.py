@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from streams.domain import speedups
 from streams.domain.dedup import CandidateIndex, Signer
-from streams.domain.normalize import clean_words, strip_noise_cut
+from streams.domain.normalize import clean_words, strip_and_split, strip_noise_cut
 
 fast = speedups.built
 needs_build = pytest.mark.skipif(fast is None, reason="the C extension was not built")
@@ -33,8 +33,10 @@ def python_path(text: str) -> tuple[str, bool, list[str]]:
 
 
 def same_or_handed_back(text: str) -> bool:
+    """The compiled step hands the text back (None), or strip_and_split with it gives
+    what the Python path gives: itself, or with a wrapper stripped by Python."""
     got = fast.clean_words(text)  # type: ignore[union-attr]
-    return got is None or got == python_path(text)
+    return got is None or strip_and_split(text) == python_path(text)
 
 
 @pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler on this machine")
@@ -70,7 +72,9 @@ def test_every_code_point_is_taken_exactly_or_handed_back() -> None:
             got = fast.clean_words(text)  # type: ignore[union-attr]
             if got is not None:
                 taken += 1
-                assert got == python_path(text), (hex(cp), text)
+                assert strip_and_split(text) == python_path(text), (hex(cp), text)
+            words = fast.words(text)  # type: ignore[union-attr]
+            assert words is None or words == clean_words(text), (hex(cp), text)
     assert taken > 5 * 1000  # Cyrillic, ASCII and the emoji blocks are the fast path's
 
 
@@ -84,8 +88,35 @@ def test_plain_texts_take_the_fast_path() -> None:
     ]
     for text in texts:
         got = fast.clean_words(text)  # type: ignore[union-attr]
-        assert got is not None, text
+        assert got is not None and got[2] is not None, text
         assert got == python_path(text)
+
+
+@needs_build
+def test_wrapped_and_cut_texts_are_split_by_the_compiled_step() -> None:
+    """A repost wrapper, a quoted post or a feed's cut marker is stripped by the Python
+    code from what the compiled step made, and the compiled step splits the rest."""
+    texts = [
+        "Репост: Во дворе дома 5 яма",
+        "Подписчики пишут: «Мусор у подъезда третий день» 😡",
+        "«Нет света в парадной»",
+        "Из-за ремонта нет воды",  # not a wrapper, though it starts like "из предложки"
+        "Нет освещения на опоре… Показать полностью",
+        "полы не в надлежащем виде\ufffc Мусор у дома...",
+    ]
+    for text in texts:
+        got = fast.clean_words(text)  # type: ignore[union-attr]
+        assert got is not None and got[2] is None, text
+        assert strip_and_split(text) == python_path(text)
+    assert strip_and_split(texts[0])[2] == ["во", "дворе", "дома", "5", "яма"]
+
+
+@needs_build
+@settings(max_examples=1000, deadline=None)
+@given(st.text(max_size=80))
+def test_words_of_any_text_are_clean_words_or_handed_back(text: str) -> None:
+    got = fast.words(text)  # type: ignore[union-attr]
+    assert got is None or got == clean_words(text)
 
 
 # Pieces the Python path treats specially, mixed with ordinary words.
@@ -96,7 +127,8 @@ _PIECES = [
     ".рф", ".com", ".co", ".me", "vk.cc/abc", "t.me/x", "@user", "#тег", "#", "#5", "#Ёлка_2", "[…]", "“", "„", "”", "’", "−", "°", "[id1|Имя]", "[Club5|x]", "😡", "👍🏻", "❗",
     "\u200d", "\ufe0f", "①", "\u00a0", "\t", "\n", " ", "  ", "Репост:", "Подписчики пишут:",
     "из", "Из-за", "жители", "читать далее", "Показать полностью", "далее", "полностью",
-    "ё", "Ё", "_", "x_y", "\x0b", "\x1c", "ﬁ", "²", "é", "\u0301",
+    "ё", "Ё", "_", "x_y", "\x0b", "\x1c", "ﬁ", "²", "é", "\u0301", "\ufffc", "«Мусор»",
+    "Цитата", "пишут", "подписчики", "Forwarded message",
 ]  # fmt: skip
 
 
