@@ -19,8 +19,11 @@
  *   sign(texts, k, mul, a, b)
  *                           Signer.shingle_batch + Signer.signatures: the k-gram
  *                           hashes of each text and its MinHash signature.
- *   agreeing(sig, sigs, n)  indices of the signatures agreeing with sig in at
- *                           least n places (CandidateIndex.agreeing).
+ *   overlap(a, b), overlap_text(a, text, k, mul)
+ *                           shared and distinct k-grams of two texts (similarity).
+ *   matching_blocks(a, b)   difflib's matching blocks of two word lists.
+ *   BandTable               one region's LSH band tables, with its posts' names
+ *                           and signatures (CandidateIndex).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -377,6 +380,32 @@ static void minhash(uint32_t *sig, const uint32_t *a, const uint32_t *b, Py_ssiz
     }
 }
 
+/* How many k-grams grams_of() gives for the str s: a text shorter than k is padded
+ * with \x01 to k characters, one gram. */
+static Py_ssize_t ngrams_of(PyObject *s, int k)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    return (n < k ? k : n) - k + 1;
+}
+
+/* The hash of every run of k code points of s (Signer._grams): h gets ngrams_of(s, k)
+ * values. */
+static void grams_of(PyObject *s, int k, const uint32_t *mul, uint32_t *h)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s), ngrams = ngrams_of(s, k);
+    int kind = PyUnicode_KIND(s);
+    const void *data = PyUnicode_DATA(s);
+    for (Py_ssize_t i = 0; i < ngrams; i++) {
+        uint32_t v = 0;
+        for (int j = 0; j < k; j++) {
+            Py_ssize_t at = i + j;
+            uint32_t cp = at < n ? (uint32_t)PyUnicode_READ(kind, data, at) : 1u;
+            v = (v * 31u) ^ (cp * mul[j]);
+        }
+        h[i] = v;
+    }
+}
+
 static int read_u32(PyObject *obj, Py_buffer *view, Py_ssize_t want, const char *what)
 {
     if (PyObject_GetBuffer(obj, view, PyBUF_SIMPLE) < 0)
@@ -430,12 +459,7 @@ static PyObject *sign(PyObject *self, PyObject *args)
             PyErr_SetString(PyExc_TypeError, "sign() takes a list of str");
             goto done;
         }
-        Py_ssize_t n = PyUnicode_GET_LENGTH(s);
-        int kind = PyUnicode_KIND(s);
-        const void *data = PyUnicode_DATA(s);
-        /* A text shorter than k is padded with \x01 to k characters: one gram. */
-        Py_ssize_t padded = n < k ? k : n;
-        Py_ssize_t ngrams = padded - k + 1;
+        Py_ssize_t ngrams = ngrams_of(s, k);
         PyObject *g = PyBytes_FromStringAndSize(NULL, ngrams * 4);
         if (!g)
             goto done;
@@ -448,16 +472,9 @@ static PyObject *sign(PyObject *self, PyObject *args)
             if (!mixed)
                 goto nomem;
         }
-        for (Py_ssize_t i = 0; i < ngrams; i++) {
-            uint32_t v = 0;
-            for (int j = 0; j < k; j++) {
-                Py_ssize_t at = i + j;
-                uint32_t cp = at < n ? (uint32_t)PyUnicode_READ(kind, data, at) : 1u;
-                v = (v * 31u) ^ (cp * mul[j]);
-            }
-            h[i] = v;
-            mixed[i] = fmix32(v);
-        }
+        grams_of(s, k, mul, h);
+        for (Py_ssize_t i = 0; i < ngrams; i++)
+            mixed[i] = fmix32(h[i]);
         minhash(sig_all + t * perms, a, b, perms, mixed, ngrams);
     }
     result = Py_BuildValue("(OO)", grams_out, sigs);
@@ -472,42 +489,6 @@ done:
     PyBuffer_Release(&a_v);
     PyBuffer_Release(&b_v);
     return result;
-}
-
-/* --------------------------------------------------------------- agreeing */
-
-/* agreeing(sig, sigs, at_least) -> indices i with sigs[i] equal to sig in at least
- * at_least of its uint32 places. */
-static PyObject *agreeing(PyObject *self, PyObject *args)
-{
-    Py_buffer sig_v;
-    PyObject *sigs;
-    Py_ssize_t at_least;
-    if (!PyArg_ParseTuple(args, "y*O!n", &sig_v, &PyList_Type, &sigs, &at_least))
-        return NULL;
-    PyObject *out = PyList_New(0);
-    Py_ssize_t places = sig_v.len / 4;
-    const uint32_t *sig = sig_v.buf;
-    for (Py_ssize_t i = 0; out && i < PyList_GET_SIZE(sigs); i++) {
-        PyObject *o = PyList_GET_ITEM(sigs, i);
-        if (!PyBytes_Check(o) || PyBytes_GET_SIZE(o) != sig_v.len) {
-            PyErr_SetString(PyExc_ValueError, "agreeing() takes signatures of one length");
-            Py_CLEAR(out);
-            break;
-        }
-        const uint32_t *other = (const uint32_t *)PyBytes_AS_STRING(o);
-        Py_ssize_t same = 0;
-        for (Py_ssize_t p = 0; p < places; p++)
-            same += sig[p] == other[p];
-        if (same >= at_least) {
-            PyObject *idx = PyLong_FromSsize_t(i);
-            if (!idx || PyList_Append(out, idx) < 0)
-                Py_CLEAR(out);
-            Py_XDECREF(idx);
-        }
-    }
-    PyBuffer_Release(&sig_v);
-    return out;
 }
 
 /* ------------------------------------------------------------------ overlap */
@@ -573,15 +554,11 @@ static int u32set_has(const U32Set *t, uint32_t v)
     return 0;
 }
 
-/* overlap(a, b) -> (shared, distinct in a, distinct in b) for two buffers of uint32
- * k-gram hashes (repeats allowed): what similarity() computes with Python sets. */
-static PyObject *overlap(PyObject *self, PyObject *args)
+/* (shared, distinct in a, distinct in b) of two arrays of uint32 k-gram hashes (repeats
+ * allowed): what similarity() computes with Python sets. */
+static PyObject *count_overlap(const uint32_t *a, Py_ssize_t na, const uint32_t *b, Py_ssize_t nb)
 {
-    Py_buffer a_v, b_v;
-    if (!PyArg_ParseTuple(args, "y*y*", &a_v, &b_v))
-        return NULL;
-    Py_ssize_t na = a_v.len / 4, nb = b_v.len / 4, ua = 0, ub = 0, shared = 0;
-    const uint32_t *a = a_v.buf, *b = b_v.buf;
+    Py_ssize_t ua = 0, ub = 0, shared = 0;
     U32Set sa, sb;
     sa.keys = sb.keys = NULL;
     sa.used = sb.used = NULL;
@@ -601,8 +578,50 @@ static PyObject *overlap(PyObject *self, PyObject *args)
 done:
     u32set_free(&sa);
     u32set_free(&sb);
+    return result;
+}
+
+/* overlap(a, b) -> (shared, distinct in a, distinct in b) for two buffers of uint32
+ * k-gram hashes. */
+static PyObject *overlap(PyObject *self, PyObject *args)
+{
+    Py_buffer a_v, b_v;
+    if (!PyArg_ParseTuple(args, "y*y*", &a_v, &b_v))
+        return NULL;
+    PyObject *result = count_overlap(a_v.buf, a_v.len / 4, b_v.buf, b_v.len / 4);
     PyBuffer_Release(&a_v);
     PyBuffer_Release(&b_v);
+    return result;
+}
+
+/* overlap_text(a, text, k, mul) -> overlap(a, the k-gram hashes of text): a candidate
+ * is compared from its stored text, without its hashes made into a Python object. */
+static PyObject *overlap_text(PyObject *self, PyObject *args)
+{
+    Py_buffer a_v, mul_v;
+    PyObject *text, *mul_o, *result = NULL;
+    int k;
+    if (!PyArg_ParseTuple(args, "y*UiO", &a_v, &text, &k, &mul_o))
+        return NULL;
+    if (k < 1 || k > 16 || read_u32(mul_o, &mul_v, k, "mul") < 0) {
+        if (k < 1 || k > 16)
+            PyErr_SetString(PyExc_ValueError, "k out of range");
+        PyBuffer_Release(&a_v);
+        return NULL;
+    }
+    uint32_t local[512];
+    Py_ssize_t nb = ngrams_of(text, k);
+    uint32_t *b = nb <= 512 ? local : PyMem_Malloc(sizeof(uint32_t) * nb);
+    if (!b) {
+        PyErr_NoMemory();
+    } else {
+        grams_of(text, k, mul_v.buf, b);
+        result = count_overlap(a_v.buf, a_v.len / 4, b, nb);
+        if (b != local)
+            PyMem_Free(b);
+    }
+    PyBuffer_Release(&a_v);
+    PyBuffer_Release(&mul_v);
     return result;
 }
 
@@ -749,9 +768,11 @@ done:
 /* -------------------------------------------------------------- BandTable */
 
 /* One region's LSH band tables (CandidateIndex._tables[region]): band key -> the
- * posts (small ints) sharing it. An open-addressing table of 64-bit keys, each
- * heading a chain of nodes; about 16 bytes a key and 8 a post, against a Python
- * dict's entry, int object and list. */
+ * posts sharing it. An open-addressing table of 64-bit keys, each heading a chain
+ * of nodes; about 16 bytes a key and 8 a post, against a Python dict's entry, int
+ * object and list. Each post is a small int (its id, reused once freed) with its
+ * name (a str) and MinHash signature, so a candidate whose signature agrees too
+ * little is dropped here, before any Python object is made for it. */
 typedef struct {
     uint64_t key;
     int32_t head; /* first node; EMPTY or GONE when the slot holds no key */
@@ -770,8 +791,14 @@ typedef struct {
     size_t mask, filled, live; /* filled counts GONE slots too */
     BandNode *nodes;
     int32_t nodes_cap, nodes_top, free_node;
-    uint32_t *stamps; /* per id, the last add() that reported it: each id once a call */
-    size_t stamps_cap;
+    /* Per id: its name (a str, owned; NULL when the id is free), its signature, the
+     * last add() that reported it (so each id once a call), the next free id. */
+    PyObject **names;
+    uint32_t *sigs;
+    uint32_t *stamps;
+    int32_t *free_next;
+    int32_t ids_cap, ids_top, free_id, posts;
+    Py_ssize_t perms; /* signature length in uint32 values, fixed by the first add */
     uint32_t epoch;
 } BandTable;
 
@@ -847,6 +874,45 @@ static int32_t bands_node(BandTable *t, int32_t id, int32_t next)
     return n;
 }
 
+/* A free id, with the per-id arrays grown when needed; -1 when out of memory. */
+static int32_t bands_new_id(BandTable *t)
+{
+    if (t->free_id >= 0) {
+        int32_t id = t->free_id;
+        t->free_id = t->free_next[id];
+        return id;
+    }
+    if (t->ids_top == t->ids_cap) {
+        int32_t cap = t->ids_cap ? t->ids_cap * 2 : 1024;
+        PyObject **names = PyMem_Realloc(t->names, (size_t)cap * sizeof(PyObject *));
+        if (names)
+            t->names = names;
+        uint32_t *sigs = PyMem_Realloc(t->sigs, (size_t)cap * t->perms * sizeof(uint32_t));
+        if (sigs)
+            t->sigs = sigs;
+        uint32_t *stamps = PyMem_Realloc(t->stamps, (size_t)cap * sizeof(uint32_t));
+        if (stamps)
+            t->stamps = stamps;
+        int32_t *free_next = PyMem_Realloc(t->free_next, (size_t)cap * sizeof(int32_t));
+        if (free_next)
+            t->free_next = free_next;
+        if (!names || !sigs || !stamps || !free_next)
+            return -1; /* the arrays that did grow keep their old contents */
+        memset(t->stamps + t->ids_cap, 0, (size_t)(cap - t->ids_cap) * sizeof(uint32_t));
+        t->ids_cap = cap;
+    }
+    return t->ids_top++;
+}
+
+/* In how many places two signatures of n values are equal. */
+static Py_ssize_t agreement(const uint32_t *a, const uint32_t *b, Py_ssize_t n)
+{
+    Py_ssize_t same = 0;
+    for (Py_ssize_t p = 0; p < n; p++)
+        same += a[p] == b[p];
+    return same;
+}
+
 static int read_keys(PyObject *obj, Py_buffer *view)
 {
     if (PyObject_GetBuffer(obj, view, PyBUF_SIMPLE) < 0)
@@ -859,45 +925,48 @@ static int read_keys(PyObject *obj, Py_buffer *view)
     return 0;
 }
 
-/* The (id, keys) arguments of add and remove; keys is a buffer of uint64 band keys. */
-static int id_and_keys(PyObject *args, int *id, Py_buffer *v)
-{
-    PyObject *keys_o;
-    if (!PyArg_ParseTuple(args, "iO", id, &keys_o))
-        return -1;
-    return read_keys(keys_o, v);
-}
-
-/* add(id, keys) -> the ids already sharing a band key with it (each once). */
+/* add(name, keys, sig, at_least) -> (id, names): the post joins the chains of its
+ * uint64 band keys (bytes) under a new id; names are the posts already sharing one
+ * of the keys (each once) whose signature agrees with sig in at least at_least
+ * places, in the order the chains hold them. */
 static PyObject *bands_add(BandTable *t, PyObject *args)
 {
-    int id;
-    Py_buffer v;
-    if (id_and_keys(args, &id, &v) < 0)
+    PyObject *name, *keys_o, *found = NULL;
+    Py_buffer v, sig_v;
+    Py_ssize_t at_least;
+    if (!PyArg_ParseTuple(args, "UOy*n", &name, &keys_o, &sig_v, &at_least))
         return NULL;
-    const uint64_t *keys = v.buf;
-    Py_ssize_t n = v.len / 8;
-    PyObject *found = PyList_New(0);
-    if (!found || id < 0)
-        goto fail;
-    if ((size_t)id >= t->stamps_cap) {
-        size_t cap = t->stamps_cap ? t->stamps_cap : 4096;
-        while (cap <= (size_t)id)
-            cap *= 2;
-        uint32_t *stamps = PyMem_Realloc(t->stamps, cap * sizeof(uint32_t));
-        if (!stamps) {
-            PyErr_NoMemory();
-            goto fail;
-        }
-        memset(stamps + t->stamps_cap, 0, (cap - t->stamps_cap) * sizeof(uint32_t));
-        t->stamps = stamps;
-        t->stamps_cap = cap;
+    if (read_keys(keys_o, &v) < 0) {
+        PyBuffer_Release(&sig_v);
+        return NULL;
     }
+    const uint64_t *keys = v.buf;
+    const uint32_t *sig = sig_v.buf;
+    Py_ssize_t n = v.len / 8;
+    if (!t->perms && !t->ids_cap && sig_v.len > 0 && sig_v.len % 4 == 0)
+        t->perms = sig_v.len / 4;
+    if (!t->perms || sig_v.len != t->perms * 4) {
+        PyErr_SetString(PyExc_ValueError, "add(): signatures of one length, 4 bytes a value");
+        goto fail;
+    }
+    found = PyList_New(0);
+    if (!found)
+        goto fail;
+    int32_t id = bands_new_id(t);
+    if (id < 0) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    t->names[id] = Py_NewRef(name);
+    memcpy(t->sigs + (size_t)id * t->perms, sig, (size_t)t->perms * sizeof(uint32_t));
+    t->posts++;
     if (++t->epoch == 0) { /* wrapped: old stamps could match again */
-        memset(t->stamps, 0, t->stamps_cap * sizeof(uint32_t));
+        memset(t->stamps, 0, (size_t)t->ids_cap * sizeof(uint32_t));
         t->epoch = 1;
     }
     t->stamps[id] = t->epoch; /* never itself */
+    /* From here on the post is in the table: a failure leaves it in the chains it
+     * joined, which is still a consistent table (remove() takes it out). */
     for (Py_ssize_t b = 0; b < n; b++) {
         if ((t->filled + 1) * 10 > (t->mask + 1) * 6 || !t->slots)
             if (bands_grow(t) < 0) {
@@ -911,12 +980,10 @@ static PyObject *bands_add(BandTable *t, PyObject *args)
                 if (t->stamps[other] == t->epoch)
                     continue;
                 t->stamps[other] = t->epoch;
-                PyObject *o = PyLong_FromLong(other);
-                if (!o || PyList_Append(found, o) < 0) {
-                    Py_XDECREF(o);
+                if (agreement(t->sigs + (size_t)other * t->perms, sig, t->perms) < at_least)
+                    continue;
+                if (PyList_Append(found, t->names[other]) < 0)
                     goto fail;
-                }
-                Py_DECREF(o);
             }
             int32_t node = bands_node(t, id, s->head);
             if (node < 0) {
@@ -941,19 +1008,50 @@ static PyObject *bands_add(BandTable *t, PyObject *args)
         }
     }
     PyBuffer_Release(&v);
-    return found;
+    PyBuffer_Release(&sig_v);
+    return Py_BuildValue("(iN)", id, found);
 fail:
     PyBuffer_Release(&v);
+    PyBuffer_Release(&sig_v);
     Py_XDECREF(found);
     return NULL;
 }
 
-/* remove(id, keys): the id leaves each of its band keys' chains. */
+/* Is id a post the table holds? Sets KeyError when not. */
+static int live_id(BandTable *t, int id)
+{
+    if (id < 0 || id >= t->ids_top || !t->names[id]) {
+        PyErr_Format(PyExc_KeyError, "no post %d in this table", id);
+        return 0;
+    }
+    return 1;
+}
+
+/* agreement(id, sig) -> in how many places the post's signature equals sig. */
+static PyObject *bands_agreement(BandTable *t, PyObject *args)
+{
+    int id;
+    Py_buffer sig_v;
+    if (!PyArg_ParseTuple(args, "iy*", &id, &sig_v))
+        return NULL;
+    PyObject *result = NULL;
+    if (sig_v.len != t->perms * 4)
+        PyErr_SetString(PyExc_ValueError, "agreement(): a signature of the table's length");
+    else if (live_id(t, id))
+        result =
+            PyLong_FromSsize_t(agreement(t->sigs + (size_t)id * t->perms, sig_v.buf, t->perms));
+    PyBuffer_Release(&sig_v);
+    return result;
+}
+
+/* remove(id, keys): the post leaves each of its band keys' chains; its id is freed. */
 static PyObject *bands_remove(BandTable *t, PyObject *args)
 {
     int id;
+    PyObject *keys_o;
     Py_buffer v;
-    if (id_and_keys(args, &id, &v) < 0)
+    if (!PyArg_ParseTuple(args, "iO", &id, &keys_o) || !live_id(t, id) ||
+        read_keys(keys_o, &v) < 0)
         return NULL;
     const uint64_t *keys = v.buf;
     for (Py_ssize_t b = 0; b < v.len / 8; b++) {
@@ -975,39 +1073,45 @@ static PyObject *bands_remove(BandTable *t, PyObject *args)
         }
     }
     PyBuffer_Release(&v);
+    Py_CLEAR(t->names[id]);
+    t->free_next[id] = t->free_id;
+    t->free_id = id;
+    t->posts--;
     Py_RETURN_NONE;
 }
 
-static Py_ssize_t bands_len(BandTable *t) { return (Py_ssize_t)t->live; }
+static Py_ssize_t bands_len(BandTable *t) { return (Py_ssize_t)t->posts; }
 
 static void bands_dealloc(BandTable *t)
 {
+    for (int32_t i = 0; i < t->ids_top; i++)
+        Py_XDECREF(t->names[i]);
     PyMem_Free(t->slots);
     PyMem_Free(t->nodes);
+    PyMem_Free(t->names);
+    PyMem_Free(t->sigs);
     PyMem_Free(t->stamps);
+    PyMem_Free(t->free_next);
     Py_TYPE(t)->tp_free((PyObject *)t);
 }
 
 static PyObject *bands_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
-    BandTable *t = (BandTable *)type->tp_alloc(type, 0);
+    BandTable *t = (BandTable *)type->tp_alloc(type, 0); /* zeroed */
     if (t) {
-        t->slots = NULL;
-        t->mask = t->filled = t->live = 0;
-        t->nodes = NULL;
-        t->nodes_cap = t->nodes_top = 0;
         t->free_node = -1;
-        t->stamps = NULL;
-        t->stamps_cap = 0;
-        t->epoch = 0;
+        t->free_id = -1;
     }
     return (PyObject *)t;
 }
 
 static PyMethodDef bands_methods[] = {
     {"add", (PyCFunction)bands_add, METH_VARARGS,
-     "add(id, keys) -> ids already sharing one of the uint64 band keys (bytes), each once."},
-    {"remove", (PyCFunction)bands_remove, METH_VARARGS, "remove(id, keys): forget the id."},
+     "add(name, keys, sig, at_least) -> (id, names of the posts already sharing one of the "
+     "uint64 band keys, each once, whose signature agrees with sig in at_least places)."},
+    {"remove", (PyCFunction)bands_remove, METH_VARARGS, "remove(id, keys): forget the post."},
+    {"agreement", (PyCFunction)bands_agreement, METH_VARARGS,
+     "agreement(id, sig) -> the places in which the post's signature equals sig."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1017,7 +1121,8 @@ static PyTypeObject BandTableType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "streams.domain._speedups.BandTable",
     .tp_basicsize = sizeof(BandTable),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "One region's LSH band tables: band key -> the posts sharing it.",
+    .tp_doc = "One region's LSH band tables: band key -> the posts sharing it (names and "
+              "signatures kept).",
     .tp_new = bands_new,
     .tp_dealloc = (destructor)bands_dealloc,
     .tp_methods = bands_methods,
@@ -1027,6 +1132,8 @@ static PyTypeObject BandTableType = {
 static PyMethodDef methods[] = {
     {"overlap", overlap, METH_VARARGS,
      "overlap(a, b) -> (shared, distinct in a, distinct in b) of two uint32 buffers."},
+    {"overlap_text", overlap_text, METH_VARARGS,
+     "overlap_text(a, text, k, mul) -> overlap(a, the k-gram hashes of text)."},
     {"matching_blocks", matching_blocks, METH_VARARGS,
      "matching_blocks(a, b) -> difflib's get_matching_blocks for two lists of words (no junk)."},
     {"clean_words", clean_words, METH_O,
@@ -1037,8 +1144,6 @@ static PyMethodDef methods[] = {
      "does not take."},
     {"sign", sign, METH_VARARGS,
      "sign(texts, k, mul, a, b) -> (k-gram hashes per text, MinHash values)."},
-    {"agreeing", agreeing, METH_VARARGS,
-     "agreeing(sig, sigs, at_least) -> indices of signatures agreeing in at_least places."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -145,6 +145,14 @@ class Signer:
             return np.frombuffer(grams, dtype=_U32)
         return self.shingle_batch([normalized])[0]
 
+    def similarity(self, shingles: np.ndarray, normalized: str) -> Similarity:
+        """similarity(shingles, self.shingles(normalized)): a candidate is compared from
+        its stored text, in one compiled step when built."""
+        fast = speedups.compiled
+        if fast is not None:
+            return _similarity_of(*fast.overlap_text(shingles, normalized, self.k, self._mul_bytes))
+        return similarity(shingles, self.shingles(normalized))
+
     def signatures(self, shingle_sets: Sequence[np.ndarray]) -> np.ndarray:
         """MinHash values (n × num_perm, uint32) equal to datasketch's update_batch.
 
@@ -536,18 +544,18 @@ def similarity(a: np.ndarray | Set[int], b: np.ndarray | Set[int]) -> Similarity
     """
     fast = speedups.compiled
     if fast is not None and isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
-        inter, la, lb = fast.overlap(a, b)
-        if not la or not lb:
-            return Similarity(0.0, 0.0, min(la, lb), max(la, lb))
-        return Similarity(inter / (la + lb - inter), inter / min(la, lb), min(la, lb), max(la, lb))
+        return _similarity_of(*fast.overlap(a, b))
     sa = set(a.tolist()) if isinstance(a, np.ndarray) else a
     sb = set(b.tolist()) if isinstance(b, np.ndarray) else b
-    if not sa or not sb:
-        return Similarity(0.0, 0.0, min(len(sa), len(sb)), max(len(sa), len(sb)))
-    inter = len(sa & sb)
-    union = len(sa) + len(sb) - inter
-    shorter, longer = min(len(sa), len(sb)), max(len(sa), len(sb))
-    return Similarity(inter / union, inter / shorter, shorter, longer)
+    return _similarity_of(len(sa & sb), len(sa), len(sb))
+
+
+def _similarity_of(inter: int, la: int, lb: int) -> Similarity:
+    """Similarity of two sets of la and lb values sharing inter."""
+    shorter, longer = (la, lb) if la <= lb else (lb, la)
+    if not shorter:
+        return Similarity(0.0, 0.0, shorter, longer)
+    return Similarity(inter / (la + lb - inter), inter / shorter, shorter, longer)
 
 
 class CandidateIndex:
@@ -556,23 +564,22 @@ class CandidateIndex:
     In memory only: it is derived from the dedup state and rebuilt from it
     after a restart or a rebalance, so it needs no changelog of its own. With
     the compiled twins, a region's band tables are one speedups.BandTable that
-    knows posts by number; in Python, a dict whose bucket holds a bare key
-    until a second key arrives (most buckets hold one), which saves a list per
-    band per mention. The choice is made when the index is built. Each key keeps its
-    signature (4 bytes a permutation), so candidates a band collision brought
-    in by chance are dropped without reading their records from the store, and
-    its time, so candidates can be taken earliest first or from a recent span.
+    knows posts by number and keeps their keys and signatures; in Python, a dict
+    whose bucket holds a bare key until a second key arrives (most buckets hold
+    one), which saves a list per band per mention. The choice is made when the
+    index is built. Each key keeps its signature (4 bytes a permutation), so
+    candidates a band collision brought in by chance are dropped without reading
+    their records from the store, and its time, so candidates can be taken
+    earliest first or from a recent span.
     """
 
     def __init__(self) -> None:
-        # Compiled: posts by number (_ids, _names, numbers freed for reuse in _free);
-        # band keys kept as bytes. Python: band keys kept as a tuple of ints.
         self._fast = speedups.compiled
         self._tables: dict[str, Any] = {}
-        self._keys: dict[str, tuple[str, Any, bytes, float]] = {}
-        self._ids: dict[str, int] = {}
-        self._names: list[str] = []
-        self._free: list[int] = []
+        # key -> (region, band keys, signature, time). Compiled: band keys as bytes and,
+        # for the signature, the key's number in its region's BandTable, which holds it.
+        # Python: band keys as a tuple of ints, the signature as bytes.
+        self._keys: dict[str, tuple[str, Any, Any, float]] = {}
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -581,53 +588,50 @@ class CandidateIndex:
         return key in self._keys
 
     def add(
-        self, key: str, region: str, band_keys: Iterable[int], sig: bytes, at: float = 0.0
+        self,
+        key: str,
+        region: str,
+        band_keys: Iterable[int],
+        sig: bytes,
+        at: float = 0.0,
+        agreeing: int = 0,
     ) -> set[str]:
-        """Index a key; returns the keys already sharing a band with it (its candidates).
+        """Index a key; returns the keys already sharing a band with it (its candidates)
+        whose signature agrees with ``sig`` in at least ``agreeing`` places.
 
         One pass does both: the desk indexes every post it decides anyway, and
         the band tables are large enough that each lookup is a cache miss.
         ``sig`` is the key's MinHash signature as little-endian uint32 bytes, ``at``
         its post's time.
         """
-        found: set[str] = set()
         if key in self._keys:
-            return found
+            return set()
         if self._fast is not None:
-            return self._add_fast(key, region, band_keys, sig, at)
+            bk = np.asarray(band_keys, dtype=np.uint64).tobytes()
+            table = self._tables.get(region)
+            if table is None:
+                table = self._tables[region] = self._fast.BandTable()
+            number, found = table.add(key, bk, sig, agreeing)
+            self._keys[key] = (region, bk, number, at)
+            return set(found)
         bk = tuple(band_keys.tolist() if isinstance(band_keys, np.ndarray) else band_keys)
-        table = self._tables.setdefault(region, {})
+        buckets = self._tables.setdefault(region, {})
+        candidates: set[str] = set()
         for k in bk:
-            bucket = table.get(k)
+            bucket = buckets.get(k)
             if bucket is None:
-                table[k] = key
+                buckets[k] = key
             elif isinstance(bucket, str):
-                found.add(bucket)
-                table[k] = [bucket, key]
+                candidates.add(bucket)
+                buckets[k] = [bucket, key]
             else:
-                found.update(bucket)
+                candidates.update(bucket)
                 bucket.append(key)
         self._keys[key] = (region, bk, sig, at)
-        found.discard(key)  # two of its bands with one key (never in practice)
-        return found
-
-    def _add_fast(
-        self, key: str, region: str, band_keys: Iterable[int], sig: bytes, at: float
-    ) -> set[str]:
-        bk = np.asarray(band_keys, dtype=np.uint64).tobytes()
-        table = self._tables.get(region)
-        if table is None:
-            table = self._tables[region] = self._fast.BandTable()  # type: ignore[union-attr]
-        if self._free:
-            slot = self._free.pop()
-            self._names[slot] = key
-        else:
-            slot = len(self._names)
-            self._names.append(key)
-        self._ids[key] = slot
-        self._keys[key] = (region, bk, sig, at)
-        names = self._names
-        return {names[i] for i in table.add(slot, bk)}
+        candidates.discard(key)  # two of its bands with one key (never in practice)
+        if not agreeing:
+            return candidates
+        return set(self.agreeing(candidates, np.frombuffer(sig, dtype="<u4"), agreeing))
 
     def agreeing(self, keys: Iterable[str], sig: np.ndarray, at_least: int) -> list[str]:
         """The keys whose signature agrees with ``sig`` in at least ``at_least`` places.
@@ -635,17 +639,17 @@ class CandidateIndex:
         Agreement estimates the Jaccard of the two texts' k-gram sets; one numpy
         comparison for all the candidates of a post.
         """
-        indexed = [(k, e[2]) for k in keys if (e := self._keys.get(k)) is not None]
+        indexed = [(k, e) for k in keys if (e := self._keys.get(k)) is not None]
         if not indexed:
             return []
-        keys = [k for k, _ in indexed]
-        sigs = [s for _, s in indexed]
-        fast = speedups.compiled
-        if fast is not None:
-            return [keys[i] for i in fast.agreeing(sig, sigs, at_least)]
-        stacked = np.frombuffer(b"".join(sigs), dtype="<u4")
-        agree = np.count_nonzero(stacked.reshape(len(keys), -1) == sig, axis=1)
-        return [k for k, n in zip(keys, agree.tolist(), strict=True) if n >= at_least]
+        if self._fast is not None:
+            mine = sig.astype("<u4", copy=False).tobytes()
+            return [
+                k for k, e in indexed if self._tables[e[0]].agreement(e[2], mine) >= at_least
+            ]
+        stacked = np.frombuffer(b"".join(e[2] for _, e in indexed), dtype="<u4")
+        agree = np.count_nonzero(stacked.reshape(len(indexed), -1) == sig, axis=1)
+        return [k for (k, _), n in zip(indexed, agree.tolist(), strict=True) if n >= at_least]
 
     def by_time(self, keys: Iterable[str], since: float = float("-inf")) -> list[str]:
         """The indexed keys among ``keys`` posted at ``since`` or later, earliest first."""
@@ -664,10 +668,7 @@ class CandidateIndex:
         region, bk = entry[0], entry[1]
         table = self._tables[region]
         if self._fast is not None:
-            slot = self._ids.pop(key)
-            table.remove(slot, bk)
-            self._names[slot] = ""
-            self._free.append(slot)
+            table.remove(entry[2], bk)
             return
         for k in bk:
             bucket = table.get(k)
@@ -687,6 +688,3 @@ class CandidateIndex:
     def clear(self) -> None:
         self._tables.clear()
         self._keys.clear()
-        self._ids.clear()
-        self._names.clear()
-        self._free.clear()

@@ -45,6 +45,7 @@ from schemas.models import (
     StatusCommand,
     TickCommand,
 )
+from streams.domain import speedups
 from streams.domain.dedup import (
     EDGE_WORDS,
     MIN_KEPT,
@@ -515,9 +516,16 @@ class Desk:
         at = p.at
         # Time first: fire the region's due timers and expire the window up to now.
         self._advance(p.rk, at, out)
-        # Indexed now (every decided post is), which also yields its LSH candidates.
+        # Indexed now (every decided post is), which also yields its LSH candidates:
+        # for a text long enough to be told by its words, only those whose MinHash
+        # agrees enough (an estimate of the Jaccard, cheap; it drops the candidates a
+        # band collision brought in by chance before their records are read).
         sig = p.sig.astype("<u4", copy=False).tobytes()
-        original = self._find_original(p, self._cand.add(m.id, p.rk, p.band_keys, sig, at))
+        long_enough = p.words >= self.dedup.min_words
+        candidates = self._cand.add(
+            m.id, p.rk, p.band_keys, sig, at, agreeing=self._prefilter if long_enough else 0
+        )
+        original = self._find_original(p, candidates)
         status: Literal["accepted", "duplicate"] = "accepted"
         incident_id: str | None = None
         duplicate_of: str | None = None
@@ -609,7 +617,11 @@ class Desk:
         return found
 
     def _find_original(self, p: Prepared, candidates: set[str]) -> MentionRecord | None:
-        """The first-seen mention this one copies, or None."""
+        """The first-seen mention this one copies, or None.
+
+        ``candidates``: the LSH candidates; for a text of ``min_words`` or more,
+        those whose MinHash agrees in ``_prefilter`` places or more.
+        """
         if p.words < self.dedup.min_words:
             # "Мусор", "снег на дороге": hundreds of people write exactly this about
             # hundreds of places. A text this short says nothing about which post
@@ -620,11 +632,8 @@ class Desk:
         first = self._fp.get((p.rk, p.fp))
         if first is not None:
             found.add(first)
-        # MinHash agreement estimates the Jaccard: cheap, and enough to drop the
-        # candidates a band collision brought in by chance (before reading them).
-        # What the exact fingerprints found needs no estimate.
-        agreeing = self._cand.agreeing(candidates - found, p.sig, self._prefilter)
-        for cand_id in [*found, *agreeing]:
+        # What the exact fingerprints found needs no MinHash agreement.
+        for cand_id in [*found, *(candidates - found)]:
             cand = self._get_mention(cand_id)
             if cand is None:
                 continue
@@ -644,10 +653,10 @@ class Desk:
                 sim = Similarity(1.0, 1.0, len(p.norm), len(p.norm))
             elif too_short:
                 # Ranked by Jaccard: a short text is trivially "inside" a longer one.
-                jaccard = similarity(p.gram_set, self._cached_grams(cand)).jaccard
+                jaccard = self._similarity(p, cand).jaccard
                 sim = Similarity(jaccard, jaccard, 0, 0)
             else:
-                sim = similarity(p.gram_set, self._cached_grams(cand))
+                sim = self._similarity(p, cand)
                 if not self._is_copy(sim, p, cand, cand_words):
                     continue
             root = self._root(cand_id)
@@ -657,6 +666,12 @@ class Desk:
             if best is None or (score, -cand.at) > (best[0], -best[1]):
                 best = (score, cand.at, root.id)
         return self._get_mention(best[2]) if best else None
+
+    def _similarity(self, p: Prepared, cand: MentionRecord) -> Similarity:
+        """Exact k-gram similarity of the post and a candidate."""
+        if speedups.compiled is not None:  # the candidate's k-grams hashed as they are counted
+            return self.signer.similarity(p.shingles, cand.norm)
+        return similarity(p.gram_set, self._cached_grams(cand))
 
     def _cached_grams(self, rec: MentionRecord) -> GramSet:
         """Shingles of a candidate; popular originals are verified against again and again."""

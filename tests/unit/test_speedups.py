@@ -274,26 +274,34 @@ def test_overlap_counts_what_python_sets_count(a: list[int], b: list[int]) -> No
             st.integers(0, 30),  # which post
             st.sampled_from(["RU-MOW", "RU-SPE"]),
             st.lists(st.integers(0, 12) | st.integers(0, 2**64 - 1), min_size=3, max_size=3),
+            st.lists(st.integers(0, 2), min_size=4, max_size=4),  # its signature
+            st.integers(0, 5),  # the agreement asked of candidates
         ),
         max_size=120,
     )
 )
 def test_the_compiled_band_tables_find_what_the_python_ones_find(
-    ops: list[tuple[bool, int, str, list[int]]],
+    ops: list[tuple[bool, int, str, list[int], list[int], int]],
 ) -> None:
     python_index, compiled_index = both_indexes()
-    for add, post, region, bands in ops:
+    for add, post, region, bands, sig, agreeing in ops:
         key = f"p{post}"
+        sig_bytes = np.array(sig, dtype="<u4").tobytes()
         for index_ in (python_index, compiled_index):
             if add:
                 # salted with the band number, as Signer.band_keys does
                 keys = np.array(bands, dtype=np.uint64) ^ np.arange(3, dtype=np.uint64)
-                index_.last = index_.add(key, region, keys, b"\0" * 8, 0.0)  # type: ignore[attr-defined]
+                index_.last = index_.add(key, region, keys, sig_bytes, 0.0, agreeing)  # type: ignore[attr-defined]
             else:
                 index_.remove(key)
         if add:
             assert compiled_index.last == python_index.last  # type: ignore[attr-defined]
         assert len(compiled_index) == len(python_index)
+        everyone = [f"p{i}" for i in range(31)]
+        mine = np.array(sig, dtype=np.uint32)
+        assert compiled_index.agreeing(everyone, mine, agreeing) == python_index.agreeing(
+            everyone, mine, agreeing
+        )
 
 
 @needs_build
@@ -315,3 +323,17 @@ def test_the_compiled_band_tables_grow_and_forget_as_the_python_ones() -> None:
             python_index.remove(gone)
             compiled_index.remove(gone)
     assert len(compiled_index) == len(python_index) == 4000
+
+
+@needs_build
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=80), st.text(max_size=700), st.sampled_from([2, 3, 5, 8]))
+def test_similarity_to_a_stored_text_counts_what_python_sets_count(
+    mine: str, stored: str, k: int
+) -> None:
+    """A candidate is compared from its stored text (its k-grams hashed on the way),
+    texts longer than the compiled step's stack buffer too."""
+    signer = Signer(num_perm=16, k=k)
+    got = signer.similarity(signer.shingles(mine), stored)
+    with python_only():
+        assert got == signer.similarity(signer.shingles(mine), stored)
