@@ -644,9 +644,7 @@ class CandidateIndex:
             return []
         if self._fast is not None:
             mine = sig.astype("<u4", copy=False).tobytes()
-            return [
-                k for k, e in indexed if self._tables[e[0]].agreement(e[2], mine) >= at_least
-            ]
+            return [k for k, e in indexed if self._tables[e[0]].agreement(e[2], mine) >= at_least]
         stacked = np.frombuffer(b"".join(e[2] for _, e in indexed), dtype="<u4")
         agree = np.count_nonzero(stacked.reshape(len(indexed), -1) == sig, axis=1)
         return [k for (k, _), n in zip(indexed, agree.tolist(), strict=True) if n >= at_least]
