@@ -494,11 +494,11 @@ done:
 /* ------------------------------------------------------------------ overlap */
 
 /* An open-addressing set of uint32 values, for counting distinct values. */
-#define U32SET_LOCAL 1024 /* slots kept on the stack: texts up to ~500 k-grams */
+#define U32SET_LOCAL 2048 /* slots kept on the stack: two texts of ~500 k-grams */
 
 typedef struct {
     uint32_t *keys;
-    uint8_t *used;
+    uint8_t *used; /* 0: empty; else the marks of the value held */
     size_t mask;
     uint32_t local_keys[U32SET_LOCAL];
     uint8_t local_used[U32SET_LOCAL];
@@ -529,56 +529,45 @@ static void u32set_free(U32Set *t)
         PyMem_Free(t->used);
 }
 
-/* Adds v; returns 1 when it was new. */
-static int u32set_add(U32Set *t, uint32_t v)
+/* Marks v with mark (1 or 2), adding it when new; returns its marks before. */
+static uint8_t u32set_mark(U32Set *t, uint32_t v, uint8_t mark)
 {
     size_t at = (v * 0x9E3779B1u) & t->mask;
     while (t->used[at]) {
-        if (t->keys[at] == v)
-            return 0;
+        if (t->keys[at] == v) {
+            uint8_t was = t->used[at];
+            t->used[at] = was | mark;
+            return was;
+        }
         at = (at + 1) & t->mask;
     }
-    t->used[at] = 1;
+    t->used[at] = mark;
     t->keys[at] = v;
-    return 1;
-}
-
-static int u32set_has(const U32Set *t, uint32_t v)
-{
-    size_t at = (v * 0x9E3779B1u) & t->mask;
-    while (t->used[at]) {
-        if (t->keys[at] == v)
-            return 1;
-        at = (at + 1) & t->mask;
-    }
     return 0;
 }
 
 /* (shared, distinct in a, distinct in b) of two arrays of uint32 k-gram hashes (repeats
- * allowed): what similarity() computes with Python sets. */
+ * allowed): what similarity() computes with Python sets. One table for both: each
+ * value marked with the arrays it is in. */
 static PyObject *count_overlap(const uint32_t *a, Py_ssize_t na, const uint32_t *b, Py_ssize_t nb)
 {
     Py_ssize_t ua = 0, ub = 0, shared = 0;
-    U32Set sa, sb;
-    sa.keys = sb.keys = NULL;
-    sa.used = sb.used = NULL;
-    PyObject *result = NULL;
-    if (u32set_init(&sa, na) < 0 || u32set_init(&sb, nb) < 0) {
-        PyErr_NoMemory();
-        goto done;
+    U32Set set;
+    if (u32set_init(&set, na + nb) < 0) {
+        u32set_free(&set);
+        return PyErr_NoMemory();
     }
     for (Py_ssize_t i = 0; i < na; i++)
-        ua += u32set_add(&sa, a[i]);
-    for (Py_ssize_t i = 0; i < nb; i++)
-        if (u32set_add(&sb, b[i])) {
+        ua += u32set_mark(&set, a[i], 1) == 0;
+    for (Py_ssize_t i = 0; i < nb; i++) {
+        uint8_t was = u32set_mark(&set, b[i], 2);
+        if (!(was & 2)) {
             ub++;
-            shared += u32set_has(&sa, b[i]);
+            shared += was == 1;
         }
-    result = Py_BuildValue("(nnn)", shared, ua, ub);
-done:
-    u32set_free(&sa);
-    u32set_free(&sb);
-    return result;
+    }
+    u32set_free(&set);
+    return Py_BuildValue("(nnn)", shared, ua, ub);
 }
 
 /* overlap(a, b) -> (shared, distinct in a, distinct in b) for two buffers of uint32
@@ -967,12 +956,21 @@ static PyObject *bands_add(BandTable *t, PyObject *args)
     t->stamps[id] = t->epoch; /* never itself */
     /* From here on the post is in the table: a failure leaves it in the chains it
      * joined, which is still a consistent table (remove() takes it out). */
+    while ((t->filled + (size_t)n + 1) * 10 > (t->mask + 1) * 6 || !t->slots)
+        if (bands_grow(t) < 0) { /* grown first: room for every key of the post */
+            PyErr_NoMemory();
+            goto fail;
+        }
+    /* Each key's slot is a cache miss in a large table: all of them asked for at once,
+     * then each chain's first node, so the misses overlap instead of queueing. */
+    for (Py_ssize_t b = 0; b < n; b++)
+        __builtin_prefetch(&t->slots[band_hash(keys[b]) & t->mask]);
     for (Py_ssize_t b = 0; b < n; b++) {
-        if ((t->filled + 1) * 10 > (t->mask + 1) * 6 || !t->slots)
-            if (bands_grow(t) < 0) {
-                PyErr_NoMemory();
-                goto fail;
-            }
+        BandSlot *s = bands_find(t, keys[b]);
+        if (s)
+            __builtin_prefetch(&t->nodes[s->head]);
+    }
+    for (Py_ssize_t b = 0; b < n; b++) {
         BandSlot *s = bands_find(t, keys[b]);
         if (s) {
             for (int32_t x = s->head; x >= 0; x = t->nodes[x].next) {

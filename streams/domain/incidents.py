@@ -261,6 +261,7 @@ class Prepared:
     norm: str
     shingles: np.ndarray
     sig: np.ndarray
+    sig_bytes: bytes  # the signature as little-endian uint32 values, as stored
     band_keys: np.ndarray
     word_list: list[str]
     words: int
@@ -316,6 +317,12 @@ class Prepared:
         if self._places is None:
             self._places = place_marks(self.mention.text)
         return self._places
+
+
+def _word_count(norm: str) -> int:
+    """len(norm.split()) of a normalized text (words joined by single spaces, perhaps
+    cut at _MAX_NORM), without making the words."""
+    return norm.count(" ") + 1 - norm.endswith(" ") if norm else 0
 
 
 class Desk:
@@ -485,6 +492,8 @@ class Desk:
         norms = [" ".join(w) for w in words]
         shingles, sigs = self.signer.sign(norms)
         bands = self.signer.band_keys(sigs)
+        sig_bytes = sigs.astype("<u4", copy=False).tobytes()
+        width = 4 * sigs.shape[1]
         return [
             Prepared(
                 mention=m,
@@ -494,6 +503,7 @@ class Desk:
                 address_key=_address_key(m.place.address),
                 shingles=shingles[i],
                 sig=sigs[i],
+                sig_bytes=sig_bytes[i * width : (i + 1) * width],
                 band_keys=bands[i],
                 word_list=w,
                 words=len(w),
@@ -520,7 +530,7 @@ class Desk:
         # for a text long enough to be told by its words, only those whose MinHash
         # agrees enough (an estimate of the Jaccard, cheap; it drops the candidates a
         # band collision brought in by chance before their records are read).
-        sig = p.sig.astype("<u4", copy=False).tobytes()
+        sig = p.sig_bytes
         long_enough = p.words >= self.dedup.min_words
         candidates = self._cand.add(
             m.id, p.rk, p.band_keys, sig, at, agreeing=self._prefilter if long_enough else 0
@@ -640,14 +650,13 @@ class Desk:
             exact = cand.fp == p.fp
             if not self._in_window(p, cand) or self._other_place(p, cand):
                 continue
-            cand_words = cand.norm.split()
             # Five short words ("мешки с мусором на газоне") are as common as fewer:
             # below _MIN_INSIDE_GRAMS a text is never "inside" another, so the short rules.
             grams = min(len(p.shingles), len(cand.norm) - self.signer.k + 1)
-            too_short = min(p.words, len(cand_words)) < self.dedup.min_words or (
+            too_short = min(p.words, _word_count(cand.norm)) < self.dedup.min_words or (
                 grams < _MIN_INSIDE_GRAMS
             )
-            if too_short and not self._short_match(p, cand, cand_words):
+            if too_short and not self._short_match(p, cand, cand.norm.split()):
                 continue  # one of the two is too short to tell which post the other copies
             if exact:
                 sim = Similarity(1.0, 1.0, len(p.norm), len(p.norm))
@@ -657,7 +666,7 @@ class Desk:
                 sim = Similarity(jaccard, jaccard, 0, 0)
             else:
                 sim = self._similarity(p, cand)
-                if not self._is_copy(sim, p, cand, cand_words):
+                if not self._is_copy(sim, p, cand):
                     continue
             root = self._root(cand_id)
             if root is None or (root.id != cand_id and self._other_place(p, root)):
@@ -778,26 +787,27 @@ class Desk:
             return haversine_m(geo, GeoPoint(lat=rec.lat, lon=rec.lon)) <= 100
         return bool(p.address_key and p.address_key == rec.address_key)
 
-    def _is_copy(
-        self, sim: Similarity, p: Prepared, cand: MentionRecord, cand_words: list[str]
-    ) -> bool:
+    def _is_copy(self, sim: Similarity, p: Prepared, cand: MentionRecord) -> bool:
         """Close in characters, and the words say copy rather than a shared template."""
         d = self.dedup
-        few = min(p.words, len(cand_words)) <= d.sentence_words
+        few = min(p.words, _word_count(cand.norm)) <= d.sentence_words
         # A cut-off tail or an added wrapper: one text almost inside the other,
         # and the shorter one long enough to mean something.
         inside = sim.shorter >= _MIN_INSIDE_GRAMS and sim.shorter >= 0.4 * sim.longer
         if few:  # the words decide, in order
             aligned = inside and sim.containment >= d.aligned_containment
             return (sim.jaccard >= d.threshold or aligned) and self._few_words_copy(
-                p, cand, cand_words
+                p, cand, cand.norm.split()
             )
         if sim.jaccard >= d.threshold or (inside and sim.containment >= d.containment):
+            cand_words = cand.norm.split()
             share = word_containment(p.word_list, cand_words, at_least=d.word_containment)
             if share >= d.word_containment:
                 return True
         elif not (inside and sim.containment >= d.aligned_containment):
-            return False
+            return False  # most candidates: a shared sentence or two, no more
+        else:
+            cand_words = cand.norm.split()
         # Words added at the edges (a wrapper or sign-off nobody listed), a tail
         # cut with a feed's own marker, glued words: the aligned words decide.
         return self._carries(p, cand, cand_words)

@@ -20,6 +20,7 @@ from streams.domain.dedup import (
     similarity,
     word_containment,
 )
+from streams.domain.incidents import _word_count
 from streams.domain.normalize import normalize_text, words_and_breaks
 
 
@@ -285,3 +286,13 @@ def test_the_word_prefilter_never_refuses_what_the_alignment_keeps(
     for typo in (near, misspelt):
         if carries(original, copy, max_added=4, min_kept=0.9999, typo=typo):
             assert Partners(copy).of_all(original)
+
+
+@given(
+    st.lists(st.text(alphabet="абв5", min_size=1, max_size=6), max_size=12),
+    st.integers(0, 60),
+)
+def test_a_stored_texts_words_are_counted_without_splitting(words: list[str], cap: int) -> None:
+    """The desk counts a candidate's words from its stored text, which may be cut."""
+    norm = " ".join(words)[:cap]
+    assert _word_count(norm) == len(norm.split())
