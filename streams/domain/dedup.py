@@ -614,10 +614,10 @@ class CandidateIndex:
             number, found = table.add(key, bk, sig, agreeing)
             self._keys[key] = (region, bk, number, at)
             return set(found)
-        bk = tuple(band_keys.tolist() if isinstance(band_keys, np.ndarray) else band_keys)
+        bands = tuple(band_keys.tolist() if isinstance(band_keys, np.ndarray) else band_keys)
         buckets = self._tables.setdefault(region, {})
         candidates: set[str] = set()
-        for k in bk:
+        for k in bands:
             bucket = buckets.get(k)
             if bucket is None:
                 buckets[k] = key
@@ -627,7 +627,7 @@ class CandidateIndex:
             else:
                 candidates.update(bucket)
                 bucket.append(key)
-        self._keys[key] = (region, bk, sig, at)
+        self._keys[key] = (region, bands, sig, at)
         candidates.discard(key)  # two of its bands with one key (never in practice)
         if not agreeing:
             return candidates
