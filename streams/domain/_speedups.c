@@ -390,19 +390,38 @@ static Py_ssize_t ngrams_of(PyObject *s, int k)
 
 /* The hash of every run of k code points of s (Signer._grams): h gets ngrams_of(s, k)
  * values. */
+/* One pass per position in the gram, over all grams (as Signer._grams does with
+ * numpy): the passes vectorise, where one gram at a time is a chain of multiplies. */
+#define GRAMS_OF(T)                                                                        \
+    do {                                                                                   \
+        const T *cp = (const T *)data;                                                     \
+        for (int j = 0; j < k; j++) {                                                      \
+            uint32_t m = mul[j];                                                           \
+            for (Py_ssize_t i = 0; i < whole; i++)                                         \
+                h[i] = (h[i] * 31u) ^ ((uint32_t)cp[i + j] * m);                           \
+        }                                                                                  \
+    } while (0)
+
 static void grams_of(PyObject *s, int k, const uint32_t *mul, uint32_t *h)
 {
-    Py_ssize_t n = PyUnicode_GET_LENGTH(s), ngrams = ngrams_of(s, k);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
     int kind = PyUnicode_KIND(s);
     const void *data = PyUnicode_DATA(s);
-    for (Py_ssize_t i = 0; i < ngrams; i++) {
+    Py_ssize_t whole = n >= k ? n - k + 1 : 0; /* grams inside the text */
+    memset(h, 0, (size_t)whole * sizeof(uint32_t));
+    if (kind == PyUnicode_1BYTE_KIND)
+        GRAMS_OF(Py_UCS1);
+    else if (kind == PyUnicode_2BYTE_KIND)
+        GRAMS_OF(Py_UCS2);
+    else
+        GRAMS_OF(Py_UCS4);
+    if (!whole) { /* shorter than k: the one gram of the text padded with \x01 */
         uint32_t v = 0;
         for (int j = 0; j < k; j++) {
-            Py_ssize_t at = i + j;
-            uint32_t cp = at < n ? (uint32_t)PyUnicode_READ(kind, data, at) : 1u;
+            uint32_t cp = j < n ? (uint32_t)PyUnicode_READ(kind, data, j) : 1u;
             v = (v * 31u) ^ (cp * mul[j]);
         }
-        h[i] = v;
+        h[0] = v;
     }
 }
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from schemas.models import (
     AssignCommand,
@@ -22,7 +24,7 @@ from schemas.models import (
     StatusCommand,
     TickCommand,
 )
-from streams.domain.incidents import Desk, Outcome
+from streams.domain.incidents import Desk, Outcome, _iso
 from streams.settings import DedupSettings, GroupingSettings, SlaSettings
 
 MSK = timezone(timedelta(hours=3))
@@ -550,3 +552,17 @@ def test_a_post_that_joins_after_an_answer_gets_that_answer_once() -> None:
         ),
     )
     assert "reopened" in [e.type for e in d.events] and d.replies == []
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(2000, 1, 1),
+        max_value=datetime(2100, 1, 1),
+        timezones=st.none() | st.timezones() | st.just(UTC) | st.just(MSK),
+    )
+)
+def test_a_posts_time_is_stored_as_it_was_written(at: datetime) -> None:
+    """A reopened incident's opening time is read back from the mention's record:
+    the same instant and offset as datetime.isoformat gave (the earlier format)."""
+    back, before = datetime.fromisoformat(_iso(at)), datetime.fromisoformat(at.isoformat())
+    assert back == before and back.utcoffset() == before.utcoffset()
