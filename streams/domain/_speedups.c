@@ -152,6 +152,18 @@ static PyObject *new_str(const Py_UCS4 *s, Py_ssize_t n)
     return str;
 }
 
+/* new_str of a word with a Cyrillic letter in it: two bytes a character at once. */
+static PyObject *new_str2(const Py_UCS4 *s, Py_ssize_t n)
+{
+    PyObject *str = PyUnicode_New(n, 0xFFFF);
+    if (!str)
+        return NULL;
+    Py_UCS2 *to = PyUnicode_2BYTE_DATA(str);
+    for (Py_ssize_t i = 0; i < n; i++)
+        to[i] = (Py_UCS2)s[i];
+    return str;
+}
+
 /* clean_words on low[0:len], the lower-cased text (changed in place): ё -> е, runs
  * of letters and digits, look-alikes folded inside words that mix Latin and
  * Cyrillic letters. A new list of str, or NULL with an exception set. */
@@ -168,18 +180,24 @@ static PyObject *split_words(Py_UCS4 *low, Py_ssize_t len)
             i++;
             continue;
         }
-        Py_ssize_t j = i;
-        int mixed = 0;
+        Py_ssize_t j = i + 1;
+        int latin = is_latin(low[i]), cyr = !latin && is_cyr(low[i]);
         while (j < len && is_word(low[j])) {
-            if (j > i && ((is_latin(low[j]) && is_cyr(low[j - 1])) ||
-                          (is_cyr(low[j]) && is_latin(low[j - 1]))))
-                mixed = 1;
+            latin |= is_latin(low[j]);
+            cyr |= is_cyr(low[j]);
             j++;
         }
-        if (any_latin && mixed)
+        /* A word with Latin and Cyrillic letters has them side by side somewhere
+         * (digits aside: "2к3" is not mixed). */
+        int mixed = 0;
+        if (any_latin && latin && cyr)
+            for (Py_ssize_t m = i + 1; m < j && !mixed; m++)
+                mixed = (is_latin(low[m]) && is_cyr(low[m - 1])) ||
+                        (is_cyr(low[m]) && is_latin(low[m - 1]));
+        if (mixed)
             for (Py_ssize_t m = i; m < j; m++)
                 low[m] = homoglyph(low[m]);
-        PyObject *w = new_str(low + i, j - i);
+        PyObject *w = mixed || !cyr ? new_str(low + i, j - i) : new_str2(low + i, j - i);
         if (!w || PyList_Append(words, w) < 0) {
             Py_XDECREF(w);
             Py_DECREF(words);
@@ -210,39 +228,57 @@ static PyObject *clean_words(PyObject *self, PyObject *arg)
     PyObject *result = NULL;
 
     /* NFKC, links test, pictographs to spaces, whitespace collapsed: strip_noise_cut
-     * up to _strip_wrappers, on the texts the fast path takes. */
-    for (Py_ssize_t i = 0; i < n; i++) {
-        Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        int k = kind_of(c);
-        const Py_UCS4 *nfkc = NULL; /* what NFKC makes of c when not c itself */
-        if (k == C_OTHER) {
-            if (c == 0x2116)
-                nfkc = U"No";
-            else if (c == 0x2026)
-                nfkc = U"...";
-            else
-                goto fallback;
-        }
-        if (k == C_SPACE || k == C_PICTO) {
-            pending = 1;
-            continue;
-        }
-        if (pending && len)
-            out[len++] = ' ';
-        pending = 0;
-        if (nfkc)
-            while (*nfkc)
-                out[len++] = *nfkc++;
-        else
-            out[len++] = c;
+     * up to _strip_wrappers, on the texts the fast path takes. out gets the text, low
+     * its lower case. */
+#define EMIT(ch)                                                                           \
+    do {                                                                                   \
+        Py_UCS4 e_ = (ch);                                                                 \
+        out[len] = e_;                                                                     \
+        low[len++] = lower_of(e_);                                                         \
+    } while (0)
+#define NOISE_LOOP(T)                                                                      \
+    for (Py_ssize_t i = 0; i < n; i++) {                                                   \
+        Py_UCS4 c = ((const T *)data)[i];                                                  \
+        /* The common characters first: Cyrillic letters, printable ASCII but @. */        \
+        int common = (c >= 0x0410 && c <= 0x044F) || (c > 0x20 && c < 0x7F && c != '@');  \
+        int k = common ? C_KEEP : kind_of(c);                                              \
+        const Py_UCS4 *nfkc = NULL; /* what NFKC makes of c when not c itself */           \
+        if (k == C_OTHER) {                                                                \
+            if (c == 0x2116)                                                               \
+                nfkc = U"No";                                                              \
+            else if (c == 0x2026)                                                          \
+                nfkc = U"...";                                                             \
+            else                                                                           \
+                goto fallback;                                                             \
+        }                                                                                  \
+        if (k == C_SPACE || k == C_PICTO) {                                                \
+            pending = 1;                                                                   \
+            continue;                                                                      \
+        }                                                                                  \
+        if (pending && len)                                                                \
+            EMIT(' ');                                                                     \
+        pending = 0;                                                                       \
+        if (nfkc)                                                                          \
+            while (*nfkc)                                                                  \
+                EMIT(*nfkc++);                                                             \
+        else                                                                               \
+            EMIT(c);                                                                       \
     }
-    for (Py_ssize_t i = 0; i < len; i++)
-        low[i] = lower_of(out[i]);
+    if (kind == PyUnicode_1BYTE_KIND)
+        NOISE_LOOP(Py_UCS1)
+    else if (kind == PyUnicode_2BYTE_KIND)
+        NOISE_LOOP(Py_UCS2)
+    else
+        NOISE_LOOP(Py_UCS4)
+#undef NOISE_LOOP
+#undef EMIT
 
     /* What only the Python path handles: links and VK markup, seen (as _strip_links
      * sees them) before hashtags are removed. */
     int hashes = 0;
     for (Py_ssize_t i = 0; i < len; i++) {
+        if (low[i] > 'w')
+            continue; /* Cyrillic and most letters: none of : w . [ # */
         if (low[i] == ':' && starts(low, len, i, U"://"))
             goto fallback;
         if (low[i] == 'w' && starts(low, len, i, U"www."))

@@ -229,7 +229,7 @@ class GivenUp:
     key: bytes | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     """What one input produced: messages to publish, in this order."""
 
@@ -442,8 +442,11 @@ class Desk:
                 heapq.heappush(self._archive_expiry[a.rk], (a.at, a.id))
         self._built = True
 
-    def _index_mention(self, m: MentionRecord, band_keys: np.ndarray) -> None:
-        self._cand.add(m.id, m.rk, band_keys, m.sig, m.at)
+    def _index_mention(self, m: MentionRecord, band_keys: np.ndarray | None) -> None:
+        """Index a mention read back from the store; None for band_keys: one that
+        resolve() has put in the candidate index already."""
+        if band_keys is not None:
+            self._cand.add(m.id, m.rk, band_keys, m.sig, m.at)
         self._fp.setdefault((m.rk, m.fp), m.id)
         if m.norm.count(" ") < _SHORT_SPAN_WORDS:
             self._short_texts.setdefault((m.rk, m.norm), m.id)
@@ -574,7 +577,7 @@ class Desk:
             address_key=p.address_key,
         )
         self._put_mention(rec)
-        self._index_mention(rec, p.band_keys)
+        self._index_mention(rec, None)  # in the candidate index since the lookup
         if m.id in self._parked:
             self._unpark(m.id, out)
         out.mentions.insert(
@@ -659,7 +662,8 @@ class Desk:
             # Five short words ("мешки с мусором на газоне") are as common as fewer:
             # below _MIN_INSIDE_GRAMS a text is never "inside" another, so the short rules.
             grams = min(len(p.shingles), len(cand.norm) - self.signer.k + 1)
-            too_short = min(p.words, _word_count(cand.norm)) < self.dedup.min_words or (
+            cand_count = _word_count(cand.norm)
+            too_short = min(p.words, cand_count) < self.dedup.min_words or (
                 grams < _MIN_INSIDE_GRAMS
             )
             if too_short and not self._short_match(p, cand, cand.norm.split()):
@@ -672,7 +676,7 @@ class Desk:
                 sim = Similarity(jaccard, jaccard, 0, 0)
             else:
                 sim = self._similarity(p, cand)
-                if not self._is_copy(sim, p, cand):
+                if not self._is_copy(sim, p, cand, cand_count):
                     continue
             root = self._root(cand_id)
             if root is None or (root.id != cand_id and self._other_place(p, root)):
@@ -793,10 +797,11 @@ class Desk:
             return haversine_m(geo, GeoPoint(lat=rec.lat, lon=rec.lon)) <= 100
         return bool(p.address_key and p.address_key == rec.address_key)
 
-    def _is_copy(self, sim: Similarity, p: Prepared, cand: MentionRecord) -> bool:
-        """Close in characters, and the words say copy rather than a shared template."""
+    def _is_copy(self, sim: Similarity, p: Prepared, cand: MentionRecord, cand_count: int) -> bool:
+        """Close in characters, and the words say copy rather than a shared template
+        (``cand_count``: the candidate's words)."""
         d = self.dedup
-        few = min(p.words, _word_count(cand.norm)) <= d.sentence_words
+        few = min(p.words, cand_count) <= d.sentence_words
         # A cut-off tail or an added wrapper: one text almost inside the other,
         # and the shorter one long enough to mean something.
         inside = sim.shorter >= _MIN_INSIDE_GRAMS and sim.shorter >= 0.4 * sim.longer

@@ -8,16 +8,21 @@ holds each pair equal, on every Unicode code point and on generated texts.
 
 - ``clean_words``: ``strip_noise_cut`` and ``clean_words`` of normalize.py in
   one pass, for texts of Cyrillic, ASCII, hashtags and emojis without links,
-  @mentions, wrappers or cut markers; None for any other text (the Python
-  path decides).
+  @mentions or VK markup; None for any other text (the Python path decides).
+  A text that may carry a repost wrapper, a quoted post or a cut marker comes
+  back with its words left to ``words``, once the Python code has stripped
+  those (``normalize.strip_and_split``).
+- ``words``: ``clean_words`` of such a text.
 - ``sign``: the k-gram hashes and MinHash signature of each text
   (``Signer.shingle_batch`` and ``Signer.signatures``).
-- ``agreeing``: which candidate signatures agree with a post's in enough
-  places (``CandidateIndex.agreeing``).
-- ``overlap``: shared and distinct k-grams of two texts (``similarity``).
+- ``overlap``, ``overlap_text``: shared and distinct k-grams of two texts, the
+  second one given as hashes or as its text (``similarity``,
+  ``Signer.similarity``).
 - ``matching_blocks``: difflib's matching blocks of two word lists
   (``dedup.matching_blocks``, for ``carries`` and ``added_apart``).
-- ``BandTable``: one region's LSH band tables (``CandidateIndex``).
+- ``BandTable``: one region's LSH band tables with each post's key and
+  signature, so it returns only the candidates whose MinHash agrees enough
+  (``CandidateIndex``).
 
 ``use(False)`` turns them off in a running process (the benchmark's
 ``--pure-python`` and the tests compare the two paths that way).
