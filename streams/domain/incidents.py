@@ -260,8 +260,7 @@ class Prepared:
     fp: str
     norm: str
     shingles: np.ndarray
-    sig: np.ndarray
-    sig_bytes: bytes  # the signature as little-endian uint32 values, as stored
+    sig: bytes  # the MinHash signature as little-endian uint32 values, as stored
     band_keys: np.ndarray
     word_list: list[str]
     words: int
@@ -427,7 +426,8 @@ class Desk:
             if key.startswith("m:"):
                 m = _dec_mention.decode(raw)
                 sig = np.frombuffer(m.sig, dtype="<u4").astype(np.uint32)[None, :]
-                self._index_mention(m, self.signer.band_keys(sig)[0])
+                self._cand.add(m.id, m.rk, self.signer.band_keys(sig)[0], m.sig, m.at)
+                self._index_mention(m)
                 self._clock[m.rk] = max(self._clock.get(m.rk, 0.0), m.at)
             elif key.startswith("i:"):
                 self._index_incident(_dec_incident.decode(raw))
@@ -442,11 +442,9 @@ class Desk:
                 heapq.heappush(self._archive_expiry[a.rk], (a.at, a.id))
         self._built = True
 
-    def _index_mention(self, m: MentionRecord, band_keys: np.ndarray | None) -> None:
-        """Index a mention read back from the store; None for band_keys: one that
-        resolve() has put in the candidate index already."""
-        if band_keys is not None:
-            self._cand.add(m.id, m.rk, band_keys, m.sig, m.at)
+    def _index_mention(self, m: MentionRecord) -> None:
+        """The exact indexes and the window's expiry; the candidate index is the caller's
+        (resolve() fills it as it looks candidates up)."""
         self._fp.setdefault((m.rk, m.fp), m.id)
         if m.norm.count(" ") < _SHORT_SPAN_WORDS:
             self._short_texts.setdefault((m.rk, m.norm), m.id)
@@ -511,8 +509,7 @@ class Desk:
                 norm=norms[i],
                 address_key=_address_key(m.place.address),
                 shingles=shingles[i],
-                sig=sigs[i],
-                sig_bytes=sig_bytes[i * width : (i + 1) * width],
+                sig=sig_bytes[i * width : (i + 1) * width],
                 band_keys=bands[i],
                 word_list=w,
                 words=len(w),
@@ -539,7 +536,7 @@ class Desk:
         # for a text long enough to be told by its words, only those whose MinHash
         # agrees enough (an estimate of the Jaccard, cheap; it drops the candidates a
         # band collision brought in by chance before their records are read).
-        sig = p.sig_bytes
+        sig = p.sig
         long_enough = p.words >= self.dedup.min_words
         candidates = self._cand.add(
             m.id, p.rk, p.band_keys, sig, at, agreeing=self._prefilter if long_enough else 0
@@ -577,7 +574,7 @@ class Desk:
             address_key=p.address_key,
         )
         self._put_mention(rec)
-        self._index_mention(rec, None)  # in the candidate index since the lookup
+        self._index_mention(rec)
         if m.id in self._parked:
             self._unpark(m.id, out)
         out.mentions.insert(
