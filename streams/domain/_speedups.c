@@ -169,9 +169,6 @@ static PyObject *new_str2(const Py_UCS4 *s, Py_ssize_t n)
  * Cyrillic letters. A new list of str, or NULL with an exception set. */
 static PyObject *split_words(Py_UCS4 *low, Py_ssize_t len)
 {
-    int any_latin = 0;
-    for (Py_ssize_t i = 0; i < len; i++)
-        any_latin |= is_latin(low[i]);
     PyObject *words = PyList_New(0);
     if (!words)
         return NULL;
@@ -187,10 +184,10 @@ static PyObject *split_words(Py_UCS4 *low, Py_ssize_t len)
             cyr |= is_cyr(low[j]);
             j++;
         }
-        /* A word with Latin and Cyrillic letters has them side by side somewhere
-         * (digits aside: "2к3" is not mixed). */
+        /* Mixed: a Latin letter next to a Cyrillic one (normalize._MIXED_HINT); a word
+         * with both kinds apart ("a5б") is not, so the pairs are looked at. */
         int mixed = 0;
-        if (any_latin && latin && cyr)
+        if (latin && cyr)
             for (Py_ssize_t m = i + 1; m < j && !mixed; m++)
                 mixed = (is_latin(low[m]) && is_cyr(low[m - 1])) ||
                         (is_cyr(low[m]) && is_latin(low[m - 1]));
