@@ -1030,8 +1030,9 @@ static PyObject *bands_add(BandTable *t, PyObject *args)
                 if (t->stamps[other] == t->epoch)
                     continue;
                 t->stamps[other] = t->epoch;
-                if (agreement(t->sigs + (size_t)other * t->perms, sig, t->perms) < at_least)
-                    continue;
+                if (at_least > 0 &&
+                    agreement(t->sigs + (size_t)other * t->perms, sig, t->perms) < at_least)
+                    continue; /* (a short post asks for every candidate: no rows read) */
                 if (PyList_Append(found, t->names[other]) < 0)
                     goto fail;
             }
