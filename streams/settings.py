@@ -286,6 +286,12 @@ class GroupingSettings(BaseModel):
         description="words alone group two posts only in a municipality of at most this "
         "many inhabitants (0: never)",
     )
+    max_span_hours: float = Field(
+        0.0,
+        ge=0,
+        description="an incident takes posts only this long after it opened; a later post "
+        "about the same problem opens one that follows it, `reopened_from` (0: no limit)",
+    )
     max_mentions_per_incident: int = Field(
         1000, ge=1, description="posts kept per incident for replies (the count goes on)"
     )

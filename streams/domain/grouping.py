@@ -14,7 +14,9 @@ grouping window, when
    is written about hundreds of lawns),
 and never when both name different municipalities, or (rules 2-4) name
 different streets or houses. Among several matches the best score wins (place
-evidence first, then words, then distance).
+evidence first, then words, then distance). With a ``span_s``, an incident that
+opened longer ago than that takes no more posts: a match with it opens a new
+incident that follows it.
 
 Scanning every open incident of a busy region and category for each appeal is
 quadratic, so candidates come from four indexes whose union provably contains
@@ -195,6 +197,9 @@ class Rules:
     text_threshold: float
     window_s: float
     min_terms: int = 0
+    # An incident takes posts only this long after it opened (0: no limit); a later
+    # post about the same problem opens an incident that follows it.
+    span_s: float = 0.0
 
     def score(self, prof: Profile, p: Probe) -> float | None:
         """None when not the same problem; otherwise higher is a better match."""
@@ -318,11 +323,15 @@ class GroupIndex:
         if bucket is not None:
             bucket.remove(inc_id)
 
-    def best(self, group: tuple[str, str | None], p: Probe) -> str | None:
+    def best(self, group: tuple[str, str | None], p: Probe) -> tuple[str | None, str | None]:
+        """The incident the appeal joins, and, when it joins none, the incident it
+        follows: one about the same problem that has run longer than ``span_s``."""
         bucket = self._buckets.get(group)
         if bucket is None:
-            return None
+            return None, None
         best: tuple[float, str] | None = None
+        past: tuple[float, str] | None = None
+        span = self.rules.span_s
         expired: list[str] = []
         for inc_id in bucket.candidates(p, self.rules.text_threshold, self.rules.min_terms):
             prof = bucket.profiles[inc_id]
@@ -332,11 +341,18 @@ class GroupIndex:
             if prof.opened_at - p.at > self.rules.window_s:
                 continue
             score = self.rules.score(prof, p)
-            if score is not None and (best is None or (score, inc_id) > best):
+            if score is None:
+                continue
+            if span and p.at - prof.opened_at > span:
+                if past is None or (score, inc_id) > past:
+                    past = (score, inc_id)
+            elif best is None or (score, inc_id) > best:
                 best = (score, inc_id)
         for inc_id in expired:
             bucket.remove(inc_id)
-        return best[1] if best else None
+        if best is not None:
+            return best[1], None
+        return None, past[1] if past else None
 
     def prune(self, region_key: str, now: float) -> int:
         """Drop incidents of a region whose window has passed (they stay in the store)."""

@@ -70,6 +70,8 @@ from streams.domain.normalize import fingerprint, strip_and_split, words_and_bre
 from streams.domain.sla import SlaPolicy, WorkCalendar
 from streams.settings import DedupSettings, GroupingSettings, SlaSettings
 
+Detail = dict[str, str | int | float | bool | None]  # an IncidentEvent's detail
+
 UNKNOWN_REGION = "unknown"
 OPEN_STATUSES = frozenset({"new", "assigned", "in_progress", "answered_interim"})
 # Incidents a new appeal may still join: open ones, answered ones (the answer may
@@ -372,6 +374,7 @@ class Desk:
                 text_threshold=max(grouping.min_similarity * 2, 0.45),
                 window_s=grouping.window_hours * 3600,
                 min_terms=grouping.min_terms,
+                span_s=grouping.max_span_hours * 3600,
             )
         )
         self._pruned_at: dict[str, float] = {}
@@ -600,11 +603,16 @@ class Desk:
             rec = self.get_incident(known.incident_id)
             if rec is not None:
                 out.incidents.append(rec.incident)
+                inc = rec.incident
                 kind: IncidentEventType = "duplicate_linked" if known.duplicate_of else "attached"
-                if rec.incident.primary_mention_id == m.id and not rec.incident.reopened_from:
+                detail: Detail | None = None
+                if inc.primary_mention_id == m.id:
                     kind = "created"
+                    detail = {"reopened_from": inc.reopened_from} if inc.reopened_from else None
                 out.events.append(
-                    self._event(rec.incident, kind, _dt(known.at), mention_id=m.id, stable=True)
+                    self._event(
+                        inc, kind, _dt(known.at), mention_id=m.id, detail=detail, stable=True
+                    )
                 )
                 ref = next((x for x in rec.members if x.id == m.id), None)
                 if ref is not None:  # the answers it got, again (same reply ids)
@@ -854,11 +862,11 @@ class Desk:
             places=p.places,
             words_alone=self._words_alone(m.place.region, m.place.municipality),
         )
-        best = self._groups.best((p.rk, m.category), probe)
+        best, follows = self._groups.best((p.rk, m.category), probe)
         if best is not None:
             self._attach(best, m, p, at, out)
             return best
-        return self._open_incident(p, at, addr, out)
+        return self._open_incident(p, at, addr, out, follows)
 
     def _words_alone(self, region: str | None, municipality: str | None) -> bool:
         """Words alone may group posts in a small town (or when no gazetteer is given)."""
@@ -868,7 +876,9 @@ class Desk:
         limit = self.grouping.words_alone_max_population
         return population is not None and population <= limit
 
-    def _open_incident(self, p: Prepared, at: float, addr: str | None, out: Outcome) -> str:
+    def _open_incident(
+        self, p: Prepared, at: float, addr: str | None, out: Outcome, follows: str | None = None
+    ) -> str:
         m = p.mention
         inc_id = f"{p.rk}/{short_hash(m.id)}"
         opened = m.created_at
@@ -893,6 +903,7 @@ class Desk:
             mention_ids=[m.id],
             platforms=[m.platform],
             sla=sla,
+            reopened_from=follows,
         )
         rec = IncidentRecord(
             incident=inc,
@@ -902,7 +913,8 @@ class Desk:
             last_at=at,
             places=sorted(p.places)[:_MAX_PLACES],
         )
-        out.events.append(self._event(inc, "created", opened, mention_id=m.id))
+        detail: Detail | None = {"reopened_from": follows} if follows else None
+        out.events.append(self._event(inc, "created", opened, mention_id=m.id, detail=detail))
         if m.agency:
             inc.agency = m.agency
             inc.status = "assigned"
@@ -987,7 +999,7 @@ class Desk:
         at: datetime,
         mention_id: str | None = None,
         response_id: str | None = None,
-        detail: dict[str, str | int | float | bool | None] | None = None,
+        detail: Detail | None = None,
         cause: str | None = None,
         stable: bool = False,
     ) -> IncidentEvent:

@@ -66,12 +66,13 @@ def mention(
 def new_desk(
     store: dict[str, bytes] | None = None,
     population_of: Callable[[str | None, str | None], int | None] | None = None,
+    grouping: GroupingSettings | None = None,
     **sla: object,
 ) -> Desk:
     return Desk(
         store=store if store is not None else {},
         dedup=DedupSettings(),
-        grouping=GroupingSettings(),
+        grouping=grouping or GroupingSettings(),
         sla=SlaSettings(**sla),  # type: ignore[arg-type]
         timezone_of=lambda region, municipality: MSK,
         population_of=population_of,
@@ -334,6 +335,61 @@ def test_a_repeat_after_closing_reopens_the_incident() -> None:
     assert b.mentions[0].incident_id == ia
     assert "reopened" in [e.type for e in b.events]
     assert b.incidents[-1].status == "assigned"
+
+
+def _yard_posts(days: list[float]) -> list[Mention]:
+    """Different residents about one yard (their own words, no copies), `days` after T0."""
+    here = GeoPoint(lat=56.8587, lon=35.9176)
+    texts = [
+        "Во дворе дома 12 на Склизкова переполнены мусорные баки, мусор не вывозят",
+        "Склизкова 12: контейнеры опять полные, пакеты лежат прямо на земле",
+        "Когда вывезут мусор у дома 12? Баки стоят переполненные уже несколько дней",
+        "У 12-го дома на Склизкова снова гора мусора возле контейнерной площадки",
+        "Мусорка у двенадцатого дома забита, вокруг баков коробки и пакеты",
+        "Баки во дворе Склизкова 12 не вывозили с выходных, запах на весь двор",
+    ]
+    return [
+        mention(f"vk:{i}", texts[i % len(texts)], at=T0 + timedelta(days=d), geo=here)
+        for i, d in enumerate(days)
+    ]
+
+
+def test_without_a_span_an_incident_takes_posts_while_they_keep_coming() -> None:
+    desk = new_desk()  # the default: no span, a 72-hour window since the last post
+    outs = [o for m in _yard_posts([0, 2, 4, 6, 8]) for o in feed(desk, m)]
+    assert len({o.mentions[0].incident_id for o in outs}) == 1
+
+
+def test_a_post_past_the_span_opens_an_incident_that_follows_the_first() -> None:
+    desk = new_desk(grouping=GroupingSettings(max_span_hours=7 * 24))
+    outs = [o for m in _yard_posts([0, 2, 4, 6, 8, 9]) for o in feed(desk, m)]
+    ids = [o.mentions[0].incident_id for o in outs]
+    first, follow = ids[0], ids[4]
+    assert ids[:4] == [first] * 4  # within 7 days of the first post
+    assert follow != first and ids[5] == follow  # day 8 follows; day 9 joins the follower
+    created = [e for e in outs[4].events if e.type == "created"]
+    assert [e.detail for e in created] == [{"reopened_from": first}]
+    assert outs[4].incidents[-1].reopened_from == first
+    old = desk.get_incident(first or "")
+    assert old is not None and old.incident.mentions_count == 4
+    # Redelivered, the follower's first post gives the same event again.
+    (again,) = feed(desk, _yard_posts([0, 2, 4, 6, 8])[4])
+    assert again.redelivered
+    assert [(e.event_id, e.type, e.detail) for e in again.events] == [
+        (e.event_id, e.type, e.detail) for e in created
+    ]
+
+
+def test_a_new_problem_past_the_span_follows_nothing() -> None:
+    desk = new_desk(grouping=GroupingSettings(max_span_hours=7 * 24))
+    (a,) = feed(desk, mention("vk:1", POTHOLE, geo=GeoPoint(lat=56.8587, lon=35.9176)))
+    far = GeoPoint(lat=56.8687, lon=35.9376)  # ~1.6 km away
+    (b,) = feed(
+        desk, mention("vk:2", POTHOLE.replace("12", "40"), at=T0 + timedelta(days=8), geo=far)
+    )
+    assert b.mentions[0].incident_id != a.mentions[0].incident_id
+    assert b.incidents[-1].reopened_from is None
+    assert [e.detail for e in b.events if e.type == "created"] == [{}]
 
 
 def test_the_dedup_window_expires_old_mentions() -> None:
