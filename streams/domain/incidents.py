@@ -72,6 +72,12 @@ from streams.settings import DedupSettings, GroupingSettings, SlaSettings
 
 Detail = dict[str, str | int | float | bool | None]  # an IncidentEvent's detail
 
+
+def _created_detail(inc: Incident) -> Detail | None:
+    """A `created` event names the incident this one follows, if any."""
+    return {"reopened_from": inc.reopened_from} if inc.reopened_from else None
+
+
 UNKNOWN_REGION = "unknown"
 OPEN_STATUSES = frozenset({"new", "assigned", "in_progress", "answered_interim"})
 # Incidents a new appeal may still join: open ones, answered ones (the answer may
@@ -602,13 +608,12 @@ class Desk:
         if known.incident_id:
             rec = self.get_incident(known.incident_id)
             if rec is not None:
-                out.incidents.append(rec.incident)
                 inc = rec.incident
+                out.incidents.append(inc)
                 kind: IncidentEventType = "duplicate_linked" if known.duplicate_of else "attached"
                 detail: Detail | None = None
                 if inc.primary_mention_id == m.id:
-                    kind = "created"
-                    detail = {"reopened_from": inc.reopened_from} if inc.reopened_from else None
+                    kind, detail = "created", _created_detail(inc)
                 out.events.append(
                     self._event(
                         inc, kind, _dt(known.at), mention_id=m.id, detail=detail, stable=True
@@ -913,8 +918,9 @@ class Desk:
             last_at=at,
             places=sorted(p.places)[:_MAX_PLACES],
         )
-        detail: Detail | None = {"reopened_from": follows} if follows else None
-        out.events.append(self._event(inc, "created", opened, mention_id=m.id, detail=detail))
+        out.events.append(
+            self._event(inc, "created", opened, mention_id=m.id, detail=_created_detail(inc))
+        )
         if m.agency:
             inc.agency = m.agency
             inc.status = "assigned"
