@@ -30,7 +30,7 @@ from typing import Any
 
 import faust
 import mode
-from faust.types import EventT
+from faust.types import TP, EventT
 
 from connectors.producer import MentionProducer
 from schemas.models import DeadLetter, encode
@@ -164,7 +164,47 @@ class Runtime:
         positions: dict[tuple[str, int], int] = {}
         self._positions.append(positions)
         compacted = {self.topics.incidents}
-        return batches(stream, size, within, positions, lambda topic: topic not in compacted)
+        return batches(
+            stream,
+            size,
+            within,
+            positions,
+            lambda topic: topic not in compacted,
+            start_of=self.start_of,
+        )
+
+    async def start_of(self, topic: str, partition: int, offset: int) -> int | None:
+        """Where reading a partition must start after an assignment: its committed offset.
+
+        Faust sought there when the partition was assigned and keeps the figure;
+        None when nothing was committed yet (reading starts at the log start).
+        When the first record read is past it, the records in between are either
+        gone (retention deleted them before anyone read them: nothing to
+        wait for, said in the log) or were skipped (an offset gap).
+        """
+        tp = TP(topic, partition)
+        consumer: Any = self.app.consumer
+        # Faust's own record of the committed offsets, filled by its seek on assignment.
+        committed = consumer._committed_offset.get(tp)
+        if committed is None or offset <= committed:
+            return committed
+        try:
+            earliest = (await consumer.earliest_offsets(tp)).get(tp)
+        except Exception as exc:  # unknown: the committed offset stands
+            log.warning("earliest_offset_unknown", topic=topic, partition=partition, error=str(exc))
+            return committed
+        if earliest is not None and earliest > committed:
+            metrics.EXPIRED_UNREAD.labels(_base(topic, self.settings)).inc(earliest - committed)
+            log.warning(
+                "records_expired_unread",
+                topic=topic,
+                partition=partition,
+                committed=committed,
+                log_start=earliest,
+                hint="retention deleted them before this group read them",
+            )
+            return earliest
+        return committed
 
     def forget_positions(self) -> None:
         """After a rebalance, offsets may move in either direction legitimately."""
@@ -329,6 +369,7 @@ async def batches(
     within: float,
     positions: dict[tuple[str, int], int] | None = None,
     gapless: Callable[[str], bool] = lambda topic: True,
+    start_of: Callable[[str, int, int], Awaitable[int | None]] | None = None,
 ) -> AsyncIterator[list[EventT]]:
     """Batches of events, acked only after the agent's body finished with them.
 
@@ -343,16 +384,21 @@ async def batches(
       later commits across it. On a topic that is neither compacted nor
       transactional a jump means records were dropped (we saw it around
       rebalances); the batch then raises OffsetGap *before* acking anything past
-      the hole, the worker restarts and resumes from the committed offset.
+      the hole, the worker restarts and resumes from the committed offset. The
+      first record of a partition after an assignment is held to ``start_of``
+      (the committed offset): a hole at the head is a hole too.
     """
     # Next expected offset per partition; the runtime clears it when partitions
-    # are revoked, since a partition that comes back legitimately jumps ahead.
+    # are revoked or assigned, and the first record after that is held to where
+    # reading had to start.
     expected = positions if positions is not None else {}
     async for events in stream.noack_take(size, within=within):
         for ev in events:
             msg = ev.message
             key = (msg.topic, msg.partition)
             want = expected.get(key)
+            if want is None and start_of is not None and gapless(msg.topic):
+                want = await start_of(msg.topic, msg.partition, msg.offset)
             if want is not None and msg.offset > want and gapless(msg.topic):
                 metrics.OFFSET_GAPS.labels(msg.topic).inc()
                 raise OffsetGap(
@@ -387,6 +433,8 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
         rt.forget_positions()
+        names = sorted(f"{_base(tp.topic, settings)}:{tp.partition}" for tp in assigned)
+        log.info("partitions_assigned", count=len(names), partitions=" ".join(names[:60]))
 
     from streams.agents import register_roles
 

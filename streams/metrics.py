@@ -127,6 +127,12 @@ OFFSET_GAPS = Counter(
     ["topic"],
     registry=REGISTRY,
 )
+EXPIRED_UNREAD = Counter(
+    "incidents_expired_unread_total",
+    "Records retention deleted before this consumer group read them (the lag outgrew retention).",
+    ["topic"],
+    registry=REGISTRY,
+)
 CONSUMER_LAG = Gauge(
     "incidents_consumer_lag_messages",
     "Messages behind the end of each input topic partition, as this worker sees it.",

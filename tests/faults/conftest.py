@@ -151,6 +151,61 @@ def settle_until_complete(
     return result
 
 
+def where_lost(
+    stack: Stack,
+    lost: list[str],
+    topics: tuple[str, ...] = ("mentions.raw", "mentions.enriched", "mentions.resolved"),
+) -> str:
+    """Where each lost mention got to: the topic positions that hold it, and what
+    the workers logged about offsets and partitions. A loss under a fault is rare
+    and timing-bound; this is what tells the next reader which stage dropped it."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    wanted = {i.encode(): i for i in lost[:20]}
+    found: dict[str, list[str]] = {i: [] for i in wanted.values()}
+    for base in topics:
+        name = stack.topic(base)
+        c = Consumer(
+            {
+                "bootstrap.servers": stack.broker.bootstrap,
+                "group.id": f"trace-{time.monotonic_ns()}",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+            }
+        )
+        parts = c.list_topics(name, timeout=10).topics[name].partitions
+        c.assign([TopicPartition(name, p, 0) for p in parts])
+        quiet_since = time.monotonic()
+        while time.monotonic() - quiet_since < 2.0:
+            msg = c.poll(0.2)
+            if msg is None or msg.error():
+                continue
+            quiet_since = time.monotonic()
+            value = msg.value() or b""
+            for raw_id, mention_id in wanted.items():
+                if raw_id in value:
+                    found[mention_id].append(f"{base}[{msg.partition()}]@{msg.offset()}")
+        c.close()
+    lines = [f"{i}: {', '.join(at) or 'in no topic'}" for i, at in found.items()]
+    keywords = ("gap", "assigned", "expired", "restart", "crash", "highwater", "error")
+    for w in stack.workers:
+        noted = [
+            line
+            for line in w.log.read_text(errors="replace").splitlines()
+            if any(k in line.lower() for k in keywords)
+        ]
+        lines.append(f"--- {w.log.name} ({len(noted)} lines about offsets/partitions)")
+        lines.extend(line[:300] for line in noted[-25:])
+    return "\n".join(lines)
+
+
+def assert_nothing_lost(stack: Stack, result: Reconciliation) -> None:
+    if result.lost:
+        raise AssertionError(
+            f"lost {len(result.lost)}: {result.lost[:5]}\n{where_lost(stack, result.lost)}"
+        )
+
+
 @pytest.fixture
 def fault_stack(stack: Stack) -> Iterator[Stack]:
     yield stack

@@ -7,7 +7,13 @@ import time
 
 import pytest
 
-from tests.faults.conftest import SOAK, Load, expected_of, settle_until_complete
+from tests.faults.conftest import (
+    SOAK,
+    Load,
+    assert_nothing_lost,
+    expected_of,
+    settle_until_complete,
+)
 from tests.integration.conftest import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
@@ -28,7 +34,7 @@ def test_kill_9_repeatedly_loses_nothing_and_doubles_nothing(stack: Stack) -> No
     load.join()
     result = settle_until_complete(stack, w, expected_of(stack, load.lines))
     print(f"\nkill -9 x{kills}: {result.summary()}")
-    assert not result.lost, f"lost {len(result.lost)}: {result.lost[:5]}"
+    assert_nothing_lost(stack, result)
     assert not any(result.duplicated_rows.values()), result.duplicated_rows
     assert result.duplicated_replies == 0
     assert not result.missing_dead_letters

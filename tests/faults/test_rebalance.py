@@ -7,7 +7,13 @@ import time
 
 import pytest
 
-from tests.faults.conftest import SOAK, Load, expected_of, settle_until_complete
+from tests.faults.conftest import (
+    SOAK,
+    Load,
+    assert_nothing_lost,
+    expected_of,
+    settle_until_complete,
+)
 from tests.integration.conftest import Stack, Worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
@@ -36,7 +42,7 @@ def test_workers_joining_and_leaving_lose_nothing(stack: Stack) -> None:
     result = settle_until_complete(stack, sink, expected_of(stack, load.lines), timeout=300)
     print(f"\n{rebalances} rebalances: {result.summary()}")
     assert first.alive() and sink.alive()
-    assert not result.lost, f"lost {len(result.lost)}: {result.lost[:5]}"
+    assert_nothing_lost(stack, result)
     assert not any(result.duplicated_rows.values()), result.duplicated_rows
     assert result.duplicated_replies == 0
     assert not result.missing_dead_letters

@@ -1,0 +1,141 @@
+"""A partition read with a hole must not be committed across it.
+
+The broker and Faust decide which records reach an agent; a hole in what
+arrives cannot be produced on demand over a real broker, so these tests feed
+`streams.app.batches` a stream that stands in for Faust's (records and acks
+only) and a consumer that answers with committed and earliest offsets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from faust.types import TP
+
+from streams import metrics
+from streams.app import OffsetGap, Runtime, batches
+from streams.settings import Settings
+from streams.topics import Topics
+
+StartOf = Callable[[str, int, int], Awaitable[int | None]]
+
+
+@dataclass
+class _Stream:
+    """What `batches` uses of a Faust stream: `noack_take` and `ack`."""
+
+    chunks: list[list[tuple[str, int, int]]]
+    acked: list[tuple[str, int, int]] = field(default_factory=list)
+
+    async def noack_take(self, size: int, within: float) -> AsyncIterator[list[Any]]:
+        for chunk in self.chunks:
+            yield [
+                SimpleNamespace(message=SimpleNamespace(topic=t, partition=p, offset=o))
+                for t, p, o in chunk
+            ]
+
+    async def ack(self, event: Any) -> None:
+        m = event.message
+        self.acked.append((m.topic, m.partition, m.offset))
+
+
+def _run(
+    stream: _Stream,
+    start_of: StartOf | None = None,
+    gapless: Callable[[str], bool] = lambda topic: True,
+    positions: dict[tuple[str, int], int] | None = None,
+) -> list[list[tuple[str, int, int]]]:
+    seen: list[list[tuple[str, int, int]]] = []
+
+    async def go() -> None:
+        async for events in batches(stream, 10, 1.0, positions, gapless, start_of=start_of):
+            seen.append([(e.message.topic, e.message.partition, e.message.offset) for e in events])
+
+    asyncio.run(go())
+    return seen
+
+
+def _committed(offsets: dict[tuple[str, int], int | None]) -> StartOf:
+    async def start_of(topic: str, partition: int, offset: int) -> int | None:
+        return offsets.get((topic, partition))
+
+    return start_of
+
+
+def test_reading_that_starts_at_the_committed_offset_is_processed_and_acked() -> None:
+    stream = _Stream([[("raw", 0, 40), ("raw", 0, 41), ("raw", 1, 7)], [("raw", 0, 42)]])
+    seen = _run(stream, _committed({("raw", 0): 40, ("raw", 1): 7}))
+    assert seen == stream.chunks
+    assert stream.acked == [e for chunk in stream.chunks for e in chunk]
+
+
+def test_a_hole_at_the_head_of_a_partition_stops_before_anything_is_acked() -> None:
+    # Committed 40, but the first record after the assignment is 43: 40..42 were
+    # skipped. Acking 43 would let Faust commit 44 and lose them for good.
+    stream = _Stream([[("raw", 1, 7), ("raw", 0, 43), ("raw", 0, 44)]])
+    with pytest.raises(OffsetGap, match=r"raw\[0\]: expected offset 40, got 43"):
+        _run(stream, _committed({("raw", 0): 40, ("raw", 1): 7}))
+    assert stream.acked == []
+
+
+def test_a_hole_after_the_head_is_caught_too() -> None:
+    stream = _Stream([[("raw", 0, 40), ("raw", 0, 41)], [("raw", 0, 43)]])
+    with pytest.raises(OffsetGap, match="expected offset 42, got 43"):
+        _run(stream, _committed({("raw", 0): 40}))
+    assert stream.acked == [("raw", 0, 40), ("raw", 0, 41)]
+
+
+def test_holes_are_allowed_where_they_are_legitimate() -> None:
+    # Nothing committed yet (the group starts at the log start), or a compacted
+    # topic, whose offsets have holes by design.
+    stream = _Stream([[("raw", 0, 5), ("incidents", 0, 9), ("incidents", 0, 30)]])
+    seen = _run(stream, _committed({("incidents", 0): 2}), gapless=lambda t: t != "incidents")
+    assert seen == stream.chunks
+
+
+class _Consumer:
+    def __init__(self, committed: dict[TP, int], earliest: dict[TP, int]) -> None:
+        self._committed_offset = committed
+        self.earliest = earliest
+        self.asked: list[TP] = []
+
+    async def earliest_offsets(self, *tps: TP) -> dict[TP, int]:
+        self.asked.extend(tps)
+        return {tp: self.earliest[tp] for tp in tps}
+
+
+def _runtime(consumer: _Consumer) -> Runtime:
+    s = Settings()
+    return Runtime(
+        settings=s,
+        app=SimpleNamespace(consumer=consumer),  # type: ignore[arg-type]
+        topics=Topics.from_settings(s),
+    )
+
+
+def test_start_of_is_the_committed_offset_faust_sought_to() -> None:
+    tp = TP("mentions.raw", 2)
+    consumer = _Consumer({tp: 40}, {tp: 0})
+    rt = _runtime(consumer)
+    assert asyncio.run(rt.start_of("mentions.raw", 2, 40)) == 40
+    assert asyncio.run(rt.start_of("mentions.raw", 2, 55)) == 40  # a hole: the check fires
+    assert asyncio.run(rt.start_of("mentions.raw", 3, 55)) is None  # nothing committed
+    assert consumer.asked == [tp]  # the log start is asked only when the head jumped
+
+
+def test_records_retention_deleted_before_they_were_read_are_counted_not_waited_for() -> None:
+    tp = TP("mentions.raw", 0)
+    rt = _runtime(_Consumer({tp: 40}, {tp: 70}))
+
+    def expired() -> float:
+        labels = {"topic": "mentions.raw"}
+        return metrics.REGISTRY.get_sample_value("incidents_expired_unread_total", labels) or 0.0
+
+    before = expired()
+    assert asyncio.run(rt.start_of("mentions.raw", 0, 70)) == 70
+    assert expired() - before == 30
