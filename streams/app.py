@@ -177,16 +177,19 @@ class Runtime:
         """Where reading a partition must start after an assignment: its committed offset.
 
         Faust sought there when the partition was assigned and keeps the figure;
-        None when nothing was committed yet (reading starts at the log start).
-        When the first record read is past it, the records in between are either
-        gone (retention deleted them before anyone read them: nothing to
-        wait for, said in the log) or were skipped (an offset gap).
+        None when nothing was committed yet. When the first record read is past
+        the committed offset, the records in between are either gone (retention
+        deleted them before anyone read them: nothing to wait for, said in the
+        log) or were skipped (an offset gap).
         """
         tp = TP(topic, partition)
         consumer: Any = self.app.consumer
         # Faust's own record of the committed offsets, filled by its seek on assignment.
         committed = consumer._committed_offset.get(tp)
         if committed is None or offset <= committed:
+            # Nothing committed yet: the group starts at the log start. Asking the
+            # broker where that is costs a round trip of the consumer thread (~1.5 s
+            # a partition here), too slow for every first read; not checked.
             return committed
         try:
             earliest = (await consumer.earliest_offsets(tp)).get(tp)
