@@ -210,7 +210,8 @@ class Runtime:
         return committed
 
     def forget_positions(self) -> None:
-        """After a rebalance, offsets may move in either direction legitimately."""
+        """After a rebalance, each partition's next record is held to its committed
+        offset again (``start_of``), not to where this process had read."""
         for positions in self._positions:
             positions.clear()
 
