@@ -50,6 +50,7 @@ from streams.domain.grouping_eval import (  # noqa: E402
     Appeal,
     components,
     incident_ids,
+    rubric_bound,
     score_weak,
     weak_truth_pairs,
 )
@@ -127,8 +128,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 class TruthRubric:
     """The ceiling of the desk's rules: the classifier's verdicts with the appeal's
-    own portal reason as its category (whether it is an appeal at all stays the
-    model's). Grouping then fails only where place, time and the rules fail."""
+    own portal reason as its category (whether it is an appeal is decided as for
+    any post: every portal post is one). Grouping then fails only where place,
+    time and the rules fail."""
 
     def __init__(self, inner: AppealClassifier, reason_of: dict[str, str]) -> None:
         self.inner = inner
@@ -239,6 +241,16 @@ def main() -> int:
         table.add_column(col, justify=just)  # type: ignore[arg-type]
     for row in s.rows():
         table.add_row(*row)
+    # The same categories judged pair by pair, with no desk rule in between.
+    bound = rubric_bound(items, [results_category(results, rows, i) for i in range(len(rows))])
+    b = bound.scores
+    table.add_row(
+        "rubric alone (bound)",
+        f"{b.precision:.4f}",
+        f"{b.recall:.4f}",
+        f"{b.f1:.4f}",
+        f"{bound.both:,} of {bound.predicted:,} same-category pairs at one place and week",
+    )
     out.print(table)
     statuses = Counter(r.status for r in results)
     out.print(
@@ -255,6 +267,7 @@ def main() -> int:
         if p is not None:
             members.setdefault(p, []).append(i)
     wrong: Counter[str] = Counter()
+    wrong_by_incident: Counter[str] = Counter()
     wrong_examples: list[tuple[int, int, str]] = []
     for ids in members.values():
         for x in range(len(ids)):
@@ -263,6 +276,7 @@ def main() -> int:
                 if (i, j) not in truth:
                     why = why_wrong(items[i], items[j])
                     wrong[why] += 1
+                    wrong_by_incident[pred_of[i]] += 1
                     if len(wrong_examples) < args.show_errors:
                         wrong_examples.append((i, j, why))
     missed: Counter[str] = Counter()
@@ -280,6 +294,14 @@ def main() -> int:
         if len(missed_examples) < args.show_errors:
             missed_examples.append((i, j, why))
     out.print(_why_table("wrong merges (predicted pairs outside the relation)", wrong))
+    if wrong:
+        top = wrong_by_incident.most_common(3)
+        out.print(
+            f"wrong pairs in the three incidents with most of them: {sum(n for _, n in top):,} "
+            f"of {sum(wrong.values()):,} ("
+            + ", ".join(f"{len(members[k])} posts: {n:,}" for k, n in top)
+            + "): pairs grow with the square of an incident's size"
+        )
     out.print(_why_table("missed pairs (relation pairs in different incidents)", missed))
     comp = components(len(rows), truth)
     sizes = Counter(Counter(comp).values())

@@ -27,6 +27,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from schemas.models import Platform
+
 ROLES: tuple[Literal["enrich", "group", "respond", "sink"], ...] = (
     "enrich",
     "group",
@@ -208,12 +210,24 @@ class DlqSettings(BaseModel):
     max_consecutive: int = Field(500, ge=1, description="stop after this many invalid in a row")
 
 
+def _portal_platforms() -> list[Platform]:
+    return ["pos"]
+
+
 class EnrichSettings(BaseModel):
     pseudonym_key: SecretStr = Field(
         SecretStr(DEV_PSEUDONYM_KEY), description="HMAC key for author pseudonyms (secret; set it!)"
     )
     routing_file: Path | None = Field(None, description="YAML routing table; default bundled")
     category_model: Path | None = Field(None, description="model from `incidents train`")
+    appeal_platforms: Annotated[list[Platform], CommaList] = Field(
+        default_factory=_portal_platforms,
+        description="platforms whose posts are appeals by construction (a resident filed them "
+        "on an appeals portal): taken as appeals whatever the relevance model says; "
+        "comma-separated, empty for none",
+    )
+
+    _platforms = field_validator("appeal_platforms", mode="before")(_comma_list)
 
 
 class DedupSettings(BaseModel):

@@ -91,6 +91,9 @@ class Enricher:
     routing: RoutingTable
     pseudonymizer: Pseudonymizer
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # Platforms whose posts a resident filed as appeals (a portal such as «Решаем
+    # вместе»): appeals whatever the relevance model says of a terse or odd text.
+    appeal_platforms: frozenset[str] = frozenset({"pos"})
 
     @classmethod
     def from_settings(cls, s: EnrichSettings) -> Enricher:
@@ -104,6 +107,7 @@ class Enricher:
             classifier=classifier,
             routing=RoutingTable.load(s.routing_file),
             pseudonymizer=Pseudonymizer(s.pseudonym_key.get_secret_value()),
+            appeal_platforms=frozenset(s.appeal_platforms),
         )
 
     def decode(self, value: bytes | None) -> RawMention:
@@ -152,13 +156,13 @@ class Enricher:
             lon=geo.lon if geo else None,
         )
         category = verdict.category
+        # A post filed on an appeals portal is an appeal (a comment under one need not be).
+        is_appeal = verdict.is_appeal or (
+            raw.platform in self.appeal_platforms and raw.reply_to is None
+        )
         engagement = msgspec.structs.asdict(raw.metrics) if raw.metrics else None
         priority = assess_priority(raw.text, category, engagement)
-        agency = (
-            self.routing.route(category, loc.region, loc.municipality)
-            if verdict.is_appeal
-            else None
-        )
+        agency = self.routing.route(category, loc.region, loc.municipality) if is_appeal else None
         place = Place(
             region=loc.region,
             region_source=loc.region_source,
@@ -175,7 +179,7 @@ class Enricher:
             text=raw.text,
             created_at=raw.created_at,
             fingerprint=fingerprint(" ".join(words)),
-            is_appeal=verdict.is_appeal,
+            is_appeal=is_appeal,
             appeal_score=round(float(verdict.appeal_score), 4),
             category=category,
             category_confidence=round(float(verdict.confidence), 4),

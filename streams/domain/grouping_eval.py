@@ -142,6 +142,30 @@ class PairCounts:
         )
 
 
+def rubric_bound(
+    items: Sequence[Appeal],
+    categories: Sequence[Hashable | None],
+    radius_m: float = 30.0,
+    window_s: float = 7 * 86_400.0,
+) -> PairCounts:
+    """How far the rubric alone can take grouping: every pair of appeals the weak
+    truth's place and time rules allow (same building or within ``radius_m``,
+    within ``window_s``) is judged on its own, "same problem" when both got the
+    same predicted category. No incident, chaining or window of the desk is
+    involved, so the precision here bounds what any desk rule built on these
+    categories can reach on pairs the place and time already agree on.
+    """
+    anywhere = [
+        Appeal(at=a.at, reason="", building=a.building, lat=a.lat, lon=a.lon) for a in items
+    ]
+    allowed = weak_truth_pairs(anywhere, radius_m, window_s)
+    truth = weak_truth_pairs(items, radius_m, window_s)
+    same = {
+        (i, j) for i, j in allowed if categories[i] is not None and categories[i] == categories[j]
+    }
+    return PairCounts(truth=len(truth), predicted=len(same), both=len(same & truth))
+
+
 def pairwise_vs_relation(
     predicted: Sequence[Hashable | None], truth: set[tuple[int, int]]
 ) -> PairCounts:

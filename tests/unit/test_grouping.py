@@ -11,6 +11,7 @@ from streams.domain.grouping_eval import (
     components,
     pairwise_vs_partition,
     pairwise_vs_relation,
+    rubric_bound,
     score_labelled,
     weak_truth_pairs,
 )
@@ -90,3 +91,21 @@ def test_pairwise_and_bcubed_scores() -> None:
     assert b.recall == 1.0 and b.precision == pytest.approx((2 / 3 + 2 / 3 + 1 / 3) / 3)
     s = score_labelled(["i1", "i1", None], ["g", "g", None])
     assert s.pairwise.scores.f1 == 1.0 and s.bcubed.f1 == 1.0
+
+
+def test_rubric_bound_judges_each_place_and_week_pair_by_category_alone() -> None:
+    day = 86400.0
+    items = [
+        Appeal(at=0, reason="свет", building=1),
+        Appeal(at=day, reason="свет", building=1),
+        Appeal(at=day, reason="уборка", building=1),  # same place, another reason
+        Appeal(at=20 * day, reason="свет", building=1),  # too late for any pair
+        Appeal(at=0, reason="свет", building=2),  # another building
+    ]
+    # The rubric calls 0, 1 and 2 one category (a wrong pair 0-2 and 1-2), 4 too
+    # (but it is elsewhere: no pair), and gives 3 none.
+    bound = rubric_bound(items, ["parad", "parad", "parad", None, "parad"])
+    assert (bound.truth, bound.predicted, bound.both) == (1, 3, 1)
+    assert bound.scores.precision == pytest.approx(1 / 3) and bound.scores.recall == 1.0
+    split = rubric_bound(items, ["light", "parad", "clean", None, "light"])
+    assert (split.predicted, split.both) == (0, 0) and split.scores.recall == 0.0

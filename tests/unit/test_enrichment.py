@@ -1,0 +1,70 @@
+"""A post a resident filed on an appeals portal is an appeal, whatever its wording."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from schemas.models import RawMention, Source
+from streams.domain.enrichment import Enricher
+from streams.settings import EnrichSettings
+
+# Terse portal titles: real appeals the relevance model alone takes for no appeal.
+TERSE = ("Проржавели ворота гаража", "объявление")
+
+
+@pytest.fixture(scope="module")
+def enricher() -> Enricher:
+    return Enricher.from_settings(EnrichSettings())
+
+
+def raw(platform: str, text: str, reply_to: str | None = None) -> RawMention:
+    return RawMention(
+        id=f"{platform}:{abs(hash((text, reply_to)))}",
+        platform=platform,
+        source=Source(id="src", kind="portal" if platform == "pos" else "city_public"),
+        text=text,
+        created_at=datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
+        region_hint="RU-SPE",
+        reply_to=reply_to,
+    )
+
+
+@pytest.mark.parametrize("text", TERSE)
+def test_a_terse_portal_appeal_is_an_appeal_and_gets_an_agency(
+    enricher: Enricher, text: str
+) -> None:
+    (social,) = enricher.enrich([raw("vk", text)])
+    assert not social.is_appeal, "the model alone must reject it, or this test shows nothing"
+    (portal,) = enricher.enrich([raw("pos", text)])
+    assert portal.is_appeal
+    assert portal.agency is not None
+    assert portal.appeal_score == social.appeal_score  # the model's score is kept as it was
+
+
+def test_a_comment_on_the_portal_is_judged_by_the_model(enricher: Enricher) -> None:
+    (comment,) = enricher.enrich([raw("pos", TERSE[0], reply_to="pos:1")])
+    assert not comment.is_appeal
+
+
+def test_no_appeal_platforms_leaves_it_to_the_model() -> None:
+    plain = Enricher.from_settings(EnrichSettings(appeal_platforms=[]))
+    (m,) = plain.enrich([raw("pos", TERSE[0])])
+    assert not m.is_appeal and m.agency is None
+
+
+def test_the_setting_reads_a_comma_list_and_names_a_wrong_platform(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from streams.settings import ConfigError, load_settings
+
+    monkeypatch.setenv("INCIDENTS_ENRICH_APPEAL_PLATFORMS", "pos, web")
+    assert load_settings().enrich.appeal_platforms == ["pos", "web"]
+    monkeypatch.setenv("INCIDENTS_ENRICH_APPEAL_PLATFORMS", "")
+    assert load_settings().enrich.appeal_platforms == []
+    monkeypatch.setenv("INCIDENTS_ENRICH_APPEAL_PLATFORMS", "pos,gosuslugi")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert "INCIDENTS_ENRICH_APPEAL_PLATFORMS" in str(err.value) and "gosuslugi" in str(err.value)
+    assert "\n" not in str(err.value)
