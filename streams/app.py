@@ -176,26 +176,29 @@ class Runtime:
     async def start_of(self, topic: str, partition: int, offset: int) -> int | None:
         """Where reading a partition must start after an assignment: its committed offset.
 
-        Faust sought there when the partition was assigned and keeps the figure;
-        None when nothing was committed yet. When the first record read is past
-        the committed offset, the records in between are either gone (retention
-        deleted them before anyone read them: nothing to wait for, said in the
-        log) or were skipped (an offset gap).
+        Faust sought there when the partition was assigned and keeps the figure.
+        With nothing committed yet reading starts at the log start. When the
+        first record read is past that, the records in between are either gone
+        (retention deleted them before anyone read them: nothing to wait for,
+        said in the log) or were skipped (an offset gap).
         """
         tp = TP(topic, partition)
         consumer: Any = self.app.consumer
         # Faust's own record of the committed offsets, filled by its seek on assignment.
         committed = consumer._committed_offset.get(tp)
-        if committed is None or offset <= committed:
-            # Nothing committed yet: the group starts at the log start. Asking the
-            # broker where that is costs a round trip of the consumer thread (~1.5 s
-            # a partition here), too slow for every first read; not checked.
+        if offset == 0 or (committed is not None and offset <= committed):
+            # Where reading must start, or before it (a redelivery): no hole. The
+            # log start is asked only otherwise: it costs a round trip of the
+            # consumer thread (~1.5 s a partition here), too slow for every first read.
             return committed
         try:
             earliest = (await consumer.earliest_offsets(tp)).get(tp)
         except Exception as exc:  # unknown: the committed offset stands
             log.warning("earliest_offset_unknown", topic=topic, partition=partition, error=str(exc))
             return committed
+        if committed is None:
+            # Nothing committed yet: reading starts at the log start.
+            return earliest
         if earliest is not None and earliest > committed:
             metrics.EXPIRED_UNREAD.labels(_base(topic, self.settings)).inc(earliest - committed)
             log.warning(

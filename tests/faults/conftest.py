@@ -187,6 +187,7 @@ def where_lost(
                     found[mention_id].append(f"{base}[{msg.partition()}]@{msg.offset()}")
         c.close()
     lines = [f"{i}: {', '.join(at) or 'in no topic'}" for i, at in found.items()]
+    lines.extend(group_positions(stack))
     keywords = ("gap", "assigned", "expired", "restart", "crash", "highwater", "error")
     for w in stack.workers:
         noted = [
@@ -199,10 +200,63 @@ def where_lost(
     return "\n".join(lines)
 
 
+def group_positions(
+    stack: Stack,
+    topics: tuple[str, ...] = (
+        "mentions.raw",
+        "mentions.enriched",
+        "mentions.resolved",
+        "mentions.dlq",
+    ),
+) -> list[str]:
+    """Per partition: the end of the log and where each consumer group has committed.
+
+    A group whose committed offset trails the end long after the load stopped is
+    the stage that stalled; the app ids come from the workers' start lines."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    groups = sorted(
+        {
+            json.loads(line[line.index("{") :])["app_id"]
+            for w in stack.workers
+            for line in w.log.read_text(errors="replace").splitlines()
+            if '"worker_starting"' in line and "{" in line
+        }
+    )
+    lines = ["--- end of log / committed offset per group: " + ", ".join(groups)]
+    for base in topics:
+        name = stack.topic(base)
+        cells = []
+        for group in groups:
+            c = Consumer({"bootstrap.servers": stack.broker.bootstrap, "group.id": group})
+            try:
+                parts = c.list_topics(name, timeout=10).topics[name].partitions
+                tps = [TopicPartition(name, p) for p in sorted(parts)]
+                committed = c.committed(tps, timeout=10)
+                ends = [c.get_watermark_offsets(tp, timeout=10)[1] for tp in tps]
+                cells.append(
+                    " ".join(
+                        f"{tp.partition}:{ct.offset}/{end}"
+                        for tp, ct, end in zip(tps, committed, ends, strict=True)
+                    )
+                )
+            except Exception as exc:  # diagnostics only
+                cells.append(f"unknown ({exc})")
+            finally:
+                c.close()
+        lines.append(f"{base}: " + " | ".join(cells))
+    return lines
+
+
 def assert_nothing_lost(stack: Stack, result: Reconciliation) -> None:
     if result.lost:
         raise AssertionError(
             f"lost {len(result.lost)}: {result.lost[:5]}\n{where_lost(stack, result.lost)}"
+        )
+    if result.missing_dead_letters:
+        raise AssertionError(
+            f"{len(result.missing_dead_letters)} invalid inputs not dead-lettered: "
+            f"{result.missing_dead_letters[:5]}\n" + "\n".join(group_positions(stack))
         )
 
 
