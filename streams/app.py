@@ -176,29 +176,30 @@ class Runtime:
     async def start_of(self, topic: str, partition: int, offset: int) -> int | None:
         """Where reading a partition must start after an assignment: its committed offset.
 
-        Faust sought there when the partition was assigned and keeps the figure.
-        With nothing committed yet reading starts at the log start. When the
-        first record read is past that, the records in between are either gone
-        (retention deleted them before anyone read them: nothing to wait for,
-        said in the log) or were skipped (an offset gap).
+        Faust sought there when the partition was assigned and keeps the figure;
+        None when nothing was committed yet (or before the seek). When the first
+        record read is past the committed offset, the records in between are
+        either gone (retention deleted them before anyone read them: nothing to
+        wait for, said in the log) or were skipped (an offset gap).
         """
         tp = TP(topic, partition)
         consumer: Any = self.app.consumer
         # Faust's own record of the committed offsets, filled by its seek on assignment.
         committed = consumer._committed_offset.get(tp)
-        if offset == 0 or (committed is not None and offset <= committed):
-            # Where reading must start, or before it (a redelivery): no hole. The
-            # log start is asked only otherwise: it costs a round trip of the
-            # consumer thread (~1.5 s a partition here), too slow for every first read.
+        if committed is None or offset <= committed:
+            # None: nothing committed yet, or Faust has not sought yet (records of
+            # a new assignment can arrive before its seek fills the figure, and
+            # aiokafka then reads from the committed offset it fetched itself).
+            # Not checked: telling the two apart costs a round trip of the
+            # consumer thread (~1.5 s a partition here) on every first read. A
+            # partition with nothing committed is rewound to its log start by
+            # the transport (streams/transport.py).
             return committed
         try:
             earliest = (await consumer.earliest_offsets(tp)).get(tp)
         except Exception as exc:  # unknown: the committed offset stands
             log.warning("earliest_offset_unknown", topic=topic, partition=partition, error=str(exc))
             return committed
-        if committed is None:
-            # Nothing committed yet: reading starts at the log start.
-            return earliest
         if earliest is not None and earliest > committed:
             metrics.EXPIRED_UNREAD.labels(_base(topic, self.settings)).inc(earliest - committed)
             log.warning(

