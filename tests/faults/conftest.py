@@ -209,10 +209,13 @@ def group_positions(
         "mentions.dlq",
     ),
 ) -> list[str]:
-    """Per partition: the end of the log and where each consumer group has committed.
+    """Per partition: each consumer group's committed offset / the end of the log.
 
-    A group whose committed offset trails the end long after the load stopped is
-    the stage that stalled; the app ids come from the workers' start lines."""
+    The end is ListOffsets', which the embedded broker under-reports by up to a
+    batch (docs/operations.md), so a committed offset a little past it is normal;
+    one far behind it long after the load stopped is the stage that stalled, and
+    -1001 (nothing committed) on a partition that has records is a stage that never
+    read it. The app ids come from the workers' start lines."""
     from confluent_kafka import Consumer, TopicPartition
 
     groups = sorted(
