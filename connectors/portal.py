@@ -109,6 +109,15 @@ def map_portal_item(item: Any, portal: PortalEntry, entry: SourceEntry) -> MapRe
         lat, lon = dig(item, f.lat, None), dig(item, f.lon, None)
         if lat is not None and lon is not None:
             geo = {"lat": float(lat), "lon": float(lon)}
+    topic = []
+    for path in f.topic:
+        v = dig(item, path, None)
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, str | int):
+            raise TypeError(f"{path} must be a string or a number, got {type(v).__name__}")
+        if str(v).strip():
+            topic.append(" ".join(str(v).split()))
     return mention(
         id=f"{entry.platform}:{portal.name}/{native}".replace(" ", "_"),
         platform=entry.platform,
@@ -117,6 +126,7 @@ def map_portal_item(item: Any, portal: PortalEntry, entry: SourceEntry) -> MapRe
         author=author,
         url=url,
         geo=geo,
+        source_topic=" / ".join(topic)[:1024] or None,
         **fields,
     )
 

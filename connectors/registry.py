@@ -68,6 +68,11 @@ class FieldMap(_Strict):
     lat: str | None = None
     lon: str | None = None
     region: str | None = Field(None, description="a region code in the item wins over the source's")
+    topic: list[str] = Field(
+        default_factory=list,
+        description="the portal's own category of the item (category, subcategory, reason), "
+        "joined with ' / ' into source_topic; grouping never joins items it classed differently",
+    )
 
 
 class PortalEntry(_Strict):

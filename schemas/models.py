@@ -59,6 +59,17 @@ MentionId = Annotated[
     ),
 ]
 ShortText = Annotated[str, Meta(max_length=1024)]
+SourceTopic = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=1024,
+        description="The source's own classification of the post (a portal's category or "
+        "reason chosen by the resident), as the source words it; grouping never joins two "
+        "posts of one source that it classed differently",
+        examples=["Неисправное освещение в парадной"],
+    ),
+]
 NonEmptyId = Annotated[str, Meta(min_length=1, max_length=512)]
 
 
@@ -107,6 +118,7 @@ class RawMention(Struct, omit_defaults=True):
     region_hint: RegionCode | None = None
     geo: GeoPoint | None = None
     metrics: Engagement | None = None
+    source_topic: SourceTopic | None = None
 
 
 class Place(Struct, omit_defaults=True):
@@ -152,6 +164,7 @@ class Mention(Struct, omit_defaults=True):
     duplicate_of: MentionId | None = None
     incident_id: str | None = None
     pipeline_version: str = "1"
+    source_topic: SourceTopic | None = None
 
 
 class MentionRef(Struct, omit_defaults=True):

@@ -3,14 +3,16 @@
 Every appeal of the chosen split goes, in time order, through the very enrich +
 desk code the stream runs (OfflinePipeline), as the portal connector would
 publish it: platform `pos`, region hint RU-SPE, the resident's pin as `geo`,
-and the portal's address line after the text (a portal whose text fields list
-the address; `--no-address` leaves it out). The incident id each appeal gets is
+the portal's address line after the text (a portal whose text fields list
+the address; `--no-address` leaves it out) and the reason the resident chose
+as `source_topic` (`--no-source-topic` leaves it out: text alone must then
+tell the problems apart, as for a social-media post). The incident id each appeal gets is
 scored against the weak truth (streams/domain/grouping_eval.py): same reason,
 same building or pins within 30 m, written within 7 days of each other.
 
     .venv/bin/python scripts/eval_grouping.py [--split dev|heldout] [--limit N]
         [--radius-m M] [--window-hours H] [--max-span-hours H] [--min-similarity S]
-        [--category-model PATH] [--no-address] [--no-geo]
+        [--category-model PATH] [--no-source-topic] [--no-address] [--no-geo]
         [--rubric-from-truth] [--show-errors N]
 
 `dev` is the first half of the file (by time), `heldout` the second half (the
@@ -77,8 +79,11 @@ def created_at(row: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(row["created_at"] + MSK).replace(microsecond=0)
 
 
-def to_raw(row: dict[str, Any], with_address: bool = True, with_geo: bool = True) -> dict[str, Any]:
-    """A portal appeal as the portal connector publishes it (RawMention v1)."""
+def to_raw(
+    row: dict[str, Any], with_address: bool = True, with_geo: bool = True, with_topic: bool = True
+) -> dict[str, Any]:
+    """A portal appeal as the portal connector publishes it (RawMention v1), with the
+    reason the resident chose as the portal's own topic (``source_topic``)."""
     text = row["text"].strip() or "(без текста)"
     if with_address and row.get("address"):
         text = f"{text}\n\n{row['address']}"
@@ -92,6 +97,8 @@ def to_raw(row: dict[str, Any], with_address: bool = True, with_geo: bool = True
     }
     if with_geo and row.get("lat") is not None and row.get("lon") is not None:
         raw["geo"] = {"lat": row["lat"], "lon": row["lon"]}
+    if with_topic and row.get("reason"):
+        raw["source_topic"] = row["reason"]
     return raw
 
 
@@ -186,6 +193,11 @@ def main() -> int:
     ap.add_argument(
         "--no-geo", action="store_true", help="no pins: place from the text (and address) only"
     )
+    ap.add_argument(
+        "--no-source-topic",
+        action="store_true",
+        help="text only: leave out the reason the resident chose (the portal's topic)",
+    )
     ap.add_argument("--show-errors", type=int, default=0, help="print N wrong merges and splits")
     args = ap.parse_args()
     out = Console(width=150)
@@ -195,7 +207,9 @@ def main() -> int:
         return 2
     with err.status("reading the appeals…"):
         rows = load(args.split, args.limit)
-        raws = [to_raw(r, not args.no_address, not args.no_geo) for r in rows]
+        raws = [
+            to_raw(r, not args.no_address, not args.no_geo, not args.no_source_topic) for r in rows
+        ]
         lines = [json.dumps(raw, ensure_ascii=False).encode() for raw in raws]
         items = [appeal(r) for r in rows]
         truth = weak_truth_pairs(items)
@@ -233,6 +247,7 @@ def main() -> int:
         + (f", span {g.max_span_hours:g} h" if g.max_span_hours else "")
         + (", no address" if args.no_address else "")
         + (", no pins" if args.no_geo else "")
+        + (", no portal topic" if args.no_source_topic else ", portal topics")
         + (", rubric = the portal's reasons (ceiling)" if args.rubric_from_truth else "")
     )
     table = Table(title=title, title_justify="left")

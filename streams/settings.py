@@ -283,7 +283,7 @@ class GroupingSettings(BaseModel):
         72.0, gt=0, description="an appeal joins incidents active this recently"
     )
     radius_m: float = Field(
-        50.0, gt=0, description="same place when coordinates are this close (one building, a yard)"
+        30.0, gt=0, description="same place when coordinates are this close (one building)"
     )
     min_similarity: float = Field(
         0.25, ge=0, le=1, description="half the stem overlap needed without place evidence"
@@ -308,6 +308,11 @@ class GroupingSettings(BaseModel):
     )
     max_mentions_per_incident: int = Field(
         1000, ge=1, description="posts kept per incident for replies (the count goes on)"
+    )
+    source_topics: bool = Field(
+        True,
+        description="never group two posts that their source classed differently "
+        "(`source_topic`: a portal's own category or reason)",
     )
 
 

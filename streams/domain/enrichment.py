@@ -192,4 +192,5 @@ class Enricher:
             reply_to=raw.reply_to,
             metrics=raw.metrics,
             pipeline_version=PIPELINE_VERSION,
+            source_topic=raw.source_topic,
         )

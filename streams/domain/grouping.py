@@ -13,10 +13,13 @@ grouping window, when
    not too short to say so (``min_terms`` content stems each: "мешки на газоне"
    is written about hundreds of lawns),
 and never when both name different municipalities, or (rules 2-4) name
-different streets or houses. Among several matches the best score wins (place
-evidence first, then words, then distance). With a ``span_s``, an incident that
-opened longer ago than that takes no more posts: a match with it opens a new
-incident that follows it.
+different streets or houses, or when one source classed them differently (a
+portal's own category or reason, ``source_topic``: a resident who filed
+"lighting in the entrance" and one who filed "broken entrance door" at one
+building wrote about two problems, routed to two executors). Among several
+matches the best score wins (place evidence first, then words, then distance).
+With a ``span_s``, an incident that opened longer ago than that takes no more
+posts: a match with it opens a new incident that follows it.
 
 Scanning every open incident of a busy region and category for each appeal is
 quadratic, so candidates come from four indexes whose union provably contains
@@ -161,6 +164,25 @@ def place_agreement(a: Iterable[str], b: Iterable[str]) -> int:
     return 0
 
 
+Topic = tuple[str, str]  # (source id, the source's own topic, normalised)
+
+
+def topic_of(source_id: str, topic: str | None) -> Topic | None:
+    """A source's own topic of a post, compared without case and spacing."""
+    if not topic:
+        return None
+    words = " ".join(topic.split()).casefold()
+    return (source_id, words) if words else None
+
+
+def topics_contradict(topics: Iterable[Topic], topic: Topic | None) -> bool:
+    """True when the incident holds posts of the probe's source, none of them of its topic."""
+    if topic is None:
+        return False
+    same_source = [t for t in topics if t[0] == topic[0]]
+    return bool(same_source) and topic not in same_source
+
+
 @dataclass(slots=True)
 class Profile:
     """What grouping needs of a joinable incident, kept in memory."""
@@ -174,6 +196,7 @@ class Profile:
     opened_at: float
     status: str
     places: frozenset[str] = frozenset()
+    topics: frozenset[Topic] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +212,7 @@ class Probe:
     # May words alone (no place in common) join it? In a town one contractor serves
     # every yard; in a city the same words are written about hundreds of places.
     words_alone: bool = True
+    topic: Topic | None = None
 
 
 @dataclass(frozen=True)
@@ -200,10 +224,14 @@ class Rules:
     # An incident takes posts only this long after it opened (0: no limit); a later
     # post about the same problem opens an incident that follows it.
     span_s: float = 0.0
+    # Never join posts that one source classed differently (its own topics).
+    source_topics: bool = True
 
     def score(self, prof: Profile, p: Probe) -> float | None:
         """None when not the same problem; otherwise higher is a better match."""
         if prof.municipality and p.municipality and prof.municipality != p.municipality:
+            return None
+        if self.source_topics and topics_contradict(prof.topics, p.topic):
             return None
         if prof.geo is not None and p.geo is not None:
             d = haversine_m(prof.geo, p.geo)

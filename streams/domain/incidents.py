@@ -65,7 +65,16 @@ from streams.domain.dedup import (
     similarity,
     word_containment,
 )
-from streams.domain.grouping import GroupIndex, Probe, Profile, Rules, haversine_m, place_marks
+from streams.domain.grouping import (
+    GroupIndex,
+    Probe,
+    Profile,
+    Rules,
+    Topic,
+    haversine_m,
+    place_marks,
+    topic_of,
+)
 from streams.domain.normalize import fingerprint, strip_and_split, words_and_breaks
 from streams.domain.sla import SlaPolicy, WorkCalendar
 from streams.settings import DedupSettings, GroupingSettings, SlaSettings
@@ -87,6 +96,7 @@ GROUPABLE_STATUSES = OPEN_STATUSES | {"answered_final", "closed"}
 ANSWERED_PLATFORMS = frozenset({"pos"})
 _MAX_TERMS = 200
 _MAX_PLACES = 60
+_MAX_TOPICS = 16
 # Answers an incident keeps for posts that join it later (the latest ones).
 _MAX_ANSWERS_KEPT = 32
 # Words a repost may add around a short text ("Нам пишут: …", "… Помогите!").
@@ -156,6 +166,18 @@ def _address_key(address: str | None) -> str | None:
     return key or None
 
 
+def _topic(m: Mention) -> Topic | None:
+    return topic_of(m.source.id, m.source_topic)
+
+
+def _with_topic(topics: list[tuple[str, str]], topic: Topic | None) -> list[tuple[str, str]]:
+    """The incident's source topics with one more (kept short: an operator's merge can
+    bring several; grouping itself never joins a second topic of one source)."""
+    if topic is None or topic in topics or len(topics) >= _MAX_TOPICS:
+        return topics
+    return [*topics, topic]
+
+
 def _one_address_within(a: str, b: str) -> bool:
     """ "дома 14" and "дома 14 по улице советской": one reading of the address holds the
     other (a cut-off copy, or a copy whose case hid the street), or they differ by a
@@ -213,6 +235,8 @@ class IncidentRecord(msgspec.Struct, omit_defaults=True):
     commands: list[str] = msgspec.field(default_factory=list)
     # The latest answers, so a post that joins after them still gets them.
     answers: list[OfficialResponse] = msgspec.field(default_factory=list)
+    # (source id, topic) of its posts whose source classed them itself (source_topic).
+    topics: list[tuple[str, str]] = msgspec.field(default_factory=list)
 
 
 _enc = msgspec.msgpack.Encoder()
@@ -381,6 +405,7 @@ class Desk:
                 window_s=grouping.window_hours * 3600,
                 min_terms=grouping.min_terms,
                 span_s=grouping.max_span_hours * 3600,
+                source_topics=grouping.source_topics,
             )
         )
         self._pruned_at: dict[str, float] = {}
@@ -477,6 +502,7 @@ class Desk:
                     opened_at=inc.opened_at.timestamp(),
                     status=inc.status,
                     places=frozenset(rec.places),
+                    topics=frozenset(rec.topics),
                 ),
             )
         else:
@@ -866,6 +892,7 @@ class Desk:
             at=at,
             places=p.places,
             words_alone=self._words_alone(m.place.region, m.place.municipality),
+            topic=_topic(m),
         )
         best, follows = self._groups.best((p.rk, m.category), probe)
         if best is not None:
@@ -917,6 +944,7 @@ class Desk:
             address_key=addr,
             last_at=at,
             places=sorted(p.places)[:_MAX_PLACES],
+            topics=_with_topic([], _topic(m)),
         )
         out.events.append(
             self._event(inc, "created", opened, mention_id=m.id, detail=_created_detail(inc))
@@ -959,6 +987,7 @@ class Desk:
         if duplicate_of is None:
             rec.terms = sorted(set(rec.terms) | p.terms)[:_MAX_TERMS]
             rec.places = sorted(set(rec.places) | p.places)[:_MAX_PLACES]
+            rec.topics = _with_topic(rec.topics, _topic(m))
             if inc.geo is None and m.place.geo is not None:
                 inc.geo = m.place.geo
             if not inc.address and m.place.address:
@@ -1076,6 +1105,8 @@ class Desk:
             into.incident.mentions_count += inc.mentions_count
             into.incident.version += 1
             into.terms = sorted(set(into.terms) | set(rec.terms))[:_MAX_TERMS]
+            for topic in rec.topics:
+                into.topics = _with_topic(into.topics, topic)
             inc.status = "merged_into"
             inc.merged_into = into.incident.id
             inc.version += 1
@@ -1114,6 +1145,7 @@ class Desk:
                 terms=list(rec.terms),
                 address_key=None,
                 last_at=rec.last_at,
+                topics=list(rec.topics),
             )
             for ref in moving:
                 for prefix in ("m:", "a:"):  # in the dedup window, or kept for late answers

@@ -127,6 +127,13 @@ def test_portal_field_mapping(registry) -> None:
     assert m.geo is not None and m.geo.lat == pytest.approx(56.85)
     assert m.author is not None and m.author.id == "esia-900100"
     assert m.region_hint == "RU-TVE" and m.source.kind == "portal"
+    # The portal's own category and subcategory, spacing tidied, become source_topic.
+    assert m.source_topic == "Дороги / Ямы и выбоины на дороге"
+    assert portal.map_portal_item(items[1], p, entry).source_topic == "Мусор"
+    assert portal.map_portal_item(items[3], p, entry).source_topic is None
+    odd = dict(items[0], subcategory={"name": "ямы"})
+    bad = map_item(odd, lambda it: portal.map_portal_item(it, p, entry), {}, "x")
+    assert bad.error_kind == "schema" and "subcategory" in (bad.reason or "")
     item = map_item(items[2], lambda it: portal.map_portal_item(it, p, entry), {}, "x")
     assert item.error_kind == "schema" and "16.11.2026" in (item.reason or "")
     assert portal.dig({"a": {"b": [1, {"c": 2}]}}, "a.b.1.c") == 2

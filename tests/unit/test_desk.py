@@ -43,6 +43,7 @@ def mention(
     geo: GeoPoint | None = None,
     agency: str | None = "Администрация города Твери",
     priority: str = "normal",
+    topic: str | None = None,
 ) -> Mention:
     platform = mid.split(":", 1)[0]
     return Mention(
@@ -60,6 +61,7 @@ def mention(
         place=Place(region=region, municipality=municipality, address=address, geo=geo),
         agency=agency if appeal else None,
         url=f"https://example.org/{mid}",
+        source_topic=topic,
     )
 
 
@@ -143,7 +145,7 @@ def test_two_different_potholes_are_not_duplicates_and_not_one_incident() -> Non
 def test_other_residents_reporting_the_same_place_join_the_open_incident() -> None:
     desk = new_desk()
     here = GeoPoint(lat=56.8587, lon=35.9176)
-    near = GeoPoint(lat=56.8590, lon=35.9180)  # ~40 m away
+    near = GeoPoint(lat=56.8588, lon=35.9178)  # ~17 m away
     (a,) = feed(desk, mention("vk:1", POTHOLE, geo=here))
     (b,) = feed(
         desk,
@@ -158,6 +160,35 @@ def test_other_residents_reporting_the_same_place_join_the_open_incident() -> No
     assert b.mentions[0].incident_id == a.mentions[0].incident_id
     assert [e.type for e in b.events] == ["attached"]
     assert b.incidents[-1].mentions_count == 2
+
+
+def test_posts_their_portal_classed_differently_are_two_problems() -> None:
+    """One entrance, one day: "lighting" and "door" filed on the portal are two problems
+    for two executors; the same topic, however spaced, and posts with no topic join."""
+    here = GeoPoint(lat=59.9386, lon=30.3141)
+    entrance = "В парадной дома 5 по улице Садовой не горит свет и сломана дверь"
+    kw = {"region": "RU-SPE", "municipality": "Санкт-Петербург", "category": "housing"}
+
+    def post(mid: str, hours: float, topic: str | None) -> Mention:
+        return mention(
+            mid, f"{entrance} ({mid})", at=T0 + timedelta(hours=hours), geo=here, topic=topic, **kw
+        )  # type: ignore[arg-type]
+
+    store: dict[str, bytes] = {}
+    desk = new_desk(store)
+    (light,) = feed(desk, post("pos:1", 0, "Освещение в парадной"))
+    (door,) = feed(desk, post("pos:2", 1, "Неисправная входная дверь"))
+    light_id, door_id = light.mentions[0].incident_id, door.mentions[0].incident_id
+    assert light_id and door_id and light_id != door_id
+    restarted = new_desk(dict(store))  # the topics are kept with the incident
+    (again,) = feed(restarted, post("pos:3", 2, "  освещение   В ПАРАДНОЙ"))
+    assert again.mentions[0].incident_id == light_id
+    (social,) = feed(restarted, post("vk:4", 3, None))
+    assert social.mentions[0].incident_id in (light_id, door_id)
+    off = new_desk(grouping=GroupingSettings(source_topics=False))
+    (a,) = feed(off, post("pos:1", 0, "Освещение в парадной"))
+    (b,) = feed(off, post("pos:2", 1, "Неисправная входная дверь"))
+    assert a.mentions[0].incident_id == b.mentions[0].incident_id
 
 
 @pytest.mark.parametrize(

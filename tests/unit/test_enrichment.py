@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import msgspec
 import pytest
 
 from schemas.models import RawMention, Source
@@ -68,3 +69,11 @@ def test_the_setting_reads_a_comma_list_and_names_a_wrong_platform(
         load_settings()
     assert "INCIDENTS_ENRICH_APPEAL_PLATFORMS" in str(err.value) and "gosuslugi" in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_the_portals_own_topic_reaches_the_desk(enricher: Enricher) -> None:
+    filed = msgspec.structs.replace(raw("pos", TERSE[0]), source_topic="Ворота, двери")
+    (mention,) = enricher.enrich([filed])
+    assert mention.source_topic == "Ворота, двери"
+    (untagged,) = enricher.enrich([raw("vk", TERSE[0])])
+    assert untagged.source_topic is None

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from streams.domain.grouping import Probe, Profile, Rules, place_agreement, place_marks
+from schemas.models import GeoPoint
+from streams.domain.grouping import (
+    Probe,
+    Profile,
+    Rules,
+    place_agreement,
+    place_marks,
+    topic_of,
+    topics_contradict,
+)
 from streams.domain.grouping_eval import (
     Appeal,
     bcubed,
@@ -60,6 +69,25 @@ def test_words_alone_need_enough_words() -> None:
     there = place_marks("Петухова, 7")
     probe = Probe("Тверь", None, None, frozenset(long), 0.0, there)
     assert rules.score(_profile(long, here), probe) is None
+
+
+def test_a_source_that_classed_two_posts_differently_keeps_them_apart() -> None:
+    light, door = topic_of("pos-spb", "Освещение"), topic_of("pos-spb", "Дверь")
+    assert topic_of("pos-spb", "  ОСВЕЩЕНИЕ ") == light and topic_of("pos-spb", "  ") is None
+    assert topics_contradict({light}, door)  # type: ignore[arg-type]
+    assert not topics_contradict({light}, light)  # type: ignore[arg-type]
+    assert not topics_contradict({light}, None)  # a post its source did not class
+    assert not topics_contradict({light}, topic_of("pos-msk", "Дверь"))  # another rubric
+    assert not topics_contradict({light, door}, door)  # type: ignore[arg-type]
+    rules = Rules(radius_m=30, text_threshold=0.5, window_s=86400)
+    here = GeoPoint(lat=59.9386, lon=30.3141)
+    prof = Profile(
+        "RU-SPE/1", None, None, here, frozenset(), 0.0, 0.0, "new", topics=frozenset({light})
+    )  # type: ignore[arg-type]
+    assert rules.score(prof, Probe(None, None, here, frozenset(), 0.0, topic=light))
+    assert rules.score(prof, Probe(None, None, here, frozenset(), 0.0, topic=door)) is None
+    lenient = Rules(radius_m=30, text_threshold=0.5, window_s=86400, source_topics=False)
+    assert lenient.score(prof, Probe(None, None, here, frozenset(), 0.0, topic=door))
 
 
 def test_weak_truth_is_a_relation_and_components_chain() -> None:
