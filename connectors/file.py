@@ -135,6 +135,7 @@ CSV_COLUMNS: dict[str, str] = {
     "reposts": "metrics.reposts",
     "comments": "metrics.comments",
     "views": "metrics.views",
+    "source_topic": "source_topic",
 }
 _NUMERIC = {"geo.lat": float, "geo.lon": float}
 

@@ -235,18 +235,18 @@ def test_backoff_honours_retry_after() -> None:
 def test_csv_replay_rows(tmp_path: Path) -> None:
     path = tmp_path / "m.csv"
     path.write_text(
-        "id,platform,source_id,text,created_at,region_hint,lat,lon,likes,extra\n"
-        'vk:wall-1_1,vk,-1,"Яма, большая",2026-11-16T08:00:00+03:00,RU-TVE,56.8,35.9,12,x\n'
-        "vk:wall-1_2,vk,-1,Нет воды,2026-11-16T09:00:00+03:00,,,,,\n",
+        "id,platform,source_id,text,created_at,region_hint,lat,lon,likes,extra,source_topic\n"
+        'vk:wall-1_1,vk,-1,"Яма, большая",2026-11-16T08:00:00+03:00,RU-TVE,56.8,35.9,12,x,Дороги\n'
+        "vk:wall-1_2,vk,-1,Нет воды,2026-11-16T09:00:00+03:00,,,,,,\n",
         encoding="utf-8",
     )
     rows = [json.loads(b) for b in read_csv_mentions(path)]
     assert rows[0] == {
         "id": "vk:wall-1_1", "platform": "vk", "source": {"id": "-1"}, "text": "Яма, большая",
         "created_at": "2026-11-16T08:00:00+03:00", "region_hint": "RU-TVE",
-        "geo": {"lat": 56.8, "lon": 35.9}, "metrics": {"likes": 12},
+        "geo": {"lat": 56.8, "lon": 35.9}, "metrics": {"likes": 12}, "source_topic": "Дороги",
     }  # fmt: skip
-    assert "region_hint" not in rows[1] and "geo" not in rows[1]
+    assert "region_hint" not in rows[1] and "geo" not in rows[1] and "source_topic" not in rows[1]
 
 
 def test_retry_after_from_headers_or_the_bot_api_body() -> None:
