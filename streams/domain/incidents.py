@@ -170,7 +170,7 @@ def _topic(m: Mention) -> Topic | None:
     return topic_of(m.source.id, m.source_topic)
 
 
-def _with_topic(topics: list[tuple[str, str]], topic: Topic | None) -> list[tuple[str, str]]:
+def _with_topic(topics: list[Topic], topic: Topic | None) -> list[Topic]:
     """The incident's source topics with one more (kept short: an operator's merge can
     bring several; grouping itself never joins a second topic of one source)."""
     if topic is None or topic in topics or len(topics) >= _MAX_TOPICS:
@@ -236,7 +236,7 @@ class IncidentRecord(msgspec.Struct, omit_defaults=True):
     # The latest answers, so a post that joins after them still gets them.
     answers: list[OfficialResponse] = msgspec.field(default_factory=list)
     # (source id, topic) of its posts whose source classed them itself (source_topic).
-    topics: list[tuple[str, str]] = msgspec.field(default_factory=list)
+    topics: list[Topic] = msgspec.field(default_factory=list)
 
 
 _enc = msgspec.msgpack.Encoder()
