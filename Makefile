@@ -3,25 +3,49 @@ PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LOCK   := requirements/dev.lock
+UV_VERSION := 0.13.9
+LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet --custom-compile-command "make lock"
 
-.PHONY: setup demo test test-fast bench soak lint fmt schemas dashboards clean help
+.PHONY: setup lock demo test test-fast bench soak lint fmt schemas dashboards clean help
 
 help:
-	@echo "make setup   - create .venv and install the project (the other targets call it)"
-	@echo "make demo    - start the embedded broker, the worker and ClickHouse (chDB), replay the sample, print the report"
-	@echo "make test    - unit, contract and integration tests against the real broker and chDB"
-	@echo "make bench   - throughput figures (process, dedup, enrich, end-to-end vs passthrough)"
-	@echo "make soak    - the fault-injection targets at full length (20 kill -9, 10 rebalances, 60 s outage, 100k bad inputs)"
-	@echo "make lint    - ruff and mypy"
+	@echo "make setup      - create .venv and install the locked versions (the other targets call it)"
+	@echo "make demo       - start the embedded broker, the worker and ClickHouse (chDB), replay the sample, print the report"
+	@echo "make test       - unit, contract and integration tests against the real broker and chDB"
+	@echo "make test-fast  - the tests that need no broker (unit and contract)"
+	@echo "make bench      - throughput figures (process, dedup, enrich, end-to-end vs passthrough)"
+	@echo "make soak       - the fault-injection tests at full length (20 kill -9, 10 rebalances, 60 s outage, 100k bad inputs)"
+	@echo "make lint       - ruff and mypy"
+	@echo "make fmt        - ruff format and the fixable lint"
+	@echo "make lock       - re-resolve pyproject.toml's ranges into requirements/*.lock (see README: upgrading)"
+	@echo "make schemas    - regenerate schemas/json from schemas/models.py"
+	@echo "make dashboards - regenerate the Grafana dashboards in dashboards/json"
+	@echo "make clean      - remove .venv, var/ and caches"
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml streams/domain/_speedups.c
+# Installs exactly the locked versions (every transitive package pinned, hashes checked),
+# then the project itself without resolving anything: what CI tested is what you get.
+$(STAMP): pyproject.toml $(LOCK) streams/domain/_speedups.c
 	@$(PYTHON) -c "import sys; assert sys.version_info[:2] == (3, 11)" 2>/dev/null || { echo "error: Python 3.11 is required (found: $(PYTHON)); install it, e.g. apt install python3.11 python3.11-venv"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo "installing the locked versions from $(LOCK) ($$(grep -c '^[a-z0-9]' $(LOCK)) pinned packages, hashes required)"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check --disable-pip-version-check
 	@touch $(STAMP)
+
+# Re-resolves the ranges in pyproject.toml (and requirements/build.in) to the newest
+# versions and rewrites both locks; `make test` then says whether they still pass.
+# UV_ARGS passes options through, e.g. `make lock UV_ARGS="--upgrade-package msgspec"`.
+lock: $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(BIN)/uv pip compile pyproject.toml requirements/build.in --extra dev $(LOCK_FLAGS) $(UV_ARGS) -o requirements/dev.lock
+	$(BIN)/uv pip compile pyproject.toml requirements/build.in --extra rocksdb $(LOCK_FLAGS) $(UV_ARGS) -o requirements/runtime.lock
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
 
 demo: setup
 	$(BIN)/incidents demo

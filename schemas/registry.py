@@ -8,6 +8,7 @@ Structs.
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -28,9 +29,26 @@ def file_name(name: str, version: int) -> str:
     return f"{name}.v{version}.schema.json"
 
 
+def _clean_descriptions(node: Any) -> Any:
+    """Docstrings as `inspect.cleandoc` reads them, whichever msgspec rendered them.
+
+    msgspec 0.23 strips a docstring's indentation and earlier versions kept it; the
+    contract must not change with the generator's whitespace.
+    """
+    if isinstance(node, dict):
+        return {
+            k: inspect.cleandoc(v) if k == "description" and isinstance(v, str)
+            else _clean_descriptions(v)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_clean_descriptions(v) for v in node]
+    return node
+
+
 def render_schema(name: str) -> dict[str, Any]:
     typ, version = SCHEMAS[name]
-    body = msgspec.json.schema(typ)
+    body = _clean_descriptions(msgspec.json.schema(typ))
     doc = {
         "$schema": DRAFT,
         "$id": schema_id(name, version),

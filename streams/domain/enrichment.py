@@ -55,15 +55,27 @@ def decode_json(value: bytes | None, decoder: msgspec.json.Decoder, what: str) -
         )
     try:
         return decoder.decode(value)
-    except UnicodeDecodeError as e:
-        reason = f"{what}: not UTF-8 ({e.reason} at byte {e.start})"
-        raise InvalidInput("invalid_encoding", reason) from None
+    except UnicodeDecodeError:  # msgspec < 0.19 raised it for broken UTF-8
+        _raise_if_not_utf8(value, what)
+        raise
     except msgspec.ValidationError as e:
         msg = str(e)
         kind = "too_large" if "length <=" in msg and "$.text" in msg else "schema"
         raise InvalidInput(kind, f"{what}: {msg}") from None
     except msgspec.DecodeError as e:
+        # Which exception a decoder raises for broken UTF-8 changed between msgspec
+        # versions (0.23 says "Invalid UTF-8 encoded string", a DecodeError); the
+        # encoding is checked here, on the failure path only, so the kind is ours.
+        _raise_if_not_utf8(value, what)
         raise InvalidInput("invalid_json", f"{what}: {e}") from None
+
+
+def _raise_if_not_utf8(value: bytes, what: str) -> None:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError as e:
+        reason = f"{what}: not UTF-8 ({e.reason} at byte {e.start})"
+        raise InvalidInput("invalid_encoding", reason) from None
 
 
 class Pseudonymizer:

@@ -429,7 +429,9 @@ def test_dockerfile_runs_the_cli_as_non_root() -> None:
     assert 'ENTRYPOINT ["incidents"]' in text and 'CMD ["worker"]' in text
     users = re.findall(r"^USER\s+(\S+)", text, flags=re.M)
     assert users and not users[-1].startswith(("root", "0")), users
-    assert re.search(r"^RUN pip install \.", text, flags=re.M)
+    # the image installs the runtime lock, then the package without resolving anything
+    assert re.search(r"^RUN pip install --require-hashes --no-deps -r requirements/runtime.lock", text, flags=re.M)
+    assert re.search(r"^RUN pip install --no-deps --no-build-isolation \.", text, flags=re.M)
 
 
 # ----------------------------------------------------------------- roles
