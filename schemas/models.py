@@ -71,6 +71,14 @@ SourceTopic = Annotated[
     ),
 ]
 NonEmptyId = Annotated[str, Meta(min_length=1, max_length=512)]
+ProblemCode = Annotated[
+    str,
+    Meta(
+        pattern=r"^[a-z][a-z0-9_]{1,63}$",
+        description="A problem type of the taxonomy (docs/problems.md), e.g. street_light_out",
+        examples=["street_light_out", "no_hot_water"],
+    ),
+]
 
 
 class Source(Struct, omit_defaults=True):
@@ -165,6 +173,15 @@ class Mention(Struct, omit_defaults=True):
     incident_id: str | None = None
     pipeline_version: str = "1"
     source_topic: SourceTopic | None = None
+    problems: Annotated[
+        list[ProblemCode],
+        Meta(
+            max_length=8,
+            description="What is wrong with what: the problem types recognised in the text, "
+            "the main one first (docs/problems.md); empty or absent when the text names no "
+            "known problem (then the category comes from the text classifier)",
+        ),
+    ] = field(default_factory=list)
 
 
 class MentionRef(Struct, omit_defaults=True):
@@ -211,6 +228,10 @@ class Incident(Struct, omit_defaults=True):
     reopened_from: str | None = None
     merged_into: str | None = None
     closed_at: AwareTime | None = None
+    problem: Annotated[
+        ProblemCode | None,
+        Meta(description="The incident's problem type (docs/problems.md), when recognised"),
+    ] = None
 
 
 IncidentEventType = Literal[

@@ -220,6 +220,16 @@ class EnrichSettings(BaseModel):
     )
     routing_file: Path | None = Field(None, description="YAML routing table; default bundled")
     category_model: Path | None = Field(None, description="model from `incidents train`")
+    problems_file: Path | None = Field(
+        None,
+        description="problem taxonomy YAML (what is wrong with what); default bundled "
+        "(docs/problems.md)",
+    )
+    problem_categories: bool = Field(
+        True,
+        description="a recognised problem type decides the category (its default code); "
+        "false: the text classifier (or an own rubric) always does",
+    )
     appeal_platforms: Annotated[list[Platform], CommaList] = Field(
         default_factory=_portal_platforms,
         description="platforms whose posts are appeals by construction (a resident filed them "

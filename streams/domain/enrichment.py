@@ -22,6 +22,7 @@ from streams.domain.classify import AppealClassifier, Classification
 from streams.domain.geo import Gazetteer
 from streams.domain.normalize import fingerprint, strip_and_split
 from streams.domain.priority import assess_priority
+from streams.domain.problems import Taxonomy
 from streams.domain.routing import RoutingTable
 from streams.settings import DEV_PSEUDONYM_KEY, EnrichSettings
 
@@ -102,6 +103,10 @@ class Enricher:
     classifier: AppealClassifier
     routing: RoutingTable
     pseudonymizer: Pseudonymizer
+    # What is wrong with what (docs/problems.md); None: no problem model.
+    problems: Taxonomy | None = None
+    # A recognised problem type decides the category (the default rubric's codes).
+    problem_categories: bool = True
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     # Platforms whose posts a resident filed as appeals (a portal such as «Решаем
     # вместе»): appeals whatever the relevance model says of a terse or odd text.
@@ -119,6 +124,9 @@ class Enricher:
             classifier=classifier,
             routing=RoutingTable.load(s.routing_file),
             pseudonymizer=Pseudonymizer(s.pseudonym_key.get_secret_value()),
+            problems=Taxonomy.load(s.problems_file),
+            # An own rubric's codes are not the taxonomy's: its model keeps the category.
+            problem_categories=s.problem_categories and not s.category_model,
             appeal_platforms=frozenset(s.appeal_platforms),
         )
 
@@ -167,14 +175,30 @@ class Enricher:
             lat=geo.lat if geo else None,
             lon=geo.lon if geo else None,
         )
+        hits = self.problems.recognise(clean) if self.problems is not None else []
+        types = [self.problems.types[h.code] for h in hits] if self.problems else []
         category = verdict.category
+        if types and self.problem_categories:
+            category = types[0].category  # the problem decides; the classifier is the fallback
         # A post filed on an appeals portal is an appeal (a comment under one need not be).
         is_appeal = verdict.is_appeal or (
             raw.platform in self.appeal_platforms and raw.reply_to is None
         )
         engagement = msgspec.structs.asdict(raw.metrics) if raw.metrics else None
-        priority = assess_priority(raw.text, category, engagement)
-        agency = self.routing.route(category, loc.region, loc.municipality) if is_appeal else None
+        priority = assess_priority(
+            raw.text, category, engagement, problems=[(t.code, t.urgency) for t in types]
+        )
+        agency = (
+            self.routing.route(
+                category,
+                loc.region,
+                loc.municipality,
+                problem=types[0].code if types else None,
+                agency_kind=types[0].agency if types else None,
+            )
+            if is_appeal
+            else None
+        )
         place = Place(
             region=loc.region,
             region_source=loc.region_source,
@@ -205,4 +229,5 @@ class Enricher:
             metrics=raw.metrics,
             pipeline_version=PIPELINE_VERSION,
             source_topic=raw.source_topic,
+            problems=[t.code for t in types],
         )

@@ -51,6 +51,8 @@ class LineResult:
     is_appeal: bool | None = None
     category: str | None = None
     category_confidence: float | None = None
+    # What is wrong with what: the recognised problem types, main first (docs/problems.md).
+    problems: list[str] | None = None
     region: str | None = None
     municipality: str | None = None
     address: str | None = None
@@ -167,6 +169,7 @@ class OfflinePipeline:
             is_appeal=m.is_appeal,
             category=m.category,
             category_confidence=m.category_confidence,
+            problems=list(m.problems),
             region=m.place.region,
             municipality=m.place.municipality,
             address=m.place.address,

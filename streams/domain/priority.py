@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import re._constants as _constants
 import re._parser as _parser
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -236,12 +236,15 @@ def assess_priority(
     engagement: Mapping[str, int | None] | None = None,
     *,
     rules: PriorityRules | None = None,
+    problems: Sequence[tuple[str, str]] = (),
 ) -> PriorityAssessment:
     """Priority of one appeal from urgency cues in its text and its resonance.
 
     ``category`` only matters for heating: a utilities appeal that mentions
     frost or cold indoors is read as a heating complaint even without the
-    exact words.
+    exact words. ``problems`` are the recognised problem types with their base
+    urgency (``(code, level)``, docs/problems.md): the level starts there, and a
+    type that raises it is named among the cues («dog_attack»).
     """
     rules = rules or _default_rules()
     norm = text.lower().replace("ё", "е")
@@ -264,6 +267,10 @@ def assess_priority(
         fired = [c for c in fired if c != "no_heating"]
         fired.insert(0, "heating_in_frost")
         rank = 2
+    for code, level in problems:
+        if _RANK.get(level, 0) > rank:
+            rank = _RANK[level]
+            fired.append(code)
     hazard = rank
     if vulnerable and hazard >= 1:
         fired.extend(vulnerable)
