@@ -324,6 +324,22 @@ class GroupingSettings(BaseModel):
         description="never group two posts that their source classed differently "
         "(`source_topic`: a portal's own category or reason)",
     )
+    problems: bool = Field(
+        True,
+        description="posts join one incident only when their problem types are compatible "
+        "(docs/problems.md); false: category and place alone decide, as before the model",
+    )
+    unknown_problem: Literal["join", "words", "never"] = Field(
+        "words",
+        description="when a post or an incident has no recognised problem: join on place "
+        "alone, join only when the words agree too (`unknown_similarity`), or never",
+    )
+    unknown_similarity: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="Jaccard of content stems a post of unknown problem needs with the incident",
+    )
 
 
 class SlaSettings(BaseModel):

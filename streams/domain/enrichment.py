@@ -177,6 +177,8 @@ class Enricher:
         )
         hits = self.problems.recognise(clean) if self.problems is not None else []
         types = [self.problems.types[h.code] for h in hits] if self.problems else []
+        # A problem spoken of as possible or past gives no urgency of its own.
+        urgencies = [(t.code, t.urgency) for t, h in zip(types, hits, strict=True) if h.asserted]
         category = verdict.category
         if types and self.problem_categories:
             category = types[0].category  # the problem decides; the classifier is the fallback
@@ -185,9 +187,7 @@ class Enricher:
             raw.platform in self.appeal_platforms and raw.reply_to is None
         )
         engagement = msgspec.structs.asdict(raw.metrics) if raw.metrics else None
-        priority = assess_priority(
-            raw.text, category, engagement, problems=[(t.code, t.urgency) for t in types]
-        )
+        priority = assess_priority(raw.text, category, engagement, problems=urgencies)
         agency = (
             self.routing.route(
                 category,

@@ -188,9 +188,7 @@ _ORDINALS = {
 }
 _NUM = r"(\d{1,2}|" + "|".join(sorted(_ORDINALS, key=len, reverse=True)) + r")"
 _SUFFIX = r"(?:\s*-?\s*(?:[а-я]{1,3})\b)?"
-_FLOOR = re.compile(
-    rf"\b{_NUM}{_SUFFIX}\s*(?:этаж\w*|эт\b\.?)|\bэтаж\w*\s*(?:№\s*)?(\d{{1,2}})\b"
-)
+_FLOOR = re.compile(rf"\b{_NUM}{_SUFFIX}\s*(?:этаж\w*|эт\b\.?)|\bэтаж\w*\s*(?:№\s*)?(\d{{1,2}})\b")
 _BETWEEN_FLOORS = re.compile(r"\bмежду\s+(\d{1,2})\s*(?:-?м)?\s+и\s+(\d{1,2})")
 _ENTRANCE = re.compile(
     rf"\b{_NUM}{_SUFFIX}\s*(?:подъезд\w*|парадн\w*|под\b\.?|пар\b\.?|секци\w*)"
@@ -310,11 +308,17 @@ class Rules:
             return 0
         if prof.problem not in tax.types or not all(c in tax.types for c in p.problems):
             return 0  # a type of another taxonomy (an older deployment's): say nothing
-        if not any(tax.compatible(prof.problem, c) for c in p.problems):
+        # The post's main problem decides: a second one recognised in passing («…и
+        # грязно») must not carry a post into another problem's incident.
+        if not tax.compatible(prof.problem, p.problems[0]):
             return -1
+        # Two problems of one job in one building (the state of an entrance) on different
+        # floors or in different entrances are two problems («надписи на 4 этаже», «стены
+        # облезли на 8 этаже»). The same type is one job wherever in the building.
         building = tax.types[prof.problem].scope == "building"
-        if building and details_contradict(prof.details, p.details):
-            return -1  # «лампочка на 4 этаже» and «лампочка на 8 этаже»
+        if building and prof.problem != p.problems[0]:
+            if details_contradict(prof.details, p.details):
+                return -1
         return 1
 
     def score(self, prof: Profile, p: Probe) -> float | None:
@@ -328,6 +332,10 @@ class Rules:
             return None
         if agree == 0 and self.taxonomy is not None and self.unknown != "join":
             if self.unknown == "never":
+                return None
+            # What is broken is unknown on a side: the words must say it is the same,
+            # and say enough to tell («очистите» is written about any problem).
+            if min(len(prof.terms), len(p.terms)) < self.min_terms:
                 return None
             if _jaccard(prof.terms, p.terms) < self.unknown_similarity:
                 return None

@@ -38,6 +38,7 @@ def build_desk(settings: Settings, store: MutableMapping[str, bytes], enricher: 
         sla=settings.sla,
         timezone_of=enricher.gazetteer.timezone,
         population_of=enricher.gazetteer.population,
+        problems=enricher.problems,
     )
 
 

@@ -36,7 +36,7 @@ from typing import Any
 import yaml
 
 from streams.domain import morph
-from streams.domain.assertion import NEGATORS
+from streams.domain.assertion import NEGATORS, clauses
 
 DEFAULT_PROBLEMS_PATH = Path(__file__).with_name("data") / "problems.yaml"
 CATEGORIES = (
@@ -63,6 +63,8 @@ DEFECT_WINDOW = 10
 # sentence boundary an object and a defect still go together when this close.
 ACROSS_SENTENCES = 4
 _ABSENT = "ABSENT"
+# A catch-all type («состояние подъезда») ranks below any specific type of the post.
+BROAD_PENALTY = 1.0
 _NEG_CUE = frozenset({"не", "нет", "нету", "без", "отсутствует", "отсутствуют", "отсутствие"})
 # Words an absence («нет», «без», «не было») reaches: «нет горячей воды», «без света».
 _ABSENCE_REACH = 3
@@ -102,6 +104,9 @@ class Token:
     lemmas: frozenset[str]
     negated: bool
     sentence: int
+    # In a clause about what may happen or what is long past («если загорится», «в
+    # прошлом году был пожар»): recognised, but no base urgency from it.
+    unreal: bool = False
 
 
 def analyse(text: str) -> list[Token]:
@@ -111,12 +116,17 @@ def analyse(text: str) -> list[Token]:
     negates the next word; «нет», «без», «не было» the next three («нет горячей
     воды»); a postposed «нет» the two words before it («света нет уже неделю»).
     """
-    raw = _TOKEN.findall(text.lower().replace("ё", "е"))
+    norm = text.lower().replace("ё", "е")
+    # Most posts have no modal or past clause: then no token needs its clause looked up.
+    moods = tuple(c for c in clauses(norm) if c.hypothetical or c.past)
     words: list[str] = []
     sentences: list[int] = []
-    clauses: list[int] = []
+    clause_ids: list[int] = []
+    unreal: list[bool] = []
     sent = clause = 0
-    for t in raw:
+    ci = 0
+    for m in _TOKEN.finditer(norm):
+        t = m.group()
         if t[0] in _SENTENCE_END:
             sent += 1
             clause += 1
@@ -124,9 +134,13 @@ def analyse(text: str) -> list[Token]:
         if t[0] in _CLAUSE_END:
             clause += 1
             continue
+        while ci + 1 < len(moods) and moods[ci].end <= m.start():
+            ci += 1
         words.append(t)
         sentences.append(sent)
-        clauses.append(clause)
+        clause_ids.append(clause)
+        unreal.append(bool(moods) and moods[ci].start <= m.start() < moods[ci].end)
+    clauses_ = clause_ids
     neg = [False] * len(words)
     n = len(words)
     for i, w in enumerate(words):
@@ -136,15 +150,18 @@ def analyse(text: str) -> list[Token]:
         aux = j < n and words[j] in _AUX  # «не было воды», «не будет света»
         reach = _ABSENCE_REACH + aux if (w in _ABSENCE or aux) else 1
         for k in range(j, min(n, j + reach)):
-            if clauses[k] != clauses[i]:
+            if clauses_[k] != clauses_[i]:
                 break
             neg[k] = True
         # «света нет», «воды нету уже неделю»: the absence follows the noun.
-        if w in _POST_ABSENCE and (j >= n or clauses[j] != clauses[i] or words[j] in _AFTER):
+        if w in _POST_ABSENCE and (j >= n or clauses_[j] != clauses_[i] or words[j] in _AFTER):
             for k in range(max(0, i - 2), i):
-                if clauses[k] == clauses[i] and words[k] not in NEGATORS:
+                if clauses_[k] == clauses_[i] and words[k] not in NEGATORS:
                     neg[k] = True
-    return [Token(word_lemmas(w), ng, s) for w, ng, s in zip(words, neg, sentences, strict=True)]
+    return [
+        Token(word_lemmas(w), ng, s, u)
+        for w, ng, s, u in zip(words, neg, sentences, unreal, strict=True)
+    ]
 
 
 class _Word:
@@ -268,6 +285,17 @@ class ProblemType:
     unless: tuple[Phrase, ...] = ()
     also: tuple[str, ...] = ()
     parent: str | None = None
+    # Other types that describe the same job when two posts are compared (one work
+    # order: «ремонт подъезда» and «надписи в подъезде»); symmetric.
+    compatible: tuple[str, ...] = ()
+    # A general type whose refinements are different problems (a pothole in a yard and
+    # one on the carriageway; graffiti on a fence and in an entrance): its children are
+    # not compatible with one another through it. A type that is not generic is one
+    # job with all its refinements (the state of an entrance: walls, windows, doors).
+    generic: bool = False
+    # A catch-all of its kind («состояние подъезда»): it names the problem only when no
+    # more specific type is recognised in the post.
+    broad: bool = False
     examples: tuple[str, ...] = ()
 
     @property
@@ -283,6 +311,8 @@ class ProblemHit:
     code: str
     score: float
     object_at: int
+    # The problem is reported as the case now (not «если…», not «в прошлом году…»).
+    asserted: bool = True
 
 
 @dataclass
@@ -293,10 +323,14 @@ class Taxonomy:
 
     def __post_init__(self) -> None:
         children: dict[str, set[str]] = defaultdict(set)
+        links: set[tuple[str, str]] = set()
         for t in self.types.values():
             if t.parent:
                 children[t.parent].add(t.code)
+            for other in t.compatible:
+                links.update(((t.code, other), (other, t.code)))
         self._children = {k: frozenset(v) for k, v in children.items()}
+        self._links = frozenset(links)
         self._order = list(self.types.values())
         self._build_index()
 
@@ -357,11 +391,16 @@ class Taxonomy:
                 unless=phrases(code, "unless", spec.get("unless") or ()),
                 also=also,
                 parent=spec.get("parent"),
+                compatible=tuple(spec.get("compatible") or ()),
+                generic=bool(spec.get("generic", False)),
+                broad=bool(spec.get("broad", False)),
                 examples=tuple(spec.get("examples") or ()),
             )
         for t in types.values():
             if t.parent and t.parent not in types:
                 raise ValueError(f"problem {t.code}: unknown parent {t.parent!r}")
+            if bad := [c for c in t.compatible if c not in types]:
+                raise ValueError(f"problem {t.code}: unknown compatible types {bad}")
         return cls(types, agencies)
 
     @classmethod
@@ -381,10 +420,27 @@ class Taxonomy:
         return code
 
     def compatible(self, a: str, b: str) -> bool:
-        """Two types can describe one problem: equal, or one refines the other."""
-        if a == b:
+        """Two types can describe one problem: equal, one refines the other, or declared
+        compatible (one job); a refinement of a compatible type is compatible too."""
+        if a == b or (a, b) in self._links:
             return True
-        return self._is_ancestor(a, b) or self._is_ancestor(b, a)
+        if self._is_ancestor(a, b) or self._is_ancestor(b, a):
+            return True
+        ra, rb = self._lineage(a), self._lineage(b)
+        # Siblings under a common ancestor that is one job («окно» and «дверь» of an
+        # entrance), not under a generic one («яма во дворе», «яма на дороге»).
+        common = [x for x in ra if x in rb]
+        if common and not self.types[common[0]].generic:
+            return True
+        return any((x, y) in self._links for x in ra for y in rb)
+
+    def _lineage(self, code: str) -> list[str]:
+        out = [code]
+        t = self.types.get(code)
+        while t is not None and t.parent and len(out) < 8:
+            out.append(t.parent)
+            t = self.types.get(t.parent)
+        return out
 
     def _is_ancestor(self, anc: str, code: str) -> bool:
         t = self.types.get(code)
@@ -503,12 +559,12 @@ class Taxonomy:
                     score += 1.0 + d
                 else:
                     score += 0.75  # the object alone is the problem («граффити»)
-                score += where_bonus
+                score += where_bonus - (BROAD_PENALTY if t.broad else 0.0)
                 if best is None or score > best[0]:
                     best = (score, i)
         if best is None:
             return None
-        return ProblemHit(t.code, best[0], best[1])
+        return ProblemHit(t.code, best[0], best[1], asserted=not toks[best[1]].unreal)
 
 
 def _by_head(phrases: Iterable[Phrase]) -> dict[_Word, list[Phrase]]:
