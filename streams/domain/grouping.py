@@ -316,9 +316,9 @@ class Rules:
         # floors or in different entrances are two problems («надписи на 4 этаже», «стены
         # облезли на 8 этаже»). The same type is one job wherever in the building.
         building = tax.types[prof.problem].scope == "building"
-        if building and prof.problem != p.problems[0]:
-            if details_contradict(prof.details, p.details):
-                return -1
+        other_type = prof.problem != p.problems[0]
+        if building and other_type and details_contradict(prof.details, p.details):
+            return -1
         return 1
 
     def score(self, prof: Profile, p: Probe) -> float | None:
