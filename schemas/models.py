@@ -26,6 +26,7 @@ PLATFORMS: tuple[str, ...] = ("vk", "ok", "telegram", "pos", "rss", "web", "othe
 
 Priority = Literal["critical", "high", "normal"]
 MentionStatus = Literal["accepted", "duplicate"]
+Relevance = Literal["appeal", "signal", "noise"]
 IncidentStatus = Literal[
     "new",
     "assigned",
@@ -149,8 +150,18 @@ class Mention(Struct, omit_defaults=True):
         str, Meta(description="hash of the normalized text; equal texts, equal prints")
     ]
     is_appeal: bool
-    appeal_score: Annotated[float, Meta(ge=0, le=1)]
-    category: str | None
+    appeal_score: Annotated[
+        float,
+        Meta(
+            ge=0,
+            le=1,
+            description="confidence that the post is an appeal (the relevance model's "
+            "probability); is_appeal when it reaches the deployment's threshold",
+        ),
+    ]
+    category: Annotated[
+        str | None, Meta(description="rubric code of an appeal; null for every non-appeal")
+    ]
     category_confidence: Annotated[float, Meta(ge=0, le=1)]
     priority: Priority
     place: Place
@@ -165,6 +176,21 @@ class Mention(Struct, omit_defaults=True):
     incident_id: str | None = None
     pipeline_version: str = "1"
     source_topic: SourceTopic | None = None
+    relevance: Annotated[
+        Relevance | None,
+        Meta(
+            description="appeal; signal (a media report or announcement about a local "
+            "problem: not an appeal, never answered, may be linked to an incident as "
+            "context); noise (chatter, memes, ads, thanks, opinions, other news)"
+        ),
+    ] = None
+    needs_review: Annotated[
+        bool,
+        Meta(
+            description="appeal_score lies near the deployment's threshold: an operator "
+            "console may show the post for a decision (absent when false)"
+        ),
+    ] = False
 
 
 class MentionRef(Struct, omit_defaults=True):
@@ -211,6 +237,13 @@ class Incident(Struct, omit_defaults=True):
     reopened_from: str | None = None
     merged_into: str | None = None
     closed_at: AwareTime | None = None
+    signal_ids: Annotated[
+        list[str],
+        Meta(
+            description="media reports about the same problem linked as context: not "
+            "counted in mentions_count, never answered (at most 20 kept)"
+        ),
+    ] = field(default_factory=list)
 
 
 IncidentEventType = Literal[

@@ -132,10 +132,7 @@ def main() -> int:
     ap.add_argument("--telegram", type=Path, help="directory of the Telegram channel JSON files")
     ap.add_argument("--show", type=int, default=0, help="print this many errors per set")
     args = ap.parse_args()
-    if args.model:
-        clf = AppealClassifier(load_model(args.model))
-    else:
-        clf = AppealClassifier.default()
+    clf = AppealClassifier(load_model(args.model)) if args.model else AppealClassifier.default()
     thr = args.threshold if args.threshold is not None else clf.threshold
     for name in args.sets:
         if name in SETS:

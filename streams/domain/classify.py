@@ -269,7 +269,7 @@ def resolve_problem_cues(spec: str | None) -> ProblemCues | None:
     fn = getattr(importlib.import_module(module), name)
     if not callable(fn):
         raise ValueError(f"problem cues {spec!r} is not callable")
-    return fn  # type: ignore[no-any-return]
+    return fn
 
 
 _TOKEN_CACHE_MAX = 300_000
