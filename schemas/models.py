@@ -26,6 +26,7 @@ PLATFORMS: tuple[str, ...] = ("vk", "ok", "telegram", "pos", "rss", "web", "othe
 
 Priority = Literal["critical", "high", "normal"]
 MentionStatus = Literal["accepted", "duplicate"]
+Relevance = Literal["appeal", "signal", "noise"]
 IncidentStatus = Literal[
     "new",
     "assigned",
@@ -157,8 +158,18 @@ class Mention(Struct, omit_defaults=True):
         str, Meta(description="hash of the normalized text; equal texts, equal prints")
     ]
     is_appeal: bool
-    appeal_score: Annotated[float, Meta(ge=0, le=1)]
-    category: str | None
+    appeal_score: Annotated[
+        float,
+        Meta(
+            ge=0,
+            le=1,
+            description="confidence that the post is an appeal (the relevance model's "
+            "probability); is_appeal when it reaches the deployment's threshold",
+        ),
+    ]
+    category: Annotated[
+        str | None, Meta(description="rubric code of an appeal; null for every non-appeal")
+    ]
     category_confidence: Annotated[float, Meta(ge=0, le=1)]
     priority: Priority
     place: Place
@@ -182,6 +193,21 @@ class Mention(Struct, omit_defaults=True):
             "known problem (then the category comes from the text classifier)",
         ),
     ] = field(default_factory=list)
+    relevance: Annotated[
+        Relevance | None,
+        Meta(
+            description="appeal; signal (a media report or announcement about a local "
+            "problem: not an appeal, never answered, may be linked to an incident as "
+            "context); noise (chatter, memes, ads, thanks, opinions, other news)"
+        ),
+    ] = None
+    needs_review: Annotated[
+        bool,
+        Meta(
+            description="appeal_score lies near the deployment's threshold: an operator "
+            "console may show the post for a decision (absent when false)"
+        ),
+    ] = False
 
 
 class MentionRef(Struct, omit_defaults=True):
@@ -232,6 +258,13 @@ class Incident(Struct, omit_defaults=True):
         ProblemCode | None,
         Meta(description="The incident's problem type (docs/problems.md), when recognised"),
     ] = None
+    signal_ids: Annotated[
+        list[str],
+        Meta(
+            description="media reports about the same problem linked as context: not "
+            "counted in mentions_count, never answered (at most 20 kept)"
+        ),
+    ] = field(default_factory=list)
 
 
 IncidentEventType = Literal[

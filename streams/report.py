@@ -201,6 +201,7 @@ def _summary(query: QueryFn, db: str, top: int) -> list[Section]:
         """,
     )
     out.append(Section("Sources that repeat others most", cols, rows))
+    out.extend(appeal_rates(query, db))
     cols, rows = _q(
         query,
         db,
@@ -234,6 +235,54 @@ def _summary(query: QueryFn, db: str, top: int) -> list[Section]:
         """,
     )
     out.append(Section("Dead letters", cols, rows))
+    return out
+
+
+def appeal_rates(query: QueryFn, db: str, top: int = 10) -> list[Section]:
+    """The appeal rate per platform, and the sources with most posts and fewest appeals:
+    a noisy source (a meme public, a news channel) shows at once."""
+    cols, rows = _q(
+        query,
+        db,
+        """
+        SELECT platform, countIf(status = 'accepted') AS accepted,
+               countIf(status = 'accepted' AND is_appeal) AS appeals,
+               round(100 * appeals / greatest(1, accepted), 1) AS appeal_pct,
+               countIf(NOT is_appeal AND incident_id != '') AS signals_linked
+        FROM {db}.mentions FINAL
+        GROUP BY platform ORDER BY accepted DESC
+        """,
+    )
+    out = [
+        Section(
+            "Appeal rate by platform",
+            cols,
+            rows,
+            "accepted posts; signals linked = media reports attached to an incident as context",
+        )
+    ]
+    cols, rows = _q(
+        query,
+        db,
+        f"""
+        SELECT platform, source_id AS source, any(source_name) AS name,
+               countIf(status = 'accepted') AS accepted,
+               countIf(status = 'accepted' AND is_appeal) AS appeals,
+               round(100 * appeals / greatest(1, accepted), 1) AS appeal_pct
+        FROM {{db}}.mentions FINAL
+        GROUP BY platform, source_id
+        HAVING accepted >= 5
+        ORDER BY appeal_pct, accepted DESC LIMIT {int(top)}
+        """,
+    )
+    out.append(
+        Section(
+            "Noisiest sources (lowest appeal rate)",
+            cols,
+            rows,
+            "sources with at least 5 accepted posts",
+        )
+    )
     return out
 
 

@@ -237,7 +237,28 @@ class EnrichSettings(BaseModel):
         "comma-separated, empty for none",
     )
 
+    appeal_threshold: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="appeal_score from which a post is an appeal; empty for the model's own "
+        "(0.45 for the bundled one); raise it for a noisy feed, lower it to miss fewer",
+    )
+    review_margin: float = Field(
+        0.1,
+        ge=0,
+        le=0.5,
+        description="posts whose appeal_score lies within this distance of the threshold "
+        "are marked needs_review for an operator; 0 for none",
+    )
+    signal_source_kinds: Annotated[list[str], CommaList] = Field(
+        default_factory=lambda: ["media", "official"],
+        description="source kinds (RawMention source.kind) whose posts are never appeals: "
+        "a report of theirs about a local problem is a signal; comma-separated",
+    )
+
     _platforms = field_validator("appeal_platforms", mode="before")(_comma_list)
+    _kinds = field_validator("signal_source_kinds", mode="before")(_comma_list)
 
 
 class DedupSettings(BaseModel):

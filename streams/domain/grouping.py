@@ -490,6 +490,25 @@ class GroupIndex:
             return best[1], None
         return None, past[1] if past else None
 
+    def best_in_region(self, region_key: str, p: Probe) -> str | None:
+        """The open incident of any category that a post about the same problem would
+        join: where a media report (which carries no category) is linked as context."""
+        found: tuple[float, str] | None = None
+        rules = self.rules
+        for (rk, _), bucket in self._buckets.items():
+            if rk != region_key:
+                continue
+            for inc_id in bucket.candidates(p, rules.text_threshold, rules.min_terms):
+                prof = bucket.profiles[inc_id]
+                if prof.status == "closed" or p.at - prof.last_at > rules.window_s:
+                    continue
+                if prof.opened_at - p.at > rules.window_s:
+                    continue
+                score = rules.score(prof, p)
+                if score is not None and (found is None or (score, inc_id) > found):
+                    found = (score, inc_id)
+        return found[1] if found else None
+
     def prune(self, region_key: str, now: float) -> int:
         """Drop incidents of a region whose window has passed (they stay in the store)."""
         dropped = 0

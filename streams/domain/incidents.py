@@ -99,6 +99,8 @@ ANSWERED_PLATFORMS = frozenset({"pos"})
 _MAX_TERMS = 200
 _MAX_PLACES = 60
 _MAX_TOPICS = 16
+# Media reports an incident lists as context (signal_ids).
+_MAX_SIGNALS = 20
 # Answers an incident keeps for posts that join it later (the latest ones).
 _MAX_ANSWERS_KEPT = 32
 # Words a repost may add around a short text ("Нам пишут: …", "… Помогите!").
@@ -613,6 +615,8 @@ class Desk:
                 self._attach(incident_id, m, p, at, out, duplicate_of=original.id)
         elif m.is_appeal:
             incident_id = self._group(p, at, out)
+        elif m.relevance == "signal":
+            incident_id = self._link_signal(p, out)
 
         rec = MentionRecord(
             id=m.id,
@@ -663,7 +667,7 @@ class Desk:
                 inc = rec.incident
                 out.incidents.append(inc)
                 kind: IncidentEventType = "duplicate_linked" if known.duplicate_of else "attached"
-                detail: Detail | None = None
+                detail: Detail | None = {"as": "signal"} if m.id in inc.signal_ids else None
                 if inc.primary_mention_id == m.id:
                     kind, detail = "created", _created_detail(inc)
                 out.events.append(
@@ -907,10 +911,9 @@ class Desk:
         return rec
 
     # ------------------------------------------------------------- grouping
-    def _group(self, p: Prepared, at: float, out: Outcome) -> str:
+    def _probe(self, p: Prepared, at: float, addr: str | None) -> Probe:
         m = p.mention
-        addr = _address_key(m.place.address)
-        probe = Probe(
+        return Probe(
             municipality=m.place.municipality,
             address_key=addr,
             geo=m.place.geo,
@@ -922,6 +925,11 @@ class Desk:
             problems=tuple(m.problems),
             details=p.details,
         )
+
+    def _group(self, p: Prepared, at: float, out: Outcome) -> str:
+        m = p.mention
+        addr = _address_key(m.place.address)
+        probe = self._probe(p, at, addr)
         best, follows = self._groups.best((p.rk, self._bucket(m.category)), probe)
         if best is not None:
             self._attach(best, m, p, at, out)
@@ -950,6 +958,28 @@ class Desk:
                 if refines and _depth(tax, code) > _depth(tax, current):
                     return code
         return current
+
+    def _link_signal(self, p: Prepared, out: Outcome) -> str | None:
+        """A media report about a problem an open incident is about: listed on it as
+        context (signal_ids), not a member: not counted, never answered, opens nothing."""
+        m = p.mention
+        inc_id = self._groups.best_in_region(
+            p.rk, self._probe(p, p.at, _address_key(m.place.address))
+        )
+        rec = self.get_incident(inc_id) if inc_id else None
+        if rec is None:
+            return None
+        inc = rec.incident
+        if len(inc.signal_ids) < _MAX_SIGNALS:
+            inc.signal_ids.append(m.id)
+        inc.updated_at = max(inc.updated_at, m.created_at)
+        inc.version += 1
+        out.events.append(
+            self._event(inc, "attached", m.created_at, mention_id=m.id, detail={"as": "signal"})
+        )
+        self._put_incident(rec)
+        out.incidents.append(inc)
+        return inc.id
 
     def _words_alone(self, region: str | None, municipality: str | None) -> bool:
         """Words alone may group posts in a small town (or when no gazetteer is given)."""
