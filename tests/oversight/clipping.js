@@ -96,7 +96,8 @@
     const heads = [...table.querySelectorAll("thead th")];
     heads.forEach((th, i) => {
       if (!shown(th)) return;
-      const cells = [...table.querySelectorAll(`tbody tr > td:nth-child(${i + 1}) .v`)].filter(shown);
+      const cells = [...table.querySelectorAll(`tbody tr > td:nth-child(${i + 1}) .v`)]
+        .filter((el) => shown(el) && el.textContent.trim());
       const right = (el) => textRect(el).right, left = (el) => textRect(el).left;
       columns.push({
         table: table.caption ? table.caption.textContent : "", header: th.textContent,
