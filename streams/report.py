@@ -12,6 +12,7 @@ import re
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -76,7 +77,7 @@ def collect(
 
 def data_range(query: QueryFn, db: str) -> TimeRange:
     """The time range the report covers: all stored data up to now (replays of history too)."""
-    from datetime import UTC, datetime, timedelta
+    from datetime import UTC, timedelta
 
     from streams.oversight import TimeRange
 
@@ -316,20 +317,28 @@ def header(name: str) -> str:
     return text.replace("_", " ")
 
 
+_STAMP = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?")
+
+
+def as_time(value: Any) -> datetime | None:
+    """A timestamp cell as a datetime: a datetime from chDB or a ClickHouse client, or the
+    text a worker's /query endpoint sends for one (`str(datetime)`); None for anything else."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _STAMP.fullmatch(value):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
 def cell(value: Any) -> str:
     """A value as the terminal shows it: no None, times to the minute."""
-    from datetime import datetime
-
     if value is None:
         return ""
-    if isinstance(value, datetime):
-        return f"{value:%d.%m.%Y %H:%M}"
-    if isinstance(value, str) and len(value) == 19 and value[4] == "-" and value[10] == " ":
-        try:
-            return f"{datetime.fromisoformat(value):%d.%m.%Y %H:%M}"
-        except ValueError:
-            return value
-    return str(value)
+    t = as_time(value)
+    return f"{t:%d.%m.%Y %H:%M}" if t is not None else str(value)
 
 
 _TIME = re.compile(r"\d\d\.\d\d(\.\d{4})? \d\d:\d\d")

@@ -27,7 +27,7 @@ from typing import Any
 
 from streams import report_labels as ru
 from streams.oversight import CLICKHOUSE, Dashboard, Row, TimeRange, dashboards
-from streams.report import QueryFn, dashboard_tables, data_range, drop_rank, totals
+from streams.report import QueryFn, as_time, dashboard_tables, data_range, drop_rank, totals
 
 MAX_BARS = 15
 MAX_TABLE_ROWS = 25
@@ -111,7 +111,7 @@ a{{color:#1f5fa8}}
   .bars{{grid-template-columns:minmax(0,1fr);row-gap:2px}}
   .bar-label{{text-align:left;margin-top:6px}}
   .spacer{{display:none}}
-  .minor{{display:none}}
+  .minor{{display:none!important}}
   p.note.phone{{display:block}}
   tbody tr:nth-child(n+{PHONE_ROWS + 1}){{display:none}}
 }}
@@ -127,7 +127,7 @@ CARDS = """@container (max-width:{w}px){{
 {p} tr{{border:1px solid #dde1e7;border-radius:6px;margin:0 0 8px;padding:4px 8px}}
 {p} td{{display:grid;grid-template-columns:minmax(0,52%) minmax(0,1fr);gap:10px;border:0;
   padding:3px 0}}
-{p} td::before{{content:attr(data-label);color:#4f5866}}
+{p} td::before{{content:attr(data-label);color:#4f5866;text-align:left}}
 {p} td.num .v{{text-align:right}}
 {p} td:first-child{{display:block;font-weight:600;border-bottom:1px solid #e4e7ec;
   padding-bottom:4px;margin-bottom:2px}}
@@ -193,11 +193,8 @@ def fmt(v: float | None, digits: int = 1) -> str:
 
 
 def _cell_time(v: Any) -> str | None:
-    if isinstance(v, datetime) or (isinstance(v, str) and len(v) == 19 and v[10] == " "):
-        t = _time(v)
-        if t is not None:
-            return f"{t:%d.%m.%Y %H:%M}"
-    return None
+    t = as_time(v)
+    return None if t is None else f"{t:%d.%m.%Y %H:%M}"
 
 
 @dataclass
