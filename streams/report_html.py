@@ -10,8 +10,10 @@ there are at least two points in time), and shows every table.
 
 Self-contained: inline CSS and SVG, no script, no CDN, no web font. Bars are HTML
 (their labels wrap instead of being cut, at any width); time series are SVG drawn
-twice, for a wide and a narrow screen, so their text is never scaled down to
-unreadable. Tables turn into one card per row on a phone.
+twice, for a wide and a narrow box, so their text is never scaled down to
+unreadable. A table too wide for its box turns into one card per row.
+docs/oversight.md#without-grafana says what an official sees, and how the page is
+measured in Chromium.
 """
 
 from __future__ import annotations
@@ -543,7 +545,6 @@ def table(
 
 # ------------------------------------------------------------------ the charts an official reads
 FED, REG, SLA = "incidents-federal", "incidents-region", "incidents-agency-sla"
-COUNT_APPEALS = Scale("Количество, шт.", "count")
 
 
 def _region_bar(code: str, values: list[float | None]) -> Bar:
@@ -570,31 +571,35 @@ def appeals_and_incidents(r: Results, tr: TimeRange) -> list[str]:
         Line("Обращения", BLUE, _per_time(appeals, "appeals", tr.interval_s, True)),
         Line("Инциденты", ORANGE, _per_time(incidents, "opened", tr.interval_s, True)),
     ]
-    per_day = "в день" if tr.interval_s == 86400 else "за интервал"
     return [
         bar_chart(
             "Обращения, инциденты и нарушения сроков по регионам",
             [_region_bar(code, vals) for code, vals in ranked],  # type: ignore[arg-type]
             series,
-            COUNT_APPEALS,
+            Scale("Количество, шт.", "count"),
             note=note,
         ),
         line_chart(
-            "Обращения и инциденты по дням, все регионы"
-            if tr.interval_s == 86400
-            else "Обращения и инциденты во времени, все регионы",
+            f"Обращения и инциденты {_step(tr.interval_s)[0]}, все регионы",
             lines,
-            Scale(f"Количество {per_day}, шт.", "count"),
+            Scale(f"Количество {_step(tr.interval_s)[1]}, шт.", "count"),
             tr.interval_s,
             _x_title(tr.interval_s),
         ),
     ]
 
 
-def _x_title(step_s: int) -> str:
+def _step(step_s: int) -> tuple[str, str, str]:
+    """How a time series' step reads: (by what, per what, the x axis's title)."""
     if step_s >= 604800:
-        return "Неделя (UTC)"
-    return "День (UTC)" if step_s >= 86400 else "Час (UTC)"
+        return "по неделям", "в неделю", "Неделя (UTC)"
+    if step_s >= 86400:
+        return "по дням", "в день", "День (UTC)"
+    return "по часам", "в час", "Час (UTC)"
+
+
+def _x_title(step_s: int) -> str:
+    return _step(step_s)[2]
 
 
 def sla_by_region(r: Results, tr: TimeRange) -> list[str]:
@@ -678,7 +683,7 @@ def agencies(r: Results, tr: TimeRange) -> list[str]:
             note=note,
         ),
         line_chart(
-            "Время ответа по дням ответа, все ведомства",
+            f"Время ответа {_step(tr.interval_s)[0]} (когда дан ответ), все ведомства",
             [
                 Line("Медиана", BLUE, _per_time(trend, "median_h", tr.interval_s, False)),
                 Line("90-й процентиль", PURPLE, _per_time(trend, "p90_h", tr.interval_s, False)),
@@ -726,9 +731,9 @@ def breaches_per_day(r: Results, tr: TimeRange) -> list[str]:
     data = r[(SLA, "SLA breaches per day by agency")]
     return [
         line_chart(
-            "Нарушения сроков по дням, все ведомства",
+            f"Нарушения сроков {_step(tr.interval_s)[0]}, все ведомства",
             [Line("Нарушения сроков", RED, _per_time(data, "sla_breaches", tr.interval_s, True))],
-            Scale("Нарушений в день, шт.", "count"),
+            Scale(f"Нарушений {_step(tr.interval_s)[1]}, шт.", "count"),
             tr.interval_s,
             _x_title(tr.interval_s),
         )

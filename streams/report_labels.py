@@ -119,7 +119,7 @@ TITLES = {
     "Agencies and answer times": "Ведомства и время ответа",
     "Overdue incidents": "Просроченные инциденты",
     "Compliance": "Соблюдение сроков",
-    "Breaches over time": "Нарушения сроков по дням",
+    "Breaches over time": "Нарушения сроков во времени",
     "Answer times": "Время ответа",
     "What reached ClickHouse": "Что записано в хранилище",
     "SLA compliance by region": "Соблюдение сроков по регионам",
