@@ -557,6 +557,17 @@ COMMANDS = [
 ]  # fmt: skip
 
 
+def _rows(text: str) -> int:
+    """`--top N`: a whole number of rows, 0 or more (argparse turns the error into one line)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of rows, got {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (all rows) or more, got {n}")
+    return n
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="incidents",
@@ -596,7 +607,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("report", help="print the oversight tables from ClickHouse")
     sp.add_argument("--via", help="query through a running worker, e.g. http://127.0.0.1:6066")
-    sp.add_argument("--top", type=int, default=15, help="rows in the incident list (default 15)")
+    sp.add_argument(
+        "--top",
+        type=_rows,
+        default=15,
+        metavar="N",
+        help="rows shown per table at most (default 15; 0 = all)",
+    )
     sp.add_argument(
         "--html", metavar="FILE", help="write a self-contained HTML page with charts instead"
     )
