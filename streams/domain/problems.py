@@ -645,5 +645,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def cues(tokens: Sequence[str], lemmas: Sequence[str]) -> list[str]:
+    """The relevance model's problem features (FeatureConfig.problems hook): the types
+    recognised in a text and their categories («street_light_out», «cat:landscaping»).
+
+    A plainly worded complaint names a problem («батареи ледяные», «яма на яме») even
+    when it shares no word with the training texts; chatter mostly does not."""
+    tax = default_taxonomy()
+    out: list[str] = []
+    for h in tax.recognise(" ".join(tokens)):
+        if h.asserted:
+            out.extend((h.code, "cat:" + tax.types[h.code].category))
+    return out
+
+
 if __name__ == "__main__":
     raise SystemExit(main())

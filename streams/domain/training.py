@@ -49,6 +49,8 @@ from streams.domain.classify import (
 )
 
 EXAMPLES_DIR = DATA_DIR / "examples"
+# The problem taxonomy feeds the P:* features: a change to it changes the model.
+PROBLEMS_PATH = DATA_DIR / "problems.yaml"
 
 # ---------------------------------------------------------------------------
 # reading labelled data
@@ -433,6 +435,9 @@ DEFAULT_PARAMS: dict[str, Any] = {
     # Chosen on the development set (tests/data/relevance_regression.jsonl) and the
     # development half of real Telegram posts; see docs/understanding.md.
     "relevance_threshold": 0.45,
+    # The problem model's hits as features (P:<type>, P:cat:<code>, P:any): a plainly
+    # worded complaint names a problem even in words no training text used.
+    "problems": "streams.domain.problems:cues",
     # Class weights of the relevance head, (n/(k·n_c))^power: 1 treats appeals,
     # non-appeals and signals as equally common.
     "relevance_class_power": 1.0,
@@ -622,7 +627,7 @@ def default_sources_digest(params: dict[str, Any] | None = None) -> str:
     h = hashlib.sha256()
     p = {**DEFAULT_PARAMS, **(params or {})}
     h.update(json.dumps(p, sort_keys=True).encode())
-    for path in [*sorted(EXAMPLES_DIR.glob("*")), LEXICON_PATH]:
+    for path in [*sorted(EXAMPLES_DIR.glob("*")), LEXICON_PATH, PROBLEMS_PATH]:
         if path.is_file():
             h.update(path.name.encode())
             h.update(path.read_bytes())
