@@ -462,15 +462,46 @@ def cmd_train(args: argparse.Namespace) -> int:
         texts, labels = read_labelled(src, args.text_field, args.label_field)
     except (KeyError, ValueError) as exc:
         raise UsageError(f"{src}: {exc}") from None
+    if args.problems:
+        texts, labels = _problem_labels(texts, labels, args)
     if len(set(labels)) < 2:
         raise UsageError(f"{src}: need at least two labels in `{args.label_field}`")
     with err.status(f"training on {len(texts):,} labelled texts, {len(set(labels))} categories…"):
         report = train_category_model(texts, labels, Path(args.output), validation=args.validation)
     print(report.render())
-    err.print(
-        f"model written to {args.output}; use it with INCIDENTS_ENRICH_CATEGORY_MODEL={args.output}"
-    )
+    setting = "PROBLEM_MODEL" if args.problems else "CATEGORY_MODEL"
+    err.print(f"model written to {args.output}; use it with INCIDENTS_ENRICH_{setting}=<that path>")
     return 0
+
+
+def _problem_labels(
+    texts: list[str], labels: list[str], args: argparse.Namespace
+) -> tuple[list[str], list[str]]:
+    """Rubric labels → their main problem type (through --rubric-map), rows without one
+    dropped; labels that already are type codes are kept."""
+    from streams.domain.problems import Taxonomy
+    from streams.domain.rubric import main_types
+
+    taxonomy = Taxonomy.load(_settings().enrich.problems_file)
+    rubric = _rubric_map(args.rubric_map, taxonomy) if args.rubric_map else None
+    mapped = main_types(labels, rubric, taxonomy)
+    kept = [(t, m) for t, m in zip(texts, mapped, strict=True) if m]
+    if not kept:
+        hint = " (pass --rubric-map)" if rubric is None else ""
+        raise UsageError(f"no label in `{args.label_field}` names a problem type{hint}")
+    return [t for t, _ in kept], [m for _, m in kept]
+
+
+def _rubric_map(path: str, taxonomy: Any) -> Any:
+    from streams.domain.rubric import RubricMap
+
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"no such rubric map: {p}")
+    try:
+        return RubricMap.load(p, taxonomy)
+    except (ValueError, OSError) as exc:
+        raise UsageError(f"{p}: {exc}") from None
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -493,6 +524,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             predicted = [c.category or "(none)" for c in model.classify(texts)]
         print(evaluate(labels, predicted).render())
         return 0
+    if args.what == "problems":
+        return _evaluate_problems(src, args)
     if args.what == "dedup":
         import msgspec
 
@@ -543,6 +576,51 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(score_labelled([decided.get(i) for i in groups], list(groups.values())).render())
         return 0
     raise UsageError(f"unknown evaluation {args.what!r}")
+
+
+def _evaluate_problems(src: Path, args: argparse.Namespace) -> int:
+    """Problem types recognised in labelled texts against the rubric map's types."""
+    from datetime import UTC, datetime
+
+    from schemas.models import RawMention, Source
+    from streams.domain.enrichment import Enricher
+    from streams.domain.rubric import score_problems
+    from streams.domain.training import read_labelled
+
+    if not args.rubric_map:
+        raise UsageError("evaluate problems needs --rubric-map (your rubric lines → types)")
+    try:
+        texts, labels = read_labelled(src, args.text_field, args.label_field)
+    except (KeyError, ValueError) as exc:
+        raise UsageError(f"{src}: {exc}") from None
+    settings = _settings()
+    enrich = settings.enrich
+    if args.problem_model:
+        enrich = enrich.model_copy(update={"problem_model": Path(args.problem_model)})
+    enricher = Enricher.from_settings(enrich)
+    assert enricher.problems is not None
+    rubric = _rubric_map(args.rubric_map, enricher.problems)
+    when = datetime.now(UTC)
+    raws = [
+        RawMention(id=f"other:{i}", platform="other", source=Source(id="eval"), text=t,
+                   created_at=when)
+        for i, t in enumerate(texts)
+    ]  # fmt: skip
+    err = _err_console()
+    with err.status(f"recognising problems in {len(texts):,} texts…"):
+        found = []
+        for i in range(0, len(raws), 500):
+            chunk = raws[i : i + 500]
+            found.extend(enricher.find_problems(chunk, [r.text for r in chunk]))
+    report = score_problems(
+        labels,
+        [[h.code for h in hits] for hits in found],
+        rubric,
+        enricher.problems,
+        learned=[bool(hits and hits[0].learned) for hits in found],
+    )
+    print(report.render())
+    return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -678,12 +756,19 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--text-field", default="text")
     sp.add_argument("--label-field", default="category")
     sp.add_argument("--validation", type=float, default=0.1, help="share held out to report on")
+    sp.add_argument(
+        "--problems",
+        action="store_true",
+        help="learn problem types (docs/problems.md) instead of categories: labels are type "
+        "codes, or rubric lines mapped by --rubric-map",
+    )
+    sp.add_argument("--rubric-map", help="YAML: your rubric lines → problem types")
     sp.set_defaults(fn=cmd_train)
 
     sp = sub.add_parser("evaluate", help="score the pipeline on your labelled data")
     sp.add_argument(
         "what",
-        choices=["categories", "dedup", "grouping"],
+        choices=["categories", "problems", "dedup", "grouping"],
         help="categories: text + label rows; dedup: RawMention JSONL with `copy_of` per line; "
         "grouping: RawMention JSONL with the problem of each post in `group` (--group-field)",
     )
@@ -692,6 +777,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--text-field", default="text")
     sp.add_argument("--label-field", default="category")
     sp.add_argument("--group-field", default="group", help="grouping: the problem label field")
+    sp.add_argument("--rubric-map", help="problems: YAML mapping your rubric lines to types")
+    sp.add_argument(
+        "--problem-model", help="problems: a model from `incidents train --problems` as fallback"
+    )
     sp.set_defaults(fn=cmd_evaluate)
 
     sp = sub.add_parser("config", help="show the effective settings (or the defaults)")
