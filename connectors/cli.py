@@ -71,6 +71,8 @@ def cmd_connect(args: argparse.Namespace) -> int:
         if not args.files:
             raise UsageError("connect file: name one or more JSONL or CSV files")
         for f in args.files:
+            if Path(f).is_dir():
+                raise UsageError(f"{f} is a directory: give JSONL or CSV files")
             if not Path(f).is_file():
                 raise UsageError(f"no such file: {f}")
     elif args.files:

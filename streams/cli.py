@@ -189,7 +189,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
         plan.append(
             (Path(f), topics.responses, "response_id", "responded_at", "OfficialResponse/1")
         )
-    for path, *_ in plan:
+    for path, *_ in plan:  # any bytes go: the pipeline, not the replayer, says what is invalid
+        if path.is_dir():
+            raise UsageError(f"{path} is a directory: give JSONL files")
         if not path.is_file():
             raise UsageError(f"no such file: {path}")
     wait_for_kafka(s.kafka, timeout=args.connect_timeout)
@@ -1179,4 +1181,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m streams.cli`: run the imported module's main, so that Failure and
+    # UsageError raised by connectors/cli.py (which imports `streams.cli`) are the
+    # very classes main() catches, not twins defined in `__main__`.
+    from streams.cli import main as _main
+
+    sys.exit(_main())
