@@ -234,9 +234,11 @@ class _KafkaLogTail(logging.Handler):
     stderr (``%3|…|FAIL|…Connection refused``), hundreds of lines before our one.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, hosts: list[str]) -> None:
         super().__init__(logging.DEBUG)
+        self.hosts = set(hosts)
         self.reasons: list[str] = []
+        self.refused: set[str] = set()  # bootstrap hosts nobody listens on (or that do not resolve)
         self.logger = logging.Logger("incidents.kafka-probe", logging.DEBUG)  # not registered
         self.logger.propagate = False
         self.logger.addHandler(self)
@@ -247,26 +249,31 @@ class _KafkaLogTail(logging.Handler):
         if record.levelno < logging.WARNING:
             return
         text = record.getMessage().split("]: ", 1)[-1]
-        text = re.sub(r"^\S+/(?:bootstrap|\d+): ", "", text)
-        self.reasons.append(re.sub(r"\s*\(after \d+ms[^)]*\)$", "", text).strip())
+        m = re.match(r"^(?:\w+://)?(\S+?)/(?:bootstrap|\d+): ", text)
+        if m:
+            text = text[m.end() :]
+        text = re.sub(r"\s*\(after \d+ms[^)]*\)$", "", text).strip()
+        self.reasons.append(text)
+        if m and ("Connection refused" in text or "Failed to resolve" in text):
+            self.refused.add(m.group(1))
 
     @property
     def definite(self) -> bool:
-        """Nobody listens (or the name does not resolve): waiting longer changes nothing."""
-        return any("refused" in r or "Failed to resolve" in r for r in self.reasons[-5:])
+        """Every bootstrap host refused or did not resolve: waiting longer changes nothing."""
+        return self.hosts <= self.refused
 
 
 def wait_for_kafka(kafka: KafkaSettings, timeout: float = 0.0) -> None:
     """Return once the brokers answer; else one line (``Failure``), not librdkafka's flood.
 
     ``timeout`` 0 (the default of the interactive commands) gives up as soon as the
-    brokers refuse connections or their name does not resolve, within ~1–3 s;
+    brokers refuse connections or their name does not resolve (~1 s), else after ~6 s;
     ``--connect-timeout N`` keeps trying for N s, for a broker that is still starting
     (a container, a hook job).
     """
     from confluent_kafka.admin import AdminClient
 
-    tail = _KafkaLogTail()
+    tail = _KafkaLogTail(kafka.hosts())
     conf: dict[str, Any] = {
         **kafka.librdkafka(),
         "socket.connection.setup.timeout.ms": 3000,
@@ -274,7 +281,7 @@ def wait_for_kafka(kafka: KafkaSettings, timeout: float = 0.0) -> None:
     }
     admin = AdminClient(conf)
     started = time.monotonic()
-    at_least = started + max(timeout, 3.0)  # one attempt may take a TLS/SASL handshake
+    at_least = started + max(timeout, 6.0)  # a slow TLS/SASL handshake, a loaded machine
     last = ""
     while True:
         try:
@@ -430,6 +437,10 @@ def _clickhouse(s: Settings, via: str | None, command: str) -> tuple[Callable[..
         where = f"the worker at {via}"
     else:
         path = s.clickhouse.data_path()
+        if path is not None and path.exists() and not path.is_dir():
+            raise Failure(
+                f"{path} is a file, not a ClickHouse data directory (INCIDENTS_CLICKHOUSE_URL)"
+            )
         if path is not None and not path.is_dir():
             raise Failure(
                 f"no ClickHouse data in {path} (INCIDENTS_CLICKHOUSE_URL): run `incidents "
@@ -446,6 +457,11 @@ def _clickhouse(s: Settings, via: str | None, command: str) -> tuple[Callable[..
         raise _clickhouse_failure(exc, s, via, command) from None
     if not int(exists):
         close()
+        if where == "chdb://memory":
+            raise Failure(
+                "INCIDENTS_CLICKHOUSE_URL=chdb://memory keeps nothing between processes: "
+                "point it at a directory (chdb://var/clickhouse) or a server"
+            )
         raise Failure(f"no database `{db}` in ClickHouse at {where}: run `incidents migrate` first")
     return query, close
 
@@ -761,12 +777,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     from streams.domain.training import train_category_model
 
     src = _labelled_file(args.input)
+    if Path(args.output).is_dir():
+        raise UsageError(f"-o {args.output} is a directory: name the model file (.npz)")
     err = _err_console()
     texts, labels = _read_labelled(src, args.text_field, args.label_field)
     if len(set(labels)) < 2:
         raise UsageError(f"{src}: need at least two labels in `{args.label_field}`")
     with err.status(f"training on {len(texts):,} labelled texts, {len(set(labels))} categories…"):
-        report = train_category_model(texts, labels, Path(args.output), validation=args.validation)
+        try:
+            report = train_category_model(
+                texts, labels, Path(args.output), validation=args.validation
+            )
+        except OSError as exc:
+            raise Failure(f"cannot write {args.output}: {_os_reason(exc)}") from None
     print(report.render())
     err.print(
         f"model written to {args.output}; use it with INCIDENTS_ENRICH_CATEGORY_MODEL={args.output}"
@@ -905,7 +928,7 @@ def _port(text: str) -> int:
 def add_connect_timeout(sp: argparse.ArgumentParser, default: float = 0.0) -> None:
     """--connect-timeout, the same for every command that needs Kafka."""
     when = (
-        "default: give up at once, within ~1-3 s, if nothing listens"
+        "default: give up at once if nothing listens there"
         if default == 0
         else f"default {default:g}"
     )

@@ -104,6 +104,12 @@ def test_process_of_a_gz_that_is_not_gzip_is_one_line(
     fake.write_bytes(MENTIONS.read_bytes()[:2000])
     assert main(["process", str(fake)]) == 2
     assert _one_line(capsys) == f"incidents: error: {fake} is named .gz but is not gzip-compressed"
+    real = tmp_path / "real.jsonl.gz"
+    with gzip.open(real, "wb") as f:
+        f.write(b"".join(MENTIONS.read_bytes().splitlines(keepends=True)[:5]))
+    out = tmp_path / "out.jsonl"
+    assert main(["process", str(real), "-o", str(out), "-q"]) == 0
+    assert len(out.read_text().splitlines()) == 5
 
 
 def test_process_where_no_line_is_a_mention_fails_but_keeps_every_result(
@@ -119,15 +125,6 @@ def test_process_where_no_line_is_a_mention_fails_but_keeps_every_result(
     )
     results = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["status"] for r in results] == ["rejected", "rejected"]
-
-
-def test_process_of_good_lines_still_succeeds(tmp_path: Path) -> None:
-    src = tmp_path / "m.jsonl.gz"
-    with gzip.open(src, "wb") as f:
-        f.write(b"".join(MENTIONS.read_bytes().splitlines(keepends=True)[:5]))
-    out = tmp_path / "out.jsonl"
-    assert main(["process", str(src), "-o", str(out), "-q"]) == 0
-    assert len(out.read_text().splitlines()) == 5
 
 
 # ----------------------------------------------------------------- evaluate
@@ -181,6 +178,24 @@ def test_a_model_that_is_no_model_is_one_line(
     assert _one_line(capsys).startswith(
         "incidents: config error: INCIDENTS_ENRICH_CATEGORY_MODEL: no such model file"
     )
+
+
+def test_train_into_a_directory_and_a_line_that_is_no_object_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    labelled = tmp_path / "l.jsonl"
+    labelled.write_text(
+        '{"text": "яма", "category": "roads"}\n{"text": "нет воды", "category": "utilities"}\n',
+        encoding="utf-8",
+    )
+    assert main(["train", str(labelled), "-o", str(tmp_path)]) == 2
+    assert _one_line(capsys) == (
+        f"incidents: error: -o {tmp_path} is a directory: name the model file (.npz)"
+    )
+    listed = tmp_path / "list.jsonl"
+    listed.write_text('["яма", "roads"]\n', encoding="utf-8")
+    assert main(["evaluate", "categories", str(listed)]) == 2
+    assert _one_line(capsys) == f"incidents: error: {listed}:1: not a JSON object"
 
 
 @pytest.mark.parametrize(
