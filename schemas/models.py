@@ -26,6 +26,7 @@ PLATFORMS: tuple[str, ...] = ("vk", "ok", "telegram", "pos", "rss", "web", "othe
 
 Priority = Literal["critical", "high", "normal"]
 MentionStatus = Literal["accepted", "duplicate"]
+Relevance = Literal["appeal", "signal", "noise"]
 IncidentStatus = Literal[
     "new",
     "assigned",
@@ -71,6 +72,14 @@ SourceTopic = Annotated[
     ),
 ]
 NonEmptyId = Annotated[str, Meta(min_length=1, max_length=512)]
+ProblemCode = Annotated[
+    str,
+    Meta(
+        pattern=r"^[a-z][a-z0-9_]{1,63}$",
+        description="A problem type of the taxonomy (docs/problems.md), e.g. street_light_out",
+        examples=["street_light_out", "no_hot_water"],
+    ),
+]
 
 
 class Source(Struct, omit_defaults=True):
@@ -149,8 +158,18 @@ class Mention(Struct, omit_defaults=True):
         str, Meta(description="hash of the normalized text; equal texts, equal prints")
     ]
     is_appeal: bool
-    appeal_score: Annotated[float, Meta(ge=0, le=1)]
-    category: str | None
+    appeal_score: Annotated[
+        float,
+        Meta(
+            ge=0,
+            le=1,
+            description="confidence that the post is an appeal (the relevance model's "
+            "probability); is_appeal when it reaches the deployment's threshold",
+        ),
+    ]
+    category: Annotated[
+        str | None, Meta(description="rubric code of an appeal; null for every non-appeal")
+    ]
     category_confidence: Annotated[float, Meta(ge=0, le=1)]
     priority: Priority
     place: Place
@@ -165,6 +184,30 @@ class Mention(Struct, omit_defaults=True):
     incident_id: str | None = None
     pipeline_version: str = "1"
     source_topic: SourceTopic | None = None
+    problems: Annotated[
+        list[ProblemCode],
+        Meta(
+            max_length=8,
+            description="What is wrong with what: the problem types recognised in the text, "
+            "the main one first (docs/problems.md); empty or absent when the text names no "
+            "known problem (then the category comes from the text classifier)",
+        ),
+    ] = field(default_factory=list)
+    relevance: Annotated[
+        Relevance | None,
+        Meta(
+            description="appeal; signal (a media report or announcement about a local "
+            "problem: not an appeal, never answered, may be linked to an incident as "
+            "context); noise (chatter, memes, ads, thanks, opinions, other news)"
+        ),
+    ] = None
+    needs_review: Annotated[
+        bool,
+        Meta(
+            description="appeal_score lies near the deployment's threshold: an operator "
+            "console may show the post for a decision (absent when false)"
+        ),
+    ] = False
 
 
 class MentionRef(Struct, omit_defaults=True):
@@ -211,6 +254,17 @@ class Incident(Struct, omit_defaults=True):
     reopened_from: str | None = None
     merged_into: str | None = None
     closed_at: AwareTime | None = None
+    problem: Annotated[
+        ProblemCode | None,
+        Meta(description="The incident's problem type (docs/problems.md), when recognised"),
+    ] = None
+    signal_ids: Annotated[
+        list[str],
+        Meta(
+            description="media reports about the same problem linked as context: not "
+            "counted in mentions_count, never answered (at most 20 kept)"
+        ),
+    ] = field(default_factory=list)
 
 
 IncidentEventType = Literal[

@@ -942,6 +942,17 @@ def add_connect_timeout(sp: argparse.ArgumentParser, default: float = 0.0) -> No
     )
 
 
+def _rows(text: str) -> int:
+    """`--top N`: a whole number of rows, 0 or more (argparse turns the error into one line)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of rows, got {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (all rows) or more, got {n}")
+    return n
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="incidents",
@@ -1003,7 +1014,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="query through a running worker, e.g. http://127.0.0.1:6066 (while it owns the "
         "embedded ClickHouse directory)",
     )
-    sp.add_argument("--top", type=int, default=15, help="rows in the incident list (default 15)")
+    sp.add_argument(
+        "--top",
+        type=_rows,
+        default=15,
+        metavar="N",
+        help="rows shown per table at most (default 15; 0 = all)",
+    )
     sp.add_argument(
         "--html", metavar="FILE", help="write a self-contained HTML page with charts instead"
     )

@@ -37,6 +37,14 @@ APPEALS = Counter(
     ["category"],
     registry=REGISTRY,
 )
+RELEVANCE = Counter(
+    "incidents_relevance_total",
+    "Mentions the enrich stage decided, per platform and relevance (appeal, signal, noise) "
+    "and whether they lie near the threshold (review=true): the appeal rate per platform. "
+    "Per source, where ids are unbounded, see ClickHouse (the report's appeal-rate tables).",
+    ["platform", "relevance", "review"],
+    registry=REGISTRY,
+)
 DLQ = Counter(
     "incidents_dlq_total",
     "Inputs sent to the dead-letter topic.",

@@ -54,7 +54,6 @@ class Panel:
     datasource: str = "datasource"  # the dashboard variable naming the data source
     source: str = CLICKHOUSE
     links: Mapping[str, str] = field(default_factory=dict)  # column -> URL template
-    chart: tuple[str, ...] = ()  # value columns the HTML report charts, if this panel is charted
     empty_ok: bool = False  # may legitimately return nothing on small data
 
 
@@ -202,7 +201,6 @@ ORDER BY time""",
             ),
         ),
         "Accepted appeals (copies excluded) per region, regions above the minimum volume.",
-        chart=("appeals",),
     )
     incidents_by_region = Panel(
         "Incidents opened and SLA breaches by region",
@@ -245,7 +243,6 @@ ORDER BY compliance_pct ASC, open_overdue DESC""",
         ),
         "Closed on time / (closed + open overdue), for incidents opened in the range; "
         "worst first; regions with fewer decided incidents than the minimum are left out.",
-        chart=("compliance_pct",),
         width=12,
     )
     answer_times = Panel(
@@ -281,7 +278,6 @@ ORDER BY median_h DESC""",
         "Time from the incident's first post to each official answer. Medians and p90 "
         "come from quantile states kept per day (response_times_daily).",
         unit="h",
-        chart=("median_h", "p90_h"),
     )
     categories = Panel(
         "Top categories",
@@ -298,7 +294,6 @@ LIMIT 15""",
             ),
         ),
         "Accepted appeals per category.",
-        chart=("appeals",),
         width=8,
     )
     ranking = Panel(
@@ -367,7 +362,6 @@ LIMIT 20""",
         "Communities, channels and portals that bring the most appeals (whole weeks, Monday "
         "to Sunday, overlapping the range).",
         width=24,
-        chart=("appeals",),
     )
     return Dashboard(
         "incidents-federal",
@@ -398,7 +392,6 @@ ORDER BY time""",
                 time_series=True,
             ),
         ),
-        chart=("appeals",),
         width=12,
     )
     by_municipality = Panel(
@@ -439,18 +432,31 @@ ORDER BY mentions DESC""",
         "table",
         (
             Query(
-                f"""SELECT if(agency = '', '(unrouted)', agency) AS agency,
-    sum(opened) AS opened, sum(responses) AS answers, sum(final_answers) AS final_answers,
-    sum(closed) AS closed, sum(breaches) AS sla_breaches
-FROM {{db}}.incidents_daily
-WHERE {_where("$__dateFilter(day)", F_REGION, F_CATEGORY, F_AGENCY)}
-GROUP BY agency
+                f"""SELECT f.agency AS agency, f.opened AS opened, f.answers AS answers,
+    f.final_answers AS final_answers, c.closed AS closed, f.sla_breaches AS sla_breaches
+FROM
+(
+    SELECT if(agency = '', '(unrouted)', agency) AS agency, sum(opened) AS opened,
+        sum(responses) AS answers, sum(final_answers) AS final_answers,
+        sum(breaches) AS sla_breaches
+    FROM {{db}}.incidents_daily
+    WHERE {_where("$__dateFilter(day)", F_REGION, F_CATEGORY, F_AGENCY)}
+    GROUP BY agency
+) AS f
+LEFT JOIN
+(
+    SELECT if(agency = '', '(unrouted)', agency) AS agency, countIf(status IN {CLOSED}) AS closed
+    FROM {{db}}.incidents FINAL
+    WHERE {_where("$__timeFilter(opened_at)", NOT_MERGED, F_REGION, F_CATEGORY, F_AGENCY)}
+    GROUP BY agency
+) AS c ON c.agency = f.agency
 ORDER BY opened DESC""",
                 ("agency", "opened", "answers", "final_answers", "closed", "sla_breaches"),
             ),
         ),
-        "Flows per agency in the range: incidents routed to it, its answers, closures, breaches.",
-        chart=("opened", "sla_breaches"),
+        "Per agency in the range: incidents routed to it, its answers and breaches; closed = "
+        "of the incidents opened in the range, those answered in full or closed (as in SLA "
+        "compliance).",
         width=12,
     )
     answer_trend = Panel(
@@ -570,7 +576,6 @@ ORDER BY compliance_pct ASC, open_overdue DESC""",
         ),
         "Compliance = closed on time / (closed + open overdue), incidents opened in the range. "
         "First reaction: time from the first post to the earliest answer (exact, per incident).",
-        chart=("compliance_pct",),
         width=24,
         height=11,
     )
@@ -613,7 +618,6 @@ ORDER BY time""",
             ),
         ),
         "Breaches fired net of those withdrawn by answers that were in time.",
-        chart=("sla_breaches",),
         width=12,
     )
     answer_times = Panel(
@@ -723,7 +727,6 @@ def pipeline() -> Dashboard:
         sql: str,
         columns: tuple[str, ...],
         kind: str = "table",
-        chart: tuple[str, ...] = (),
         description: str = "",
     ) -> Panel:
         return Panel(
@@ -734,7 +737,6 @@ def pipeline() -> Dashboard:
             datasource="clickhouse",
             width=8,
             height=8,
-            chart=chart,
         )
 
     inserted = ch(
@@ -746,7 +748,6 @@ GROUP BY time, table
 ORDER BY time""",
         ("time", "table", "rows"),
         kind="timeseries",
-        chart=("rows",),
         description="From the insert audit log (kept 7 days): what reached ClickHouse, by table.",
     )
     dead = ch(
@@ -757,7 +758,6 @@ WHERE $__timeFilter(failed_at)
 GROUP BY error_kind, stage
 ORDER BY messages DESC""",
         ("error_kind", "stage", "messages", "example"),
-        chart=("messages",),
     )
     dups = ch(
         "Duplicates by platform (ClickHouse)",

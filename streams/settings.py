@@ -220,6 +220,16 @@ class EnrichSettings(BaseModel):
     )
     routing_file: Path | None = Field(None, description="YAML routing table; default bundled")
     category_model: Path | None = Field(None, description="model from `incidents train`")
+    problems_file: Path | None = Field(
+        None,
+        description="problem taxonomy YAML (what is wrong with what); default bundled "
+        "(docs/problems.md)",
+    )
+    problem_categories: bool = Field(
+        True,
+        description="a recognised problem type decides the category (its default code); "
+        "false: the text classifier (or an own rubric) always does",
+    )
     appeal_platforms: Annotated[list[Platform], CommaList] = Field(
         default_factory=_portal_platforms,
         description="platforms whose posts are appeals by construction (a resident filed them "
@@ -227,7 +237,28 @@ class EnrichSettings(BaseModel):
         "comma-separated, empty for none",
     )
 
+    appeal_threshold: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="appeal_score from which a post is an appeal; empty for the model's own "
+        "(0.45 for the bundled one); raise it for a noisy feed, lower it to miss fewer",
+    )
+    review_margin: float = Field(
+        0.1,
+        ge=0,
+        le=0.5,
+        description="posts whose appeal_score lies within this distance of the threshold "
+        "are marked needs_review for an operator; 0 for none",
+    )
+    signal_source_kinds: Annotated[list[str], CommaList] = Field(
+        default_factory=lambda: ["media", "official"],
+        description="source kinds (RawMention source.kind) whose posts are never appeals: "
+        "a report of theirs about a local problem is a signal; comma-separated",
+    )
+
     _platforms = field_validator("appeal_platforms", mode="before")(_comma_list)
+    _kinds = field_validator("signal_source_kinds", mode="before")(_comma_list)
 
 
 class DedupSettings(BaseModel):
@@ -313,6 +344,22 @@ class GroupingSettings(BaseModel):
         True,
         description="never group two posts that their source classed differently "
         "(`source_topic`: a portal's own category or reason)",
+    )
+    problems: bool = Field(
+        True,
+        description="posts join one incident only when their problem types are compatible "
+        "(docs/problems.md); false: category and place alone decide, as before the model",
+    )
+    unknown_problem: Literal["join", "words", "never"] = Field(
+        "words",
+        description="when a post or an incident has no recognised problem: join on place "
+        "alone, join only when the words agree too (`unknown_similarity`), or never",
+    )
+    unknown_similarity: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="Jaccard of content stems a post of unknown problem needs with the incident",
     )
 
 

@@ -53,6 +53,11 @@ def register(app: faust.App, rt: Runtime) -> None:
             enriched.sort(key=lambda pair: pair[1].created_at)
             for _ev, mention in enriched:
                 guard.record(False)
+                metrics.RELEVANCE.labels(
+                    mention.platform,
+                    mention.relevance or "noise",
+                    "true" if mention.needs_review else "false",
+                ).inc()
                 rt.send(
                     rt.topics.enriched,
                     region_key(mention.place.region).encode(),

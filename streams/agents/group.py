@@ -22,6 +22,7 @@ from streams.domain.enrichment import InvalidInput, decode_json
 from streams.domain.geo import Gazetteer
 from streams.domain.incidents import Desk, Outcome, region_key
 from streams.domain.pipeline import lenient_id
+from streams.domain.problems import Taxonomy
 from streams.logs import get as get_logger
 
 if TYPE_CHECKING:
@@ -100,6 +101,7 @@ def register(app: faust.App, rt: Runtime) -> None:
         population_of=lambda region, municipality: Gazetteer.default().population(
             region, municipality
         ),
+        problems=Taxonomy.load(s.enrich.problems_file),
     )
     rt.desk = desk
 

@@ -17,11 +17,12 @@ from functools import lru_cache
 
 import msgspec
 
-from schemas.models import Author, GeoPoint, Mention, Place, RawMention
+from schemas.models import Author, GeoPoint, Mention, Place, RawMention, Relevance
 from streams.domain.classify import AppealClassifier, Classification
 from streams.domain.geo import Gazetteer
 from streams.domain.normalize import fingerprint, strip_and_split
 from streams.domain.priority import assess_priority
+from streams.domain.problems import Taxonomy
 from streams.domain.routing import RoutingTable
 from streams.settings import DEV_PSEUDONYM_KEY, EnrichSettings
 
@@ -96,16 +97,52 @@ class Pseudonymizer:
         return Author(id=self.pseudonym(platform, author.id))
 
 
+@dataclass(frozen=True, slots=True)
+class RelevancePolicy:
+    """How a deployment turns the model's scores into a decision (INCIDENTS_ENRICH_*)."""
+
+    threshold: float | None = None  # None: the model's own
+    review_margin: float = 0.1
+    # Platforms whose posts a resident filed as appeals (a portal such as «Решаем
+    # вместе»): appeals whatever the relevance model says of a terse or odd text.
+    appeal_platforms: frozenset[str] = frozenset({"pos"})
+    # Source kinds that never write appeals: their reports of a problem are signals.
+    signal_kinds: frozenset[str] = frozenset({"media", "official"})
+
+    def decide(
+        self, raw: RawMention, verdict: Classification, model_threshold: float
+    ) -> tuple[bool, Relevance, bool]:
+        """(is_appeal, relevance, needs_review) of one post."""
+        score = float(verdict.appeal_score)
+        thr = model_threshold if self.threshold is None else self.threshold
+        if raw.platform in self.appeal_platforms and raw.reply_to is None:
+            return True, "appeal", False  # a comment under a portal post is judged as text
+        noise = 1.0 - score - verdict.signal_score
+        if raw.source.kind is not None and raw.source.kind in self.signal_kinds:
+            # A channel or an office reporting a problem is context, not a resident asking.
+            signal = score + verdict.signal_score >= max(noise, 0.5)
+            return False, "signal" if signal else "noise", False
+        review = self.review_margin > 0 and abs(score - thr) < self.review_margin
+        if score >= thr:
+            return True, "appeal", review
+        return False, "signal" if verdict.signal_score > noise else "noise", review
+
+
 @dataclass
 class Enricher:
     gazetteer: Gazetteer
     classifier: AppealClassifier
     routing: RoutingTable
     pseudonymizer: Pseudonymizer
+    # What is wrong with what (docs/problems.md); None: no problem model.
+    problems: Taxonomy | None = None
+    # A recognised problem type decides the category (the default rubric's codes).
+    problem_categories: bool = True
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     # Platforms whose posts a resident filed as appeals (a portal such as «Решаем
     # вместе»): appeals whatever the relevance model says of a terse or odd text.
     appeal_platforms: frozenset[str] = frozenset({"pos"})
+    relevance: RelevancePolicy | None = None  # None: defaults with appeal_platforms
 
     @classmethod
     def from_settings(cls, s: EnrichSettings) -> Enricher:
@@ -119,8 +156,21 @@ class Enricher:
             classifier=classifier,
             routing=RoutingTable.load(s.routing_file),
             pseudonymizer=Pseudonymizer(s.pseudonym_key.get_secret_value()),
+            problems=Taxonomy.load(s.problems_file),
+            # An own rubric's codes are not the taxonomy's: its model keeps the category.
+            problem_categories=s.problem_categories and not s.category_model,
             appeal_platforms=frozenset(s.appeal_platforms),
+            relevance=RelevancePolicy(
+                threshold=s.appeal_threshold,
+                review_margin=s.review_margin,
+                appeal_platforms=frozenset(s.appeal_platforms),
+                signal_kinds=frozenset(s.signal_source_kinds),
+            ),
         )
+
+    def __post_init__(self) -> None:
+        if self.relevance is None:
+            self.relevance = RelevancePolicy(appeal_platforms=self.appeal_platforms)
 
     def decode(self, value: bytes | None) -> RawMention:
         raw = decode_json(value, _raw_decoder, "RawMention")
@@ -167,14 +217,33 @@ class Enricher:
             lat=geo.lat if geo else None,
             lon=geo.lon if geo else None,
         )
-        category = verdict.category
-        # A post filed on an appeals portal is an appeal (a comment under one need not be).
-        is_appeal = verdict.is_appeal or (
-            raw.platform in self.appeal_platforms and raw.reply_to is None
+        hits = self.problems.recognise(clean) if self.problems is not None else []
+        types = [self.problems.types[h.code] for h in hits] if self.problems else []
+        # A problem spoken of as possible or past gives no urgency of its own.
+        urgencies = [(t.code, t.urgency) for t, h in zip(types, hits, strict=True) if h.asserted]
+        assert self.relevance is not None
+        is_appeal, relevance, review = self.relevance.decide(
+            raw, verdict, self.classifier.threshold
         )
+        guess = verdict.category
+        if types and self.problem_categories:
+            guess = types[0].category  # the problem decides; the classifier is the fallback
+        # Only appeals carry a category: chatter, news and signals would otherwise swell
+        # the category statistics (the guess still informs the priority cues).
+        category = guess if is_appeal else None
         engagement = msgspec.structs.asdict(raw.metrics) if raw.metrics else None
-        priority = assess_priority(raw.text, category, engagement)
-        agency = self.routing.route(category, loc.region, loc.municipality) if is_appeal else None
+        priority = assess_priority(raw.text, guess, engagement, problems=urgencies)
+        agency = (
+            self.routing.route(
+                category,
+                loc.region,
+                loc.municipality,
+                problem=types[0].code if types else None,
+                agency_kind=types[0].agency if types else None,
+            )
+            if is_appeal
+            else None
+        )
         place = Place(
             region=loc.region,
             region_source=loc.region_source,
@@ -194,7 +263,7 @@ class Enricher:
             is_appeal=is_appeal,
             appeal_score=round(float(verdict.appeal_score), 4),
             category=category,
-            category_confidence=round(float(verdict.confidence), 4),
+            category_confidence=round(float(verdict.confidence), 4) if is_appeal else 0.0,
             priority=priority.level,
             priority_cues=list(priority.cues),
             place=place,
@@ -205,4 +274,7 @@ class Enricher:
             metrics=raw.metrics,
             pipeline_version=PIPELINE_VERSION,
             source_topic=raw.source_topic,
+            problems=[t.code for t in types],
+            relevance=relevance,
+            needs_review=review,
         )

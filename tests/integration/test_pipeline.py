@@ -120,8 +120,15 @@ def test_responses_reach_every_mention_of_the_incident(pipeline: Stack) -> None:
             r[0]
             for r in w.query(
                 f"SELECT id FROM incidents.mentions WHERE incident_id = '{incident_id}'"
+                # media reports linked as context (accepted non-appeals) get no reply
+                " AND (is_appeal OR status = 'duplicate')"
             )
         }
+        signals = w.query(
+            "SELECT id FROM incidents.mentions WHERE incident_id = "
+            f"'{incident_id}' AND status = 'accepted' AND NOT is_appeal"
+        )
+        assert not {r[0] for r in signals} & {r[2] for r in replies if r[0] == response_id}
         replied = {r[2] for r in replies if r[0] == response_id}
         assert members <= replied, f"{response_id}: {members - replied} got no reply"
 

@@ -430,7 +430,11 @@ def test_dockerfile_runs_the_cli_as_non_root() -> None:
     users = re.findall(r"^USER\s+(\S+)", text, flags=re.M)
     assert users and not users[-1].startswith(("root", "0")), users
     # the image installs the runtime lock, then the package without resolving anything
-    assert re.search(r"^RUN pip install --require-hashes --no-deps -r requirements/runtime.lock", text, flags=re.M)
+    assert re.search(
+        r"^RUN pip install --require-hashes --no-deps -r requirements/runtime.lock",
+        text,
+        flags=re.M,
+    )
     assert re.search(r"^RUN pip install --no-deps --no-build-isolation \.", text, flags=re.M)
 
 

@@ -1,0 +1,129 @@
+"""Is a phrase asserted, or negated, hypothetical or long past? Clauses and negation scope.
+
+A hazard word is not a hazard report: «не горит фонарь» says a lamp is out, «запаха
+газа нет» that there is no gas, «если загорится, кто ответит?» that nothing has
+burnt yet, «в прошлом году был пожар» that it is over. Urgency cues (priority) and
+problem recognition (problems) both ask the same questions of a span of text, so the
+answers live here, written once, over the normalised text (lower case, ё → е):
+
+- **clauses**: split at ``. ! ? ; : ,``, brackets and line breaks, and before a
+  contrast («… а теперь…», «… но…»), so «в прошлом году был пожар, а теперь снова
+  горит» has a past clause and a present one, and «горит мусорка, огонь может
+  перекинуться на дом» reports a fire whatever the second clause fears;
+- **negation**: a negating word («не», «ни», «нет», «без», «отсутствует», «никакого»)
+  within the two words before a span, or a postposed absence right after it
+  («газа нет», «запаха не чувствуется»);
+- **mood**: a clause that speaks of what might happen («если», «вдруг», «не дай бог»,
+  «в случае», «может», «боимся», «чтобы не»), and a clause set in the past («в
+  прошлом году», «год назад», «когда-то», «раньше»).
+
+Rules over words, not a model: an operator reads why a cue did not fire, and the
+lists are short because negation in Russian is carried by a handful of words.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+_CLAUSE_BREAK = re.compile(r"[.!?;:,()\n]+|\s+(?=(?:а|но|однако|зато|хотя|или)\s)")
+_WORD = re.compile(r"[а-яa-z0-9]+(?:-[а-яa-z0-9]+)*")
+
+# Words that negate what follows them within two words («не горит», «нет запаха газа»,
+# «без света», «никакого дыма»).
+NEGATORS = frozenset(
+    """не ни нет нету без отсутствует отсутствуют отсутствие отсутствия никакого никакой
+    никаких никакие ничего""".split()
+)
+# Postposed absence: «газа нет», «дыма не было», «запаха не чувствуется».
+_POSTPOSED = re.compile(
+    r"^\s*(?:уже\s+|вроде\s+|больше\s+|тоже\s+|совсем\s+)?"
+    r"(?:нет\b|нету\b|не\s+(?:было|будет|чувству\w*|слышно|обнаруж\w*|выявлен\w*|видно|"
+    r"наблюда\w*|ощуща\w*))"
+)
+# A clause about what might happen, or what one fears, or a rule for a case.
+_HYPOTHETICAL = re.compile(
+    r"\b(?:если|вдруг|не дай бог|в случае|на случай|случись|чтобы не|чтоб не|как бы не|"
+    r"может|могут|мог|могла|могло|могли|возможн\w*|боим\w*|боюсь|бои\w*ся|опаса\w*|"
+    r"страшно представить|представьте|что будет|не приведи|при пожаре|при возгорании|"
+    r"учени\w*|тренировк\w*|инструктаж\w*|правила?\s+(?:пожарной|безопасности))\b"
+)
+# A clause set in the past, far enough back not to be today's emergency.
+_PAST = re.compile(
+    r"\b(?:в прошлом|в позапрошлом|прошл\w+ (?:зимой|весной|летом|осенью|году|годом)|"
+    r"(?:год|года|лет|месяц\w*) назад|когда-то|давным-давно|раньше|в \d{4} году|"
+    r"в детстве|в советское время|при ссср)\b"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Clause:
+    start: int
+    end: int
+    hypothetical: bool
+    past: bool
+
+
+def normalise(text: str) -> str:
+    """Lower case with ё folded to е: the form every cue and lexicon is written in."""
+    return text.lower().replace("ё", "е")
+
+
+@lru_cache(maxsize=20_000)
+def clauses(norm: str) -> tuple[Clause, ...]:
+    """The clauses of a normalised text with their mood, in order, covering all of it."""
+    out: list[Clause] = []
+    start = 0
+    for m in _CLAUSE_BREAK.finditer(norm):
+        if m.start() > start:
+            out.append(_clause(norm, start, m.start()))
+        start = m.end()
+    if start < len(norm):
+        out.append(_clause(norm, start, len(norm)))
+    return tuple(out)
+
+
+def _clause(norm: str, start: int, end: int) -> Clause:
+    body = norm[start:end]
+    return Clause(start, end, bool(_HYPOTHETICAL.search(body)), bool(_PAST.search(body)))
+
+
+def clause_at(norm: str, pos: int) -> Clause:
+    for c in clauses(norm):
+        if c.start <= pos < c.end:
+            return c
+    return Clause(pos, pos, False, False)
+
+
+def negated(norm: str, start: int, end: int) -> bool:
+    """True when the span [start, end) is negated inside its clause.
+
+    A negator among the two words before the span («не горит», «нет запаха газа»,
+    «не очень сильно пахнет» is not caught: intensifiers in between are rare in
+    complaints), or a postposed absence right after it («газа нет»).
+    """
+    clause = clause_at(norm, start)
+    while start > clause.start and norm[start - 1].isalnum():
+        start -= 1  # a pattern may start or end inside a word («запах\w* газ»)
+    while end < clause.end and norm[end].isalnum():
+        end += 1
+    before = _WORD.findall(norm[clause.start : start])[-2:]
+    if any(w in NEGATORS for w in before):
+        return True
+    return bool(_POSTPOSED.match(norm[end : clause.end]))
+
+
+def asserted(norm: str, start: int, end: int, *, modal_ok: bool = False) -> bool:
+    """True when the span reports something that is the case now.
+
+    Not negated, not in a clause about a possible or feared event (unless the cue is
+    itself a statement of risk, ``modal_ok``: «дерево может упасть» is the report),
+    not in a clause set in the past.
+    """
+    if negated(norm, start, end):
+        return False
+    clause = clause_at(norm, start)
+    if clause.past:
+        return False
+    return modal_ok or not clause.hypothetical
