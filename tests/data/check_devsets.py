@@ -155,7 +155,10 @@ def check_problems(errors: list[str]) -> None:
 
 def main() -> int:
     errors: list[str] = []
-    for check, name in ((check_negation, "negation_dev.jsonl"), (check_problems, "problems_dev.jsonl")):
+    for check, name in (
+        (check_negation, "negation_dev.jsonl"),
+        (check_problems, "problems_dev.jsonl"),
+    ):
         if (HERE / name).exists():
             check(errors)
         else:
