@@ -225,6 +225,19 @@ class EnrichSettings(BaseModel):
         description="problem taxonomy YAML (what is wrong with what); default bundled "
         "(docs/problems.md)",
     )
+    rubric_map: Path | None = Field(
+        None,
+        description="YAML mapping the deployment's rubric lines to problem types "
+        "(docs/problems.md): a portal post's own topic (`source_topic`) then names its problem",
+    )
+    problem_model: Path | None = Field(
+        None,
+        description="problem-type model from `incidents train --problems`, asked when the "
+        "rules recognise no problem in a text",
+    )
+    problem_model_min_confidence: float = Field(
+        0.5, ge=0, le=1, description="how sure the learned problem model must be to name a type"
+    )
     problem_categories: bool = Field(
         True,
         description="a recognised problem type decides the category (its default code); "

@@ -313,6 +313,8 @@ class ProblemHit:
     object_at: int
     # The problem is reported as the case now (not «если…», not «в прошлом году…»).
     asserted: bool = True
+    # Named by a model learned from a deployment's history, not by the rules.
+    learned: bool = False
 
 
 @dataclass

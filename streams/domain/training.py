@@ -74,12 +74,16 @@ def read_labelled(
 ) -> tuple[list[str], list[str]]:
     """Texts and labels from JSONL (``.jsonl``/``.json``/``.ndjson``) or CSV (``.csv``/``.tsv``).
 
-    ``.gz`` is read transparently. Rows without a text or a label are skipped.
+    ``.gz`` is read transparently. Rows without a text or a label are skipped; a
+    file with no usable row at all is a ValueError naming the fields it looked for
+    (a wrong field name must not read as a score of zero).
     """
     path = Path(path)
     kind = _base_suffix(path)
     texts: list[str] = []
     labels: list[str] = []
+    seen: dict[str, None] = {}  # field names met, in order, for the error message
+    rows = 0
     if kind not in (".jsonl", ".json", ".ndjson", ".csv", ".tsv"):
         raise ValueError(f"{path}: unknown format {kind!r}; use .jsonl or .csv (optionally .gz)")
     with _open_text(path) as f:
@@ -92,6 +96,10 @@ def read_labelled(
                     row = json.loads(line)
                 except json.JSONDecodeError as e:
                     raise ValueError(f"{path}:{n}: not JSON: {e}") from e
+                if not isinstance(row, dict):
+                    raise ValueError(f"{path}:{n}: not a JSON object")
+                rows += 1
+                seen.update(dict.fromkeys(row))
                 text, label = row.get(text_field), row.get(label_field)
                 if isinstance(text, str) and text.strip() and label not in (None, ""):
                     texts.append(text)
@@ -102,7 +110,9 @@ def read_labelled(
             for name in (text_field, label_field):
                 if name not in fields:
                     raise ValueError(f"{path}: no column {name!r} (columns: {', '.join(fields)})")
+            seen.update(dict.fromkeys(fields))
             for row in reader:
+                rows += 1
                 text, label = row.get(text_field), row.get(label_field)
                 if text and text.strip() and label:
                     texts.append(text)
@@ -111,6 +121,14 @@ def read_labelled(
             raise ValueError(
                 f"{path}: unknown format {kind!r}; use .jsonl or .csv (optionally .gz)"
             )
+    if not texts:
+        if not rows:
+            raise ValueError(f"{path}: no rows (the file is empty)")
+        names = ", ".join(list(seen)[:12]) or "none"
+        raise ValueError(
+            f"{path}: none of {rows} rows has both a text in `{text_field}` and a label in "
+            f"`{label_field}` (fields found: {names}); name yours with --text-field/--label-field"
+        )
     return texts, labels
 
 
