@@ -24,6 +24,7 @@ from streams.domain.geo import Gazetteer
 from streams.domain.normalize import fingerprint, strip_and_split
 from streams.domain.priority import assess_priority
 from streams.domain.problems import ProblemHit, Taxonomy
+from streams.domain.problems import urgencies as problem_urgencies
 from streams.domain.routing import RoutingTable
 from streams.domain.rubric import RubricMap
 from streams.settings import DEV_PSEUDONYM_KEY, EnrichSettings
@@ -272,7 +273,7 @@ class Enricher:
         )
         types = [self.problems.types[h.code] for h in hits] if self.problems else []
         # A problem spoken of as possible or past gives no urgency of its own.
-        urgencies = [(t.code, t.urgency) for t, h in zip(types, hits, strict=True) if h.asserted]
+        urgencies = problem_urgencies(self.problems, hits) if self.problems else []
         assert self.relevance is not None
         is_appeal, relevance, review = self.relevance.decide(
             raw, verdict, self.classifier.threshold
