@@ -71,7 +71,7 @@ _ABSENCE_REACH = 3
 _ABSENCE = frozenset({"нет", "нету", "без", "отсутствует", "отсутствуют", "отсутствие", "ни"})
 _AUX = frozenset({"было", "будет", "стало", "был", "была", "были", "бывает"})
 _POST_ABSENCE = frozenset({"нет", "нету"})
-_DENY = frozenset({"не", "ни"})
+_DENY = frozenset({"не"})  # «ни холодной, ни горячей» is an absence, not a denial
 # Words that may follow a postposed «нет» («воды нет уже неделю», «света нет с утра»).
 _AFTER = frozenset(
     """уже совсем давно с со третий второй который которую неделю неделя месяц день дня
