@@ -617,9 +617,60 @@ def read_example_lists(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def read_examples(directory: Path = EXAMPLES_DIR) -> list[dict[str, Any]]:
-    """The self-written examples: JSONL rows {text, appeal: bool, category?} and templates."""
+_OPENERS = ("", "", "", "Здравствуйте! ", "Добрый день. ", "Помогите! ", "Жители просят: ")
+_CLOSERS = (
+    "", "", "", " Уже неделю.", " Третий день так.", " Сколько можно?", " Просим принять меры.",
+    " Примите меры!", " Когда исправят?", "!!!", " Дети ходят рядом.",
+)  # fmt: skip
+
+
+def problem_examples(
+    path: Path = PROBLEMS_PATH, per_type: int = 8, seed: int = 7
+) -> list[dict[str, Any]]:
+    """Appeals written from the problem taxonomy (project-written): each type's examples,
+    and short posts put together from its object, defect and place phrases, so the text
+    model knows every problem the rules know, worded a few ways, with its category."""
+    with open(path, encoding="utf-8") as f:
+        doc = yaml.safe_load(f)
+    lexicons = {k: [str(x) for x in v] for k, v in (doc.get("lexicons") or {}).items()}
+
+    def expand(items: Any) -> list[str]:
+        out: list[str] = []
+        for item in items or ():
+            item = str(item)
+            if item.startswith("@"):
+                out.extend(expand(lexicons.get(item[1:], ())))
+            elif item != "ABSENT":
+                out.append(item)
+        return out
+
+    rng = random.Random(seed)
     rows: list[dict[str, Any]] = []
+    for spec in doc.get("types") or ():
+        cat = spec["category"]
+        for text in spec.get("examples") or ():
+            rows.append({"text": text, "appeal": True, "category": cat})
+        objects = expand(spec.get("object")) or expand(spec.get("alone"))
+        defects = expand(spec.get("defect"))
+        wheres = [w for w in expand(spec.get("where")) if len(w) > 2]
+        for _ in range(per_type):
+            obj = rng.choice(objects)
+            parts = [obj] if not defects else rng.choice(
+                ([obj, rng.choice(defects)], [rng.choice(defects), obj])
+            )
+            if wheres and rng.random() < 0.7:
+                where = rng.choice(wheres)
+                parts = [where, *parts] if rng.random() < 0.5 else [*parts, where]
+            body = " ".join(parts)
+            text = rng.choice(_OPENERS) + body[:1].upper() + body[1:] + rng.choice(_CLOSERS)
+            rows.append({"text": text, "appeal": True, "category": cat})
+    return rows
+
+
+def read_examples(directory: Path = EXAMPLES_DIR) -> list[dict[str, Any]]:
+    """The self-written examples: JSONL rows {text, appeal: bool, category?}, templates,
+    and appeals written from the problem taxonomy."""
+    rows: list[dict[str, Any]] = problem_examples() if directory == EXAMPLES_DIR else []
     with open(directory / "templates.yaml", encoding="utf-8") as f:
         rows.extend(generate_examples(yaml.safe_load(f)))
     for path in sorted(directory.glob("*.yaml")):
