@@ -221,6 +221,16 @@ def test_runbook_anchors_exist_once_operations_doc_does() -> None:
     assert not missing, f"docs/operations.md lacks sections for runbook anchors {sorted(missing)}"
 
 
+def test_every_alert_has_its_own_runbook_entry() -> None:
+    """An on-call engineer searches the alert's name: its entry has that heading."""
+    anchors = {
+        r["alert"]: r["annotations"]["runbook_url"].split("#", 1)[1]
+        for r in _rules()
+        if "alert" in r
+    }
+    assert {a: a.lower() for a in anchors} == anchors
+
+
 def test_chart_ships_the_same_rules() -> None:
     assert _load(CHART / "files" / "prometheus-rules.yaml") == _load(RULES), (
         "cp infra/prometheus/rules.yaml infra/helm/incidents/files/prometheus-rules.yaml"
