@@ -378,13 +378,7 @@ class Runtime:
     async def on_agent_error(self, stage: str, exc: BaseException) -> None:
         self.crashed[stage] = f"{type(exc).__name__}: {exc}"
         metrics.AGENT_UP.labels(stage).set(0)
-        reason = (
-            "dlq_limit"
-            if isinstance(exc, DlqLimitExceeded)
-            else "offset_gap"
-            if isinstance(exc, OffsetGap)
-            else "error"
-        )
+        reason = _crash_reason(exc)
         metrics.crashed(stage, reason)
         log.error("agent_crashed", stage=stage, reason=reason, error=str(exc)[:500], exc_info=exc)
         if self.crash_file is not None:
@@ -397,6 +391,15 @@ class Runtime:
         if self.worker is not None:
             # Crash-only: a worker with a dead agent must not look alive.
             await self.worker.crash(exc)
+
+
+def _crash_reason(exc: BaseException) -> str:
+    """The `reason` label of a crash (metrics.CRASH_REASONS)."""
+    if isinstance(exc, DlqLimitExceeded):
+        return "dlq_limit"
+    if isinstance(exc, OffsetGap):
+        return "offset_gap"
+    return "error"
 
 
 def _base(topic: str, s: Settings) -> str:
