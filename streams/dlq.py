@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from schemas.models import DeadLetter
+from streams import metrics
 from streams.domain.incidents import short_hash
 from streams.settings import DlqSettings
 
@@ -99,12 +100,14 @@ class DlqGuard:
             self._invalid -= self._window.popleft()
         self._consecutive = self._consecutive + 1 if invalid else 0
         if self._consecutive >= s.max_consecutive:
+            metrics.DLQ_LIMIT.labels(self.stage).inc()
             raise DlqLimitExceeded(
                 f"{self.stage}: {self._consecutive} consecutive invalid messages "
                 f"(INCIDENTS_DLQ_MAX_CONSECUTIVE={s.max_consecutive}); stopping without committing"
             )
         seen = len(self._window)
         if seen >= s.min_messages and self._invalid / seen > s.max_invalid_ratio:
+            metrics.DLQ_LIMIT.labels(self.stage).inc()
             raise DlqLimitExceeded(
                 f"{self.stage}: {self._invalid} of the last {seen} messages were invalid "
                 f"(> INCIDENTS_DLQ_MAX_INVALID_RATIO={s.max_invalid_ratio}); "

@@ -180,7 +180,9 @@ class WorkerSettings(BaseModel):
     )
     web_port: int = Field(6066, ge=0, le=65535, description="port of the web endpoints")
     store: str = Field("memory://", description="Faust table store: memory:// or rocksdb://")
-    data_dir: Path = Field(Path("var/worker"), description="Faust data (RocksDB tables)")
+    data_dir: Path = Field(
+        Path("var/worker"), description="Faust data (RocksDB tables) and the crash counters"
+    )
     batch_size: int = Field(500, ge=1, description="messages per processing batch")
     batch_within_s: float = Field(0.2, gt=0, description="longest wait to fill a batch")
     crash_exit_s: float = Field(
