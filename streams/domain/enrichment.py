@@ -220,8 +220,7 @@ class Enricher:
         cleaned = [strip_and_split(r.text) for r in raws]
         found = self.find_problems(raws, [c[0] for c in cleaned])
         return [
-            self._one(r, v, c, p)
-            for r, v, c, p in zip(raws, verdicts, cleaned, found, strict=True)
+            self._one(r, v, c, p) for r, v, c, p in zip(raws, verdicts, cleaned, found, strict=True)
         ]
 
     def find_problems(

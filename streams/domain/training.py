@@ -655,8 +655,10 @@ def problem_examples(
         wheres = [w for w in expand(spec.get("where")) if len(w) > 2]
         for _ in range(per_type):
             obj = rng.choice(objects)
-            parts = [obj] if not defects else rng.choice(
-                ([obj, rng.choice(defects)], [rng.choice(defects), obj])
+            parts = (
+                [obj]
+                if not defects
+                else rng.choice(([obj, rng.choice(defects)], [rng.choice(defects), obj]))
             )
             if wheres and rng.random() < 0.7:
                 where = rng.choice(wheres)
