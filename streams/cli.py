@@ -970,7 +970,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 COMMANDS = [
     "process", "replay", "report", "worker", "broker", "topics", "migrate", "demo", "schemas",
-    "config", "verify", "dlq", "train", "evaluate", "bench", "connect", "replies",
+    "config", "verify", "dlq", "train", "evaluate", "bench", "connect", "replies", "console",
 ]  # fmt: skip
 
 
@@ -1295,6 +1295,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.set_defaults(fn=cmd_bench)
     from connectors.cli import register; register(sub)  # noqa: E702, I001  # fmt: skip
+    from streams.console.cli import register as console; console(sub)  # noqa: E702, I001  # fmt: skip
     return p
 
 
