@@ -180,6 +180,8 @@ class DeskView:
         self._hay.pop(incident_id, None)
 
     def _see_time(self, region: str, at: datetime) -> None:
+        """The region's event clock: its newest post, as the desk's (operator actions and
+        answers do not move it: they happen in wall time, not in the replayed history)."""
         held = self.region_clock.get(region)
         if held is None or at > held:
             self.region_clock[region] = at
@@ -205,7 +207,6 @@ class DeskView:
             self._touch(inc.merged_into)
         for mid in inc.mention_ids:
             self._post_incident[mid] = inc.id
-        self._see_time(rk, inc.updated_at)
         self._touch(inc.id)
         self._settle(inc.id)
         return True
@@ -227,7 +228,6 @@ class DeskView:
             into = str(ev.detail["into"])
             self.merged_from.setdefault(into, set()).add(ev.incident_id)
             self._touch(into)
-        self._see_time(rk, ev.at)
         self._touch(ev.incident_id)
         self._settle(ev.incident_id)
         return True

@@ -133,6 +133,14 @@ def render(template: str, status: int = 200, **ctx: Any) -> web.Response:
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
 
 
+def not_found() -> web.HTTPNotFound:
+    """The same answer for an incident of another region as for one that does not exist."""
+    html = _ENV.get_template("error.html").render(
+        title="Не найдено", message="Такого инцидента нет в ваших регионах."
+    )
+    return web.HTTPNotFound(text=html, content_type="text/html")
+
+
 # ------------------------------------------------------------------ middlewares
 @web.middleware
 async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -368,7 +376,7 @@ def _card_ctx(request: web.Request, error: str | None = None) -> dict[str, Any]:
     iid = _incident_id(request)
     card = con.view.card(iid, who.user.regions)
     if card is None:
-        raise web.HTTPNotFound(text="no such incident in your regions")
+        raise not_found()
     inc = card.incident
     return {
         "card": card,
@@ -513,7 +521,7 @@ async def act(request: web.Request) -> web.StreamResponse:
     inc = con.view.visible(iid, who.user.regions)
     if inc is None:
         metrics.CONSOLE_ACTIONS.labels(action, "refused").inc()
-        raise web.HTTPNotFound(text="no such incident in your regions")
+        raise not_found()
     form = await request.post()
 
     def field_(name: str) -> str:
