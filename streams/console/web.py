@@ -112,6 +112,10 @@ class Who:
     token: str | None  # the session token (local auth); None with header auth
 
 
+CONSOLE = web.AppKey("console", Console)
+WHO = web.RequestKey("who", Who)
+
+
 # ------------------------------------------------------------------ templates
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
@@ -174,7 +178,7 @@ def _peer_trusted(request: web.Request, trusted: list[str]) -> bool:
 
 
 def _who(request: web.Request) -> Who | None:
-    con: Console = request.app["console"]
+    con: Console = request.app[CONSOLE]
     c = con.settings.console
     if c.auth == "header":
         if not _peer_trusted(request, c.trusted_proxies):
@@ -217,7 +221,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         return await handler(request)
     who = _who(request)
     if who is None:
-        con: Console = request.app["console"]
+        con: Console = request.app[CONSOLE]
         if con.settings.console.auth == "header":
             return web.Response(status=401, text="no user named by the authenticating proxy")
         if request.method == "GET" and not request.path.startswith("/live"):
@@ -227,7 +231,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         form = await request.post()
         if not csrf_ok(who.csrf, form.get("csrf") if isinstance(form.get("csrf"), str) else None):
             return web.Response(status=403, text="CSRF token missing or wrong: reload the page")
-    request["who"] = who
+    request[WHO] = who
     return await handler(request)
 
 
@@ -240,14 +244,14 @@ def _next(target: str | None) -> str:
 
 
 async def login_page(request: web.Request) -> web.StreamResponse:
-    con: Console = request.app["console"]
+    con: Console = request.app[CONSOLE]
     if con.settings.console.auth == "header":
         raise web.HTTPSeeOther("/")
     return render("login.html", next=_next(request.query.get("next")), error=None, name="")
 
 
 async def login(request: web.Request) -> web.StreamResponse:
-    con: Console = request.app["console"]
+    con: Console = request.app[CONSOLE]
     form = await request.post()
     name = str(form.get("name", "")).strip()[:128]
     password = str(form.get("password", ""))
@@ -288,8 +292,8 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
-    con: Console = request.app["console"]
-    who: Who = request["who"]
+    con: Console = request.app[CONSOLE]
+    who: Who = request[WHO]
     con.sessions.close(who.token)
     resp = web.HTTPSeeOther("/login")
     resp.del_cookie(con.cookie, path="/")
@@ -298,8 +302,8 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 # ------------------------------------------------------------------ pages
 def _ctx(request: web.Request, **extra: Any) -> dict[str, Any]:
-    con: Console = request.app["console"]
-    who: Who = request["who"]
+    con: Console = request.app[CONSOLE]
+    who: Who = request[WHO]
     return {
         "user": who.user,
         "csrf": who.csrf,
@@ -319,8 +323,8 @@ def _tz(con: Console, region: str | None, municipality: str | None) -> Any:
 
 
 def _queue_ctx(request: web.Request) -> dict[str, Any]:
-    con: Console = request.app["console"]
-    who: Who = request["who"]
+    con: Console = request.app[CONSOLE]
+    who: Who = request[WHO]
     try:
         page = max(1, int(request.query.get("page", "1")))
     except ValueError:
@@ -371,8 +375,8 @@ def _agencies(con: Console, user: User, inc: Any) -> list[str]:
 
 
 def _card_ctx(request: web.Request, error: str | None = None) -> dict[str, Any]:
-    con: Console = request.app["console"]
-    who: Who = request["who"]
+    con: Console = request.app[CONSOLE]
+    who: Who = request[WHO]
     iid = _incident_id(request)
     card = con.view.card(iid, who.user.regions)
     if card is None:
@@ -407,8 +411,8 @@ async def card_body(request: web.Request) -> web.StreamResponse:
 
 async def search_page(request: web.Request) -> web.StreamResponse:
     started = time.perf_counter()
-    con: Console = request.app["console"]
-    who: Who = request["who"]
+    con: Console = request.app[CONSOLE]
+    who: Who = request[WHO]
     q = request.query.get("q", "").strip()[:300]
     hits, total = con.view.search(q, who.user.regions) if q else ([], 0)
     # an exact incident id (or its link) opens the card
@@ -431,8 +435,8 @@ async def search_page(request: web.Request) -> web.StreamResponse:
 
 async def live(request: web.Request) -> web.StreamResponse:
     """Server-sent events: `change` whenever the user's regions (or one incident) changed."""
-    con: Console = request.app["console"]
-    who: Who = request["who"]
+    con: Console = request.app[CONSOLE]
+    who: Who = request[WHO]
     incident = request.query.get("incident")
     if incident and con.view.visible(incident, who.user.regions) is None:
         incident = None
@@ -482,8 +486,8 @@ async def _send(
     expect: str,
     what: str,
 ) -> web.StreamResponse:
-    con: Console = request.app["console"]
-    who: Who = request["who"]
+    con: Console = request.app[CONSOLE]
+    who: Who = request[WHO]
     topic = con.settings.topics.name(topic_base)
     try:
         await con.publish(topic, key.encode(), value)
@@ -514,8 +518,8 @@ async def _send(
 
 
 async def act(request: web.Request) -> web.StreamResponse:
-    con: Console = request.app["console"]
-    who: Who = request["who"]
+    con: Console = request.app[CONSOLE]
+    who: Who = request[WHO]
     action = request.match_info["action"]
     iid = _incident_id(request)
     inc = con.view.visible(iid, who.user.regions)
@@ -631,7 +635,7 @@ async def healthz(request: web.Request) -> web.StreamResponse:
 
 
 async def readyz(request: web.Request) -> web.StreamResponse:
-    con: Console = request.app["console"]
+    con: Console = request.app[CONSOLE]
     f = con.follower
     body = {
         "loaded": con.loaded,
@@ -659,7 +663,7 @@ async def _broadcast(con: Console) -> None:
 
 def build_app(con: Console) -> web.Application:
     app = web.Application(middlewares=[security_headers, authenticate], client_max_size=256 * 1024)
-    app["console"] = con
+    app[CONSOLE] = con
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login)
     app.router.add_post("/logout", logout)
