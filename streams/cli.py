@@ -1136,7 +1136,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("demo", "broker + worker + ClickHouse, replay the sample, print the report")
     sp.add_argument(
-        "--keep-running", action="store_true", help="leave broker and worker up until Ctrl-C"
+        "--keep-running",
+        action="store_true",
+        help="also start the operator console; leave broker, worker and console up until Ctrl-C",
     )
     sp.set_defaults(fn=cmd_demo)
 

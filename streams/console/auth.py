@@ -142,7 +142,8 @@ class Directory:
         found = [self.groups[g] for g in groups if g in self.groups]
         if not found:
             return None
-        role = min((r for r, _ in found), key=lambda r: ("supervisor", "operator", "viewer").index(r))
+        rank = ("supervisor", "operator", "viewer")
+        role = min((r for r, _ in found), key=rank.index)
         regions: set[str] = set()
         for _, rs in found:
             if rs is None:
@@ -151,9 +152,7 @@ class Directory:
         return User(name, role, frozenset(regions))
 
 
-def _role_regions(
-    entry: Any, where: str, file: Path
-) -> tuple[Role, frozenset[str] | None]:
+def _role_regions(entry: Any, where: str, file: Path) -> tuple[Role, frozenset[str] | None]:
     if not isinstance(entry, dict):
         raise UsersError(f"{file}: {where} needs a role and regions")
     role = entry.get("role")

@@ -70,7 +70,7 @@ class Follower:
     def _assign(self, consumer: Consumer) -> bool:
         """All partitions of the four topics from offset 0; False while a topic is missing."""
         md = consumer.list_topics(timeout=10)
-        parts = []
+        parts: list[TopicPartition] = []
         for topic in self._bases:
             t = md.topics.get(topic)
             if t is None or t.error is not None or not t.partitions:
@@ -85,7 +85,9 @@ class Follower:
         consumer.assign(parts)
         return True
 
-    def apply(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes) -> None:
+    def apply(
+        self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes
+    ) -> None:
         base = self._bases.get(topic, topic)
         metrics.CONSOLE_RECORDS.labels(base).inc()
         try:
@@ -95,7 +97,11 @@ class Follower:
             # silently: the record stays on its topic.
             metrics.CONSOLE_BAD_RECORDS.labels(base).inc()
             log.warning(
-                "record not readable", topic=topic, partition=partition, offset=offset, error=str(exc)
+                "record not readable",
+                topic=topic,
+                partition=partition,
+                offset=offset,
+                error=str(exc),
             )
             return
         if isinstance(obj, Incident):

@@ -309,7 +309,8 @@ class DeskView:
         """The clock that runs out first: first reaction until one came, then final answer."""
         sla = inc.sla
         if inc.status not in OPEN_STATUSES:
-            return Deadline(None, None, 0.0, sla.first_reaction_breached or sla.final_answer_breached)
+            breached = sla.first_reaction_breached or sla.final_answer_breached
+            return Deadline(None, None, 0.0, breached)
         now = now or self.now(region_of(inc.id))
         if sla.first_reaction_due and sla.first_reaction_at is None:
             which: Literal["first_reaction", "final_answer"] = "first_reaction"

@@ -98,7 +98,8 @@ class Console:
     @property
     def cookie(self) -> str:
         # `__Host-` binds the cookie to this host, path / and HTTPS (browsers enforce it)
-        return "__Host-incidents-console" if self.settings.console.cookie_secure else "incidents-console"
+        secure = self.settings.console.cookie_secure
+        return "__Host-incidents-console" if secure else "incidents-console"
 
     @property
     def loaded(self) -> bool:
@@ -229,7 +230,8 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         return web.Response(status=401, text="sign in first")
     if request.method == "POST":
         form = await request.post()
-        if not csrf_ok(who.csrf, form.get("csrf") if isinstance(form.get("csrf"), str) else None):
+        given = form.get("csrf")
+        if not csrf_ok(who.csrf, given if isinstance(given, str) else None):
             return web.Response(status=403, text="CSRF token missing or wrong: reload the page")
     request[WHO] = who
     return await handler(request)
@@ -389,9 +391,7 @@ def _card_ctx(request: web.Request, error: str | None = None) -> dict[str, Any]:
         "tz": _tz(con, inc.region, inc.municipality),
         "local_time": labels.local_time,
         "agencies": _agencies(con, who.user, inc) if who.user.can("assign") else [],
-        "merge_targets": (
-            con.view.merge_targets(inc)[:200] if who.user.can("merge") else []
-        ),
+        "merge_targets": (con.view.merge_targets(inc)[:200] if who.user.can("merge") else []),
         "suggested": con.routing.route(inc.category, inc.region, inc.municipality, inc.problem),
         "open": inc.status not in ("closed", "rejected", "merged_into"),
         "now": con.view.now(region_of(inc.id)),
@@ -550,9 +550,16 @@ async def act(request: web.Request) -> web.StreamResponse:
             command_id=action_id, at=now, incident_id=iid, agency=agency, operator=user.name
         )
         return await _send(
-            request, kind, iid, action_id, "incidents.commands", iid, encode(cmd),
-            expected_event_id(iid, "assigned", action_id), f"назначить: {agency}",
-        )  # fmt: skip
+            request,
+            kind,
+            iid,
+            action_id,
+            "incidents.commands",
+            iid,
+            encode(cmd),
+            expected_event_id(iid, "assigned", action_id),
+            f"назначить: {agency}",
+        )
     if action == "status":
         status = field_("status")
         if status not in ("in_progress", "closed", "rejected"):
@@ -568,9 +575,16 @@ async def act(request: web.Request) -> web.StreamResponse:
         )
         event = "closed" if status == "closed" else "status_changed"
         return await _send(
-            request, kind, iid, action_id, "incidents.commands", iid, encode(cmd),
-            expected_event_id(iid, event, action_id), f"статус: {labels.label('status', status)}",
-        )  # fmt: skip
+            request,
+            kind,
+            iid,
+            action_id,
+            "incidents.commands",
+            iid,
+            encode(cmd),
+            expected_event_id(iid, event, action_id),
+            f"статус: {labels.label('status', status)}",
+        )
     if action == "merge":
         into = field_("into")
         target = con.view.visible(into, user.regions)
@@ -584,9 +598,16 @@ async def act(request: web.Request) -> web.StreamResponse:
             command_id=action_id, at=now, incident_id=iid, into=into, operator=user.name
         )
         return await _send(
-            request, kind, iid, action_id, "incidents.commands", iid, encode(cmd),
-            expected_event_id(iid, "merged", action_id), f"объединить с {into}",
-        )  # fmt: skip
+            request,
+            kind,
+            iid,
+            action_id,
+            "incidents.commands",
+            iid,
+            encode(cmd),
+            expected_event_id(iid, "merged", action_id),
+            f"объединить с {into}",
+        )
     if action == "split":
         chosen = [v for v in form.getall("mention", []) if isinstance(v, str)]
         members = set(inc.mention_ids)
@@ -598,10 +619,16 @@ async def act(request: web.Request) -> web.StreamResponse:
             command_id=action_id, at=now, incident_id=iid, mention_ids=chosen, operator=user.name
         )
         return await _send(
-            request, kind, iid, action_id, "incidents.commands", iid, encode(cmd),
+            request,
+            kind,
+            iid,
+            action_id,
+            "incidents.commands",
+            iid,
+            encode(cmd),
             expected_event_id(iid, "split", action_id),
             f"выделить публикаций: {len(chosen)}",
-        )  # fmt: skip
+        )
     # respond
     text = field_("text")
     answer_kind = field_("kind")
@@ -623,10 +650,16 @@ async def act(request: web.Request) -> web.StreamResponse:
         operator=user.name,
     )
     return await _send(
-        request, "respond", iid, action_id, "responses", action_id, encode(response),
+        request,
+        "respond",
+        iid,
+        action_id,
+        "responses",
+        action_id,
+        encode(response),
         expected_event_id(iid, "responded", action_id),
         f"{labels.label('kind', answer_kind)} ответ",
-    )  # fmt: skip
+    )
 
 
 # ------------------------------------------------------------------ service

@@ -27,7 +27,11 @@ HOSTILE = [
     {
         "id": "vk:wall-41237765_990001",
         "platform": "vk",
-        "source": {"id": "-41237765", "name": "Тверь <b>Городская</b> лента", "kind": "city_public"},
+        "source": {
+            "id": "-41237765",
+            "name": "Тверь <b>Городская</b> лента",
+            "kind": "city_public",
+        },
         "text": "<script>window.__pwned = 1</script> На улице Вагжанова в Твери у дома 7 огромная яма на проезжей части, колёса бьём каждый день! Отремонтируйте дорогу",
         "created_at": "2026-11-20T10:05:00+03:00",
         "url": "javascript:window.__pwned=2",
@@ -76,9 +80,7 @@ class ConsoleProc:
 
 def start_console(stack: Stack, **extra: str) -> ConsoleProc:
     port = free_port()
-    env = stack.env(
-        INCIDENTS_CONSOLE_WEB_PORT=str(port), INCIDENTS_CONSOLE_CLOCK="events", **extra
-    )
+    env = stack.env(INCIDENTS_CONSOLE_WEB_PORT=str(port), INCIDENTS_CONSOLE_CLOCK="events", **extra)
     log = stack.root / f"console-{port}.log"
     proc = subprocess.Popen(
         [sys.executable, "-m", "streams.cli", "console"],
@@ -126,7 +128,7 @@ def _key(value: bytes) -> bytes | None:
 
 
 @pytest.fixture(scope="module")
-def desk(broker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:  # noqa: F811
+def desk(broker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     import uuid
 
     if not CHROMIUM.exists():

@@ -130,7 +130,9 @@ class Client:
         self.csrf: str | None = None
 
     def request(
-        self, path: str, data: dict[str, Any] | list[tuple[str, str]] | None = None,
+        self,
+        path: str,
+        data: dict[str, Any] | list[tuple[str, str]] | None = None,
         headers: dict[str, str] | None = None,
     ) -> tuple[int, str, str]:
         body = urllib.parse.urlencode(data, doseq=True).encode() if data is not None else None

@@ -76,7 +76,9 @@ def test_queue_and_search_show_only_the_users_regions(server: Server) -> None:
         assert status == 404 and iva not in page
     _, page, _ = tver.get("/search?q=" + iva.replace("/", "%2F"))
     assert f'data-id="{iva}"' not in page and f"/incident/{iva}" not in page
-    _, rows, _ = tver.get("/rows?municipality=%D0%98%D0%B2%D0%B0%D0%BD%D0%BE%D0%B2%D0%BE")  # Иваново
+    _, rows, _ = tver.get(
+        "/rows?municipality=%D0%98%D0%B2%D0%B0%D0%BD%D0%BE%D0%B2%D0%BE"
+    )  # Иваново
     assert "RU-IVA/" not in rows
     # a federal viewer sees every region
     viewer = _signed_in(server, "federal")
@@ -115,10 +117,13 @@ def test_roles(server: Server) -> None:
     assert operator.post(f"/incident/{tve[0]}/merge", {"into": tve[1]})[0] == 403
     assert len(server.sent) == before
     # operators assign from their municipality's table; supervisors from the whole region's
-    inc = server.call(lambda: next(
-        server.con.view.incidents[i] for i in tve
-        if server.con.view.incidents[i].municipality not in (None, "Тверь")
-    ))  # fmt: skip
+    inc = server.call(
+        lambda: next(
+            server.con.view.incidents[i]
+            for i in tve
+            if server.con.view.incidents[i].municipality not in (None, "Тверь")
+        )
+    )
     tver_city = "Администрация города Твери, управление благоустройства"
     status, page, _ = operator.post(f"/incident/{inc.id}/assign", {"agency": tver_city})
     assert status == 400 and "таблице маршрутизации" in page
@@ -135,9 +140,13 @@ def test_roles(server: Server) -> None:
 def test_actions_publish_the_documented_messages(server: Server) -> None:
     c = _signed_in(server, "tver-lead")
     tve = _open_ids(server, "RU-TVE")
-    inc = server.call(lambda: next(
-        server.con.view.incidents[i] for i in tve if len(server.con.view.incidents[i].mention_ids) >= 2
-    ))  # fmt: skip
+    inc = server.call(
+        lambda: next(
+            server.con.view.incidents[i]
+            for i in tve
+            if len(server.con.view.incidents[i].mention_ids) >= 2
+        )
+    )
     c.get(f"/incident/{inc.id}")
     sent = len(server.sent)
     c.post(f"/incident/{inc.id}/respond", {"kind": "interim", "text": "  Принято в работу.  "})
@@ -151,15 +160,16 @@ def test_actions_publish_the_documented_messages(server: Server) -> None:
     assert split["type"] == "split" and split["mention_ids"] == [inc.mention_ids[0]]
     # every post is not "some": refused, nothing sent
     n = len(server.sent)
-    status, page, _ = c.post(
-        f"/incident/{inc.id}/split", [("mention", m) for m in inc.mention_ids]
-    )
+    status, _, _ = c.post(f"/incident/{inc.id}/split", [("mention", m) for m in inc.mention_ids])
     assert status == 400 and len(server.sent) == n
     c.post(f"/incident/{inc.id}/status", {"status": "rejected", "reason": "реклама"})
     st = json.loads(server.sent[-1][2])
     assert (st["type"], st["status"], st["reason"], st["operator"]) == (
-        "set_status", "rejected", "реклама", "tver-lead"
-    )  # fmt: skip
+        "set_status",
+        "rejected",
+        "реклама",
+        "tver-lead",
+    )
     # the card shows each as sent and waiting for the pipeline (not as done)
     _, card, _ = c.get(f"/incident/{inc.id}")
     assert card.count('data-state="pending"') >= 3
@@ -206,7 +216,7 @@ def test_session_cookie_and_logout(server: Server) -> None:
     c = _signed_in(server, "tver")
     c.get("/")
     assert c.post("/logout", {})[2].endswith("/login")
-    status, _, final = c.get("/")
+    _, _, final = c.get("/")
     assert final.startswith(server.url + "/login")  # signed out
 
 
@@ -269,8 +279,9 @@ def test_header_auth_trusts_only_the_proxy(tmp_path: Path) -> None:
     try:
         c = Client(srv.url)
         assert c.get("/")[0] == 401  # no header: nobody
-        status, page, _ = c.request("/", headers={"X-Forwarded-User": "someone",
-                                                  "X-Forwarded-Groups": "cur-iva,staff"})  # fmt: skip
+        status, page, _ = c.request(
+            "/", headers={"X-Forwarded-User": "someone", "X-Forwarded-Groups": "cur-iva,staff"}
+        )
         assert status == 200 and "someone" in page
         assert {i.split("/")[0] for i in _ids(page)} <= {"RU-IVA"}
         status, page, _ = c.request("/", headers={"X-Forwarded-User": "boss"})

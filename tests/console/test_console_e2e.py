@@ -67,7 +67,9 @@ def test_operator_assigns_and_answers_every_post_once(desk: Desk) -> None:
                 " (p) => p.dataset.mention)"
             )
             assert len(posts) >= 2
-            current = await page.evaluate("document.querySelector('article.incident').dataset.agency")
+            current = await page.evaluate(
+                "document.querySelector('article.incident').dataset.agency"
+            )
             options = await page.evaluate(
                 "Array.from(document.querySelectorAll('form[action$=\"/assign\"] option'), (o) => o.value)"
             )
@@ -118,7 +120,9 @@ def test_operator_assigns_and_answers_every_post_once(desk: Desk) -> None:
     per_post = Counter(r["mention_id"] for r in ours)
     assert set(per_post) == set(inc["mention_ids"])
     assert set(per_post.values()) == {1}, per_post  # exactly once each
-    assert {r["kind"] for r in ours} == {"final"} and {r["incident_id"] for r in ours} == {inc["id"]}
+    assert {r["kind"] for r in ours} == {"final"} and {r["incident_id"] for r in ours} == {
+        inc["id"]
+    }
 
 
 def test_another_region_sees_nothing_of_it(desk: Desk) -> None:
@@ -181,7 +185,9 @@ def test_supervisor_merges_and_both_cards_show_it(desk: Desk) -> None:
                 "Array.from(document.querySelectorAll('tr[data-type=merged]'), (t) => t.dataset.by)"
             )
             await goto(page, f"{desk.console.url}/incident/{into}")
-            assert source in await page.evaluate("document.querySelector('p.merged-from').innerText")
+            assert source in await page.evaluate(
+                "document.querySelector('p.merged-from').innerText"
+            )
             there = await page.evaluate(
                 "Array.from(document.querySelectorAll('#card .post[data-mention]'), (p) => p.dataset.mention)"
             )
@@ -222,7 +228,9 @@ def test_post_texts_render_as_text(desk: Desk) -> None:
             # only the console's own script, no element made from a post
             assert await page.evaluate("document.querySelectorAll('script').length") == 1
             # a javascript: link is shown as text, never as a link
-            assert not await page.evaluate("document.querySelectorAll('a[href^=javascript]').length")
+            assert not await page.evaluate(
+                "document.querySelectorAll('a[href^=javascript]').length"
+            )
             # and by the post's URL
             await goto(
                 page,
@@ -237,7 +245,10 @@ def test_post_texts_render_as_text(desk: Desk) -> None:
                 "Array.from(document.querySelectorAll('.post .text'), (t) => t.textContent).join(' ')"
             )
             assert '<img src=x onerror="window.__pwned=3"><b>Жирный</b>' in text
-            assert await page.evaluate("document.querySelectorAll('img, .post b, .post i').length") == 0
+            assert (
+                await page.evaluate("document.querySelectorAll('img, .post b, .post i').length")
+                == 0
+            )
             assert await page.evaluate("window.__pwned") is None
             # the queue shows the same titles as text too
             await goto(page, desk.console.url + "/")
@@ -285,8 +296,10 @@ def test_a_restart_rebuilds_the_view(desk: Desk) -> None:
     try:
         # the same incidents and posts, read again from offset 0 of the topics
         wait_until(
-            lambda: (lambda a: (a["incidents"], a["posts"]))(second.ready())
-            == (before["incidents"], before["posts"]),
+            lambda: (
+                (lambda a: (a["incidents"], a["posts"]))(second.ready())
+                == (before["incidents"], before["posts"])
+            ),
             "the restarted console to hold the same view",
         )
     finally:

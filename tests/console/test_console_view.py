@@ -55,9 +55,13 @@ def test_highest_version_wins_and_events_count_once() -> None:
     assert not v.apply_incident(incident("RU-TVE/0000000000000001", 2, agency="A"))
     assert v.incidents["RU-TVE/0000000000000001"].agency == "B"
     ev = IncidentEvent(
-        event_id="e1", incident_id="RU-TVE/0000000000000001", type="created", at=T0,
-        region="RU-TVE", incident_version=1,
-    )  # fmt: skip
+        event_id="e1",
+        incident_id="RU-TVE/0000000000000001",
+        type="created",
+        at=T0,
+        region="RU-TVE",
+        incident_version=1,
+    )
     assert v.apply_event(ev) and not v.apply_event(ev)
     assert len(v.events["RU-TVE/0000000000000001"]) == 1
 
@@ -86,13 +90,16 @@ def test_queue_is_most_urgent_first_in_working_time() -> None:
         ),
     }
     for iid, sla in cases.items():
-        v.apply_incident(incident(iid, sla=sla, status="assigned" if "a4" not in iid else "answered_interim"))
+        v.apply_incident(
+            incident(iid, sla=sla, status="assigned" if "a4" not in iid else "answered_interim")
+        )
     v.apply_incident(incident("RU-TVE/00000000000000a5", status="closed"))
     rows = v.queue(None).rows
     order = [inc.id[-2:] for inc, _ in rows]
     # the queue's "now" is the wall clock here; measure against the fixed moment instead
     ranked = sorted(
-        (v.deadline(inc, now).sort_key(), inc.id[-2:]) for inc in v.incidents.values()
+        (v.deadline(inc, now).sort_key(), inc.id[-2:])
+        for inc in v.incidents.values()
         if inc.status != "closed"
     )
     assert [i for _, i in ranked] == ["a2", "a1", "a3", "a4"]
@@ -113,10 +120,14 @@ def test_event_clock_follows_posts_not_operator_actions() -> None:
     assert v.now("RU-TVE") == T0
     v.apply_event(
         IncidentEvent(
-            event_id="x", incident_id=out.mentions[0].incident_id or "", type="assigned",
-            at=datetime.now(UTC), region="RU-TVE", incident_version=3,
+            event_id="x",
+            incident_id=out.mentions[0].incident_id or "",
+            type="assigned",
+            at=datetime.now(UTC),
+            region="RU-TVE",
+            incident_version=3,
         )
-    )  # fmt: skip
+    )
     assert v.now("RU-TVE") == T0
 
 
@@ -138,9 +149,16 @@ def test_own_writes_show_once_the_pipeline_applied_them() -> None:
         command_id="console-1", at=T0, incident_id=iid, status="in_progress", operator="op"
     )
     v.expect(
-        Pending("console-1", iid, "set_status", "в работу", "op", T0,
-                expected_event_id(iid, "status_changed", "console-1"))
-    )  # fmt: skip
+        Pending(
+            "console-1",
+            iid,
+            "set_status",
+            "в работу",
+            "op",
+            T0,
+            expected_event_id(iid, "status_changed", "console-1"),
+        )
+    )
     out = desk.command(cmd)
     # the event alone is not enough: the incident version it names must be held too
     for ev in out.events:
@@ -156,13 +174,24 @@ def test_a_refused_command_says_why() -> None:
     v = view()
     v.apply_incident(incident("RU-TVE/0000000000000003"))
     v.expect(Pending("console-2", "RU-TVE/0000000000000003", "merge", "объединить", "op", T0, "-"))
-    cmd = MergeCommand(command_id="console-2", at=T0, incident_id="RU-TVE/0000000000000003",
-                       into="RU-TVE/ffffffffffffffff")  # fmt: skip
+    cmd = MergeCommand(
+        command_id="console-2",
+        at=T0,
+        incident_id="RU-TVE/0000000000000003",
+        into="RU-TVE/ffffffffffffffff",
+    )
     dl = DeadLetter(
-        dlq_id="d", stage="group", topic="desk.commands", partition=0, offset=1,
-        error_kind="unknown_incident", reason="cannot merge into 'RU-TVE/ffffffffffffffff'",
-        failed_at=T0, original_b64=base64.b64encode(encode(cmd)).decode(), original_size=10,
-    )  # fmt: skip
+        dlq_id="d",
+        stage="group",
+        topic="desk.commands",
+        partition=0,
+        offset=1,
+        error_kind="unknown_incident",
+        reason="cannot merge into 'RU-TVE/ffffffffffffffff'",
+        failed_at=T0,
+        original_b64=base64.b64encode(encode(cmd)).decode(),
+        original_size=10,
+    )
     assert v.apply_dead_letter(dl)
     p = v.pending["console-2"]
     assert p.state == "failed" and "unknown_incident" in (p.reason or "")
@@ -175,9 +204,13 @@ def test_card_folds_copies_and_shows_a_merge_on_both_sides() -> None:
         desk,
         mention("vk:1", POTHOLE),
         mention("telegram:9", copy, at=T0 + timedelta(hours=1)),
-        mention("ok:3", "Нет воды в доме 3 на Трёхсвятской", category="utilities",
-                at=T0 + timedelta(hours=2)),
-    )  # fmt: skip
+        mention(
+            "ok:3",
+            "Нет воды в доме 3 на Трёхсвятской",
+            category="utilities",
+            at=T0 + timedelta(hours=2),
+        ),
+    )
     for o in outs:
         _replay(v, o)
     ia, ib = outs[0].mentions[0].incident_id or "", outs[2].mentions[0].incident_id or ""
@@ -186,7 +219,10 @@ def test_card_folds_copies_and_shows_a_merge_on_both_sides() -> None:
     assert [(p.id if p else None, [c.id for c in copies if c]) for p, _, copies in card.posts] == [
         ("vk:1", ["telegram:9"])
     ]
-    _replay(v, desk.command(MergeCommand(command_id="m", at=T0, incident_id=ib, into=ia, operator="lead")))
+    _replay(
+        v,
+        desk.command(MergeCommand(command_id="m", at=T0, incident_id=ib, into=ia, operator="lead")),
+    )
     survivor = v.card(ia, None)
     assert survivor is not None and survivor.merged_from == [ib]
     assert any(e.type == "merged" and e.detail["by"] == "lead" for e in survivor.events)
@@ -202,7 +238,7 @@ def test_search_finds_text_address_id_and_post_url_in_the_users_regions() -> Non
     _replay(v, a)
     iid = a.mentions[0].incident_id or ""
     for q in ("склизкова ЯМА", "Склизкова, 12", iid, "https://example.org/vk:1"):
-        hits, n = v.search(q, None)
+        hits, _ = v.search(q, None)
         assert [h.id for h in hits] == [iid], q
     assert v.search("склизкова", frozenset({"RU-IVA"})) == ([], 0)
 
@@ -212,26 +248,49 @@ def test_the_desk_names_the_operator_on_every_event_it_causes() -> None:
     (a,) = feed(desk, mention("vk:1", POTHOLE))
     (b,) = feed(desk, mention("ok:2", "Нет воды в доме 3 на Трёхсвятской", category="utilities"))
     ia, ib = a.mentions[0].incident_id or "", b.mentions[0].incident_id or ""
-    r = OfficialResponse(response_id="r1", kind="interim", agency="Водоканал", text="Принято",
-                         responded_at=T0, incident_id=ia, operator="op1")  # fmt: skip
+    r = OfficialResponse(
+        response_id="r1",
+        kind="interim",
+        agency="Водоканал",
+        text="Принято",
+        responded_at=T0,
+        incident_id=ia,
+        operator="op1",
+    )
     events = [
         *desk.command(RespondCommand(command_id="r1", at=T0, response=r)).events,
-        *desk.command(StatusCommand(command_id="s", at=T0, incident_id=ia, status="in_progress",
-                                    operator="op2")).events,  # fmt: skip
-        *desk.command(MergeCommand(command_id="m", at=T0, incident_id=ib, into=ia,
-                                   operator="op3")).events,  # fmt: skip
+        *desk.command(
+            StatusCommand(
+                command_id="s", at=T0, incident_id=ia, status="in_progress", operator="op2"
+            )
+        ).events,
+        *desk.command(
+            MergeCommand(command_id="m", at=T0, incident_id=ib, into=ia, operator="op3")
+        ).events,
     ]
-    split = desk.command(SplitCommand(command_id="p", at=T0, incident_id=ia, mention_ids=["ok:2"],
-                                      operator="op4"))  # fmt: skip
+    split = desk.command(
+        SplitCommand(command_id="p", at=T0, incident_id=ia, mention_ids=["ok:2"], operator="op4")
+    )
     by = {(e.type, e.detail.get("by")) for e in [*events, *split.events]}
-    assert {("responded", "op1"), ("status_changed", "op2"), ("merged", "op3"),
-            ("split", "op4"), ("created", "op4")} <= by  # fmt: skip
+    assert {
+        ("responded", "op1"),
+        ("status_changed", "op2"),
+        ("merged", "op3"),
+        ("split", "op4"),
+        ("created", "op4"),
+    } <= by
     created = next(e for e in split.events if e.type == "created")
     assert created.detail["split_from"] == ia
     # without an operator the detail is as before (no `by: null`)
-    (c,) = feed(desk, mention("vk:5", "Во дворе дома 9 на Советской не горит фонарь", category="landscaping"))
-    plain = desk.command(StatusCommand(command_id="q", at=T0, status="closed",
-                                       incident_id=c.mentions[0].incident_id or ""))  # fmt: skip
+    (c,) = feed(
+        desk,
+        mention("vk:5", "Во дворе дома 9 на Советской не горит фонарь", category="landscaping"),
+    )
+    plain = desk.command(
+        StatusCommand(
+            command_id="q", at=T0, status="closed", incident_id=c.mentions[0].incident_id or ""
+        )
+    )
     assert "by" not in plain.events[0].detail
     assert msgspec.json.decode(encode(plain.events[0]))["detail"] == {"reason": None}
 
