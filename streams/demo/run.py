@@ -204,6 +204,11 @@ def run_demo(settings: Settings, keep_running: bool = False) -> int:
                 f"running: broker {broker.bootstrap}, worker {url} "
                 f"(`incidents report --via {url}`), console {desk_url}; Ctrl-C stops them"
             )
+
+            def _interrupt(*_: object) -> None:
+                raise KeyboardInterrupt  # `kill` stops it as Ctrl-C does: cleanly
+
+            signal.signal(signal.SIGTERM, _interrupt)
             with contextlib.suppress(KeyboardInterrupt):
                 while worker.poll() is None and (desk is None or desk.poll() is None):
                     time.sleep(1)

@@ -303,3 +303,20 @@ def test_agencies_offered_for_a_place() -> None:
     assert city not in town and city in region
     assert "Министерство транспорта Тверской области" in town
     assert set(town) < set(region)
+
+
+def test_the_ruler_agrees_with_the_calendar() -> None:
+    import random
+
+    from streams.console.view import WorkRuler
+    from streams.domain.sla import WorkCalendar
+
+    cal = WorkCalendar.from_settings(SlaSettings(holidays=["2026-11-04", "2027-01-01"]), MSK)
+    ruler = WorkRuler(cal)
+    rnd = random.Random(3)
+    base = datetime(2026, 11, 1, tzinfo=UTC)
+    for _ in range(2000):
+        a = base + timedelta(minutes=rnd.randint(0, 90 * 24 * 60))
+        b = base + timedelta(minutes=rnd.randint(0, 90 * 24 * 60))
+        want = cal.working_seconds(a, b) if b >= a else -cal.working_seconds(b, a)
+        assert abs((ruler.at(b) - ruler.at(a)) - want) < 1e-6, (a, b)
