@@ -85,7 +85,7 @@ def synthetic(n: int, region: str = "RU-TVE", seed: int = 7) -> list[tuple[str, 
             region=region,
             category=rnd.choice(CATEGORIES),
             status=status,  # type: ignore[arg-type]
-            priority=rnd.choice(["normal", "normal", "normal", "high", "critical"]),  # type: ignore[arg-type]
+            priority=rnd.choice(["normal", "normal", "normal", "high", "critical"]),
             opened_at=opened,
             updated_at=opened,
             version=2,
@@ -148,6 +148,16 @@ class _Client:
         return statistics.median(times), max(times), size
 
 
+def _unpinned() -> None:
+    """The console and the sink run on every CPU, as deployed (the bench pins itself)."""
+    try:
+        from streams.bench import _ALL_CPUS
+
+        os.sched_setaffinity(0, _ALL_CPUS or set(range(os.cpu_count() or 1)))
+    except (AttributeError, OSError):
+        pass
+
+
 def _wait(check: Any, timeout: float, what: str) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -198,6 +208,7 @@ def run(settings: Any, n: int, clickhouse: bool = True) -> dict[str, Any]:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_unpinned,
             )
         )
         c = _Client(f"http://127.0.0.1:{port}")
@@ -291,6 +302,7 @@ def _clickhouse_path(
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_unpinned,
         )
     )
     url = f"http://127.0.0.1:{port}"

@@ -313,3 +313,29 @@ def test_passwords_are_hashed_and_users_checked(tmp_path: Path) -> None:
     bad.write_text("users:\n  - {name: a, role: viewer, regions: [Tver]}\n")
     with pytest.raises(UsersError, match="not a code like RU-TVE"):
         Directory.load(bad)
+
+
+def test_no_password_or_session_token_in_the_logs(
+    server: Server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+    import logging
+
+    from streams import logs
+
+    out = io.StringIO()
+    logs.configure("json", "debug", stream=out)
+    try:
+        c = Client(server.url)
+        c.login("federal", "hunter2-not-the-password")
+        c.login("federal", "demo")
+        c.get("/")
+        token = next(ck.value for ck in c.jar if ck.name.endswith("incidents-console"))
+        iid = _open_ids(server, "RU-TVE")[0]
+        c.get(f"/incident/{iid}")
+    finally:
+        logging.getLogger().handlers.clear()
+    text = out.getvalue() + capsys.readouterr().out
+    assert '"login failed"' in text and '"event": "login"' in text  # logins are logged
+    assert "hunter2" not in text and '"demo"' not in text and "password" not in text
+    assert token not in text and (c.csrf or "-") not in text
