@@ -218,7 +218,9 @@ class Enricher:
             return []
         verdicts = self.classifier.classify([r.text for r in raws])
         cleaned = [strip_and_split(r.text) for r in raws]
-        found = self.find_problems(raws, [c[0] for c in cleaned])
+        # The text model has just recognised problems in the same texts (its P:* features):
+        # asked the same way, the taxonomy answers from its memory.
+        found = self.find_problems(raws, [r.text for r in raws])
         return [
             self._one(r, v, c, p) for r, v, c, p in zip(raws, verdicts, cleaned, found, strict=True)
         ]
