@@ -280,8 +280,11 @@ class Enricher:
             raw, verdict, self.classifier.threshold
         )
         guess = verdict.category
-        if types and self.problem_categories:
-            guess = types[0].category  # the problem decides; the classifier is the fallback
+        if types and self.problem_categories and guess not in types[0].acceptable:
+            # The problem bounds the categories that make sense for it; within them the
+            # text model's choice stands (it knows how a rubric words things), outside
+            # them the problem's own code wins («фонари у школы» is no education matter).
+            guess = types[0].category
         # Only appeals carry a category: chatter, news and signals would otherwise swell
         # the category statistics (the guess still informs the priority cues).
         category = guess if is_appeal else None
