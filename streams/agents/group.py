@@ -13,12 +13,11 @@ from collections.abc import Iterator, MutableMapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-
-from schemas.models import AnyCommand, Incident, Mention, encode
+from schemas.models import Incident, Mention, encode
 from streams import metrics
 from streams.app import ACTIVE_PARTITION, PartitionedTable, observe_batch
-from streams.domain.enrichment import InvalidInput, decode_json
+from streams.contracts import decode_desk_command, decode_mention
+from streams.domain.enrichment import InvalidInput
 from streams.domain.geo import Gazetteer
 from streams.domain.incidents import Desk, Outcome, region_key
 from streams.domain.pipeline import lenient_id
@@ -32,8 +31,6 @@ if TYPE_CHECKING:
 
 STAGE = "group"
 log = get_logger("streams.group")
-_mention_decoder = msgspec.json.Decoder(Mention)
-_command_decoder = msgspec.json.Decoder(AnyCommand)
 
 
 class TableStore(MutableMapping[str, bytes]):
@@ -133,13 +130,9 @@ def register(app: faust.App, rt: Runtime) -> None:
                 rt.count_in(STAGE, ev)
                 try:
                     if ev.message.topic == rt.topics.enriched:
-                        items.append(
-                            (ev, decode_json(ev.message.value, _mention_decoder, "Mention"))
-                        )
+                        items.append((ev, decode_mention(ev.message.value)))
                     else:
-                        items.append(
-                            (ev, decode_json(ev.message.value, _command_decoder, "IncidentCommand"))
-                        )
+                        items.append((ev, decode_desk_command(ev.message.value)))
                     guard.record(False)
                 except InvalidInput as err:
                     rt.dead_letter(

@@ -13,14 +13,13 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-
-from schemas.models import DeadLetter, Incident, IncidentEvent, Mention, Reply
 from streams import metrics
 from streams.app import observe_batch
-from streams.domain.enrichment import InvalidInput, decode_json
+from streams.contracts import STAGE_DECODERS
+from streams.domain.enrichment import InvalidInput
 from streams.logs import get as get_logger
 from streams.warehouse import Warehouse, WarehouseError, rows_for
 
@@ -36,12 +35,13 @@ log = get_logger("streams.sink")
 def register(app: faust.App, rt: Runtime) -> None:
     s = rt.settings
     t = rt.topics
-    routes: dict[str, tuple[str, msgspec.json.Decoder, str]] = {
-        t.resolved: ("mentions", msgspec.json.Decoder(Mention), "Mention"),
-        t.incidents: ("incidents", msgspec.json.Decoder(Incident), "Incident"),
-        t.events: ("incident_events", msgspec.json.Decoder(IncidentEvent), "IncidentEvent"),
-        t.replies: ("replies", msgspec.json.Decoder(Reply), "Reply"),
-        t.dlq: ("dead_letters", msgspec.json.Decoder(DeadLetter), "DeadLetter"),
+    # topic -> (table, the topic's decoder: streams/contracts.py)
+    routes: dict[str, tuple[str, Callable[[bytes | None], Any]]] = {
+        t.resolved: ("mentions", STAGE_DECODERS["mentions.resolved"].decode),
+        t.incidents: ("incidents", STAGE_DECODERS["incidents"].decode),
+        t.events: ("incident_events", STAGE_DECODERS["incidents.events"].decode),
+        t.replies: ("replies", STAGE_DECODERS["replies.outbound"].decode),
+        t.dlq: ("dead_letters", STAGE_DECODERS["mentions.dlq"].decode),
     }
     warehouse = Warehouse(s.clickhouse, down_file=s.faults.clickhouse_down_file)
     rt.warehouse = warehouse
@@ -70,9 +70,9 @@ def register(app: faust.App, rt: Runtime) -> None:
             for ev in events:
                 msg = ev.message
                 rt.count_in(STAGE, ev)
-                table, decoder, what = routes[msg.topic]
+                table, decode = routes[msg.topic]
                 try:
-                    obj = decode_json(msg.value, decoder, what)
+                    obj = decode(msg.value)
                     guard.record(False)
                 except InvalidInput as err:
                     guard.record(True)
