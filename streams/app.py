@@ -224,7 +224,12 @@ class Runtime:
 
     def guard(self, stage: str) -> DlqGuard:
         if stage not in self.guards:
-            self.guards[stage] = DlqGuard(stage, self.settings.dlq)
+            self.guards[stage] = DlqGuard(
+                stage,
+                self.settings.dlq,
+                outside=self.topics.from_outside(),
+                label=lambda topic: _base(topic, self.settings),
+            )
         return self.guards[stage]
 
     @property

@@ -53,8 +53,24 @@ DLQ = Counter(
 )
 DLQ_LIMIT = Counter(
     "incidents_dlq_limit_exceeded_total",
-    "Times a stage stopped the worker because too much input was invalid.",
+    "Times a stage stopped the worker because too many of its own failures (processing "
+    "errors, invalid messages on topics the pipeline writes) passed the DLQ limit.",
     ["stage"],
+    registry=REGISTRY,
+)
+INVALID_INPUT_OVER_LIMIT = Gauge(
+    "incidents_invalid_input_over_limit",
+    "1 while the invalid share of one input topic written from outside the pipeline "
+    "(mentions.raw, responses, incidents.commands) is over the DLQ limit: a producer's "
+    "mistake; the stage dead-letters it and keeps serving the valid messages.",
+    ["stage", "topic"],
+    registry=REGISTRY,
+)
+INVALID_INPUT_LIMIT_EXCEEDED = Counter(
+    "incidents_invalid_input_limit_exceeded_total",
+    "Times the invalid share of one input topic written from outside the pipeline went "
+    "over the DLQ limit (the stage kept running).",
+    ["stage", "topic"],
     registry=REGISTRY,
 )
 STAGE_LATENCY = Histogram(

@@ -133,7 +133,7 @@ def register(app: faust.App, rt: Runtime) -> None:
                         items.append((ev, decode_mention(ev.message.value)))
                     else:
                         items.append((ev, decode_desk_command(ev.message.value)))
-                    guard.record(False)
+                    guard.record(False, ev.message.topic)
                 except InvalidInput as err:
                     rt.dead_letter(
                         STAGE,
@@ -142,7 +142,7 @@ def register(app: faust.App, rt: Runtime) -> None:
                         err.reason,
                         lenient_id(ev.message.value or b""),
                     )
-                    guard.record(True)
+                    guard.record(True, ev.message.topic, err.kind)
             # Event-time order inside the batch (mentions and commands of one region
             # share a partition; the desk's SLA clock and answer parking run on event time).
             items.sort(key=lambda item: _event_time(item[1]))

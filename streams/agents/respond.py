@@ -79,10 +79,10 @@ def register(app: faust.App, rt: Runtime) -> None:
                     else:
                         obj = decode_operator_command(ev.message.value)
                     key, command = route(obj)
-                    guard.record(False)
+                    guard.record(False, ev.message.topic)
                 except InvalidInput as err:
                     rt.dead_letter(STAGE, ev, err.kind, err.reason)
-                    guard.record(True)
+                    guard.record(True, ev.message.topic, err.kind)
                     continue
                 rt.send(rt.topics.desk_commands, key.encode(), encode(command), STAGE)
             await rt.settle()

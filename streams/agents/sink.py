@@ -73,9 +73,9 @@ def register(app: faust.App, rt: Runtime) -> None:
                 table, decode = routes[msg.topic]
                 try:
                     obj = decode(msg.value)
-                    guard.record(False)
+                    guard.record(False, ev.message.topic)
                 except InvalidInput as err:
-                    guard.record(True)
+                    guard.record(True, ev.message.topic, err.kind)
                     if msg.topic == t.dlq:
                         # Never dead-letter the dead-letter topic into itself.
                         metrics.DLQ.labels(STAGE, err.kind).inc()
