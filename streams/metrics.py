@@ -126,6 +126,14 @@ SINK_SKIPPED = Counter(
     ["table"],
     registry=REGISTRY,
 )
+SINK_EXPIRED = Counter(
+    "incidents_sink_expired_rows_total",
+    "Rows the sink did not store because they were already older than the table's "
+    "retention (its TTL, INCIDENTS_CLICKHOUSE_TTL_DAYS) when they arrived: a backfill of "
+    "old history. Each fact once (noted in ClickHouse expired_on_arrival).",
+    ["table"],
+    registry=REGISTRY,
+)
 SINK_ERRORS = Counter(
     "incidents_sink_errors_total",
     "Failed ClickHouse inserts (retried with backoff; offsets stay uncommitted).",

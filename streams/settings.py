@@ -136,7 +136,14 @@ class ClickHouseSettings(BaseModel):
     batch_rows: int = Field(10_000, ge=1, description="most rows per insert")
     flush_interval_s: float = Field(1.0, gt=0, description="longest wait to fill a batch")
     retry_max_s: float = Field(30.0, gt=0, description="longest backoff between insert retries")
-    ttl_days: int = Field(730, ge=1, description="retention of fact tables")
+    ttl_days: int = Field(
+        730,
+        ge=1,
+        le=25_000,
+        description="retention of the ClickHouse tables, days: the sink does not store "
+        "facts older than that (counted, docs/oversight.md#retention); raising it raises "
+        "the tables' TTL at the next migrate; at most 25,000 (DateTime ends in 2106)",
+    )
 
     @field_validator("url")
     @classmethod

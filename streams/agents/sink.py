@@ -57,7 +57,9 @@ def register(app: faust.App, rt: Runtime) -> None:
     @app.agent(source, name=STAGE, concurrency=1)
     @rt.supervised(STAGE)
     async def sink(stream: faust.StreamT[bytes]) -> None:
-        await _until_ok(rt, "schema_migrations", warehouse.migrate)
+        applied = await _until_ok(rt, "schema_migrations", warehouse.migrate)
+        if applied:
+            log.info("migrations_applied", applied=applied)
         guard = rt.guard(STAGE)
         rt.started.add(STAGE)
         metrics.AGENT_UP.labels(STAGE).set(1)
@@ -91,9 +93,22 @@ def register(app: faust.App, rt: Runtime) -> None:
                 per_table.setdefault(table, []).append((obj, msg.partition, msg.offset))
             for table, items in per_table.items():
                 rows = rows_for(table, items)
-                written, skipped = await _until_ok(rt, table, warehouse.insert, table, rows)
-                metrics.SINK_ROWS.labels(table).inc(written)
-                metrics.SINK_SKIPPED.labels(table).inc(skipped)
+                done = await _until_ok(rt, table, warehouse.insert, table, rows)
+                metrics.SINK_ROWS.labels(table).inc(done.written)
+                metrics.SINK_SKIPPED.labels(table).inc(done.skipped)
+                if done.expired:
+                    metrics.SINK_EXPIRED.labels(table).inc(done.expired)
+                    log.warning(
+                        "rows_older_than_retention",
+                        table=table,
+                        rows=done.expired,
+                        ttl_days=done.ttl_days,
+                        oldest=done.oldest.isoformat() if done.oldest else None,
+                        message=f"{done.expired} rows older than the retention of "
+                        f"{done.ttl_days} days were not stored",
+                        setting="INCIDENTS_CLICKHOUSE_TTL_DAYS (raise it and restart the "
+                        "sink or run `incidents migrate` to keep such history)",
+                    )
             await rt.settle()
             observe_batch(STAGE, started, len(events))
 
