@@ -128,7 +128,7 @@ def main() -> int:
     if not SPB.is_file():
         print(f"eval_problems: {SPB} not found (the St Petersburg data is not in this clone)")
         return 1
-    mapping = {norm(k): v for k, v in yaml.safe_load(MAPPING.read_text())["reasons"].items()}
+    mapping = {norm(k): v for k, v in yaml.safe_load(MAPPING.read_text())["lines"].items()}
     cmap = yaml.safe_load(CATEGORY_MAPPING.read_text())
     tax = default_taxonomy()
     unknown_codes = {c for v in mapping.values() for c in v if c not in tax.types}

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from schemas.models import RawMention, Source  # noqa: E402
 from streams.domain.enrichment import Enricher  # noqa: E402
 from streams.domain.priority import assess_priority  # noqa: E402
-from streams.domain.problems import CATEGORIES  # noqa: E402
+from streams.domain.problems import CATEGORIES, urgencies  # noqa: E402
 from streams.settings import EnrichSettings  # noqa: E402
 
 HELDOUT = ROOT / "scripts" / "data" / "heldout"
@@ -92,8 +92,7 @@ def negation(rows: list[dict[str, Any]], enricher: Enricher) -> dict[str, tuple[
     by_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     tax = enricher.problems
     for r in rows:
-        hits = tax.recognise(r["text"]) if tax is not None else []
-        types = [(tax.types[h.code].code, tax.types[h.code].urgency) for h in hits] if tax else []
+        types = urgencies(tax, tax.recognise(r["text"])) if tax is not None else []
         cues = set(assess_priority(r["text"], None, None, problems=types).cues)
         if "heating_in_frost" in cues:
             cues.add("no_heating")

@@ -187,7 +187,9 @@ class WorkerSettings(BaseModel):
     )
     web_port: int = Field(6066, ge=0, le=65535, description="port of the web endpoints")
     store: str = Field("memory://", description="Faust table store: memory:// or rocksdb://")
-    data_dir: Path = Field(Path("var/worker"), description="Faust data (RocksDB tables)")
+    data_dir: Path = Field(
+        Path("var/worker"), description="Faust data (RocksDB tables) and the crash counters"
+    )
     batch_size: int = Field(500, ge=1, description="messages per processing batch")
     batch_within_s: float = Field(0.2, gt=0, description="longest wait to fill a batch")
     crash_exit_s: float = Field(
@@ -240,6 +242,19 @@ class EnrichSettings(BaseModel):
         None,
         description="problem taxonomy YAML (what is wrong with what); default bundled "
         "(docs/problems.md)",
+    )
+    rubric_map: Path | None = Field(
+        None,
+        description="YAML mapping the deployment's rubric lines to problem types "
+        "(docs/problems.md): a portal post's own topic (`source_topic`) then names its problem",
+    )
+    problem_model: Path | None = Field(
+        None,
+        description="problem-type model from `incidents train --problems`, asked when the "
+        "rules recognise no problem in a text",
+    )
+    problem_model_min_confidence: float = Field(
+        0.5, ge=0, le=1, description="how sure the learned problem model must be to name a type"
     )
     problem_categories: bool = Field(
         True,

@@ -22,7 +22,10 @@ Idempotence (a replayed batch must not double anything):
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import logging
+import os
 import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -36,6 +39,11 @@ from schemas.models import DeadLetter, Incident, IncidentEvent, Mention, Reply
 from streams.settings import ClickHouseSettings
 
 MIGRATIONS_PACKAGE = "schemas.clickhouse"
+
+# clickhouse-connect logs "Unexpected Http Driver Exception" before raising the error we
+# report anyway: in a command-line process (no logging configured) that is a stray line
+# above ours. Services configure logging, and there the record still reaches the logs.
+logging.getLogger("clickhouse_connect").addHandler(logging.NullHandler())
 
 
 class WarehouseError(RuntimeError):
@@ -399,15 +407,54 @@ def load_migrations() -> list[Migration]:
     return sorted(out, key=lambda m: m.version)
 
 
+def held_by_another_process(path: Path) -> bool:
+    """Whether another process's chDB engine owns this data directory.
+
+    ClickHouse holds an exclusive flock(2) on ``<path>/status`` while it runs. Asking
+    the engine itself fails only after it printed "Cannot lock file …" to stderr and
+    raised an error that no longer names the lock, so we look at the lock first.
+    """
+    status = path / "status"
+    try:
+        m = re.search(r"PID: (\d+)", status.read_text(errors="replace"))
+        if m and int(m.group(1)) == os.getpid():
+            return False  # this process's own engine
+        fd = os.open(status, os.O_RDONLY)
+    except OSError:
+        return False  # no status file: nobody ever ran an engine here
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # also releases the lock if we got it
+    return False
+
+
+def _connection_reason(exc: BaseException) -> str:
+    """One short reason from a driver error: "[Errno 111] Connection refused" → the words."""
+    text = str(exc)
+    errnos = re.findall(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
+    if errnos:
+        return errnos[-1].strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
 def connect(s: ClickHouseSettings) -> Any:
     """A clickhouse-connect client for http(s):// or chdb:// (embedded)."""
     import clickhouse_connect
 
     url = s.resolved_url()
+    held = (
+        f"cannot open ClickHouse at {url}: the ClickHouse data in {s.data_path()} is held by "
+        "another process (a running worker?): stop it, or query through its /query endpoint"
+    )
     try:
         if url.startswith("chdb://"):
             path = s.data_path()
             if path is not None:
+                if held_by_another_process(path):
+                    raise WarehouseError(held)
                 path.mkdir(parents=True, exist_ok=True)
             return clickhouse_connect.get_client(dsn=url)
         kwargs: dict[str, Any] = {"dsn": url}
@@ -416,14 +463,14 @@ def connect(s: ClickHouseSettings) -> Any:
         if s.password:
             kwargs["password"] = s.password.get_secret_value()
         return clickhouse_connect.get_client(**kwargs)
+    except WarehouseError:
+        raise
     except Exception as exc:  # one clear line for a wrong URL, a locked directory, a down server
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if "Cannot lock file" in str(exc) or "already running" in str(exc):
-            msg = (
-                f"the ClickHouse data in {s.data_path()} is held by another process "
-                "(a running worker?): stop it, or query through its /query endpoint"
-            )
-        raise WarehouseError(f"cannot open ClickHouse at {url}: {msg}") from None
+            raise WarehouseError(held) from None
+        raise WarehouseError(
+            f"cannot open ClickHouse at {url}: {_connection_reason(exc)}"
+        ) from None
 
 
 class Warehouse:

@@ -29,6 +29,7 @@ def register(app: faust.App, rt: Runtime) -> None:
     # Models load once, before the consumer starts (~1-2 s), so the first batch is
     # not hours of event time behind the other stages.
     en = Enricher.from_settings(s.enrich)
+    rt.declare(STAGE, [rt.topics.raw], [rt.topics.enriched, rt.topics.dlq])
 
     @app.agent(source, name=STAGE, concurrency=1)
     @rt.supervised(STAGE)

@@ -17,6 +17,7 @@ from schemas.models import Incident, Mention, encode
 from streams import metrics
 from streams.app import ACTIVE_PARTITION, PartitionedTable, observe_batch
 from streams.contracts import decode_desk_command, decode_mention
+from streams.domain.classify import category_labels
 from streams.domain.enrichment import InvalidInput
 from streams.domain.geo import Gazetteer
 from streams.domain.incidents import Desk, Outcome, region_key
@@ -115,6 +116,13 @@ def register(app: faust.App, rt: Runtime) -> None:
         value_serializer="raw",
         partitions=s.topics.partitions,
     )
+    t = rt.topics
+    rt.declare(
+        STAGE,
+        [t.enriched, t.desk_commands],
+        [t.resolved, t.events, t.replies, t.incidents, t.dlq],
+    )
+    metrics.declare_desk(category_labels(s.enrich.category_model))
 
     @app.agent(source, name=STAGE, concurrency=1)
     @rt.supervised(STAGE)

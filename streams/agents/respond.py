@@ -61,6 +61,9 @@ def register(app: faust.App, rt: Runtime) -> None:
         value_serializer="raw",
         partitions=s.topics.partitions,
     )
+    rt.declare(
+        STAGE, [rt.topics.responses, rt.topics.commands], [rt.topics.desk_commands, rt.topics.dlq]
+    )
 
     @app.agent(source, name=STAGE, concurrency=1)
     @rt.supervised(STAGE)

@@ -53,6 +53,8 @@ def register(app: faust.App, rt: Runtime) -> None:
         value_serializer="raw",
         partitions=s.topics.partitions,
     )
+    rt.declare(STAGE, list(routes), [t.dlq])
+    metrics.declare_sink([*(table for table, _ in routes.values()), "schema_migrations"])
 
     @app.agent(source, name=STAGE, concurrency=1)
     @rt.supervised(STAGE)

@@ -13,9 +13,12 @@ answers live here, written once, over the normalised text (lower case, ё → е
 - **negation**: a negating word («не», «ни», «нет», «без», «отсутствует», «никакого»)
   within the two words before a span, or a postposed absence right after it
   («газа нет», «запаха не чувствуется»);
-- **mood**: a clause that speaks of what might happen («если», «вдруг», «не дай бог»,
-  «в случае», «может», «боимся», «чтобы не»), and a clause set in the past («в
-  прошлом году», «год назад», «когда-то», «раньше»).
+- **mood**: a clause that speaks of what might happen or will («если», «вдруг», «не
+  дай бог», «в случае», «может», «боимся», «будет»), and a clause set in the past («в
+  прошлом году», «год назад», «в марте», «ещё в 2018») or that says the hazard is over
+  («потушили», «заварили», «свет дали»);
+- **names**: a short quoted name («кафе «Пламя»», «остановка «Пожарное депо»») is no
+  report of what it names.
 
 Rules over words, not a model: an operator reads why a cue did not fire, and the
 lists are short because negation in Russian is carried by a handful of words.
@@ -27,7 +30,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-_CLAUSE_BREAK = re.compile(r"[.!?;:,()\n]+|\s+(?=(?:а|но|однако|зато|хотя|или)\s)")
+_CLAUSE_BREAK = re.compile(r"[.!?;:,()\n]+|\s+[—–-]\s+|[—–]|\s+(?=(?:а|но|однако|зато|хотя|или)\s)")
 _WORD = re.compile(r"[а-яa-z0-9]+(?:-[а-яa-z0-9]+)*")
 
 # Words that negate what follows them within two words («не горит», «нет запаха газа»,
@@ -38,7 +41,7 @@ NEGATORS = frozenset(
 )
 # Postposed absence: «газа нет», «дыма не было», «запаха не чувствуется».
 _POSTPOSED = re.compile(
-    r"^\s*(?:уже\s+|вроде\s+|больше\s+|тоже\s+|совсем\s+)?"
+    r"^(?:\s+[а-яa-z0-9]+){0,3}?\s*(?:уже\s+|вроде\s+|больше\s+|тоже\s+|совсем\s+)?"
     r"(?:нет\b|нету\b|не\s+(?:было|будет|чувству\w*|слышно|обнаруж\w*|выявлен\w*|видно|"
     r"наблюда\w*|ощуща\w*))"
 )
@@ -47,13 +50,29 @@ _HYPOTHETICAL = re.compile(
     r"\b(?:если|вдруг|не дай бог|в случае|на случай|случись|чтобы не|чтоб не|как бы не|"
     r"может|могут|мог|могла|могло|могли|возможн\w*|боим\w*|боюсь|бои\w*ся|опаса\w*|"
     r"страшно представить|представьте|что будет|не приведи|при пожаре|при возгорании|"
-    r"учени\w*|тренировк\w*|инструктаж\w*|правила?\s+(?:пожарной|безопасности))\b"
+    r"учени\w*|тренировк\w*|инструктаж\w*|правила?\s+(?:пожарной|безопасности)|"
+    r"будет|будут|станет|угроза пожара|пожароопасн\w*|не выходите|берегите)\b"
 )
 # A clause set in the past, far enough back not to be today's emergency.
 _PAST = re.compile(
-    r"\b(?:в прошлом|в позапрошлом|прошл\w+ (?:зимой|весной|летом|осенью|году|годом)|"
-    r"(?:год|года|лет|месяц\w*) назад|когда-то|давным-давно|раньше|в \d{4} году|"
+    r"\b(?:в прошлом|в позапрошлом|прошл\w+ (?:зимой|весной|летом|осенью|году|годом|"
+    r"недел\w*|пятниц\w*|суббот\w*|воскресень\w*|понедельник|вторник|сред\w*|четверг)|"
+    r"прошлогодн\w*|позапрошлогодн\w*|(?:год|года|лет|месяц\w*) назад|когда-то|"
+    r"давным-давно|раньше|в \d{4}(?: году)?|(?:19|20)\d\d год\w*|ещ[её] в|после того|"
+    r"в (?:январе|феврале|марте|апреле|мае|июне|июле|августе|сентябре|октябре|ноябре|"
+    r"декабре)|за (?:\d+|два|две|три|четыре|пять|несколько) (?:дня|дней|суток|недели|недель)|"
     r"в детстве|в советское время|при ссср)\b"
+)
+# A clause that says the hazard is over: it was put out, fixed, closed, given back.
+_RESOLVED = re.compile(
+    r"(?<!не )(?<!ни )\b(?:устранил\w*|устранен\w*|потушил\w*|потушен\w*|заварил\w*|"
+    r"заварен\w*|починил\w*|отремонтировал\w*|ликвидировал\w*|ликвидирован\w*|"
+    r"наладил\w*|восстановил\w*|эвакуировал\w*|"
+    r"(?:люк|колодец|крышку) (?:закрыли|закрыт)|закрыли (?:люк|колодец)|наконец \w+ли|"
+    r"(?:сосульк\w*|наледь|лед|снег с крыши)\b.{0,40}\b(?:сбили|убрали|сбросили)|"
+    r"(?:сбили|убрали|сбросили) (?:сосульк\w*|наледь|лед)|"
+    r"(?:свет|воду|газ|тепло|отопление|электричество) (?:дали|включили|подали)|"
+    r"(?:дали|включили|подали) (?:свет|воду|газ|тепло|отопление|электричество))\b"
 )
 
 
@@ -66,8 +85,9 @@ class Clause:
 
 
 def normalise(text: str) -> str:
-    """Lower case with ё folded to е: the form every cue and lexicon is written in."""
-    return text.lower().replace("ё", "е")
+    """Lower case with ё folded to е (and short quoted names blanked): the form every
+    cue and lexicon is written in."""
+    return mask_names(text).lower().replace("ё", "е")
 
 
 @lru_cache(maxsize=20_000)
@@ -86,7 +106,24 @@ def clauses(norm: str) -> tuple[Clause, ...]:
 
 def _clause(norm: str, start: int, end: int) -> Clause:
     body = norm[start:end]
-    return Clause(start, end, bool(_HYPOTHETICAL.search(body)), bool(_PAST.search(body)))
+    past = bool(_PAST.search(body) or _RESOLVED.search(body))
+    return Clause(start, end, bool(_HYPOTHETICAL.search(body)), past)
+
+
+_QUOTED_NAME = re.compile(r"[«\"„“]([A-ZА-ЯЁ0-9][^«»\"„“\n]{0,40})[»\"“”]")
+
+
+def mask_names(text: str) -> str:
+    """Short quoted names blanked out: «кафе «Пламя»», «остановка «Пожарное депо»» name a
+    place, not a fire. A quote of more than a few words (a repost) is kept."""
+
+    def blank(m: re.Match[str]) -> str:
+        inner = m.group(1)
+        if len(inner.split()) > 3:
+            return m.group(0)
+        return " " * len(m.group(0))
+
+    return _QUOTED_NAME.sub(blank, text)
 
 
 def clause_at(norm: str, pos: int) -> Clause:

@@ -687,6 +687,12 @@ class AppealClassifier:
 
 
 @lru_cache(maxsize=1)
+def category_labels(path: Path | None = None) -> tuple[str, ...]:
+    """The category codes of a model (default: the bundled one), without loading the rest."""
+    with np.load(path or DEFAULT_MODEL_PATH, allow_pickle=False) as z:
+        return tuple(z["category_labels"].tolist())
+
+
 def _default_model() -> ModelFile:
     return load_model(DEFAULT_MODEL_PATH)
 

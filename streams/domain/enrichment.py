@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 import msgspec
 
@@ -23,8 +24,10 @@ from streams.domain.classify import AppealClassifier, Classification
 from streams.domain.geo import Gazetteer
 from streams.domain.normalize import fingerprint, strip_and_split
 from streams.domain.priority import assess_priority
-from streams.domain.problems import Taxonomy
+from streams.domain.problems import ProblemHit, Taxonomy
+from streams.domain.problems import urgencies as problem_urgencies
 from streams.domain.routing import RoutingTable
+from streams.domain.rubric import RubricMap
 from streams.settings import DEV_PSEUDONYM_KEY, EnrichSettings
 
 PIPELINE_VERSION = "1"
@@ -174,6 +177,12 @@ class Enricher:
     problems: Taxonomy | None = None
     # A recognised problem type decides the category (the default rubric's codes).
     problem_categories: bool = True
+    # The deployment's rubric lines → problem types (a portal post's own topic).
+    rubric: RubricMap | None = None
+    # A problem-type model learned from the deployment's history, asked where the rules
+    # recognise nothing, and how sure it must be.
+    problem_model: AppealClassifier | None = None
+    problem_model_min_confidence: float = 0.5
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     # Platforms whose posts a resident filed as appeals (a portal such as «Решаем
     # вместе»): appeals whatever the relevance model says of a terse or odd text.
@@ -182,6 +191,7 @@ class Enricher:
 
     @classmethod
     def from_settings(cls, s: EnrichSettings) -> Enricher:
+        taxonomy = Taxonomy.load(s.problems_file)
         classifier = (
             AppealClassifier.load(s.category_model)
             if s.category_model
@@ -192,7 +202,10 @@ class Enricher:
             classifier=classifier,
             routing=RoutingTable.load(s.routing_file),
             pseudonymizer=Pseudonymizer(s.pseudonym_key.get_secret_value()),
-            problems=Taxonomy.load(s.problems_file),
+            problems=taxonomy,
+            rubric=RubricMap.load(s.rubric_map, taxonomy) if s.rubric_map else None,
+            problem_model=AppealClassifier.load(s.problem_model) if s.problem_model else None,
+            problem_model_min_confidence=s.problem_model_min_confidence,
             # An own rubric's codes are not the taxonomy's: its model keeps the category.
             problem_categories=s.problem_categories and not s.category_model,
             appeal_platforms=frozenset(s.appeal_platforms),
@@ -212,27 +225,66 @@ class Enricher:
         return decode_raw_mention(value, self.now())
 
     def enrich(self, raws: Sequence[RawMention]) -> list[Mention]:
-        """Enrich a batch; the classifier runs once for the whole batch."""
+        """Enrich a batch; the classifiers run once for the whole batch."""
         if not raws:
             return []
         verdicts = self.classifier.classify([r.text for r in raws])
-        return [self._one(r, v) for r, v in zip(raws, verdicts, strict=True)]
+        cleaned = [strip_and_split(r.text) for r in raws]
+        found = self.find_problems(raws, [c[0] for c in cleaned])
+        return [
+            self._one(r, v, c, p) for r, v, c, p in zip(raws, verdicts, cleaned, found, strict=True)
+        ]
 
-    def _one(self, raw: RawMention, verdict: Classification) -> Mention:
+    def find_problems(
+        self, raws: Sequence[RawMention], clean: Sequence[str]
+    ) -> list[list[ProblemHit]]:
+        """The problem types of each post, main first.
+
+        A post its source classed itself (``source_topic``) takes its rubric line's
+        types from the deployment's rubric map; otherwise the rules recognise them in
+        the text; where they find none, a model learned from the deployment's history
+        (``incidents train --problems``) may name one it is sure enough of.
+        """
+        tax = self.problems
+        if tax is None:
+            return [[] for _ in raws]
+        out: list[list[ProblemHit]] = []
+        for raw, text in zip(raws, clean, strict=True):
+            mapped = self.rubric.types_of(raw.source_topic) if self.rubric else ()
+            if mapped:
+                out.append([ProblemHit(code, 9.0, -1) for code in mapped])
+            else:
+                out.append(tax.recognise(text))
+        if self.problem_model is not None:
+            unknown = [i for i, hits in enumerate(out) if not hits]
+            if unknown:
+                verdicts = self.problem_model.classify([clean[i] for i in unknown])
+                for i, v in zip(unknown, verdicts, strict=True):
+                    code = v.category
+                    if code in tax.types and v.confidence >= self.problem_model_min_confidence:
+                        out[i] = [ProblemHit(code, v.confidence, -1, learned=True)]
+        return out
+
+    def _one(
+        self,
+        raw: RawMention,
+        verdict: Classification,
+        cleaned: tuple[str, Any, list[str]],
+        hits: list[ProblemHit],
+    ) -> Mention:
         geo = raw.geo
         # Repost wrappers and hashtags removed first: "Подписчики пишут: «Ржев, ул. …»"
         # must be placed like "Ржев, ул. …", or a copy lands in another region.
-        clean, _, words = strip_and_split(raw.text)
+        clean, _, words = cleaned
         loc = self.gazetteer.locate(
             clean,
             region_hint=raw.region_hint,
             lat=geo.lat if geo else None,
             lon=geo.lon if geo else None,
         )
-        hits = self.problems.recognise(clean) if self.problems is not None else []
         types = [self.problems.types[h.code] for h in hits] if self.problems else []
         # A problem spoken of as possible or past gives no urgency of its own.
-        urgencies = [(t.code, t.urgency) for t, h in zip(types, hits, strict=True) if h.asserted]
+        urgencies = problem_urgencies(self.problems, hits) if self.problems else []
         assert self.relevance is not None
         is_appeal, relevance, review = self.relevance.decide(
             raw, verdict, self.classifier.threshold

@@ -187,13 +187,23 @@ _ORDINALS = {
     for w in ws
 }
 _NUM = r"(\d{1,2}|" + "|".join(sorted(_ORDINALS, key=len, reverse=True)) + r")"
-_SUFFIX = r"(?:\s*-?\s*(?:[а-я]{1,3})\b)?"
-_FLOOR = re.compile(rf"\b{_NUM}{_SUFFIX}\s*(?:этаж\w*|эт\b\.?)|\bэтаж\w*\s*(?:№\s*)?(\d{{1,2}})\b")
+# «2-я», «8-м», «2я» — an ending joined to the number, never a separate word («61 в»)
+_SUFFIX = r"(?:\s*-\s*[а-я]{1,3}\b|[а-я]{1,3}\b)?"
+# A number before the word («4 этаж», «третий подъезд») or after it («этаж 4», «подъезд №3»).
+_FLOOR_BEFORE = re.compile(rf"\b{_NUM}{_SUFFIX}\s*(?:этаж\w*|эт\b\.?)")
+_FLOOR_AFTER = re.compile(r"(?:\bэтаж\w*|\bэт\.|\bэт\b)\s*(?:№\s*)?(\d{1,2})\b")
 _BETWEEN_FLOORS = re.compile(r"\bмежду\s+(\d{1,2})\s*(?:-?м)?\s+и\s+(\d{1,2})")
-_ENTRANCE = re.compile(
+_ENTRANCE_BEFORE = re.compile(
     rf"\b{_NUM}{_SUFFIX}\s*(?:подъезд\w*|парадн\w*|под\b\.?|пар\b\.?|секци\w*)"
-    r"|\b(?:подъезд\w*|парадн\w*|под\.|пар\.|секци\w*)\s*(?:№\s*|#\s*|n\s*)?(\d{1,2})\b"
 )
+_ENTRANCE_AFTER = re.compile(
+    r"(?:\bподъезд\w*|\bпарадн\w*|\bпод\.|\bпар\.|\bсекци\w*)\s*(?:№\s*|#\s*|n\s*)?"
+    r"(\d{1,2})\b"
+)
+
+
+_FLOOR_NEXT = re.compile(r"\s*(?:-?\s*[а-я]{1,3}\b)?\s*эт")
+_HOUSE_BEFORE = re.compile(r"(?:\bдом[а-я]*|\bд\.?)\s*$")
 
 
 def building_details(text: str) -> frozenset[str]:
@@ -205,25 +215,45 @@ def building_details(text: str) -> frozenset[str]:
     """
     norm = text.lower().replace("ё", "е")
     out: set[str] = set()
-    for rx, kind in ((_FLOOR, "f"), (_ENTRANCE, "e")):
+    for rx, kind, before in (
+        (_FLOOR_BEFORE, "f", True),
+        (_FLOOR_AFTER, "f", False),
+        (_ENTRANCE_BEFORE, "e", True),
+        (_ENTRANCE_AFTER, "e", False),
+    ):
         for m in rx.finditer(norm):
-            num = m.group(1) or m.group(2)
-            if num:
-                out.add(f"{kind}:{_ORDINALS.get(num, num)}")
+            num = m.group(1)
+            if before and _HOUSE_BEFORE.search(norm[max(0, m.start() - 8) : m.start()]):
+                continue  # «дом 38 подъезд 3»: 38 is the house
+            if not before and kind == "e" and _FLOOR_NEXT.match(norm[m.end() : m.end() + 12]):
+                continue  # «парадная 8-й этаж»: 8 is the floor
+            out.add(f"{kind}:{_ORDINALS.get(num, num)}")
     for m in _BETWEEN_FLOORS.finditer(norm):
         out.update((f"f:{m.group(1)}", f"f:{m.group(2)}"))
     return frozenset(out)
 
 
-def details_contradict(a: Iterable[str], b: Iterable[str]) -> bool:
-    """Both name floors (or entrances), and no floor (entrance) is named by both."""
+def details_contradict(a: Iterable[str], b: Iterable[str], *kinds: str) -> bool:
+    """Both name floors (or entrances), and no floor (entrance) is named by both.
+
+    ``kinds`` restricts the check (``"f:"`` floors, ``"e:"`` entrances); both by default.
+    """
     a, b = set(a), set(b)
-    for kind in ("f:", "e:"):
+    for kind in kinds or ("f:", "e:"):
         ka = {x for x in a if x.startswith(kind)}
         kb = {x for x in b if x.startswith(kind)}
         if ka and kb and not ka & kb:
             return True
     return False
+
+
+def _houses_contradict(a: Iterable[str], b: Iterable[str]) -> bool:
+    """Both texts name house numbers and none in common («дом 14» and «дом 16» under
+    one pin). Street names are not compared here: one street has many written forms
+    («Макарова», «ул. Аристарха Макарова»), and the pins already agree on the place."""
+    ha = {m for m in a if m.startswith("h:")}
+    hb = {m for m in b if m.startswith("h:")}
+    return bool(ha and hb and not ha & hb)
 
 
 Topic = tuple[str, str]  # (source id, the source's own topic, normalised)
@@ -312,13 +342,16 @@ class Rules:
         # грязно») must not carry a post into another problem's incident.
         if not tax.compatible(prof.problem, p.problems[0]):
             return -1
-        # Two problems of one job in one building (the state of an entrance) on different
-        # floors or in different entrances are two problems («надписи на 4 этаже», «стены
-        # облезли на 8 этаже»). The same type is one job wherever in the building.
-        building = tax.types[prof.problem].scope == "building"
-        other_type = prof.problem != p.problems[0]
-        if building and other_type and details_contradict(prof.details, p.details):
-            return -1
+        # Inside one building: another entrance is another problem («лифт в 4 подъезде»,
+        # «лифт в 5 подъезде»); another floor is another problem when the types differ
+        # («надписи на 4 этаже», «стены облезли на 8 этаже»), while one resident's list of
+        # one job on several floors («лампочки на 3, 5 и 7 этажах») stays one.
+        if tax.types[prof.problem].scope == "building":
+            if details_contradict(prof.details, p.details, "e:"):
+                return -1
+            other_type = prof.problem != p.problems[0]
+            if other_type and details_contradict(prof.details, p.details, "f:"):
+                return -1
         return 1
 
     def score(self, prof: Profile, p: Probe) -> float | None:
@@ -343,7 +376,7 @@ class Rules:
             d = haversine_m(prof.geo, p.geo)
             if d > self.radius_m:
                 return None
-            if self.taxonomy is not None and place_agreement(prof.places, p.places) < 0:
+            if self.taxonomy is not None and _houses_contradict(prof.places, p.places):
                 return None  # pins are necessary, not sufficient: another house named
             return 2.0 + agree + _jaccard(prof.terms, p.terms) + (1 - d / self.radius_m)
         text = _jaccard(prof.terms, p.terms) + agree

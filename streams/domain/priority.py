@@ -20,7 +20,7 @@ from typing import Any, Literal
 import ahocorasick
 import yaml
 
-from streams.domain.assertion import asserted, clause_at
+from streams.domain.assertion import asserted, clause_at, normalise
 
 Level = Literal["critical", "high", "normal"]
 _RANK: dict[str, int] = {"normal": 0, "high": 1, "critical": 2}
@@ -236,18 +236,20 @@ def assess_priority(
     engagement: Mapping[str, int | None] | None = None,
     *,
     rules: PriorityRules | None = None,
-    problems: Sequence[tuple[str, str]] = (),
+    problems: Sequence[tuple[str, str] | tuple[str, str, str | None]] = (),
 ) -> PriorityAssessment:
     """Priority of one appeal from urgency cues in its text and its resonance.
 
     ``category`` only matters for heating: a utilities appeal that mentions
     frost or cold indoors is read as a heating complaint even without the
     exact words. ``problems`` are the recognised problem types with their base
-    urgency (``(code, level)``, docs/problems.md): the level starts there, and a
-    type that raises it is named among the cues («dog_attack»).
+    urgency and, for a hazard, the cue it is (``(code, level, cue)``,
+    docs/problems.md): the level starts there; a hazard type fires its cue
+    («упал тополь» is ``falling_tree``), another type that raises the level is
+    named among the cues («dog_attack»).
     """
     rules = rules or _default_rules()
-    norm = text.lower().replace("ё", "е")
+    norm = normalise(text)
     rank = 0
     fired: list[str] = []
     cold = False
@@ -267,8 +269,14 @@ def assess_priority(
         fired = [c for c in fired if c != "no_heating"]
         fired.insert(0, "heating_in_frost")
         rank = 2
-    for code, level in problems:
-        if _RANK.get(level, 0) > rank:
+    for problem in problems:
+        code, level = problem[0], problem[1]
+        cue = problem[2] if len(problem) > 2 else None
+        if cue:
+            if cue not in fired:
+                fired.append(cue)
+            rank = max(rank, _RANK.get(level, 0))
+        elif _RANK.get(level, 0) > rank:
             rank = _RANK[level]
             fired.append(code)
     hazard = rank

@@ -36,7 +36,7 @@ from typing import Any
 import yaml
 
 from streams.domain import morph
-from streams.domain.assertion import NEGATORS, clauses
+from streams.domain.assertion import NEGATORS, clauses, normalise
 
 DEFAULT_PROBLEMS_PATH = Path(__file__).with_name("data") / "problems.yaml"
 CATEGORIES = (
@@ -71,6 +71,7 @@ _ABSENCE_REACH = 3
 _ABSENCE = frozenset({"нет", "нету", "без", "отсутствует", "отсутствуют", "отсутствие", "ни"})
 _AUX = frozenset({"было", "будет", "стало", "был", "была", "были", "бывает"})
 _POST_ABSENCE = frozenset({"нет", "нету"})
+_DENY = frozenset({"не"})  # «ни холодной, ни горячей» is an absence, not a denial
 # Words that may follow a postposed «нет» («воды нет уже неделю», «света нет с утра»).
 _AFTER = frozenset(
     """уже совсем давно с со третий второй который которую неделю неделя месяц день дня
@@ -80,7 +81,10 @@ _TOKEN = re.compile(r"[а-яa-z0-9]+(?:-[а-яa-z0-9]+)*|[.!?;\n]+|[,:()—–]|
 _SENTENCE_END = ".!?;\n"
 _CLAUSE_END = ",:()—– -"
 _PREDICATIVE = frozenset({"VERB", "INFN", "PRTF", "PRTS", "GRND", "PRED", "ADVB", "ADJS"})
-_MIN_SHARE = 0.05  # a lemma is kept when its parses carry at least this share of the score
+_MIN_SHARE = 0.05
+_PREPOSITIONS = frozenset(
+    "в во на над под у при из с со к ко по о об от до за перед между возле около".split()
+)  # a lemma is kept when its parses carry at least this share of the score
 
 
 @lru_cache(maxsize=200_000)
@@ -104,9 +108,13 @@ class Token:
     lemmas: frozenset[str]
     negated: bool
     sentence: int
+    # The word right after «не»/«ни» («не газом», «ни дыма»): denied, so no object of a
+    # problem (unlike an absence, «нет света», which is the problem).
     # In a clause about what may happen or what is long past («если загорится», «в
     # прошлом году был пожар»): recognised, but no base urgency from it.
     unreal: bool = False
+    denied: bool = False
+    clause: int = 0
 
 
 def analyse(text: str) -> list[Token]:
@@ -116,7 +124,7 @@ def analyse(text: str) -> list[Token]:
     negates the next word; «нет», «без», «не было» the next three («нет горячей
     воды»); a postposed «нет» the two words before it («света нет уже неделю»).
     """
-    norm = text.lower().replace("ё", "е")
+    norm = normalise(text)
     # Most posts have no modal or past clause: then no token needs its clause looked up.
     moods = tuple(c for c in clauses(norm) if c.hypothetical or c.past)
     words: list[str] = []
@@ -142,25 +150,34 @@ def analyse(text: str) -> list[Token]:
         unreal.append(bool(moods) and moods[ci].start <= m.start() < moods[ci].end)
     clauses_ = clause_ids
     neg = [False] * len(words)
+    denied = [False] * len(words)
     n = len(words)
     for i, w in enumerate(words):
         if w not in NEGATORS:
             continue
         j = i + 1
+        if w in _DENY and j < n and clauses_[j] == clauses_[i] and words[j] not in _AUX:
+            denied[j] = True
         aux = j < n and words[j] in _AUX  # «не было воды», «не будет света»
         reach = _ABSENCE_REACH + aux if (w in _ABSENCE or aux) else 1
         for k in range(j, min(n, j + reach)):
             if clauses_[k] != clauses_[i]:
                 break
             neg[k] = True
-        # «света нет», «воды нету уже неделю»: the absence follows the noun.
-        if w in _POST_ABSENCE and (j >= n or clauses_[j] != clauses_[i] or words[j] in _AFTER):
-            for k in range(max(0, i - 2), i):
+        # «света нет», «воды нету уже неделю», «ДТП не было»: the absence follows the noun.
+        postposed = w in _POST_ABSENCE or (
+            w == "не"
+            and j < n
+            and words[j] in _AUX
+            and (j + 1 >= n or words[j + 1] in _AFTER or clauses_[j + 1] != clauses_[i])
+        )
+        if postposed and (j >= n or clauses_[j] != clauses_[i] or words[j] in _AFTER or w == "не"):
+            for k in range(max(0, i - 3), i):
                 if clauses_[k] == clauses_[i] and words[k] not in NEGATORS:
                     neg[k] = True
     return [
-        Token(word_lemmas(w), ng, s, u)
-        for w, ng, s, u in zip(words, neg, sentences, unreal, strict=True)
+        Token(word_lemmas(w), ng, s, u, dn, c)
+        for w, ng, s, u, dn, c in zip(words, neg, sentences, unreal, denied, clauses_, strict=True)
     ]
 
 
@@ -201,6 +218,9 @@ class Phrase:
     # днём», «сломан»), rather than naming a thing («горячая вода»): only then does
     # negation decide whether a ``where`` or ``unless`` phrase is there.
     predicative: bool = False
+    # Starts with a preposition («в лифте», «над подъездом»): its words keep their order
+    # («лифт в подъезде» is no «в лифте»).
+    ordered: bool = False
 
     @classmethod
     def parse(cls, text: str) -> Phrase:
@@ -217,11 +237,14 @@ class Phrase:
             if w.endswith("*") and len(w) > 2:
                 words.append(_word(frozenset(), w[:-1]))
             else:
-                words.append(_word(word_lemmas(w) | {morph.lemma(w)}))
+                # The cue word's own reading (its most probable lemma), not every reading:
+                # «залив» (a gulf) must not match «залит».
+                words.append(_word(frozenset({morph.lemma(w), w})))
                 predicative |= bool(morph.grammemes(w)[0] & _PREDICATIVE)
         if not words:
             raise ValueError(f"problem cue {text!r}: no words")
-        return cls(text, tuple(words), negated=negated, predicative=predicative)
+        ordered = raw[0] in _PREPOSITIONS
+        return cls(text, tuple(words), negated=negated, predicative=predicative, ordered=ordered)
 
     def find(self, toks: Sequence[Token], occ: _Occurrences, *, asserted: bool = True) -> list[int]:
         """Positions (of the first word) where the phrase occurs.
@@ -246,6 +269,7 @@ class Phrase:
                 continue
             used = {i}
             ok = True
+            last = i
             for w in self.words[1:]:
                 hit = next(
                     (
@@ -255,6 +279,7 @@ class Phrase:
                         and abs(k - i) <= span
                         and toks[k].sentence == toks[i].sentence
                         and not (plain and toks[k].negated)
+                        and (not self.ordered or k > last)
                     ),
                     None,
                 )
@@ -262,6 +287,7 @@ class Phrase:
                     ok = False
                     break
                 used.add(hit)
+                last = hit
             if ok:
                 found.append(i)
         return found
@@ -281,6 +307,9 @@ class ProblemType:
     scope: str
     object: tuple[Phrase, ...]
     defect: tuple[Phrase, ...] = ()
+    # Phrases that are the problem by themselves («сосульки», «темно в подъезде»): no
+    # defect needed (the ``where`` and ``unless`` words still apply).
+    alone: tuple[Phrase, ...] = ()
     where: tuple[Phrase, ...] = ()
     unless: tuple[Phrase, ...] = ()
     also: tuple[str, ...] = ()
@@ -293,6 +322,12 @@ class ProblemType:
     # not compatible with one another through it. A type that is not generic is one
     # job with all its refinements (the state of an entrance: walls, windows, doors).
     generic: bool = False
+    # The urgency cue (data/priority.yaml) this problem is, when reported as the case:
+    # «упал тополь» is `falling_tree` whatever words the cue's patterns foresaw.
+    cue: str | None = None
+    # Object and defect must be in one clause (commas and «а», «но» end one): «горит
+    # зелёный, а машины…» is no burning car.
+    same_clause: bool = False
     # A catch-all of its kind («состояние подъезда»): it names the problem only when no
     # more specific type is recognised in the post.
     broad: bool = False
@@ -313,6 +348,8 @@ class ProblemHit:
     object_at: int
     # The problem is reported as the case now (not «если…», not «в прошлом году…»).
     asserted: bool = True
+    # Named by a model learned from a deployment's history, not by the rules.
+    learned: bool = False
 
 
 @dataclass
@@ -332,6 +369,7 @@ class Taxonomy:
         self._children = {k: frozenset(v) for k, v in children.items()}
         self._links = frozenset(links)
         self._order = list(self.types.values())
+        self._rank = {t.code: URGENCIES.index(t.urgency) for t in self._order}
         self._build_index()
 
     # ------------------------------------------------------------ loading
@@ -376,7 +414,8 @@ class Taxonomy:
             if agencies and agency not in agencies:
                 raise ValueError(f"problem {code}: unknown agency kind {agency!r}")
             obj = phrases(code, "object", spec.get("object") or ())
-            if not obj:
+            alone = phrases(code, "alone", spec.get("alone") or ())
+            if not obj and not alone:
                 raise ValueError(f"problem {code}: no object phrases")
             types[code] = ProblemType(
                 code=code,
@@ -387,6 +426,7 @@ class Taxonomy:
                 scope=scope,
                 object=obj,
                 defect=phrases(code, "defect", spec.get("defect") or ()),
+                alone=alone,
                 where=phrases(code, "where", spec.get("where") or ()),
                 unless=phrases(code, "unless", spec.get("unless") or ()),
                 also=also,
@@ -394,6 +434,8 @@ class Taxonomy:
                 compatible=tuple(spec.get("compatible") or ()),
                 generic=bool(spec.get("generic", False)),
                 broad=bool(spec.get("broad", False)),
+                cue=spec.get("cue"),
+                same_clause=bool(spec.get("same_clause", False)),
                 examples=tuple(spec.get("examples") or ()),
             )
         for t in types.values():
@@ -462,7 +504,7 @@ class Taxonomy:
         self._opens: dict[_Word, list[int]] = defaultdict(list)
         seen: set[_Word] = set()
         for ti, t in enumerate(self._order):
-            for ph in (*t.object, *t.defect, *t.where, *t.unless):
+            for ph in (*t.object, *t.alone, *t.defect, *t.where, *t.unless):
                 for w in ph.words:
                     if w in seen:
                         continue
@@ -471,14 +513,14 @@ class Taxonomy:
                         self._prefixed.append(w)
                     for lem in w.lemmas:
                         self._by_lemma[lem].append(w)
-            for ph in t.object:
+            for ph in (*t.object, *t.alone):
                 if ti not in self._opens[ph.words[0]]:
                     self._opens[ph.words[0]].append(ti)
         self._words_of: dict[frozenset[str], tuple[_Word, ...]] = {}
         # Per type, each slot's phrases by their first word: a post only tries the
         # phrases whose first word it contains.
         self._slots = [
-            tuple(_by_head(getattr(t, s)) for s in ("object", "defect", "where", "unless"))
+            tuple(_by_head(getattr(t, s)) for s in ("object", "defect", "where", "unless", "alone"))
             for t in self._order
         ]
         self._absent_defect = [any(d.absent for d in t.defect) for t in self._order]
@@ -522,7 +564,9 @@ class Taxonomy:
         codes = {h.code for h in hits}
         # A parent gives way to a child that matched too.
         hits = [h for h in hits if not (self._children.get(h.code, frozenset()) & codes)]
-        hits.sort(key=lambda h: (-h.score, h.object_at, h.code))
+        # Best first; of two equally good readings the more urgent («стоки залили подвал»:
+        # a sewage spill, not only a smell), so a tie never hides a hazard.
+        hits.sort(key=lambda h: (-h.score, -self._rank[h.code], h.object_at, h.code))
         # One problem per object: a second type on the same object words is a rival
         # reading, not a second problem.
         kept: list[ProblemHit] = []
@@ -534,7 +578,7 @@ class Taxonomy:
 
     def _match(self, ti: int, toks: Sequence[Token], occ: _Occurrences) -> ProblemHit | None:
         t = self._order[ti]
-        objects, defects, wheres, unlesses = self._slots[ti]
+        objects, defects, wheres, unlesses, alones = self._slots[ti]
         # The words that rule a type out or make it count whether or not negated
         # («горячей воды нет» still speaks of hot water).
         if any(p.find(toks, occ, asserted=p.predicative) for p in _present(unlesses, occ)):
@@ -545,26 +589,41 @@ class Taxonomy:
                 return None
             where_bonus = 0.5
         present_defects = list(_present(defects, occ))
+        best: tuple[float, int, int] | None = None  # (score, object at, defect at)
+        for ap in _present(alones, occ):
+            for i in ap.find(toks, occ):  # asserted: «сосулек нет» is no problem
+                score = 2.0 + 0.25 * (len(ap.words) - 1) + where_bonus
+                score -= BROAD_PENALTY if t.broad else 0.0
+                if best is None or score > best[0]:
+                    best = (score, i, i)
         if t.defect and not present_defects and not self._absent_defect[ti]:
-            return None
-        best: tuple[float, int] | None = None
+            objects = {}  # no defect in the post: only an «alone» phrase can name the type
         for op in _present(objects, occ):
             # A type that is its object alone («пожар», «граффити») needs it asserted.
             for i in op.find(toks, occ, asserted=not t.defect):
+                if toks[i].denied:
+                    continue  # «пахнет кошками, не газом»
                 score = 1.0 + 0.25 * (len(op.words) - 1)
+                at = i
                 if t.defect:
-                    d = _defect_near(present_defects, self._absent_defect[ti], toks, occ, i, op)
+                    d = _defect_near(
+                        present_defects, self._absent_defect[ti], toks, occ, i, op, t.same_clause
+                    )
                     if d is None:
                         continue
-                    score += 1.0 + d
+                    score += 1.0 + d[0]
+                    at = d[1]
                 else:
                     score += 0.75  # the object alone is the problem («граффити»)
                 score += where_bonus - (BROAD_PENALTY if t.broad else 0.0)
                 if best is None or score > best[0]:
-                    best = (score, i)
+                    best = (score, i, at)
         if best is None:
             return None
-        return ProblemHit(t.code, best[0], best[1], asserted=not toks[best[1]].unreal)
+        # Reported as the case now only when neither its object nor its defect is in a
+        # clause about what may happen or what is past («лес — летом будет угроза пожара»).
+        real = not (toks[best[1]].unreal or toks[best[2]].unreal)
+        return ProblemHit(t.code, best[0], best[1], asserted=real)
 
 
 def _by_head(phrases: Iterable[Phrase]) -> dict[_Word, list[Phrase]]:
@@ -595,20 +654,26 @@ def _defect_near(
     occ: _Occurrences,
     i: int,
     op: Phrase,
-) -> float | None:
-    """The best defect phrase in the object's sentence and window, as a bonus."""
+    same_clause: bool = False,
+) -> tuple[float, int] | None:
+    """The best defect phrase in the object's sentence and window: (bonus, where)."""
     sent = toks[i].sentence
     span = len(op.words)
-    best: float | None = None
+    best: tuple[float, int] | None = None
     if absent_ok and any(toks[k].negated for k in range(i, min(len(toks), i + span))):
-        best = 0.25  # ABSENT: the object itself is negated («нет освещения»)
+        best = (0.25, i)  # ABSENT: the object itself is negated («нет освещения»)
     for dp in defects:
         for k in dp.find(toks, occ):  # a negated defect word is no defect («не сломан»)
+            if i <= k < i + span:
+                continue  # the object's own words are not its defect
+            if same_clause and toks[k].clause != toks[i].clause:
+                continue
             near = abs(k - i)
             if near > (DEFECT_WINDOW if toks[k].sentence == sent else ACROSS_SENTENCES):
                 continue
             bonus = 0.25 * (len(dp.words) - 1) + (0.25 if dp.negated else 0.0)
-            best = max(best or 0.0, bonus)
+            if best is None or bonus > best[0]:
+                best = (bonus, k)
     return best
 
 
@@ -643,6 +708,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         hits = tax.recognise(line)
         print([f"{h.code}:{h.score:.2f}" for h in hits], "|", line.strip())
     return 0
+
+
+def urgencies(taxonomy: Taxonomy, hits: Sequence[ProblemHit]) -> list[tuple[str, str, str | None]]:
+    """What the recognised problems give the priority: (type, base urgency, hazard cue),
+    for the problems reported as the case now (not «если…», not «в прошлом году…»)."""
+    out = []
+    for h in hits:
+        t = taxonomy.types.get(h.code)
+        if t is not None and h.asserted:
+            out.append((t.code, t.urgency, t.cue))
+    return out
+
+
+def cues(tokens: Sequence[str], lemmas: Sequence[str]) -> list[str]:
+    """The relevance model's problem features (FeatureConfig.problems hook): the types
+    recognised in a text and their categories («street_light_out», «cat:landscaping»).
+
+    A plainly worded complaint names a problem («батареи ледяные», «яма на яме») even
+    when it shares no word with the training texts; chatter mostly does not."""
+    tax = default_taxonomy()
+    out: list[str] = []
+    for h in tax.recognise(" ".join(tokens)):
+        if h.asserted:
+            out.extend((h.code, "cat:" + tax.types[h.code].category))
+    return out
 
 
 if __name__ == "__main__":

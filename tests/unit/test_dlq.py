@@ -67,6 +67,29 @@ def test_guard_stops_on_consecutive_invalid() -> None:
         g.record(True)
 
 
+def _limit_count(stage: str) -> float:
+    labels = {"stage": stage}
+    return metrics.REGISTRY.get_sample_value("incidents_dlq_limit_exceeded_total", labels) or 0.0
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        DlqSettings(window=1000, min_messages=1000, max_consecutive=5),
+        DlqSettings(window=20, min_messages=10, max_invalid_ratio=0.5, max_consecutive=1000),
+    ],
+    ids=["consecutive", "ratio"],
+)
+def test_a_tripped_guard_is_counted_where_it_trips(settings: DlqSettings) -> None:
+    """incidents_dlq_limit_exceeded_total feeds IncidentsDlqLimitExceeded."""
+    g = DlqGuard("respond", settings)
+    before = _limit_count("respond")
+    with pytest.raises(DlqLimitExceeded):
+        for _ in range(100):
+            g.record(True)
+    assert _limit_count("respond") - before == 1
+
+
 RESPONSES = "t.responses"  # a full topic name, as the worker sees it (prefix t.)
 LIMIT = DlqSettings(window=40, min_messages=20, max_invalid_ratio=0.5, max_consecutive=30)
 
