@@ -45,14 +45,18 @@ _POSTPOSED = re.compile(
     r"(?:нет\b|нету\b|не\s+(?:было|будет|чувству\w*|слышно|обнаруж\w*|выявлен\w*|видно|"
     r"наблюда\w*|ощуща\w*))"
 )
-# A clause about what might happen, or what one fears, or a rule for a case.
-_HYPOTHETICAL = re.compile(
+# A clause about what would happen if, will happen, or what one fears: nothing has
+# happened yet, not even a risk to report («если загорится», «зимой будут сосульки»).
+_CONDITIONAL = re.compile(
     r"\b(?:если|вдруг|не дай бог|в случае|на случай|случись|чтобы не|чтоб не|как бы не|"
-    r"может|могут|мог|могла|могло|могли|возможн\w*|боим\w*|боюсь|бои\w*ся|опаса\w*|"
-    r"страшно представить|представьте|что будет|не приведи|при пожаре|при возгорании|"
-    r"учени\w*|тренировк\w*|инструктаж\w*|правила?\s+(?:пожарной|безопасности)|"
-    r"будет|будут|станет|угроза пожара|пожароопасн\w*|не выходите|берегите)\b"
+    r"боим\w*|боюсь|бои\w*ся|опаса\w*|страшно представить|представьте|что будет|"
+    r"не приведи|при пожаре|при возгорании|учени\w*|тренировк\w*|инструктаж\w*|"
+    r"правила?\s+(?:пожарной|безопасности)|будет|будут|станет|как начн\w*|когда начн\w*|"
+    r"угроза пожара|пожароопасн\w*|не выходите|берегите)\b"
 )
+# A clause about what may happen: no event yet, but a risk cue («дерево может упасть»)
+# is itself the report.
+_MODAL = re.compile(r"\b(?:может|могут|мог|могла|могло|могли|возможн\w*)\b")
 # A clause set in the past, far enough back not to be today's emergency.
 _PAST = re.compile(
     r"\b(?:в прошлом|в позапрошлом|прошл\w+ (?:зимой|весной|летом|осенью|году|годом|"
@@ -69,7 +73,7 @@ _RESOLVED = re.compile(
     r"заварен\w*|починил\w*|отремонтировал\w*|ликвидировал\w*|ликвидирован\w*|"
     r"наладил\w*|восстановил\w*|эвакуировал\w*|"
     r"(?:люк|колодец|крышку) (?:закрыли|закрыт)|закрыли (?:люк|колодец)|наконец \w+ли|"
-    r"(?:сосульк\w*|наледь|лед|снег с крыши)\b.{0,40}\b(?:сбили|убрали|сбросили)|"
+    r"(?:сосульк\w*|наледь|лед|снег с крыши)\b.{0,60}\b(?:сбили|убрали|сбросили)|"
     r"(?:сбили|убрали|сбросили) (?:сосульк\w*|наледь|лед)|"
     r"(?:свет|воду|газ|тепло|отопление|электричество) (?:дали|включили|подали)|"
     r"(?:дали|включили|подали) (?:свет|воду|газ|тепло|отопление|электричество))\b"
@@ -80,8 +84,9 @@ _RESOLVED = re.compile(
 class Clause:
     start: int
     end: int
-    hypothetical: bool
-    past: bool
+    hypothetical: bool  # conditional, future or feared: nothing reported as the case
+    past: bool  # long past, or over («потушили», «свет дали»)
+    modal: bool = False  # «может упасть»: no event, but a risk
 
 
 def normalise(text: str) -> str:
@@ -107,7 +112,7 @@ def clauses(norm: str) -> tuple[Clause, ...]:
 def _clause(norm: str, start: int, end: int) -> Clause:
     body = norm[start:end]
     past = bool(_PAST.search(body) or _RESOLVED.search(body))
-    return Clause(start, end, bool(_HYPOTHETICAL.search(body)), past)
+    return Clause(start, end, bool(_CONDITIONAL.search(body)), past, bool(_MODAL.search(body)))
 
 
 _QUOTED_NAME = re.compile(r"[«\"„“]([A-ZА-ЯЁ0-9][^«»\"„“\n]{0,40})[»\"“”]")
@@ -130,7 +135,7 @@ def clause_at(norm: str, pos: int) -> Clause:
     for c in clauses(norm):
         if c.start <= pos < c.end:
             return c
-    return Clause(pos, pos, False, False)
+    return Clause(pos, pos, False, False, False)
 
 
 def negated(norm: str, start: int, end: int) -> bool:
@@ -161,6 +166,6 @@ def asserted(norm: str, start: int, end: int, *, modal_ok: bool = False) -> bool
     if negated(norm, start, end):
         return False
     clause = clause_at(norm, start)
-    if clause.past:
+    if clause.past or clause.hypothetical:
         return False
-    return modal_ok or not clause.hypothetical
+    return modal_ok or not clause.modal

@@ -265,20 +265,20 @@ def assess_priority(
         else:
             fired.append(cue.name)
             rank = max(rank, cue.level)
-    if cold and ("no_heating" in fired or (category == "utilities" and not fired)):
-        fired = [c for c in fired if c != "no_heating"]
-        fired.insert(0, "heating_in_frost")
-        rank = 2
     for problem in problems:
         code, level = problem[0], problem[1]
-        cue = problem[2] if len(problem) > 2 else None
-        if cue:
-            if cue not in fired:
-                fired.append(cue)
+        problem_cue = problem[2] if len(problem) > 2 else None
+        if problem_cue:
+            if problem_cue not in fired:
+                fired.append(problem_cue)
             rank = max(rank, _RANK.get(level, 0))
         elif _RANK.get(level, 0) > rank:
             rank = _RANK[level]
             fired.append(code)
+    if cold and ("no_heating" in fired or (category == "utilities" and not fired)):
+        fired = [c for c in fired if c != "no_heating"]
+        fired.insert(0, "heating_in_frost")
+        rank = 2
     hazard = rank
     if vulnerable and hazard >= 1:
         fired.extend(vulnerable)

@@ -103,6 +103,31 @@ def word_lemmas(word: str) -> frozenset[str]:
     return frozenset(keep)
 
 
+_VERBAL = frozenset({"VERB", "INFN", "GRND", "PRTF", "PRTS"})
+
+
+@lru_cache(maxsize=20_000)
+def cue_lemmas(word: str) -> frozenset[str]:
+    """The lemmas a word of the taxonomy stands for: its probable readings, but not a
+    verb's when the word is first of all a noun or adjective («залив», a gulf, is no
+    form of «залить»; «проезжая» is both «проезжая» and «проезжий»)."""
+    if not word or not ("а" <= word[0] <= "я"):
+        return frozenset((word,))
+    parses = morph.analyzer().parse(word)
+    if not parses:
+        return frozenset((word,))
+    top_verbal = parses[0].tag.POS in _VERBAL
+    total = sum(p.score for p in parses) or 1.0
+    share: dict[str, float] = defaultdict(float)
+    for p in parses:
+        if not top_verbal and p.tag.POS in _VERBAL:
+            continue
+        share[p.normal_form.replace("ё", "е")] += p.score
+    keep = {lem for lem, s in share.items() if s / total >= _MIN_SHARE}
+    keep.update((word, morph.lemma(word)))
+    return frozenset(keep)
+
+
 @dataclass(frozen=True, slots=True)
 class Token:
     lemmas: frozenset[str]
@@ -237,9 +262,7 @@ class Phrase:
             if w.endswith("*") and len(w) > 2:
                 words.append(_word(frozenset(), w[:-1]))
             else:
-                # The cue word's own reading (its most probable lemma), not every reading:
-                # «залив» (a gulf) must not match «залит».
-                words.append(_word(frozenset({morph.lemma(w), w})))
+                words.append(_word(cue_lemmas(w)))
                 predicative |= bool(morph.grammemes(w)[0] & _PREDICATIVE)
         if not words:
             raise ValueError(f"problem cue {text!r}: no words")
@@ -581,7 +604,10 @@ class Taxonomy:
         objects, defects, wheres, unlesses, alones = self._slots[ti]
         # The words that rule a type out or make it count whether or not negated
         # («горячей воды нет» still speaks of hot water).
-        if any(p.find(toks, occ, asserted=p.predicative) for p in _present(unlesses, occ)):
+        vetoes = [
+            k for p in _present(unlesses, occ) for k in p.find(toks, occ, asserted=p.predicative)
+        ]
+        if vetoes and not t.same_clause:
             return None
         where_bonus = 0.0
         if t.where:
@@ -601,8 +627,12 @@ class Taxonomy:
         for op in _present(objects, occ):
             # A type that is its object alone («пожар», «граффити») needs it asserted.
             for i in op.find(toks, occ, asserted=not t.defect):
+                if vetoes and any(toks[k].clause == toks[i].clause for k in vetoes):
+                    continue  # same_clause: a veto counts in the object's clause only
                 if toks[i].denied:
                     continue  # «пахнет кошками, не газом»
+                if toks[i].negated and not self._absent_defect[ti]:
+                    continue  # «сосулек нет»: only an absence-type problem has a negated object
                 score = 1.0 + 0.25 * (len(op.words) - 1)
                 at = i
                 if t.defect:
@@ -642,9 +672,9 @@ def _present(by_head: Mapping[_Word, list[Phrase]], occ: _Occurrences) -> Iterab
                 yield from phs
     else:
         for w in occ:
-            phs = by_head.get(w)
-            if phs:
-                yield from phs
+            found = by_head.get(w)
+            if found:
+                yield from found
 
 
 def _defect_near(
