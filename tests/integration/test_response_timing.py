@@ -20,7 +20,8 @@ from datetime import datetime
 
 import pytest
 
-from streams.oversight import ANSWER_Q, ANSWERED, ANSWERS
+from streams.oversight import ANSWER_Q, ANSWERED
+from streams.oversight import ANSWERS as ANSWER_FACTS
 from tests.integration.conftest import Stack
 
 pytestmark = pytest.mark.integration
@@ -159,7 +160,7 @@ def test_answer_times_in_clickhouse_equal_the_ones_worked_out_by_hand(stack: Sta
         for kind, n, qs in (
             tuple(r)
             for r in w.query(
-                f"SELECT kind, count(), {ANSWER_Q} FROM {ANSWERS.format(db='incidents')} "
+                f"SELECT kind, count(), {ANSWER_Q} FROM {ANSWER_FACTS.format(db='incidents')} "
                 f"WHERE {ANSWERED} GROUP BY kind"
             )
         )
