@@ -251,6 +251,14 @@ def declare_stage(
     STAGE_LATENCY.labels(stage)
 
 
+def declare_enrich() -> None:
+    """The enrich stage's relevance counters at 0: every platform, relevance and review."""
+    for platform in get_args(Platform):
+        for relevance in ("appeal", "signal", "noise"):
+            for review in ("true", "false"):
+                RELEVANCE.labels(platform, relevance, review)
+
+
 def declare_desk(categories: Iterable[str]) -> None:
     """The group stage's decision counters at 0: every platform, status, category, event type."""
     for platform in get_args(Platform):

@@ -30,6 +30,7 @@ def register(app: faust.App, rt: Runtime) -> None:
     # not hours of event time behind the other stages.
     en = Enricher.from_settings(s.enrich)
     rt.declare(STAGE, [rt.topics.raw], [rt.topics.enriched, rt.topics.dlq])
+    metrics.declare_enrich()
 
     @app.agent(source, name=STAGE, concurrency=1)
     @rt.supervised(STAGE)
