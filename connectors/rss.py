@@ -68,6 +68,9 @@ _READ_MORE = re.compile(
 )
 
 
+_MAILBOX = re.compile(r"^\S+@\S+\s*\((.+)\)$")
+
+
 def plain(fragment: str) -> str:
     """Text of an HTML fragment (feed summaries are HTML): tags out, paragraphs as lines,
     every kind of space a space, and a "read more" tail as an ellipsis."""
@@ -86,6 +89,11 @@ def person(author: str | None, rubrics: set[str], feed_title: str | None) -> str
     if not author:
         return None
     name = " ".join(author.split())
+    mailbox = _MAILBOX.match(name)  # RSS 2.0: "news@site.ru (Имя)"
+    if mailbox:
+        name = mailbox.group(1).strip()
+    elif "@" in name:
+        return None  # an address alone names nobody
     low = name.casefold()
     if "|" in name or low in rubrics or (feed_title and low == feed_title.casefold()):
         return None
