@@ -421,7 +421,7 @@ def test_rss_text_is_tidy_and_the_author_is_a_person(
                     "feed_url": "http://127.0.0.1:9/x",
                 }
             ]
-        }  # fmt: skip
+        }
     ).sources[0]
     m = _mention(rss.map_entry(entries[index], source))
     assert m.text.endswith(ends), m.text
