@@ -313,6 +313,7 @@ class Incident(Struct, omit_defaults=True):
 IncidentEventType = Literal[
     "created",
     "attached",
+    "detached",
     "duplicate_linked",
     "assigned",
     "status_changed",
