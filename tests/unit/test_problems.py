@@ -198,17 +198,18 @@ def test_dogs_biting_people_is_high(enricher: Enricher) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "category"),
+    ("text", "admitted"),
     [
-        ("вдоль внутриквартального проезда трава по пояс, скосите", "landscaping"),
-        ("сертификат о вакцинации не пришёл на госуслуги", "healthcare"),
-        ("двор не убирают, везде бутылки и пакеты", "landscaping"),
-        ("Тверь, Советская 12 — яма на яме", "roads"),
+        ("вдоль внутриквартального проезда трава по пояс, скосите", {"landscaping"}),
+        ("сертификат о вакцинации не пришёл на госуслуги", {"healthcare"}),
+        # yard cleaning is a yard's (or the waste operator's) matter, never the roads'
+        ("двор не убирают, везде бутылки и пакеты", {"landscaping", "waste"}),
+        ("Тверь, Советская 12 — яма на яме", {"roads"}),
     ],
 )
-def test_the_boundaries_that_travel(enricher: Enricher, text: str, category: str) -> None:
+def test_the_boundaries_that_travel(enricher: Enricher, text: str, admitted: set[str]) -> None:
     (m,) = enricher.enrich([raw(text)])
-    assert m.category == category, m.problems
+    assert m.category in admitted, (m.category, m.problems)
 
 
 def test_no_heating_in_frost_with_children_is_critical(enricher: Enricher) -> None:
