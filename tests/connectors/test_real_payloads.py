@@ -22,7 +22,7 @@ from connectors.base import map_item, poll_forever
 from connectors.registry import Registry, parse_registry
 from schemas.models import RawMention
 from tests.connectors.conftest import MemoryPublisher, conf_for, run, runtime
-from tests.connectors.fakes import FIXTURES, FakeVk
+from tests.connectors.fakes import FIXTURES, FakeTelegram, FakeVk
 
 REAL = FIXTURES / "real"
 WRITTEN = FIXTURES / "written"
@@ -428,3 +428,46 @@ def test_rss_text_is_tidy_and_the_author_is_a_person(
     for junk in ("\xa0", "\u200b", "Читать", "Подробнее", "Read more", "[…]", "→", "»…"):
         assert junk not in m.text, (junk, m.text)
     assert (m.author.id if m.author else None) == author
+
+
+def test_real_telegram_updates_through_long_polling(tmp_path: Path) -> None:
+    """The recorded updates served by the fake Bot API, one getUpdates page after
+    another: what is published, and every other update counted with its reason."""
+    sel = _json(REAL / "telegram" / "teloxide-updates.json")
+    messages = [u["message"] for g in sel["update.rs"].values() for u in g if "message" in u]
+    messages += [m for g in sel["message.rs"].values() for m in g]
+    recorded = _json(REAL / "telegram" / "openintegrations-get-updates.json")["result"]
+    kinds = [{k: v for k, v in u.items() if k != "update_id"} for u in recorded]
+    forward = _json(REAL / "telegram" / "openintegrations-forward-message.json")["result"]
+    kinds += [{"message": m} for m in (*messages, forward)]
+    updates = [{"update_id": 500 + i, **k} for i, k in enumerate(kinds)]
+
+    def skipped(reason: str) -> float:
+        labels = {"connector": "telegram", "reason": reason}
+        value = metrics.REGISTRY.get_sample_value("incidents_connector_skipped_total", labels)
+        return value or 0.0
+
+    before = {r: skipped(r) for r in ("private_chat", "no_text")}
+    pub = MemoryPublisher()
+    with FakeTelegram() as server:
+        server.updates = updates
+        conf = conf_for(tmp_path, telegram_api_url=server.url)
+        rt = runtime("telegram", conf, _registry(), pub)
+
+        async def go() -> None:
+            api, sources = telegram.build_sources(rt)
+            try:
+                await poll_forever(rt, sources, once=True)
+            finally:
+                await api.close()
+
+        run(go())
+    assert pub.ids() == [
+        "telegram:-1001293752024/134546",  # the /report reply in a public group
+        "telegram:-1001160242915/1",  # the anonymous admin's forward
+        "telegram:-1001847508954/5",  # a forum topic message
+    ]
+    assert pub.dead_letters() == []
+    assert skipped("private_chat") - before["private_chat"] == 3  # incl. the forward
+    assert skipped("no_text") - before["no_text"] == len(updates) - 3 - 3
+    assert rt.store.get("telegram:updates") == {"offset": 500 + len(updates)}
