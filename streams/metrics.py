@@ -61,7 +61,8 @@ MESSAGES_OUT = Counter(
 )
 MENTIONS = Counter(
     "incidents_mentions_total",
-    "Mentions decided by the desk: accepted, duplicate, redelivered (same id again).",
+    "Mentions decided by the desk: accepted, duplicate, redelivered (same id again), "
+    "revised (a later version of one already decided: an edit).",
     ["platform", "status"],
     registry=REGISTRY,
 )
@@ -220,7 +221,7 @@ AGENT_LAST_CRASH = Gauge(
 )
 
 CRASH_REASONS = ("error", "dlq_limit", "offset_gap")
-MENTION_STATUSES = (*get_args(MentionStatus), "redelivered")
+MENTION_STATUSES = (*get_args(MentionStatus), "redelivered", "revised")
 SLA_CLOCKS = ("first_reaction", "final_answer")
 
 #: What a crash changes just before the process ends, by exposed name: kept in a file.
