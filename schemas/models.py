@@ -10,13 +10,20 @@ running a JSON Schema validator afterwards.
 Unknown fields are ignored on decode so that producers may add optional fields
 without breaking consumers (backward-compatible evolution, see
 ``schemas/topics/*.yaml``).
+
+Rules between fields ("`incident_id`, or `mention_id` with `region`") are declared
+once, in :data:`RULES`: the Structs enforce them in ``__post_init__`` (msgspec runs
+it on every decode, so a stage's decoder refuses what the rule refuses) and
+``schemas/registry.py`` writes the same rule into the JSON Schema.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import datetime
 from types import UnionType
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 from msgspec import Meta, Struct, field
@@ -47,6 +54,29 @@ RegionCode = Annotated[
     Meta(
         pattern=r"^RU-[A-Z]{2,3}$",
         description="ISO 3166-2:RU subdivision code, e.g. RU-TVE",
+        examples=["RU-TVE", "RU-MOW"],
+    ),
+]
+#: The regions of the bundled gazetteer (streams/domain/data/regions.csv; a unit test
+#: holds the two equal). A producer's `region_hint` must be one of them.
+KnownRegionCode = Literal[
+    "RU-AD", "RU-AL", "RU-ALT", "RU-AMU", "RU-ARK", "RU-AST", "RU-BA", "RU-BEL", "RU-BRY",
+    "RU-BU", "RU-CE", "RU-CHE", "RU-CHU", "RU-CR", "RU-CU", "RU-DA", "RU-IN", "RU-IRK",
+    "RU-IVA", "RU-KAM", "RU-KB", "RU-KC", "RU-KDA", "RU-KEM", "RU-KGD", "RU-KGN", "RU-KHA",
+    "RU-KHM", "RU-KIR", "RU-KK", "RU-KL", "RU-KLU", "RU-KO", "RU-KOS", "RU-KR", "RU-KRS",
+    "RU-KYA", "RU-LEN", "RU-LIP", "RU-MAG", "RU-ME", "RU-MO", "RU-MOS", "RU-MOW", "RU-MUR",
+    "RU-NEN", "RU-NGR", "RU-NIZ", "RU-NVS", "RU-OMS", "RU-ORE", "RU-ORL", "RU-PER", "RU-PNZ",
+    "RU-PRI", "RU-PSK", "RU-ROS", "RU-RYA", "RU-SA", "RU-SAK", "RU-SAM", "RU-SAR", "RU-SE",
+    "RU-SEV", "RU-SMO", "RU-SPE", "RU-STA", "RU-SVE", "RU-TA", "RU-TAM", "RU-TOM", "RU-TUL",
+    "RU-TVE", "RU-TY", "RU-TYU", "RU-UD", "RU-ULY", "RU-VGG", "RU-VLA", "RU-VLG", "RU-VOR",
+    "RU-YAN", "RU-YAR", "RU-YEV", "RU-ZAB",
+]  # fmt: skip
+REGION_CODES: tuple[str, ...] = get_args(KnownRegionCode)
+KnownRegion = Annotated[
+    KnownRegionCode,
+    Meta(
+        description="ISO 3166-2:RU code of a region the pipeline knows (the 85 of its "
+        "gazetteer), e.g. RU-TVE",
         examples=["RU-TVE", "RU-MOW"],
     ),
 ]
@@ -113,21 +143,73 @@ class Engagement(Struct, omit_defaults=True):
     views: Annotated[int, Meta(ge=0)] | None = None
 
 
+class Origin(Struct, omit_defaults=True):
+    """The post a repost or a forward copies, as its platform names it."""
+
+    id: Annotated[
+        MentionId,
+        Meta(
+            description="The original's mention id (`platform:native-id`), as a connector "
+            "would publish the original itself, e.g. vk:wall-41237765_61502",
+            examples=["vk:wall-41237765_61502", "telegram:-1001888000111/2291"],
+        ),
+    ]
+    platform: Platform
+    url: ShortText | None = None
+
+
+OriginField = Annotated[
+    Origin | None,
+    Meta(
+        description="Set when the platform states that this post copies another one (a VK "
+        "repost's copy_history, a Telegram forward of a channel post): dedup links the two "
+        "without comparing texts (docs/dedup.md). Absent when the platform names no "
+        "original post"
+    ),
+]
+EditedAt = Annotated[
+    AwareTime | None,
+    Meta(
+        description="When the platform says the post was last edited. A post read again "
+        "after an edit is published again with the same id and a later edited_at: a new "
+        "version of the same mention, which the pipeline re-judges. Versions of one id are "
+        "ordered by edited_at (absent: the first version, before any edit); a version not "
+        "newer than the one already seen changes nothing"
+    ),
+]
+
+
 class RawMention(Struct, omit_defaults=True):
-    """RawMention v1: what connectors publish to mentions.raw."""
+    """RawMention v1: what connectors publish to mentions.raw.
+
+    v1.1 added the optional ``origin`` and ``edited_at`` in place (backward compatible).
+    """
 
     id: MentionId
     platform: Platform
     source: Source
-    text: Annotated[str, Meta(min_length=1, max_length=MAX_TEXT_CHARS)]
+    text: Annotated[
+        str,
+        Meta(
+            min_length=1,
+            max_length=MAX_TEXT_CHARS,
+            pattern=r"\S",
+            description="the post's text: at least one character that is not white space",
+        ),
+    ]
     created_at: AwareTime
     author: Author | None = None
     url: ShortText | None = None
     reply_to: Annotated[str, Meta(max_length=512)] | None = None
-    region_hint: RegionCode | None = None
+    region_hint: KnownRegion | None = None
     geo: GeoPoint | None = None
     metrics: Engagement | None = None
     source_topic: SourceTopic | None = None
+    origin: OriginField = None
+    edited_at: EditedAt = None
+
+    def __post_init__(self) -> None:
+        enforce(self)
 
 
 class Place(Struct, omit_defaults=True):
@@ -208,6 +290,8 @@ class Mention(Struct, omit_defaults=True):
             "console may show the post for a decision (absent when false)"
         ),
     ] = False
+    origin: OriginField = None
+    edited_at: EditedAt = None
 
 
 class MentionRef(Struct, omit_defaults=True):
@@ -270,6 +354,7 @@ class Incident(Struct, omit_defaults=True):
 IncidentEventType = Literal[
     "created",
     "attached",
+    "detached",
     "duplicate_linked",
     "assigned",
     "status_changed",
@@ -313,6 +398,9 @@ class OfficialResponse(Struct, omit_defaults=True):
     mention_id: MentionId | None = None
     region: RegionCode | None = None
     operator: ShortText | None = None
+
+    def __post_init__(self) -> None:
+        enforce(self)
 
 
 class Reply(Struct, omit_defaults=True):
@@ -404,6 +492,8 @@ class TickCommand(IncidentCommand, tag="tick"):
 AnyCommand = (
     AssignCommand | StatusCommand | MergeCommand | SplitCommand | RespondCommand | TickCommand
 )
+#: What operator consoles may write to incidents.commands: `respond` and `tick` are internal.
+OperatorCommand = AssignCommand | StatusCommand | MergeCommand | SplitCommand
 
 ErrorKind = Literal[
     "invalid_json",
@@ -444,8 +534,85 @@ SCHEMAS: dict[str, tuple[type | UnionType, int]] = {
     "reply": (Reply, 1),
     "reply-result": (ReplyResult, 1),
     "incident-command": (AnyCommand, 1),
+    "operator-command": (OperatorCommand, 1),
     "dead-letter": (DeadLetter, 1),
 }
+
+
+# ------------------------------------------------------------ rules between fields
+def _set(value: object) -> bool:
+    return value is not None and value != ""
+
+
+@dataclass(frozen=True)
+class AnyOfSets:
+    """At least one of these sets of fields is wholly set (present, not null, not empty)."""
+
+    sets: tuple[tuple[str, ...], ...]
+    message: str
+
+    def check(self, obj: object) -> None:
+        if not any(all(_set(getattr(obj, f)) for f in fields) for fields in self.sets):
+            raise ValueError(self.message)
+
+    def schema(self) -> dict[str, Any]:
+        is_set = {"not": {"enum": [None, ""]}}
+        return {
+            "description": self.message,
+            "anyOf": [
+                {"required": list(fields), "properties": {f: is_set for f in fields}}
+                for fields in self.sets
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class PrefixedBy:
+    """`field` starts with the value of `by` and a colon (an id `vk:wall-1_2` on platform vk)."""
+
+    field: str
+    by: str
+    values: tuple[str, ...]  # every value `by` can take
+
+    def check(self, obj: object) -> None:
+        value, prefix = getattr(obj, self.field), getattr(obj, self.by)
+        if not str(value).startswith(f"{prefix}:"):
+            raise ValueError(f"{self.field} {value!r} must start with '{prefix}:'")
+
+    def schema(self) -> dict[str, Any]:
+        return {
+            "description": f"`{self.field}` starts with `{self.by}` and a colon",
+            "allOf": [
+                {
+                    "if": {"required": [self.by], "properties": {self.by: {"const": v}}},
+                    "then": {"properties": {self.field: {"pattern": f"^{re.escape(v)}:"}}},
+                }
+                for v in self.values
+            ],
+        }
+
+
+Rule = AnyOfSets | PrefixedBy
+
+#: Every rule between fields, by Struct: enforced on decode (``__post_init__``) and
+#: written into the JSON Schemas (schemas/registry.py). The one place to add one.
+RULES: dict[type, tuple[Rule, ...]] = {
+    RawMention: (PrefixedBy("id", "platform", PLATFORMS),),
+    OfficialResponse: (
+        AnyOfSets(
+            (("incident_id",), ("mention_id", "region")),
+            "a response names `incident_id`, or `mention_id` with `region` (the region "
+            "routes it to the desk that owns the mention)",
+        ),
+    ),
+}
+
+
+def enforce(obj: object) -> None:
+    """Raise ValueError (msgspec: ValidationError on decode) when a rule of RULES fails."""
+    for rule in RULES.get(type(obj), ()):
+        rule.check(obj)
+
 
 _encoder = msgspec.json.Encoder()
 

@@ -71,6 +71,7 @@ def categories(enricher: Enricher, rows: list[dict[str, Any]]) -> dict[str, floa
     pred = [m.category for m in mentions]
     truth = [r["category"] for r in rows]
     n = len(rows)
+    taken = [(m, r) for m, r in zip(mentions, rows, strict=True) if m.is_appeal]
     rank = {"normal": 0, "high": 1, "critical": 2}
     urg = Counter()
     for r, m in zip(rows, mentions, strict=True):
@@ -81,6 +82,11 @@ def categories(enricher: Enricher, rows: list[dict[str, Any]]) -> dict[str, floa
         "acceptable": sum(p in r["acceptable"] for p, r in zip(pred, rows, strict=True)) / n,
         "macro_f1": macro_f1(truth, pred),
         "appeal": sum(m.is_appeal for m in mentions) / n,
+        # the category alone: of the appeals the relevance model took for appeals
+        "taken_acceptable": sum(m.category in r["acceptable"] for m, r in taken) / len(taken),
+        "taken_macro_f1": macro_f1(
+            [r["category"] for _, r in taken], [m.category for m, _ in taken]
+        ),
         "problem": sum(bool(m.problems) for m in mentions) / n,
         "urgency_exact": urg["exact"] / n,
         "urgency_lower": urg["lower"] / n,
@@ -114,6 +120,8 @@ def main() -> int:
         print(
             f"  {name:22s} strict {s['strict']:.3f}  macro-F1 {s['macro_f1']:.3f}  "
             f"acceptable {s['acceptable']:.3f}  appeal {s['appeal']:.3f}  "
+            f"(of those taken for appeals: acceptable {s['taken_acceptable']:.3f}, "
+            f"macro-F1 {s['taken_macro_f1']:.3f})  "
             f"problem recognised {s['problem']:.3f}  urgency exact {s['urgency_exact']:.3f} "
             f"(lower {s['urgency_lower']:.3f}, higher {s['urgency_higher']:.3f})"
         )

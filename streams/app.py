@@ -177,6 +177,8 @@ class Runtime:
             [self.base(t) for t in outputs],
             [self.base(t) for t in inputs if self.gapless(t)],
         )
+        outside = self.topics.from_outside()
+        metrics.declare_outside_inputs(stage, [self.base(t) for t in inputs if t in outside])
 
     def base(self, topic: str) -> str:
         """A topic's name without the deployment prefix: what metric labels carry."""
@@ -251,7 +253,12 @@ class Runtime:
 
     def guard(self, stage: str) -> DlqGuard:
         if stage not in self.guards:
-            self.guards[stage] = DlqGuard(stage, self.settings.dlq)
+            self.guards[stage] = DlqGuard(
+                stage,
+                self.settings.dlq,
+                outside=self.topics.from_outside(),
+                label=self.base,
+            )
         return self.guards[stage]
 
     @property

@@ -194,10 +194,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
             raise UsageError(f"{path} is a directory: give JSONL files")
         if not path.is_file():
             raise UsageError(f"no such file: {path}")
+    err = _err_console()
+    _warn_older_than_retention(plan, s, err)
     wait_for_kafka(s.kafka, timeout=args.connect_timeout)
     ensure_topics(s)
     producer = MentionProducer(s.kafka, client_id="incidents-replay")
-    err = _err_console()
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -225,6 +226,31 @@ def cmd_replay(args: argparse.Namespace) -> int:
         raise Failure(f"replay failed: {exc}") from None
     err.print(f"published {producer.delivered} messages to {s.kafka.bootstrap}")
     return 0
+
+
+def _warn_older_than_retention(
+    plan: list[tuple[Path, str, str, str, str]], s: Settings, err: Any
+) -> None:
+    """Before a backfill: say how much of it ClickHouse will not store (older than the
+    retention), naming the setting that keeps it."""
+    from datetime import UTC, datetime, timedelta
+
+    from connectors.file import older_than
+
+    days = s.clickhouse.ttl_days
+    cutoff = datetime.now(UTC) - timedelta(days=days)
+    for path, _topic, _key, time_field, _schema in plan:
+        h = older_than(path, time_field, cutoff)
+        if h.older:
+            oldest = f", the oldest {h.oldest:%Y-%m-%d}" if h.oldest else ""
+            err.print(
+                f"warning: {h.older} of {h.lines} lines of {path.name} are older than the "
+                f"retention of {days} days ({time_field}{oldest}): ClickHouse will not store "
+                "them. To keep them, raise INCIDENTS_CLICKHOUSE_TTL_DAYS for the worker and "
+                "restart it (or run `incidents migrate`) before replaying.",
+                markup=False,
+                highlight=False,
+            )
 
 
 class _KafkaLogTail(logging.Handler):

@@ -61,7 +61,8 @@ MESSAGES_OUT = Counter(
 )
 MENTIONS = Counter(
     "incidents_mentions_total",
-    "Mentions decided by the desk: accepted, duplicate, redelivered (same id again).",
+    "Mentions decided by the desk: accepted, duplicate, redelivered (same id again), "
+    "revised (a later version of one already decided: an edit).",
     ["platform", "status"],
     registry=REGISTRY,
 )
@@ -87,8 +88,24 @@ DLQ = Counter(
 )
 DLQ_LIMIT = Counter(
     "incidents_dlq_limit_exceeded_total",
-    "Times a stage stopped the worker because too much input was invalid.",
+    "Times a stage stopped the worker because too many of its own failures (processing "
+    "errors, invalid messages on topics the pipeline writes) passed the DLQ limit.",
     ["stage"],
+    registry=REGISTRY,
+)
+INVALID_INPUT_OVER_LIMIT = Gauge(
+    "incidents_invalid_input_over_limit",
+    "1 while the invalid share of one input topic written from outside the pipeline "
+    "(mentions.raw, responses, incidents.commands) is over the DLQ limit: a producer's "
+    "mistake; the stage dead-letters it and keeps serving the valid messages.",
+    ["stage", "topic"],
+    registry=REGISTRY,
+)
+INVALID_INPUT_LIMIT_EXCEEDED = Counter(
+    "incidents_invalid_input_limit_exceeded_total",
+    "Times the invalid share of one input topic written from outside the pipeline went "
+    "over the DLQ limit (the stage kept running).",
+    ["stage", "topic"],
     registry=REGISTRY,
 )
 STAGE_LATENCY = Histogram(
@@ -144,6 +161,14 @@ SINK_SKIPPED = Counter(
     ["table"],
     registry=REGISTRY,
 )
+SINK_EXPIRED = Counter(
+    "incidents_sink_expired_rows_total",
+    "Rows the sink did not store because they were already older than the table's "
+    "retention (its TTL, INCIDENTS_CLICKHOUSE_TTL_DAYS) when they arrived: a backfill of "
+    "old history. Each fact once (noted in ClickHouse expired_on_arrival).",
+    ["table"],
+    registry=REGISTRY,
+)
 SINK_ERRORS = Counter(
     "incidents_sink_errors_total",
     "Failed ClickHouse inserts (retried with backoff; offsets stay uncommitted).",
@@ -196,7 +221,7 @@ AGENT_LAST_CRASH = Gauge(
 )
 
 CRASH_REASONS = ("error", "dlq_limit", "offset_gap")
-MENTION_STATUSES = (*get_args(MentionStatus), "redelivered")
+MENTION_STATUSES = (*get_args(MentionStatus), "redelivered", "revised")
 SLA_CLOCKS = ("first_reaction", "final_answer")
 
 #: What a crash changes just before the process ends, by exposed name: kept in a file.
@@ -227,6 +252,14 @@ def declare_stage(
     STAGE_LATENCY.labels(stage)
 
 
+def declare_enrich() -> None:
+    """The enrich stage's relevance counters at 0: every platform, relevance and review."""
+    for platform in get_args(Platform):
+        for relevance in ("appeal", "signal", "noise"):
+            for review in ("true", "false"):
+                RELEVANCE.labels(platform, relevance, review)
+
+
 def declare_desk(categories: Iterable[str]) -> None:
     """The group stage's decision counters at 0: every platform, status, category, event type."""
     for platform in get_args(Platform):
@@ -248,6 +281,16 @@ def declare_sink(tables: Iterable[str]) -> None:
         SINK_SKIPPED.labels(table)
         SINK_ERRORS.labels(table)
         SINK_INSERT.labels(table)
+        if table != "schema_migrations":
+            SINK_EXPIRED.labels(table)
+
+
+def declare_outside_inputs(stage: str, topics: Iterable[str]) -> None:
+    """The DLQ-limit series of a stage's inputs written from outside the pipeline (base
+    names), at 0: not over the limit, never exceeded."""
+    for topic in topics:
+        INVALID_INPUT_OVER_LIMIT.labels(stage, topic).set(0)
+        INVALID_INPUT_LIMIT_EXCEEDED.labels(stage, topic)
 
 
 def crashed(stage: str, reason: str) -> None:

@@ -182,6 +182,23 @@ SLA_COUNTS = f"""countIf(status IN {CLOSED}) AS closed,
         AS open_overdue,
     round(100 * closed_on_time / nullIf(closed + open_overdue, 0), 1) AS compliance_pct"""
 
+# Answer times (docs/oversight.md#answer-times): exact quantiles over `responses`, the
+# per-answer facts, never a sampled state. quantilesExactInclusive interpolates as numpy
+# does (R-7); it sorts every value, so the same rows give the same number on any run.
+# The mean sums whole milliseconds as integers: the same total in any merge order.
+ANSWERS = "{db}.responses"
+ANSWERED = "response_s IS NOT NULL"
+ANSWER_Q = "quantilesExactInclusive(0.5, 0.9)(response_s)"
+ANSWER_MEAN_S = "sum(toInt64(round(response_s * 1000))) / count() / 1000"
+
+
+def answer_median_if(cond: str) -> str:
+    """The exact median answer time of the answers matching `cond`, hours (NULL if none)."""
+    return (
+        f"if(countIf({cond}) = 0, NULL,\n"
+        f"       round(quantileExactInclusiveIf(0.5)(response_s, {cond}) / 3600, 1))"
+    )
+
 
 # ------------------------------------------------------------- dashboards
 def federal() -> Dashboard:
@@ -250,18 +267,15 @@ ORDER BY compliance_pct ASC, open_overdue DESC""",
         "table",
         (
             Query(
-                f"""SELECT region, sum(responses) AS answers,
-    round(quantilesMerge(0.5, 0.9)(response_s_q)[1] / 3600, 1) AS median_h,
-    round(quantilesMerge(0.5, 0.9)(response_s_q)[2] / 3600, 1) AS p90_h,
-    round(sum(response_s_sum) / sum(responses) / 3600, 1) AS mean_h,
-    if(sumIf(responses, kind = 'interim') = 0, NULL,
-       round(quantilesMergeIf(0.5, 0.9)(response_s_q, kind = 'interim')[1] / 3600, 1))
-        AS interim_median_h,
-    if(sumIf(responses, kind = 'final') = 0, NULL,
-       round(quantilesMergeIf(0.5, 0.9)(response_s_q, kind = 'final')[1] / 3600, 1))
-        AS final_median_h
-FROM {{db}}.response_times_daily
-WHERE {_where("$__dateFilter(day)", "region != ''", F_REGION, F_CATEGORY, RANKED_REGIONS)}
+                f"""SELECT region, count() AS answers,
+    round({ANSWER_Q}[1] / 3600, 1) AS median_h,
+    round({ANSWER_Q}[2] / 3600, 1) AS p90_h,
+    round({ANSWER_MEAN_S} / 3600, 1) AS mean_h,
+    {answer_median_if("kind = 'interim'")} AS interim_median_h,
+    {answer_median_if("kind = 'final'")} AS final_median_h
+FROM {ANSWERS}
+WHERE {_where("$__timeFilter(responded_at)", ANSWERED, "region != ''", F_REGION, F_CATEGORY)}
+  AND {RANKED_REGIONS}
 GROUP BY region
 ORDER BY median_h DESC""",
                 (
@@ -276,7 +290,7 @@ ORDER BY median_h DESC""",
             ),
         ),
         "Time from the incident's first post to each official answer. Medians and p90 "
-        "come from quantile states kept per day (response_times_daily).",
+        "are exact, over every answer in the range (responses).",
         unit="h",
     )
     categories = Panel(
@@ -323,9 +337,9 @@ LEFT JOIN
 ) AS i ON i.region = a.region
 LEFT JOIN
 (
-    SELECT region, quantilesMerge(0.5, 0.9)(response_s_q) AS q
-    FROM {{db}}.response_times_daily
-    WHERE {_where("$__dateFilter(day)", F_REGION, F_CATEGORY)}
+    SELECT region, {ANSWER_Q} AS q
+    FROM {ANSWERS}
+    WHERE {_where("$__timeFilter(responded_at)", ANSWERED, F_REGION, F_CATEGORY)}
     GROUP BY region
 ) AS r ON r.region = a.region
 ORDER BY appeals DESC""",
@@ -464,12 +478,12 @@ ORDER BY opened DESC""",
         "timeseries",
         (
             Query(
-                f"""SELECT $__timeInterval(day) AS time,
-    round(quantilesMerge(0.5, 0.9)(response_s_q)[1] / 3600, 2) AS median_h,
-    round(quantilesMerge(0.5, 0.9)(response_s_q)[2] / 3600, 2) AS p90_h,
-    round(sum(response_s_sum) / sum(responses) / 3600, 2) AS mean_h
-FROM {{db}}.response_times_daily
-WHERE {_where("$__dateFilter(day)", F_REGION, F_CATEGORY, F_AGENCY)}
+                f"""SELECT $__timeInterval(responded_at) AS time,
+    round({ANSWER_Q}[1] / 3600, 2) AS median_h,
+    round({ANSWER_Q}[2] / 3600, 2) AS p90_h,
+    round({ANSWER_MEAN_S} / 3600, 2) AS mean_h
+FROM {ANSWERS}
+WHERE {_where("$__timeFilter(responded_at)", ANSWERED, F_REGION, F_CATEGORY, F_AGENCY)}
 GROUP BY time
 ORDER BY time""",
                 ("time", "median_h", "p90_h", "mean_h"),
@@ -552,9 +566,9 @@ def agency_sla() -> Dashboard:
     {SLA_COUNTS},
     countIf(status IN {OPEN} AND NOT first_reaction_breached AND NOT final_answer_breached)
         AS open_in_time,
-    round(quantileIf(0.5)(dateDiff('second', opened_at, first_reaction_at),
+    round(quantileExactInclusiveIf(0.5)(dateDiff('second', opened_at, first_reaction_at),
         first_reaction_at IS NOT NULL) / 3600, 1) AS first_reaction_median_h,
-    round(quantileIf(0.9)(dateDiff('second', opened_at, first_reaction_at),
+    round(quantileExactInclusiveIf(0.9)(dateDiff('second', opened_at, first_reaction_at),
         first_reaction_at IS NOT NULL) / 3600, 1) AS first_reaction_p90_h
 FROM {{db}}.incidents FINAL
 WHERE {_where("$__timeFilter(opened_at)", NOT_MERGED, F_REGION, F_AGENCY, F_CATEGORY)}
@@ -626,12 +640,12 @@ ORDER BY time""",
         (
             Query(
                 f"""SELECT if(agency = '', '(unrouted)', agency) AS agency, category, kind,
-    sum(responses) AS answers,
-    round(quantilesMerge(0.5, 0.9)(response_s_q)[1] / 3600, 1) AS median_h,
-    round(quantilesMerge(0.5, 0.9)(response_s_q)[2] / 3600, 1) AS p90_h,
-    round(sum(response_s_sum) / sum(responses) / 3600, 1) AS mean_h
-FROM {{db}}.response_times_daily
-WHERE {_where("$__dateFilter(day)", F_REGION, F_AGENCY, F_CATEGORY)}
+    count() AS answers,
+    round({ANSWER_Q}[1] / 3600, 1) AS median_h,
+    round({ANSWER_Q}[2] / 3600, 1) AS p90_h,
+    round({ANSWER_MEAN_S} / 3600, 1) AS mean_h
+FROM {ANSWERS}
+WHERE {_where("$__timeFilter(responded_at)", ANSWERED, F_REGION, F_AGENCY, F_CATEGORY)}
 GROUP BY agency, category, kind
 ORDER BY median_h DESC""",
                 ("agency", "category", "kind", "answers", "median_h", "p90_h", "mean_h"),

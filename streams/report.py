@@ -72,7 +72,52 @@ def collect(
             note += f"; first {top} of {len(rows)} rows"
         title = panel.title.removesuffix(" (ClickHouse)")
         out.append(Section(title, cols, rows[:top] if top else rows, note))
+    kept_out = not_stored(query, db)
+    if kept_out is not None:
+        out.append(kept_out)
     return out
+
+
+def not_stored_counts(query: QueryFn, db: str) -> list[tuple[int, str, int, Any, Any]]:
+    """Facts the sink left out because they were older than the retention when they
+    arrived (a backfill), from `expired_on_arrival`: (days, table, rows, oldest, newest)
+    per retention and table; [] on a database from before migration 0006."""
+    _, found = query(
+        f"SELECT count() FROM system.tables WHERE database = '{db}' AND name = 'expired_on_arrival'"
+    )
+    if not found or not int(found[0][0]):
+        return []
+    _, rows = query(
+        f"""SELECT ttl_days, table, uniqExact(key) AS rows, min(event_at), max(event_at)
+        FROM {db}.expired_on_arrival GROUP BY ttl_days, table ORDER BY ttl_days, rows DESC"""
+    )
+    return [(int(d), str(t), int(n), a, b) for d, t, n, a, b in rows]
+
+
+def not_stored_sentence(counts: Sequence[tuple[int, str, int, Any, Any]]) -> str:
+    """ "N rows older than the retention of D days were not stored", per retention."""
+    by_days: dict[int, int] = {}
+    for days, _, n, _, _ in counts:
+        by_days[days] = by_days.get(days, 0) + n
+    return "; ".join(
+        f"{n} rows older than the retention of {d} days were not stored"
+        for d, n in sorted(by_days.items())
+    )
+
+
+def not_stored(query: QueryFn, db: str) -> Section | None:
+    """The pipeline-health line for a backfill older than the retention (None: nothing left
+    out)."""
+    counts = not_stored_counts(query, db)
+    if not counts:
+        return None
+    return Section(
+        "Not stored: older than the retention",
+        ["table", "rows", "oldest", "newest"],
+        [(t, n, a, b) for _, t, n, a, b in counts],
+        f"pipeline health › {not_stored_sentence(counts)} (INCIDENTS_CLICKHOUSE_TTL_DAYS; "
+        "docs/oversight.md#retention)",
+    )
 
 
 def data_range(query: QueryFn, db: str) -> TimeRange:

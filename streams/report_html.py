@@ -29,7 +29,15 @@ from typing import Any
 
 from streams import report_labels as ru
 from streams.oversight import CLICKHOUSE, Dashboard, Row, TimeRange, dashboards
-from streams.report import QueryFn, as_time, dashboard_tables, data_range, drop_rank, totals
+from streams.report import (
+    QueryFn,
+    as_time,
+    dashboard_tables,
+    data_range,
+    drop_rank,
+    not_stored_counts,
+    totals,
+)
 
 MAX_BARS = 15
 MAX_TABLE_ROWS = 25
@@ -810,6 +818,8 @@ def build(query: QueryFn, db: str = "incidents", min_volume: int = 1) -> str:
         if not parts:
             continue
         nav.append(f'<a href="#{_esc(dash.uid)}">{_esc(ru.title(dash.title))}</a>')
+        if dash.uid == "incidents-pipeline":
+            parts.extend(_not_stored(query, db))
         body.append(
             f'<section class="dash" id="{_esc(dash.uid)}"><h2>{_esc(ru.title(dash.title))}</h2>'
             f'<p class="note">{_esc(ru.NOTES.get(dash.title, ""))}</p>{"".join(parts)}</section>'
@@ -835,6 +845,14 @@ def build(query: QueryFn, db: str = "incidents", min_volume: int = 1) -> str:
             "</main></body></html>",
         ]
     )
+
+
+def _not_stored(query: QueryFn, db: str) -> list[str]:
+    """A backfill older than the retention, in one sentence per retention (or nothing)."""
+    by_days: dict[int, int] = {}
+    for days, _, n, _, _ in not_stored_counts(query, db):
+        by_days[days] = by_days.get(days, 0) + n
+    return [f'<p class="note">{_esc(ru.not_stored(n, d))}</p>' for d, n in sorted(by_days.items())]
 
 
 def _row(dash: Dashboard, row: Row, results: Results, tr: TimeRange) -> str:

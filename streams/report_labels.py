@@ -202,3 +202,22 @@ def value(column_name: str, v: str) -> str:
     if column_name == "region":
         return region_names().get(v, v) if v else "(не определён)"
     return VALUES.get(v, v)
+
+
+def plural(n: int, one: str, few: str, many: str) -> str:
+    """The Russian form for a count: 1 запись, 2 записи, 5 записей (11-14: many)."""
+    if n % 10 == 1 and n % 100 != 11:
+        return one
+    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+        return few
+    return many
+
+
+def not_stored(n: int, days: int) -> str:
+    """The pipeline-health line for a backfill older than the retention."""
+    stored = "не сохранена" if plural(n, "1", "2", "5") == "1" else "не сохранены"
+    return (
+        f"{n} {plural(n, 'запись', 'записи', 'записей')} старше срока хранения "
+        f"({days} {plural(days, 'день', 'дня', 'дней')}) {stored}: загрузка истории, "
+        "срок задаёт INCIDENTS_CLICKHOUSE_TTL_DAYS."
+    )

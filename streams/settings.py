@@ -136,7 +136,14 @@ class ClickHouseSettings(BaseModel):
     batch_rows: int = Field(10_000, ge=1, description="most rows per insert")
     flush_interval_s: float = Field(1.0, gt=0, description="longest wait to fill a batch")
     retry_max_s: float = Field(30.0, gt=0, description="longest backoff between insert retries")
-    ttl_days: int = Field(730, ge=1, description="retention of fact tables")
+    ttl_days: int = Field(
+        730,
+        ge=1,
+        le=25_000,
+        description="retention of the ClickHouse tables, days: the sink does not store "
+        "facts older than that (counted, docs/oversight.md#retention); raising it raises "
+        "the tables' TTL at the next migrate; at most 25,000 (DateTime ends in 2106)",
+    )
 
     @field_validator("url")
     @classmethod
@@ -202,14 +209,23 @@ class WorkerSettings(BaseModel):
 
 
 class DlqSettings(BaseModel):
-    """A bad deploy must stop the worker, not dead-letter the whole stream."""
+    """The dead-letter limit (streams/dlq.py): a bad deploy stops the worker instead of
+    dead-lettering the stream; a producer's invalid input on an outside topic is flagged
+    while the worker serves the rest."""
 
     max_invalid_ratio: float = Field(
-        0.5, gt=0, le=1, description="stop when more than this share of the window is invalid"
+        0.5,
+        gt=0,
+        le=1,
+        description="over the limit when more than this share of the window is invalid: "
+        "the pipeline's own failures stop the worker, a producer's invalid input on an "
+        "outside topic flags the topic (docs/operations.md#the-dead-letter-limit)",
     )
     window: int = Field(1000, ge=10, description="messages in the sliding window")
     min_messages: int = Field(200, ge=1, description="the ratio applies from this many messages")
-    max_consecutive: int = Field(500, ge=1, description="stop after this many invalid in a row")
+    max_consecutive: int = Field(
+        500, ge=1, description="over the limit after this many invalid in a row"
+    )
 
 
 def _portal_platforms() -> list[Platform]:

@@ -13,13 +13,12 @@ from collections.abc import Iterator, MutableMapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-
-from schemas.models import AnyCommand, Incident, Mention, encode
+from schemas.models import Incident, Mention, encode
 from streams import metrics
 from streams.app import ACTIVE_PARTITION, PartitionedTable, observe_batch
+from streams.contracts import decode_desk_command, decode_mention
 from streams.domain.classify import category_labels
-from streams.domain.enrichment import InvalidInput, decode_json
+from streams.domain.enrichment import InvalidInput
 from streams.domain.geo import Gazetteer
 from streams.domain.incidents import Desk, Outcome, region_key
 from streams.domain.pipeline import lenient_id
@@ -33,8 +32,6 @@ if TYPE_CHECKING:
 
 STAGE = "group"
 log = get_logger("streams.group")
-_mention_decoder = msgspec.json.Decoder(Mention)
-_command_decoder = msgspec.json.Decoder(AnyCommand)
 
 
 class TableStore(MutableMapping[str, bytes]):
@@ -141,14 +138,10 @@ def register(app: faust.App, rt: Runtime) -> None:
                 rt.count_in(STAGE, ev)
                 try:
                     if ev.message.topic == rt.topics.enriched:
-                        items.append(
-                            (ev, decode_json(ev.message.value, _mention_decoder, "Mention"))
-                        )
+                        items.append((ev, decode_mention(ev.message.value)))
                     else:
-                        items.append(
-                            (ev, decode_json(ev.message.value, _command_decoder, "IncidentCommand"))
-                        )
-                    guard.record(False)
+                        items.append((ev, decode_desk_command(ev.message.value)))
+                    guard.record(False, ev.message.topic)
                 except InvalidInput as err:
                     rt.dead_letter(
                         STAGE,
@@ -157,7 +150,7 @@ def register(app: faust.App, rt: Runtime) -> None:
                         err.reason,
                         lenient_id(ev.message.value or b""),
                     )
-                    guard.record(True)
+                    guard.record(True, ev.message.topic, err.kind)
             # Event-time order inside the batch (mentions and commands of one region
             # share a partition; the desk's SLA clock and answer parking run on event time).
             items.sort(key=lambda item: _event_time(item[1]))
@@ -201,7 +194,9 @@ def _event_time(obj: Any) -> datetime:
 def _publish(rt: Runtime, out: Outcome, latest: dict[str, Incident]) -> None:
     now = datetime.now(UTC)
     for m in out.mentions:
-        status = "redelivered" if out.redelivered else (m.status or "accepted")
+        status = (
+            "redelivered" if out.redelivered else "revised" if out.revised else m.status
+        ) or "accepted"
         metrics.MENTIONS.labels(m.platform, status).inc()
         if status == "accepted" and m.is_appeal:
             metrics.APPEALS.labels(m.category or "none").inc()

@@ -13,12 +13,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-
 from schemas.models import AnyCommand, OfficialResponse, RespondCommand, TickCommand, encode
 from streams import metrics
 from streams.app import observe_batch
-from streams.domain.enrichment import InvalidInput, decode_json
+from streams.contracts import decode_operator_command, decode_response
+from streams.domain.enrichment import InvalidInput
 from streams.domain.geo import Gazetteer
 from streams.domain.incidents import UNKNOWN_REGION, incident_region, region_key
 
@@ -28,26 +27,21 @@ if TYPE_CHECKING:
     from streams.app import Runtime
 
 STAGE = "respond"
-_response_decoder = msgspec.json.Decoder(OfficialResponse)
-_command_decoder = msgspec.json.Decoder(AnyCommand)
 
 
 def route(obj: OfficialResponse | AnyCommand) -> tuple[str, AnyCommand]:
-    """The partition key (region) and desk command for one operator message."""
+    """The partition key (region) and desk command for one operator message.
+
+    What a message must carry to be routed is in its contract, enforced by the
+    decoders (streams/contracts.py): a response names `incident_id`, or `mention_id`
+    with `region`; incidents.commands carries operator commands only.
+    """
     if isinstance(obj, OfficialResponse):
-        if obj.incident_id:
-            region = incident_region(obj.incident_id)
-        elif obj.region:
-            region = obj.region
-        else:
-            raise InvalidInput(
-                "schema",
-                "OfficialResponse: a response to a mention needs `region` or `incident_id`",
-            )
+        region = incident_region(obj.incident_id) if obj.incident_id else obj.region
         return region_key(region), RespondCommand(
             command_id=obj.response_id, at=obj.responded_at, response=obj
         )
-    if isinstance(obj, TickCommand | RespondCommand):
+    if isinstance(obj, TickCommand | RespondCommand):  # the decoder refuses them; code may not
         raise InvalidInput(
             "schema",
             f"IncidentCommand: '{obj.__struct_config__.tag}' is internal; answers go to the "
@@ -84,16 +78,14 @@ def register(app: faust.App, rt: Runtime) -> None:
                 rt.count_in(STAGE, ev)
                 try:
                     if ev.message.topic == rt.topics.responses:
-                        obj: Any = decode_json(
-                            ev.message.value, _response_decoder, "OfficialResponse"
-                        )
+                        obj: Any = decode_response(ev.message.value)
                     else:
-                        obj = decode_json(ev.message.value, _command_decoder, "IncidentCommand")
+                        obj = decode_operator_command(ev.message.value)
                     key, command = route(obj)
-                    guard.record(False)
+                    guard.record(False, ev.message.topic)
                 except InvalidInput as err:
                     rt.dead_letter(STAGE, ev, err.kind, err.reason)
-                    guard.record(True)
+                    guard.record(True, ev.message.topic, err.kind)
                     continue
                 rt.send(rt.topics.desk_commands, key.encode(), encode(command), STAGE)
             await rt.settle()

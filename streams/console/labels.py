@@ -31,6 +31,7 @@ EVENTS = {
     "created": "Создан",
     "attached": "Присоединена публикация",
     "duplicate_linked": "Присоединена копия",
+    "detached": "Публикация ушла (правка)",
     "assigned": "Назначено ведомство",
     "status_changed": "Изменён статус",
     "responded": "Дан ответ",

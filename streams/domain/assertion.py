@@ -73,10 +73,32 @@ _RESOLVED = re.compile(
     r"заварен\w*|починил\w*|отремонтировал\w*|ликвидировал\w*|ликвидирован\w*|"
     r"наладил\w*|восстановил\w*|эвакуировал\w*|"
     r"(?:люк|колодец|крышку) (?:закрыли|закрыт)|закрыли (?:люк|колодец)|наконец \w+ли|"
-    r"(?:сосульк\w*|наледь|лед|снег с крыши)\b.{0,60}\b(?:сбили|убрали|сбросили)|"
+    r"(?:сосульк\w*|наледь|лед|снег с крыши)\b[^,.;:!?\n]{0,60}\b(?:сбили|убрали|сбросили)|"
     r"(?:сбили|убрали|сбросили) (?:сосульк\w*|наледь|лед)|"
     r"(?:свет|воду|газ|тепло|отопление|электричество) (?:дали|включили|подали)|"
     r"(?:дали|включили|подали) (?:свет|воду|газ|тепло|отопление|электричество))\b"
+)
+
+
+# Any word of any mood: one search tells whether a text needs its clauses' moods at all.
+ANY_MOOD = re.compile("|".join(f"(?:{rx.pattern})" for rx in (_CONDITIONAL, _PAST, _RESOLVED)))
+# Words at least one of which every mood pattern contains, so that a text whose words
+# include none of them has no mood and the patterns need not run (a set lookup per word
+# instead of a regex over the text). A test holds every pattern to this list.
+MOOD_WORDS = frozenset(
+    """если вдруг дай случае случай случись чтобы чтоб бы боимся боюсь боимся боится боятся
+    бояться опасаемся опасаюсь опасается опасаются страшно представьте будет приведи при
+    учения учений учениях тренировка тренировки инструктаж правила правило будут станет как
+    когда угроза пожароопасно пожароопасный пожароопасная пожароопасные выходите берегите
+    прошлом позапрошлом прошлой прошлым прошлую прошлогодний прошлогодняя прошлогоднего
+    прошлогоднем прошлогодней позапрошлогодний назад когда-то давным-давно раньше году
+    года годов ещё еще после январе феврале марте апреле мае июне июле августе сентябре
+    октябре ноябре декабре за детстве советское ссср устранили устранил устранила устранено
+    устранена устранены потушили потушил потушен потушена заварили заварил заварена заварено
+    починили починил отремонтировали отремонтировал ликвидировали ликвидирован ликвидирована
+    наладили наладил восстановили восстановил эвакуировали эвакуировал закрыли закрыт
+    наконец сбили убрали сбросили дали включили подали люк колодец крышку сосульки сосульку
+    сосулька сосулек наледь лед снег""".split()
 )
 
 
@@ -97,22 +119,27 @@ def normalise(text: str) -> str:
 
 @lru_cache(maxsize=20_000)
 def clauses(norm: str) -> tuple[Clause, ...]:
-    """The clauses of a normalised text with their mood, in order, covering all of it."""
-    out: list[Clause] = []
+    """The clauses of a normalised text with their mood, in order, covering all of it.
+
+    Each mood's words are looked for once over the whole text (most posts have none),
+    and a match marks the clause it lies in.
+    """
+    spans: list[tuple[int, int]] = []
     start = 0
     for m in _CLAUSE_BREAK.finditer(norm):
         if m.start() > start:
-            out.append(_clause(norm, start, m.start()))
+            spans.append((start, m.start()))
         start = m.end()
     if start < len(norm):
-        out.append(_clause(norm, start, len(norm)))
-    return tuple(out)
-
-
-def _clause(norm: str, start: int, end: int) -> Clause:
-    body = norm[start:end]
-    past = bool(_PAST.search(body) or _RESOLVED.search(body))
-    return Clause(start, end, bool(_CONDITIONAL.search(body)), past, bool(_MODAL.search(body)))
+        spans.append((start, len(norm)))
+    flags = [[False, False, False] for _ in spans]  # conditional, past, modal
+    for rx, slot in ((_CONDITIONAL, 0), (_PAST, 1), (_RESOLVED, 1), (_MODAL, 2)):
+        for m in rx.finditer(norm):
+            for n, (s, e) in enumerate(spans):
+                if s <= m.start() and m.end() <= e:
+                    flags[n][slot] = True
+                    break
+    return tuple(Clause(s, e, f[0], f[1], f[2]) for (s, e), f in zip(spans, flags, strict=True))
 
 
 _QUOTED_NAME = re.compile(r"[«\"„“]([A-ZА-ЯЁ0-9][^«»\"„“\n]{0,40})[»\"“”]")

@@ -255,10 +255,10 @@ def _style(text: str, n_tokens: int) -> list[str]:
     return out
 
 
-#: A problem model's hook: (tokens, lemmas) of one text → names of the problems it
-#: recognises («не горит фонарь» → "street_light_out"). Each name becomes a feature
-#: ``P:<name>``, and any hit also ``P:any``; the hook is named in FeatureConfig.problems.
-ProblemCues = Callable[[Sequence[str], Sequence[str]], Iterable[str]]
+#: A problem model's hook: one text → names of the problems it recognises («не горит
+#: фонарь» → "street_light_out"). Each name becomes a feature ``P:<name>``, and any hit
+#: also ``P:any``; the hook is named in FeatureConfig.problems.
+ProblemCues = Callable[[str], Iterable[str]]
 
 
 def resolve_problem_cues(spec: str | None) -> ProblemCues | None:
@@ -348,7 +348,7 @@ class Featurizer:
             out.extend(_style(text, len(tokens)))
             out.append("s:topic0" if not topics else "s:topic1" if topics == 1 else "s:topic2")
         if self.problem_cues is not None:
-            hits = [f"P:{name}" for name in self.problem_cues(tokens, lemmas)]
+            hits = [f"P:{name}" for name in self.problem_cues(text)]
             if hits:
                 out.extend(hits)
                 out.append("P:any")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -63,9 +64,8 @@ def decode_json(value: bytes | None, decoder: msgspec.json.Decoder, what: str) -
         _raise_if_not_utf8(value, what)
         raise
     except msgspec.ValidationError as e:
-        msg = str(e)
-        kind = "too_large" if "length <=" in msg and "$.text" in msg else "schema"
-        raise InvalidInput(kind, f"{what}: {msg}") from None
+        kind, reason = _validation_error(str(e))
+        raise InvalidInput(kind, f"{what}: {reason}") from None
     except msgspec.DecodeError as e:
         # Which exception a decoder raises for broken UTF-8 changed between msgspec
         # versions (0.23 says "Invalid UTF-8 encoded string", a DecodeError); the
@@ -74,12 +74,48 @@ def decode_json(value: bytes | None, decoder: msgspec.json.Decoder, what: str) -
         raise InvalidInput("invalid_json", f"{what}: {e}") from None
 
 
+_UNKNOWN_REGION = re.compile(r"^Invalid enum value (.*) - at `\$\.region_hint`$")
+
+
+def _validation_error(msg: str) -> tuple[str, str]:
+    """The error kind of a failed validation, and its reason in a reader's words."""
+    if "length <=" in msg and "$.text" in msg:
+        return "too_large", msg
+    m = _UNKNOWN_REGION.match(msg)
+    if m:
+        return "unknown_region", f"region_hint {m.group(1)} is not a known region"
+    if msg.startswith("Expected `str` matching regex '\\\\S'") and msg.endswith("`$.text`"):
+        return "schema", "text is blank (white space only)"
+    return "schema", msg
+
+
 def _raise_if_not_utf8(value: bytes, what: str) -> None:
     try:
         value.decode("utf-8")
     except UnicodeDecodeError as e:
         reason = f"{what}: not UTF-8 ({e.reason} at byte {e.start})"
         raise InvalidInput("invalid_encoding", reason) from None
+
+
+def decode_raw_mention(value: bytes | None, now: datetime | None = None) -> RawMention:
+    """A RawMention as the enrich stage accepts it: its contract (schemas/json/
+    raw-mention.v1.schema.json, rules between fields included) and a plausible time."""
+    raw = decode_json(value, _raw_decoder, "RawMention")
+    assert isinstance(raw, RawMention)
+    check_time(raw, now or datetime.now(UTC))
+    return raw
+
+
+def check_time(raw: RawMention, now: datetime) -> None:
+    """The one rule a JSON Schema cannot say: created_at is not before 2000 nor more than a
+    day ahead of the stage's clock (a post from the future would run every SLA clock of
+    its region forward). Declared in schemas/topics/mentions.raw.yaml, `stage_rules`."""
+    if raw.created_at < EARLIEST or raw.created_at > now + FUTURE_SLACK:
+        raise InvalidInput(
+            "schema",
+            f"RawMention: created_at {raw.created_at.isoformat()} is outside "
+            f"{EARLIEST.date()} .. now + {FUTURE_SLACK.days} day",
+        )
 
 
 class Pseudonymizer:
@@ -186,31 +222,7 @@ class Enricher:
             self.relevance = RelevancePolicy(appeal_platforms=self.appeal_platforms)
 
     def decode(self, value: bytes | None) -> RawMention:
-        raw = decode_json(value, _raw_decoder, "RawMention")
-        assert isinstance(raw, RawMention)
-        self.check(raw)
-        return raw
-
-    def check(self, raw: RawMention) -> None:
-        """Rules JSON Schema cannot say: id prefix, known region, plausible time."""
-        prefix = raw.id.split(":", 1)[0]
-        if prefix != raw.platform:
-            raise InvalidInput(
-                "schema", f"RawMention: id {raw.id!r} must start with '{raw.platform}:'"
-            )
-        if raw.region_hint is not None and not self.gazetteer.is_region(raw.region_hint):
-            raise InvalidInput(
-                "unknown_region",
-                f"RawMention: region_hint {raw.region_hint!r} is not a known region",
-            )
-        if raw.created_at < EARLIEST or raw.created_at > self.now() + FUTURE_SLACK:
-            raise InvalidInput(
-                "schema",
-                f"RawMention: created_at {raw.created_at.isoformat()} is outside "
-                f"{EARLIEST.date()} .. now + {FUTURE_SLACK.days} day",
-            )
-        if not raw.text.strip():
-            raise InvalidInput("schema", "RawMention: text is blank")
+        return decode_raw_mention(value, self.now())
 
     def enrich(self, raws: Sequence[RawMention]) -> list[Mention]:
         """Enrich a batch; the classifiers run once for the whole batch."""
@@ -218,7 +230,9 @@ class Enricher:
             return []
         verdicts = self.classifier.classify([r.text for r in raws])
         cleaned = [strip_and_split(r.text) for r in raws]
-        found = self.find_problems(raws, [c[0] for c in cleaned])
+        # The text model has just recognised problems in the same texts (its P:* features):
+        # asked the same way, the taxonomy answers from its memory.
+        found = self.find_problems(raws, [r.text for r in raws])
         return [
             self._one(r, v, c, p) for r, v, c, p in zip(raws, verdicts, cleaned, found, strict=True)
         ]
@@ -278,8 +292,11 @@ class Enricher:
             raw, verdict, self.classifier.threshold
         )
         guess = verdict.category
-        if types and self.problem_categories:
-            guess = types[0].category  # the problem decides; the classifier is the fallback
+        if types and self.problem_categories and guess not in types[0].acceptable:
+            # The problem bounds the categories that make sense for it; within them the
+            # text model's choice stands (it knows how a rubric words things), outside
+            # them the problem's own code wins («фонари у школы» is no education matter).
+            guess = types[0].category
         # Only appeals carry a category: chatter, news and signals would otherwise swell
         # the category statistics (the guess still informs the priority cues).
         category = guess if is_appeal else None
@@ -329,4 +346,6 @@ class Enricher:
             problems=[t.code for t in types],
             relevance=relevance,
             needs_review=review,
+            origin=raw.origin,
+            edited_at=raw.edited_at,
         )

@@ -360,7 +360,13 @@ class Rules:
             return None
         if self.source_topics and topics_contradict(prof.topics, p.topic):
             return None
-        agree = self.problem_agreement(prof, p)
+        if self.source_topics and p.topic is not None and p.topic in prof.topics:
+            # The source classed both posts the same (a portal's reason chosen by the
+            # residents): its own rubric says what the problem is, better than any
+            # reading of the text.
+            agree = 1
+        else:
+            agree = self.problem_agreement(prof, p)
         if agree < 0:
             return None
         if agree == 0 and self.taxonomy is not None and self.unknown != "join":

@@ -36,7 +36,8 @@ from typing import Any
 import yaml
 
 from streams.domain import morph
-from streams.domain.assertion import NEGATORS, clauses, normalise
+from streams.domain.assertion import ANY_MOOD as _ANY_MOOD
+from streams.domain.assertion import MOOD_WORDS, NEGATORS, clauses, normalise
 
 DEFAULT_PROBLEMS_PATH = Path(__file__).with_name("data") / "problems.yaml"
 CATEGORIES = (
@@ -65,6 +66,7 @@ ACROSS_SENTENCES = 4
 _ABSENT = "ABSENT"
 # A catch-all type («состояние подъезда») ranks below any specific type of the post.
 BROAD_PENALTY = 1.0
+_RECENT_MAX = 4096
 _NEG_CUE = frozenset({"не", "нет", "нету", "без", "отсутствует", "отсутствуют", "отсутствие"})
 # Words an absence («нет», «без», «не было») reaches: «нет горячей воды», «без света».
 _ABSENCE_REACH = 3
@@ -92,10 +94,9 @@ def word_lemmas(word: str) -> frozenset[str]:
     """Every probable normal form of a lower-cased word (ё folded), itself included."""
     if not word or not ("а" <= word[0] <= "я"):
         return frozenset((word,))
-    parses = morph.analyzer().parse(word)
     share: dict[str, float] = defaultdict(float)
     total = 0.0
-    for p in parses:
+    for p in morph.parses(word):
         share[p.normal_form.replace("ё", "е")] += p.score
         total += p.score
     keep = {lem for lem, s in share.items() if total <= 0 or s / total >= _MIN_SHARE}
@@ -128,18 +129,63 @@ def cue_lemmas(word: str) -> frozenset[str]:
     return frozenset(keep)
 
 
-@dataclass(frozen=True, slots=True)
 class Token:
-    lemmas: frozenset[str]
-    negated: bool
-    sentence: int
-    # The word right after «не»/«ни» («не газом», «ни дыма»): denied, so no object of a
-    # problem (unlike an absence, «нет света», which is the problem).
-    # In a clause about what may happen or what is long past («если загорится», «в
-    # прошлом году был пожар»): recognised, but no base urgency from it.
-    unreal: bool = False
-    denied: bool = False
-    clause: int = 0
+    """One word of a post: its lemmas, whether it is negated, where it stands.
+
+    A plain slotted class, not a frozen dataclass: a post makes dozens of them and
+    a frozen dataclass's ``__init__`` is several times slower.
+    """
+
+    __slots__ = ("clause", "denied", "lemmas", "negated", "sentence", "unreal")
+
+    def __init__(
+        self,
+        lemmas: frozenset[str],
+        negated: bool,
+        sentence: int,
+        unreal: bool = False,
+        denied: bool = False,
+        clause: int = 0,
+    ) -> None:
+        self.lemmas = lemmas
+        self.negated = negated
+        self.sentence = sentence
+        # In a clause about what would or will happen, or what is past or over («если
+        # загорится», «в прошлом году был пожар»): recognised, but no urgency from it.
+        self.unreal = unreal
+        # Right after «не» («не газом»): denied, so no object of a problem (unlike an
+        # absence, «нет света», which is the problem).
+        self.denied = denied
+        self.clause = clause
+
+    def __repr__(self) -> str:
+        return f"Token({sorted(self.lemmas)}, negated={self.negated})"
+
+
+class Scan:
+    """A post as parallel arrays, one entry per word (punctuation dropped): what the
+    recogniser reads. ``analyse`` gives the same as Token objects."""
+
+    __slots__ = ("clause", "denied", "lemmas", "negated", "sentence", "unreal")
+
+    def __init__(
+        self,
+        lemmas: list[frozenset[str]],
+        negated: list[bool],
+        sentence: list[int],
+        unreal: list[bool],
+        denied: list[bool],
+        clause: list[int],
+    ) -> None:
+        self.lemmas = lemmas
+        self.negated = negated
+        self.sentence = sentence
+        self.unreal = unreal
+        self.denied = denied
+        self.clause = clause
+
+    def __len__(self) -> int:
+        return len(self.lemmas)
 
 
 def analyse(text: str) -> list[Token]:
@@ -147,32 +193,63 @@ def analyse(text: str) -> list[Token]:
 
     Negation reaches within a clause (commas, dashes and brackets end one): «не»
     negates the next word; «нет», «без», «не было» the next three («нет горячей
-    воды»); a postposed «нет» the two words before it («света нет уже неделю»).
+    воды»); a postposed «нет» the three words before it («света нет уже неделю»).
     """
+    s = scan(text)
+    return [
+        Token(lem, ng, se, u, dn, c)
+        for lem, ng, se, u, dn, c in zip(
+            s.lemmas, s.negated, s.sentence, s.unreal, s.denied, s.clause, strict=True
+        )
+    ]
+
+
+def scan(text: str) -> Scan:
+    """The arrays ``analyse`` describes, without a Token object per word."""
     norm = normalise(text)
-    # Most posts have no modal or past clause: then no token needs its clause looked up.
-    moods = tuple(c for c in clauses(norm) if c.hypothetical or c.past)
+    # Most posts have no conditional or past clause: then no token needs its clause
+    # looked up, and one regex pass tells.
+    raw_words = _TOKEN.findall(norm)
+    moods = (
+        tuple(c for c in clauses(norm) if c.hypothetical or c.past)
+        if not MOOD_WORDS.isdisjoint(raw_words) and _ANY_MOOD.search(norm)
+        else ()
+    )
     words: list[str] = []
     sentences: list[int] = []
     clause_ids: list[int] = []
     unreal: list[bool] = []
     sent = clause = 0
-    ci = 0
-    for m in _TOKEN.finditer(norm):
-        t = m.group()
-        if t[0] in _SENTENCE_END:
-            sent += 1
-            clause += 1
-            continue
-        if t[0] in _CLAUSE_END:
-            clause += 1
-            continue
-        while ci + 1 < len(moods) and moods[ci].end <= m.start():
-            ci += 1
-        words.append(t)
-        sentences.append(sent)
-        clause_ids.append(clause)
-        unreal.append(bool(moods) and moods[ci].start <= m.start() < moods[ci].end)
+    if not moods:
+        for t in raw_words:
+            c0 = t[0]
+            if c0 in _SENTENCE_END:
+                sent += 1
+                clause += 1
+            elif c0 in _CLAUSE_END:
+                clause += 1
+            else:
+                words.append(t)
+                sentences.append(sent)
+                clause_ids.append(clause)
+        unreal = [False] * len(words)
+    else:
+        ci = 0
+        for m in _TOKEN.finditer(norm):
+            t = m.group()
+            if t[0] in _SENTENCE_END:
+                sent += 1
+                clause += 1
+                continue
+            if t[0] in _CLAUSE_END:
+                clause += 1
+                continue
+            while ci + 1 < len(moods) and moods[ci].end <= m.start():
+                ci += 1
+            words.append(t)
+            sentences.append(sent)
+            clause_ids.append(clause)
+            unreal.append(moods[ci].start <= m.start() < moods[ci].end)
     clauses_ = clause_ids
     neg = [False] * len(words)
     denied = [False] * len(words)
@@ -200,10 +277,7 @@ def analyse(text: str) -> list[Token]:
             for k in range(max(0, i - 3), i):
                 if clauses_[k] == clauses_[i] and words[k] not in NEGATORS:
                     neg[k] = True
-    return [
-        Token(word_lemmas(w), ng, s, u, dn, c)
-        for w, ng, s, u, dn, c in zip(words, neg, sentences, unreal, denied, clauses_, strict=True)
-    ]
+    return Scan([word_lemmas(w) for w in words], neg, sentences, unreal, denied, clauses_)
 
 
 class _Word:
@@ -246,6 +320,13 @@ class Phrase:
     # Starts with a preposition («в лифте», «над подъездом»): its words keep their order
     # («лифт в подъезде» is no «в лифте»).
     ordered: bool = False
+    # The word that must be in a post for the phrase to be there, for indexing: its first
+    # word that is not a preposition («лифт» of «в лифте»).
+    key_at: int = 0
+
+    @property
+    def key(self) -> _Word:
+        return self.words[self.key_at]
 
     @classmethod
     def parse(cls, text: str) -> Phrase:
@@ -267,9 +348,17 @@ class Phrase:
         if not words:
             raise ValueError(f"problem cue {text!r}: no words")
         ordered = raw[0] in _PREPOSITIONS
-        return cls(text, tuple(words), negated=negated, predicative=predicative, ordered=ordered)
+        key_at = next((n for n, w in enumerate(raw) if w not in _PREPOSITIONS), 0)
+        return cls(
+            text,
+            tuple(words),
+            negated=negated,
+            predicative=predicative,
+            ordered=ordered,
+            key_at=min(key_at, len(words) - 1),
+        )
 
-    def find(self, toks: Sequence[Token], occ: _Occurrences, *, asserted: bool = True) -> list[int]:
+    def find(self, s: Scan, occ: _Occurrences, *, asserted: bool = True) -> list[int]:
         """Positions (of the first word) where the phrase occurs.
 
         A phrase written with «не» matches only negated words; any other phrase, when
@@ -279,16 +368,21 @@ class Phrase:
         starts = occ.get(self.words[0])
         if not starts:
             return []
+        neg = s.negated
+        if len(self.words) == 1:
+            if self.negated:
+                return [i for i in starts if neg[i]]
+            if asserted:
+                return [i for i in starts if not neg[i]]
+            return starts
         found = []
         span = len(self.words) + 1
         plain = asserted and not self.negated  # every word must be asserted
+        sent = s.sentence
         for i in starts:
-            if self.negated and not toks[i].negated:
+            if self.negated and not neg[i]:
                 continue
-            if asserted and not self.negated and toks[i].negated:
-                continue
-            if len(self.words) == 1:
-                found.append(i)
+            if plain and neg[i]:
                 continue
             used = {i}
             ok = True
@@ -300,8 +394,8 @@ class Phrase:
                         for k in occ.get(w, ())
                         if k not in used
                         and abs(k - i) <= span
-                        and toks[k].sentence == toks[i].sentence
-                        and not (plain and toks[k].negated)
+                        and sent[k] == sent[i]
+                        and not (plain and neg[k])
                         and (not self.ordered or k > last)
                     ),
                     None,
@@ -318,6 +412,25 @@ class Phrase:
 
 # Where each taxonomy word occurs in one post: word → positions.
 _Occurrences = dict[_Word, list[int]]
+
+
+class _Post:
+    """One post being recognised: its tokens, where each word occurs, and the phrases
+    already looked up (a lexicon phrase such as «сломан» serves many types)."""
+
+    __slots__ = ("memo", "occ", "s")
+
+    def __init__(self, s: Scan, occ: _Occurrences) -> None:
+        self.s = s
+        self.occ = occ
+        self.memo: dict[tuple[int, bool], list[int]] = {}
+
+    def find(self, ph: Phrase, asserted: bool = True) -> list[int]:
+        key = (id(ph), asserted)
+        found = self.memo.get(key)
+        if found is None:
+            found = self.memo[key] = ph.find(self.s, self.occ, asserted=asserted)
+        return found
 
 
 @dataclass(frozen=True)
@@ -393,6 +506,7 @@ class Taxonomy:
         self._links = frozenset(links)
         self._order = list(self.types.values())
         self._rank = {t.code: URGENCIES.index(t.urgency) for t in self._order}
+        self._recent: dict[str, list[ProblemHit]] = {}
         self._build_index()
 
     # ------------------------------------------------------------ loading
@@ -400,6 +514,9 @@ class Taxonomy:
     def from_dict(cls, doc: Mapping[str, Any]) -> Taxonomy:
         lexicons = {k: list(v) for k, v in (doc.get("lexicons") or {}).items()}
         agencies = dict(doc.get("agencies") or {})
+
+        # One Phrase per distinct cue text: a post finds «сломан» once for every type.
+        interned: dict[str, Phrase] = {}
 
         def phrases(code: str, slot: str, items: Iterable[Any]) -> tuple[Phrase, ...]:
             out: list[Phrase] = []
@@ -413,7 +530,10 @@ class Taxonomy:
                         raise ValueError(f"problem {code}: {slot} names no lexicon {item!r}")
                     out.extend(phrases(code, slot, lexicons[item[1:]]))
                 else:
-                    out.append(Phrase.parse(item))
+                    ph = interned.get(item)
+                    if ph is None:
+                        ph = interned[item] = Phrase.parse(item)
+                    out.append(ph)
             return tuple(out)
 
         types: dict[str, ProblemType] = {}
@@ -537,16 +657,38 @@ class Taxonomy:
                     for lem in w.lemmas:
                         self._by_lemma[lem].append(w)
             for ph in (*t.object, *t.alone):
-                if ti not in self._opens[ph.words[0]]:
-                    self._opens[ph.words[0]].append(ti)
+                if ti not in self._opens[ph.key]:
+                    self._opens[ph.key].append(ti)
         self._words_of: dict[frozenset[str], tuple[_Word, ...]] = {}
         # Per type, each slot's phrases by their first word: a post only tries the
         # phrases whose first word it contains.
         self._slots = [
-            tuple(_by_head(getattr(t, s)) for s in ("object", "defect", "where", "unless", "alone"))
+            tuple(_Slot.of(getattr(t, s)) for s in ("object", "defect", "where", "unless", "alone"))
             for t in self._order
         ]
         self._absent_defect = [any(d.absent for d in t.defect) for t in self._order]
+        # A type whose object needs a defect, with no «alone» phrase and no ABSENT: a post
+        # without any of its defect words cannot name it (checked before anything else).
+        self._needs_defect = [
+            bool(t.defect) and not self._absent_defect[ti] for ti, t in enumerate(self._order)
+        ]
+        # Words whose presence lets a type through the candidate filter: a defect word
+        # or an «alone» phrase (for a type that needs a defect), a place word (for a type
+        # with `where`); and the types that need neither.
+        self._defect_opens: dict[_Word, list[int]] = defaultdict(list)
+        self._place_opens: dict[_Word, list[int]] = defaultdict(list)
+        for ti, slots in enumerate(self._slots):
+            if self._needs_defect[ti]:
+                for w in slots[1].heads | slots[4].heads:
+                    self._defect_opens[w].append(ti)
+            for w in slots[2].heads:
+                self._place_opens[w].append(ti)
+        self._needs_no_defect = frozenset(
+            ti for ti in range(len(self._order)) if not self._needs_defect[ti]
+        )
+        self._needs_no_place = frozenset(
+            ti for ti, slots in enumerate(self._slots) if not slots[2].heads
+        )
 
     def _words_matching(self, lemmas: frozenset[str]) -> tuple[_Word, ...]:
         found = self._words_of.get(lemmas)
@@ -564,22 +706,58 @@ class Taxonomy:
         return found
 
     def recognise(self, text: str) -> list[ProblemHit]:
-        """The problems a post names, best first; empty when it names none we know."""
-        return self.recognise_tokens(analyse(text))
+        """The problems a post names, best first; empty when it names none we know.
+
+        The last few thousand texts are remembered: the enrich stage asks once for the
+        text model's features and once for the post's problems.
+        """
+        cache = self._recent
+        hits = cache.get(text)
+        if hits is None:
+            hits = self.recognise_scan(scan(text))
+            if len(cache) >= _RECENT_MAX:
+                cache.clear()
+            cache[text] = hits
+        return list(hits)
 
     def recognise_tokens(self, toks: Sequence[Token]) -> list[ProblemHit]:
-        if not toks:
+        """The problems of a post given as Token objects (``analyse``)."""
+        return self.recognise_scan(
+            Scan(
+                [t.lemmas for t in toks],
+                [t.negated for t in toks],
+                [t.sentence for t in toks],
+                [t.unreal for t in toks],
+                [t.denied for t in toks],
+                [t.clause for t in toks],
+            )
+        )
+
+    def recognise_scan(self, s: Scan) -> list[ProblemHit]:
+        if not len(s):
             return []
         occ: _Occurrences = defaultdict(list)
-        for i, tok in enumerate(toks):
-            for w in self._words_matching(tok.lemmas):
+        words_matching = self._words_matching
+        for i, lemmas in enumerate(s.lemmas):
+            for w in words_matching(lemmas):
                 occ[w].append(i)
-        candidates: set[int] = set()
+        # Candidates, by set operations in C: a type whose object (or «alone» phrase) is
+        # named, and whose defect (unless it needs none) and place (if it has one) are too.
+        opened: set[int] = set()
+        with_defect: set[int] = set(self._needs_no_defect)
+        with_place: set[int] = set(self._needs_no_place)
         for w in occ:
-            candidates.update(self._opens.get(w, ()))
+            if (o := self._opens.get(w)) is not None:
+                opened.update(o)
+            if (d := self._defect_opens.get(w)) is not None:
+                with_defect.update(d)
+            if (pl := self._place_opens.get(w)) is not None:
+                with_place.update(pl)
+        candidates = opened & with_defect & with_place
         hits: list[ProblemHit] = []
+        post = _Post(s, occ)
         for ti in sorted(candidates):
-            hit = self._match(ti, toks, occ)
+            hit = self._match(ti, post)
             if hit is not None:
                 hits.append(hit)
         if not hits:
@@ -599,45 +777,45 @@ class Taxonomy:
             kept.append(h)
         return kept
 
-    def _match(self, ti: int, toks: Sequence[Token], occ: _Occurrences) -> ProblemHit | None:
+    def _match(self, ti: int, post: _Post) -> ProblemHit | None:
         t = self._order[ti]
+        s, occ = post.s, post.occ
         objects, defects, wheres, unlesses, alones = self._slots[ti]
         # The words that rule a type out or make it count whether or not negated
         # («горячей воды нет» still speaks of hot water).
-        vetoes = [
-            k for p in _present(unlesses, occ) for k in p.find(toks, occ, asserted=p.predicative)
-        ]
+        vetoes = [k for p in unlesses.present(occ) for k in post.find(p, p.predicative)]
         if vetoes and not t.same_clause:
             return None
         where_bonus = 0.0
         if t.where:
-            if not any(p.find(toks, occ, asserted=p.predicative) for p in _present(wheres, occ)):
+            if not any(post.find(p, p.predicative) for p in wheres.present(occ)):
                 return None
             where_bonus = 0.5
-        present_defects = list(_present(defects, occ))
+        present_defects = defects.present(occ)
         best: tuple[float, int, int] | None = None  # (score, object at, defect at)
-        for ap in _present(alones, occ):
-            for i in ap.find(toks, occ):  # asserted: «сосулек нет» is no problem
+        for ap in alones.present(occ):
+            for i in post.find(ap):  # asserted: «сосулек нет» is no problem
                 score = 2.0 + 0.25 * (len(ap.words) - 1) + where_bonus
                 score -= BROAD_PENALTY if t.broad else 0.0
-                if best is None or score > best[0]:
+                # ties go to the earliest word, so the answer never depends on set order
+                if best is None or (score, -i) > (best[0], -best[1]):
                     best = (score, i, i)
         if t.defect and not present_defects and not self._absent_defect[ti]:
-            objects = {}  # no defect in the post: only an «alone» phrase can name the type
-        for op in _present(objects, occ):
+            objects = _NO_SLOT  # no defect in the post: only an «alone» phrase can name it
+        for op in objects.present(occ):
             # A type that is its object alone («пожар», «граффити») needs it asserted.
-            for i in op.find(toks, occ, asserted=not t.defect):
-                if vetoes and any(toks[k].clause == toks[i].clause for k in vetoes):
+            for i in post.find(op, not t.defect):
+                if vetoes and any(s.clause[k] == s.clause[i] for k in vetoes):
                     continue  # same_clause: a veto counts in the object's clause only
-                if toks[i].denied:
+                if s.denied[i]:
                     continue  # «пахнет кошками, не газом»
-                if toks[i].negated and not self._absent_defect[ti]:
+                if s.negated[i] and not self._absent_defect[ti]:
                     continue  # «сосулек нет»: only an absence-type problem has a negated object
                 score = 1.0 + 0.25 * (len(op.words) - 1)
                 at = i
                 if t.defect:
                     d = _defect_near(
-                        present_defects, self._absent_defect[ti], toks, occ, i, op, t.same_clause
+                        present_defects, self._absent_defect[ti], post, i, op, t.same_clause
                     )
                     if d is None:
                         continue
@@ -646,63 +824,73 @@ class Taxonomy:
                 else:
                     score += 0.75  # the object alone is the problem («граффити»)
                 score += where_bonus - (BROAD_PENALTY if t.broad else 0.0)
-                if best is None or score > best[0]:
+                if best is None or (score, -i) > (best[0], -best[1]):
                     best = (score, i, at)
         if best is None:
             return None
         # Reported as the case now only when neither its object nor its defect is in a
         # clause about what may happen or what is past («лес — летом будет угроза пожара»).
-        real = not (toks[best[1]].unreal or toks[best[2]].unreal)
+        real = not (s.unreal[best[1]] or s.unreal[best[2]])
         return ProblemHit(t.code, best[0], best[1], asserted=real)
 
 
-def _by_head(phrases: Iterable[Phrase]) -> dict[_Word, list[Phrase]]:
-    out: dict[_Word, list[Phrase]] = defaultdict(list)
-    for ph in phrases:
-        if ph.words:
-            out[ph.words[0]].append(ph)
-    return dict(out)
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """One slot of a type (its objects, defects, …): phrases by their key word."""
+
+    by_head: dict[_Word, tuple[Phrase, ...]]
+    heads: frozenset[_Word]
+
+    @classmethod
+    def of(cls, phrases: Iterable[Phrase]) -> _Slot:
+        out: dict[_Word, list[Phrase]] = defaultdict(list)
+        for ph in phrases:
+            if ph.words:
+                out[ph.key].append(ph)
+        by_head = {w: tuple(v) for w, v in out.items()}
+        return cls(by_head, frozenset(by_head))
+
+    def present(self, occ: _Occurrences) -> list[Phrase]:
+        """The phrases whose key word the post contains."""
+        heads = self.heads
+        if not heads:
+            return []
+        by_head = self.by_head
+        if len(heads) < len(occ):
+            return [ph for w in heads if w in occ for ph in by_head[w]]
+        return [ph for w in occ if w in heads for ph in by_head[w]]
 
 
-def _present(by_head: Mapping[_Word, list[Phrase]], occ: _Occurrences) -> Iterable[Phrase]:
-    """The phrases whose first word the post contains."""
-    if len(by_head) < len(occ):
-        for w, phs in by_head.items():
-            if w in occ:
-                yield from phs
-    else:
-        for w in occ:
-            found = by_head.get(w)
-            if found:
-                yield from found
+_NO_SLOT = _Slot({}, frozenset())
 
 
 def _defect_near(
     defects: Sequence[Phrase],
     absent_ok: bool,
-    toks: Sequence[Token],
-    occ: _Occurrences,
+    post: _Post,
     i: int,
     op: Phrase,
     same_clause: bool = False,
 ) -> tuple[float, int] | None:
     """The best defect phrase in the object's sentence and window: (bonus, where)."""
-    sent = toks[i].sentence
+    s = post.s
+    sentence, clause = s.sentence, s.clause
+    sent = sentence[i]
     span = len(op.words)
     best: tuple[float, int] | None = None
-    if absent_ok and any(toks[k].negated for k in range(i, min(len(toks), i + span))):
+    if absent_ok and any(s.negated[k] for k in range(i, min(len(s), i + span))):
         best = (0.25, i)  # ABSENT: the object itself is negated («нет освещения»)
     for dp in defects:
-        for k in dp.find(toks, occ):  # a negated defect word is no defect («не сломан»)
+        for k in post.find(dp):  # a negated defect word is no defect («не сломан»)
             if i <= k < i + span:
                 continue  # the object's own words are not its defect
-            if same_clause and toks[k].clause != toks[i].clause:
+            if same_clause and clause[k] != clause[i]:
                 continue
             near = abs(k - i)
-            if near > (DEFECT_WINDOW if toks[k].sentence == sent else ACROSS_SENTENCES):
+            if near > (DEFECT_WINDOW if sentence[k] == sent else ACROSS_SENTENCES):
                 continue
             bonus = 0.25 * (len(dp.words) - 1) + (0.25 if dp.negated else 0.0)
-            if best is None or bonus > best[0]:
+            if best is None or (bonus, -near, -k) > (best[0], -abs(best[1] - i), -best[1]):
                 best = (bonus, k)
     return best
 
@@ -751,7 +939,7 @@ def urgencies(taxonomy: Taxonomy, hits: Sequence[ProblemHit]) -> list[tuple[str,
     return out
 
 
-def cues(tokens: Sequence[str], lemmas: Sequence[str]) -> list[str]:
+def cues(text: str) -> list[str]:
     """The relevance model's problem features (FeatureConfig.problems hook): the types
     recognised in a text and their categories («street_light_out», «cat:landscaping»).
 
@@ -759,7 +947,7 @@ def cues(tokens: Sequence[str], lemmas: Sequence[str]) -> list[str]:
     when it shares no word with the training texts; chatter mostly does not."""
     tax = default_taxonomy()
     out: list[str] = []
-    for h in tax.recognise(" ".join(tokens)):
+    for h in tax.recognise(text):
         if h.asserted:
             out.extend((h.code, "cat:" + tax.types[h.code].category))
     return out

@@ -6,8 +6,11 @@ its /metrics at each step:
 - ``idle``: the same worker after the demo sample, drained and quiet;
 - ``after_crash``: the next worker, after the first one's enrich agent crashed
   on a marked message (INCIDENTS_FAULTS_CRASH_MARKER) and exited 1;
+- ``after_bad_input``: the same worker after a producer's run of invalid lines on
+  mentions.raw: over the DLQ limit, flagged, and still running;
 - ``after_dlq_limit``: the third worker, after the second one stopped on the DLQ
-  limit (a run of invalid lines) and exited 1.
+  limit (a run of invalid messages on mentions.enriched, a topic the pipeline
+  itself writes) and exited 1.
 
 The tests check the exposition itself, then run every alert of
 infra/prometheus/rules.yaml through `promtool test rules` on timelines built
@@ -62,6 +65,7 @@ class Captures:
     fresh: Capture
     idle: Capture
     after_crash: Capture
+    after_bad_input: Capture
     after_dlq_limit: Capture
     stack: Stack
     worker: Worker  # the third worker, still running
@@ -120,16 +124,25 @@ def captures(module_stack: Stack) -> Iterator[Captures]:
     stack.wait_drained()
     after_crash = scrape_when_quiet(second)
 
-    # The DLQ limit: 30 invalid lines in a row stop the worker (exit 1, nothing committed).
+    # A producer's mistake: 30 invalid lines in a row on mentions.raw pass the limit; the
+    # topic is flagged and every line dead-lettered, the worker keeps running.
     stack.external.clear()
     stack.publish("mentions.raw", [b"not json %d {" % i for i in range(30)])
-    _exited(second, "the DLQ limit")
-    third = stack.start_worker()  # default limits: the lines become dead letters
+    stack.wait_drained()
+    assert second.alive(), second.tail()
+    after_bad_input = scrape_when_quiet(second)
+
+    # The DLQ limit on the pipeline's own failures: 30 invalid messages in a row on a
+    # topic our stages write stop the worker (exit 1, nothing committed).
     stack.external.clear()
-    stack.external["mentions.raw"] = 1  # at least the batch that tripped is read again
+    stack.publish("mentions.enriched", [b"not a mention %d {" % i for i in range(30)])
+    _exited(second, "the DLQ limit")
+    third = stack.start_worker()  # default limits: the messages become dead letters
+    stack.external.clear()
+    stack.external["mentions.enriched"] = 1  # at least the batch that tripped is read again
     stack.wait_drained()
     after_dlq_limit = scrape_when_quiet(third)
-    yield Captures(fresh, idle, after_crash, after_dlq_limit, stack, third)
+    yield Captures(fresh, idle, after_crash, after_bad_input, after_dlq_limit, stack, third)
 
 
 def _all(c: Captures) -> dict[str, Capture]:
@@ -137,6 +150,7 @@ def _all(c: Captures) -> dict[str, Capture]:
         "fresh": c.fresh,
         "idle": c.idle,
         "after_crash": c.after_crash,
+        "after_bad_input": c.after_bad_input,
         "after_dlq_limit": c.after_dlq_limit,
     }
 
@@ -215,13 +229,35 @@ def test_a_crash_is_counted_and_outlives_the_process(captures: Captures) -> None
         assert cap.value("incidents_agent_crashes_total", stage=stage, reason="error") == 0
 
 
+def test_a_producers_invalid_input_is_flagged_and_stops_nothing(captures: Captures) -> None:
+    cap = captures.after_bad_input
+    flag = {"stage": "enrich", "topic": "mentions.raw"}
+    assert cap.value("incidents_invalid_input_over_limit", **flag) == 1
+    assert cap.value("incidents_invalid_input_limit_exceeded_total", **flag) == 1
+    assert cap.value("incidents_dlq_total", stage="enrich", error_kind="invalid_json") >= 30
+    assert cap.value("incidents_dlq_limit_exceeded_total", stage="enrich") == 0
+    assert cap.value("incidents_agent_up", stage="enrich") == 1
+    # the other outside inputs are declared, at 0
+    for stage, topic in (("respond", "responses"), ("respond", "incidents.commands")):
+        assert (
+            captures.fresh.value("incidents_invalid_input_over_limit", stage=stage, topic=topic)
+            == 0
+        )
+        assert (
+            captures.fresh.value(
+                "incidents_invalid_input_limit_exceeded_total", stage=stage, topic=topic
+            )
+            == 0
+        )
+
+
 def test_a_tripped_dlq_limit_is_counted_and_outlives_the_process(captures: Captures) -> None:
     cap = captures.after_dlq_limit
-    assert cap.value("incidents_dlq_limit_exceeded_total", stage="enrich") == 1
-    assert cap.value("incidents_agent_crashes_total", stage="enrich", reason="dlq_limit") == 1
+    assert cap.value("incidents_dlq_limit_exceeded_total", stage="group") == 1
+    assert cap.value("incidents_agent_crashes_total", stage="group", reason="dlq_limit") == 1
     # the earlier crash is still counted: the file keeps every process's crashes
     assert cap.value("incidents_agent_crashes_total", stage="enrich", reason="error") == 1
-    assert cap.value("incidents_dlq_limit_exceeded_total", stage="group") == 0
+    assert cap.value("incidents_dlq_limit_exceeded_total", stage="enrich") == 0
 
 
 # ------------------------------------------------------------ promtool scenarios
@@ -347,7 +383,7 @@ def test_a_crashed_agent_raises_an_alert_once_its_worker_is_back(
 @covers("IncidentsDlqLimitExceeded")
 def test_a_tripped_dlq_limit_raises_its_alert(captures: Captures, tmp_path: Path) -> None:
     series = timeline([(captures.after_crash, 20), (None, 1), (captures.after_dlq_limit, 20)])
-    tripped = _alert("IncidentsDlqLimitExceeded", "critical", stage="enrich")
+    tripped = _alert("IncidentsDlqLimitExceeded", "critical", stage="group")
     _check(tmp_path, series, [firing_at("19m", []), firing_at("22m", [tripped])])
 
 
@@ -358,8 +394,27 @@ def test_a_dlq_limit_tripped_before_the_first_scrape_still_alerts(
     """A new instance whose counter is already 1 at its first scrape: no increase to see,
     the timestamp says it."""
     series = timeline([(None, 5), (captures.after_dlq_limit, 10)])
-    tripped = _alert("IncidentsDlqLimitExceeded", "critical", stage="enrich")
+    tripped = _alert("IncidentsDlqLimitExceeded", "critical", stage="group")
     _check(tmp_path, series, [firing_at("6m", [tripped], alert="IncidentsDlqLimitExceeded")])
+
+
+@needs_promtool
+@covers("IncidentsInvalidInputOverLimit")
+def test_a_producers_invalid_input_raises_its_alert(captures: Captures, tmp_path: Path) -> None:
+    """The same worker, scraped before and after a producer's run of invalid lines."""
+    series = timeline([(captures.after_crash, 10), (captures.after_bad_input, 30)])
+    flagged = _alert(
+        "IncidentsInvalidInputOverLimit", "critical", stage="enrich", topic="mentions.raw"
+    )
+    _check(
+        tmp_path,
+        series,
+        [
+            firing_at("9m", [], alert="IncidentsInvalidInputOverLimit"),
+            firing_at("11m", [flagged], alert="IncidentsInvalidInputOverLimit"),
+            firing_at("39m", [flagged], alert="IncidentsInvalidInputOverLimit"),  # while over
+        ],
+    )
 
 
 @needs_promtool

@@ -198,17 +198,18 @@ def test_dogs_biting_people_is_high(enricher: Enricher) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "category"),
+    ("text", "admitted"),
     [
-        ("вдоль внутриквартального проезда трава по пояс, скосите", "landscaping"),
-        ("сертификат о вакцинации не пришёл на госуслуги", "healthcare"),
-        ("двор не убирают, везде бутылки и пакеты", "landscaping"),
-        ("Тверь, Советская 12 — яма на яме", "roads"),
+        ("вдоль внутриквартального проезда трава по пояс, скосите", {"landscaping"}),
+        ("сертификат о вакцинации не пришёл на госуслуги", {"healthcare"}),
+        # yard cleaning is a yard's (or the waste operator's) matter, never the roads'
+        ("двор не убирают, везде бутылки и пакеты", {"landscaping", "waste"}),
+        ("Тверь, Советская 12 — яма на яме", {"roads"}),
     ],
 )
-def test_the_boundaries_that_travel(enricher: Enricher, text: str, category: str) -> None:
+def test_the_boundaries_that_travel(enricher: Enricher, text: str, admitted: set[str]) -> None:
     (m,) = enricher.enrich([raw(text)])
-    assert m.category == category, m.problems
+    assert m.category in admitted, (m.category, m.problems)
 
 
 def test_no_heating_in_frost_with_children_is_critical(enricher: Enricher) -> None:
@@ -272,3 +273,17 @@ def test_the_grouping_scenes_development_set() -> None:
     s = score_labelled([decided.get(i) for i in groups], list(groups.values()))
     assert s.pairwise.scores.precision >= 0.80, s.render()
     assert s.bcubed.f1 >= 0.70, s.render()
+
+
+def test_the_documented_taxonomy_table_is_the_bundled_taxonomy() -> None:
+    """docs/problems.md is where people review the taxonomy: it must be the one that runs."""
+    from streams.domain.problems import table_markdown
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "problems.md").read_text("utf-8")
+    begin, end = "<!-- taxonomy:begin -->\n", "<!-- taxonomy:end -->"
+    assert begin in doc and end in doc
+    shown = doc.split(begin, 1)[1].split(end, 1)[0]
+    assert shown == table_markdown(TAX), (
+        "docs/problems.md is stale: regenerate it with "
+        "`.venv/bin/python -m streams.domain.problems table`"
+    )
