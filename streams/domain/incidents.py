@@ -130,6 +130,14 @@ _ADDR_NOISE = re.compile(
 )
 
 
+def _by(operator: str | None, **detail: str | None) -> Detail:
+    """An event's detail with the operator who caused it (`by`), when the message named one."""
+    out: Detail = dict(detail)
+    if operator:
+        out["by"] = operator
+    return out
+
+
 def short_hash(*parts: str, size: int = 8) -> str:
     h = hashlib.blake2b(digest_size=size)
     for p in parts:
@@ -1359,7 +1367,13 @@ class Desk:
             if cmd.status == "closed":
                 inc.closed_at = cmd.at
             out.events.append(
-                self._event(inc, kind, cmd.at, cause=cmd.command_id, detail={"reason": cmd.reason})
+                self._event(
+                    inc,
+                    kind,
+                    cmd.at,
+                    cause=cmd.command_id,
+                    detail=_by(cmd.operator, reason=cmd.reason),
+                )
             )
         elif isinstance(cmd, MergeCommand):
             into = self.get_incident(cmd.into)
@@ -1378,7 +1392,13 @@ class Desk:
             inc.merged_into = into.incident.id
             inc.version += 1
             out.events.append(
-                self._event(inc, "merged", cmd.at, cause=cmd.command_id, detail={"into": cmd.into})
+                self._event(
+                    inc,
+                    "merged",
+                    cmd.at,
+                    cause=cmd.command_id,
+                    detail=_by(cmd.operator, into=cmd.into),
+                )
             )
             into.commands.append(cmd.command_id)
             self._put_incident(into)
@@ -1422,9 +1442,23 @@ class Desk:
                         mrec.incident_id = new_id
                         self.store[prefix + ref.id] = _enc.encode(mrec)
             out.events.append(
-                self._event(inc, "split", cmd.at, cause=cmd.command_id, detail={"into": new_id})
+                self._event(
+                    inc,
+                    "split",
+                    cmd.at,
+                    cause=cmd.command_id,
+                    detail=_by(cmd.operator, into=new_id),
+                )
             )
-            out.events.append(self._event(new_inc, "created", cmd.at, cause=cmd.command_id))
+            out.events.append(
+                self._event(
+                    new_inc,
+                    "created",
+                    cmd.at,
+                    cause=cmd.command_id,
+                    detail=_by(cmd.operator, split_from=inc.id),
+                )
+            )
             self._put_incident(new_rec)
             self._index_incident(new_rec)
             out.incidents.append(new_inc)
@@ -1495,7 +1529,7 @@ class Desk:
                 "responded",
                 r.responded_at,
                 response_id=r.response_id,
-                detail={"kind": r.kind, "responder": r.agency},
+                detail=_by(r.operator, kind=r.kind, responder=r.agency),
             )
         )
         # A reaction that came after its deadline, without a tick in between.
