@@ -237,20 +237,20 @@ def _dedup_mentions(
 
 
 def _dedup_rate(settings: Settings, mentions: list[Any]) -> tuple[float, int]:
-    """Mentions/s through a fresh desk's dedup path, and the duplicates it found."""
-    from streams.domain.incidents import Desk
+    """Mentions/s through a fresh dedup stage, and the duplicates it found."""
+    from streams.domain.deduplication import Deduplicator
     from streams.runtime import tune_gc
 
-    desk = Desk({}, settings.dedup, settings.grouping, settings.sla, lambda r, m: UTC)
+    window = Deduplicator({}, settings.dedup)
     dups = 0
     tune_gc()  # as the worker does after startup; the inputs are frozen with the rest
 
     def run() -> None:
         nonlocal dups
         for i in range(0, len(mentions), 500):
-            for p in desk.prepare(mentions[i : i + 500]):
-                out = desk.resolve(p)
-                dups += out.mentions[0].status == "duplicate"
+            for p in window.prepare(mentions[i : i + 500]):
+                verdict = window.resolve(p)
+                dups += verdict.mention.status == "duplicate"
 
     return len(mentions) / timed(run), dups
 
@@ -264,7 +264,7 @@ def bench_dedup(settings: Settings, n: int) -> dict[str, Any]:
     case). The notes add the rate on texts that share no sentence except the 5 %
     reposts (as many as the data allows).
     """
-    from streams.domain.incidents import Desk
+    from streams.domain.deduplication import Deduplicator
 
     texts, origin = texts_of_length(n)
     mentions = _dedup_mentions(texts)
@@ -275,11 +275,11 @@ def bench_dedup(settings: Settings, n: int) -> dict[str, Any]:
     tracemalloc.start()
     before = tracemalloc.take_snapshot()
     store2: dict[str, bytes] = {}
-    desk2 = Desk(store2, settings.dedup, settings.grouping, settings.sla, lambda r, m: UTC)
+    window2 = Deduplicator(store2, settings.dedup)
     m = min(n, 20_000)
     for i in range(0, m, 500):
-        for p in desk2.prepare(mentions[i : i + 500]):
-            desk2.resolve(p)
+        for p in window2.prepare(mentions[i : i + 500]):
+            window2.resolve(p)
     after = tracemalloc.take_snapshot()
     tracemalloc.stop()
     grown = sum(s.size_diff for s in after.compare_to(before, "filename"))

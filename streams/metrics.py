@@ -69,7 +69,16 @@ OPEN_INCIDENTS = Gauge(
 )
 DEDUP_WINDOW = Gauge(
     "incidents_dedup_window_mentions",
-    "Mentions held in the near-duplicate window by this worker.",
+    "Mentions held in the near-duplicate window by this worker (the dedup stage).",
+    registry=REGISTRY,
+)
+DEDUP_PLACING = Counter(
+    "incidents_dedup_decisions_total",
+    "Dedup stage decisions by how the post was placed: original (not a copy), "
+    "same_region, region_filled (a copy without a region took its original's), "
+    "region_differs (its own region kept in own_place), no_region, adopted (a copy "
+    "gave its region-less original's family its region), redelivered.",
+    ["placing"],
     registry=REGISTRY,
 )
 INCIDENT_EVENTS = Counter(

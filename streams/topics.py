@@ -2,10 +2,15 @@
 
 The per-topic contracts (purpose, producers, consumers, schema versions,
 examples) are in ``schemas/topics/<topic>.yaml``; this module is what the code
-uses. Topics that feed the stateful stage (``mentions.enriched`` and
-``desk.commands``) must have the same partition count and be keyed by region,
-because the desk's table is co-partitioned with them: everything that can
-belong to one incident meets on one partition.
+uses. Two stateful stages, two meeting points:
+
+- ``mentions.enriched`` feeds the dedup stage and is keyed by the dedup scope
+  (one key, ``DEDUP_SCOPE``): every post meets every earlier post of the window,
+  whatever its region, on one partition;
+- ``mentions.deduped`` and ``desk.commands`` feed the desk and must have the same
+  partition count and be keyed by region, because the desk's table is
+  co-partitioned with them: everything that can belong to one incident meets on
+  one partition.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from dataclasses import dataclass
 
 from streams.settings import Settings
 
+#: The key of every post on mentions.enriched: the window is one (docs/architecture.md).
+DEDUP_SCOPE = b"all"
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 
@@ -32,6 +39,7 @@ class Topics:
     raw: str
     dlq: str
     enriched: str
+    deduped: str
     resolved: str
     incidents: str
     events: str
@@ -48,6 +56,7 @@ class Topics:
             raw=n("mentions.raw"),
             dlq=n("mentions.dlq"),
             enriched=n("mentions.enriched"),
+            deduped=n("mentions.deduped"),
             resolved=n("mentions.resolved"),
             incidents=n("incidents"),
             events=n("incidents.events"),
@@ -70,7 +79,8 @@ class Topics:
                 ),
             ),
             (self.dlq, TopicSpec("mentions.dlq", "original key", retention_ms=30 * DAY_MS)),
-            (self.enriched, TopicSpec("mentions.enriched", "region", retention_ms=keep)),
+            (self.enriched, TopicSpec("mentions.enriched", "dedup scope", retention_ms=keep)),
+            (self.deduped, TopicSpec("mentions.deduped", "region", retention_ms=keep)),
             (self.resolved, TopicSpec("mentions.resolved", "region", retention_ms=keep)),
             (self.incidents, TopicSpec("incidents", "incident id", compacted=True)),
             (self.events, TopicSpec("incidents.events", "incident id", retention_ms=keep)),
@@ -86,6 +96,7 @@ class Topics:
             self.raw,
             self.dlq,
             self.enriched,
+            self.deduped,
             self.resolved,
             self.incidents,
             self.events,
@@ -123,7 +134,7 @@ def ensure_topics(s: Settings, timeout: float = 30.0) -> list[str]:
         parts = spec.partitions or s.topics.partitions
         if name in existing:
             have = len(existing[name].partitions)
-            if have != parts and name in (topics.enriched, topics.desk_commands):
+            if have != parts and name in (topics.deduped, topics.desk_commands):
                 raise RuntimeError(
                     f"topic {name} has {have} partitions but INCIDENTS_TOPICS_PARTITIONS={parts}: "
                     "the stateful stage needs them equal"

@@ -1,4 +1,4 @@
-"""enrich: mentions.raw → mentions.enriched (keyed by region) | mentions.dlq.
+"""enrich: mentions.raw → mentions.enriched (one key: the dedup stage's window) | mentions.dlq.
 
 Stateless and batched: the classifier runs once per batch, which is what makes
 thousands of mentions a second possible in Python (DESIGN §4).
@@ -13,7 +13,7 @@ from schemas.models import Mention, RawMention, encode
 from streams import metrics
 from streams.app import observe_batch
 from streams.domain.enrichment import Enricher, InvalidInput
-from streams.domain.incidents import region_key
+from streams.topics import DEDUP_SCOPE
 
 if TYPE_CHECKING:
     import faust
@@ -53,12 +53,7 @@ def register(app: faust.App, rt: Runtime) -> None:
             enriched.sort(key=lambda pair: pair[1].created_at)
             for _ev, mention in enriched:
                 guard.record(False)
-                rt.send(
-                    rt.topics.enriched,
-                    region_key(mention.place.region).encode(),
-                    encode(mention),
-                    STAGE,
-                )
+                rt.send(rt.topics.enriched, DEDUP_SCOPE, encode(mention), STAGE)
             for ev, mention_id, reason in failed:
                 rt.dead_letter(STAGE, ev, "processing_error", reason, mention_id)
                 guard.record(True)

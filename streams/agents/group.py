@@ -1,15 +1,16 @@
-"""group: mentions.enriched + desk.commands → mentions.resolved, incidents, events, replies.
+"""group: mentions.deduped + desk.commands → mentions.resolved, incidents, events, replies.
 
-The stateful stage. Both inputs are keyed by region and co-partitioned with the
-desk table's changelog, so one worker owns everything that can belong to one
-incident. Per event the agent sets the partition its table writes go to,
-calls the desk, and sends what the desk decided.
+The desk. Both inputs are keyed by region and co-partitioned with the desk
+table's changelog, so one worker owns everything that can belong to one
+incident. The posts come from the dedup stage, copies already keyed by their
+original's region. Per event the agent sets the partition its table writes go
+to, calls the desk, and sends what the desk decided (commands for another
+region's desk go back to desk.commands).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, MutableMapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ import msgspec
 
 from schemas.models import AnyCommand, Incident, Mention, encode
 from streams import metrics
-from streams.app import ACTIVE_PARTITION, PartitionedTable, observe_batch
+from streams.app import ACTIVE_PARTITION, TableStore, changelogged_table, observe_batch
 from streams.domain.enrichment import InvalidInput, decode_json
 from streams.domain.geo import Gazetteer
 from streams.domain.incidents import Desk, Outcome, region_key
@@ -35,61 +36,10 @@ _mention_decoder = msgspec.json.Decoder(Mention)
 _command_decoder = msgspec.json.Decoder(AnyCommand)
 
 
-class TableStore(MutableMapping[str, bytes]):
-    """The desk's view of a Faust table: str keys, bytes values, raw on the wire."""
-
-    def __init__(self, table: Any) -> None:
-        self.table = table
-
-    def __getitem__(self, key: str) -> bytes:
-        value = self.table.get(key.encode())
-        if value is None:
-            raise KeyError(key)
-        return value
-
-    def get(self, key: str, default: Any = None) -> Any:
-        value = self.table.get(key.encode())
-        return default if value is None else value
-
-    def __setitem__(self, key: str, value: bytes) -> None:
-        self.table[key.encode()] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.table[key.encode()]
-
-    def __iter__(self) -> Iterator[str]:
-        return (k.decode() if isinstance(k, bytes) else k for k in list(self.table.keys()))
-
-    def __len__(self) -> int:
-        return len(self.table)
-
-    def items(self) -> Iterator[tuple[str, bytes]]:  # type: ignore[override]
-        for k, v in list(self.table.items()):
-            yield (k.decode() if isinstance(k, bytes) else k), v
-
-
 def register(app: faust.App, rt: Runtime) -> None:
     s = rt.settings
-    changelog = app.topic(
-        s.topics.name("desk.changelog"),
-        partitions=s.topics.partitions,
-        compacting=True,
-        deleting=False,
-        key_serializer="raw",
-        value_serializer="raw",
-    )
-    table = app.tables.add(
-        PartitionedTable(
-            app,
-            name="desk",
-            default=None,
-            partitions=s.topics.partitions,
-            key_type=bytes,
-            value_type=bytes,
-            changelog_topic=changelog,
-            beacon=app.tables.beacon,
-            help="incident desk state (mentions in the dedup window, incidents)",
-        )
+    table = changelogged_table(
+        app, s, "desk", help="incident desk state (posts' decisions and addressing, incidents)"
     )
     desk = Desk(
         store=TableStore(table),
@@ -108,7 +58,7 @@ def register(app: faust.App, rt: Runtime) -> None:
 
     table.on_recover(on_recovered)
     source = app.topic(
-        rt.topics.enriched,
+        rt.topics.deduped,
         rt.topics.desk_commands,
         key_type=bytes,
         value_type=bytes,
@@ -130,7 +80,7 @@ def register(app: faust.App, rt: Runtime) -> None:
             for ev in events:
                 rt.count_in(STAGE, ev)
                 try:
-                    if ev.message.topic == rt.topics.enriched:
+                    if ev.message.topic == rt.topics.deduped:
                         items.append(
                             (ev, decode_json(ev.message.value, _mention_decoder, "Mention"))
                         )
@@ -151,16 +101,11 @@ def register(app: faust.App, rt: Runtime) -> None:
             # Event-time order inside the batch (mentions and commands of one region
             # share a partition; the desk's SLA clock and answer parking run on event time).
             items.sort(key=lambda item: _event_time(item[1]))
-            mentions = [obj for _, obj in items if isinstance(obj, Mention)]
-            prepared = iter(desk.prepare(mentions))
             latest: dict[str, Incident] = {}
             for ev, obj in items:
                 token = ACTIVE_PARTITION.set(ev.message.partition)
                 try:
-                    if isinstance(obj, Mention):
-                        outcome = desk.resolve(next(prepared))
-                    else:
-                        outcome = desk.command(obj)
+                    outcome = desk.resolve(obj) if isinstance(obj, Mention) else desk.command(obj)
                 except Exception as exc:  # a desk bug must not stop the stream
                     outcome = Outcome(error=("processing_error", f"{type(exc).__name__}: {exc}"))
                 finally:
@@ -180,7 +125,6 @@ def register(app: faust.App, rt: Runtime) -> None:
                 rt.send(rt.topics.incidents, inc.id.encode(), encode(inc), STAGE)
             await rt.settle()
             metrics.OPEN_INCIDENTS.set(desk.open_incidents())
-            metrics.DEDUP_WINDOW.set(desk.window_size())
             observe_batch(STAGE, started, len(events))
 
 
@@ -207,6 +151,8 @@ def _publish(rt: Runtime, out: Outcome, latest: dict[str, Incident]) -> None:
         if not out.redelivered:
             metrics.REPLIES.labels(r.platform).inc()
         rt.send(rt.topics.replies, r.mention_id.encode(), encode(r), STAGE)
+    for key, command in out.forward:  # to the desk of another region
+        rt.send(rt.topics.desk_commands, key.encode(), encode(command), STAGE)
     for inc in out.incidents:
         prev = latest.get(inc.id)
         if prev is None or inc.version >= prev.version:

@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from schemas.models import AnyCommand, OfficialResponse, RespondCommand, TickCommand, encode
+from schemas.models import (
+    AdoptCommand,
+    AnyCommand,
+    OfficialResponse,
+    RespondCommand,
+    TakeOverCommand,
+    TickCommand,
+    encode,
+)
 from streams import metrics
 from streams.app import observe_batch
 from streams.domain.enrichment import InvalidInput, decode_json
@@ -47,7 +55,7 @@ def route(obj: OfficialResponse | AnyCommand) -> tuple[str, AnyCommand]:
         return region_key(region), RespondCommand(
             command_id=obj.response_id, at=obj.responded_at, response=obj
         )
-    if isinstance(obj, TickCommand | RespondCommand):
+    if isinstance(obj, TickCommand | RespondCommand | AdoptCommand | TakeOverCommand):
         raise InvalidInput(
             "schema",
             f"IncidentCommand: '{obj.__struct_config__.tag}' is internal; answers go to the "

@@ -34,7 +34,7 @@ TOPICS_DIR = SCHEMAS_DIR / "topics"
 EXAMPLES_DIR = SCHEMAS_DIR / "examples"
 
 #: Topics the pipeline uses that streams.topics.Topics does not list: Faust's table changelog.
-FAUST_TOPICS = {"desk.changelog"}
+FAUST_TOPICS = {"desk.changelog", "dedup.changelog"}
 
 REQUIRED_FIELDS = {
     "topic",

@@ -430,7 +430,11 @@ def test_dockerfile_runs_the_cli_as_non_root() -> None:
     users = re.findall(r"^USER\s+(\S+)", text, flags=re.M)
     assert users and not users[-1].startswith(("root", "0")), users
     # the image installs the runtime lock, then the package without resolving anything
-    assert re.search(r"^RUN pip install --require-hashes --no-deps -r requirements/runtime.lock", text, flags=re.M)
+    assert re.search(
+        r"^RUN pip install --require-hashes --no-deps -r requirements/runtime.lock",
+        text,
+        flags=re.M,
+    )
     assert re.search(r"^RUN pip install --no-deps --no-build-isolation \.", text, flags=re.M)
 
 
@@ -499,7 +503,7 @@ def _declared_topics() -> dict[str, dict[str, Any]]:
 
 
 def test_topics_yaml_lists_exactly_the_pipeline_topics() -> None:
-    expected = set(Topics.from_settings(Settings()).all()) | {"desk.changelog"}
+    expected = set(Topics.from_settings(Settings()).all()) | {"desk.changelog", "dedup.changelog"}
     assert set(_declared_topics()) == expected
 
 
@@ -514,6 +518,7 @@ def test_topic_configs_match_streams_topics() -> None:
         if spec.retention_ms is None:
             assert "retention.ms" not in configs, name
     assert declared["desk.changelog"]["configs"]["cleanup.policy"] == "compact"
+    assert declared["dedup.changelog"]["configs"]["cleanup.policy"] == "compact"
 
 
 def test_topics_are_replicated_for_production() -> None:
@@ -522,7 +527,7 @@ def test_topics_are_replicated_for_production() -> None:
         isr = int(topic["configs"]["min.insync.replicas"])
         assert topic["replication"] >= 3 and 1 <= isr < topic["replication"], name
     co_partitioned = {
-        declared[n]["partitions"] for n in ("mentions.enriched", "desk.commands", "desk.changelog")
+        declared[n]["partitions"] for n in ("mentions.deduped", "desk.commands", "desk.changelog")
     }
     assert len(co_partitioned) == 1, "the group stage's inputs and changelog need equal partitions"
     assert {t["partitions"] for t in declared.values()} == {

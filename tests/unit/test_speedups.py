@@ -11,7 +11,6 @@ import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC
 from pathlib import Path
 
 import numpy as np
@@ -186,10 +185,10 @@ def test_agreeing_picks_what_numpy_picks(rows: list[list[int]], at_least: int) -
 
 
 @needs_build
-def test_the_desk_decides_the_same_with_and_without_the_compiled_twins() -> None:
-    """The bundled sample's texts and copies of them through a fresh desk both ways."""
+def test_the_dedup_stage_decides_the_same_with_and_without_the_compiled_twins() -> None:
+    """The bundled sample's texts and copies of them through a fresh dedup stage both ways."""
     from streams.bench import _dedup_mentions
-    from streams.domain.incidents import Desk
+    from streams.domain.deduplication import Deduplicator
     from streams.settings import Settings
 
     sample = Path(__file__).parents[2] / "streams" / "demo" / "sample" / "mentions.jsonl"
@@ -210,11 +209,11 @@ def test_the_desk_decides_the_same_with_and_without_the_compiled_twins() -> None
     s = Settings()
 
     def decide() -> list[tuple[str, str | None]]:
-        desk = Desk({}, s.dedup, s.grouping, s.sla, lambda r, m: UTC)
+        window = Deduplicator({}, s.dedup)
         out = []
         for i in range(0, len(mentions), 500):
-            for p in desk.prepare(mentions[i : i + 500]):
-                m = desk.resolve(p).mentions[0]
+            for p in window.prepare(mentions[i : i + 500]):
+                m = window.resolve(p).mention
                 out.append((m.status, m.duplicate_of))
         return out
 
