@@ -37,8 +37,7 @@ def _clean_descriptions(node: Any) -> Any:
     """
     if isinstance(node, dict):
         return {
-            k: inspect.cleandoc(v)
-            if k == "description" and isinstance(v, str)
+            k: inspect.cleandoc(v) if k == "description" and isinstance(v, str)
             else _clean_descriptions(v)
             for k, v in node.items()
         }
