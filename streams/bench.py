@@ -397,7 +397,7 @@ def bench_e2e(settings: Settings, n: int) -> dict[str, Any]:
                     if proc.poll() is not None:
                         raise RuntimeError(f"{mode} worker exited: see {tmp}/{mode}.log")
                     time.sleep(0.05)
-                roles = {"enrich", "group", "sink"} if mode == "pipeline" else {"passthrough"}
+                roles = {"enrich", "dedup", "group", "sink"} if mode == "pipeline" else {"passthrough"}
                 probe.wait_drained([url], {"mentions.raw": n}, roles, timeout=600, settle_s=0.5)
                 end = time.perf_counter()
                 assert first is not None

@@ -640,7 +640,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("dlq", help="show dead letters, or replay them after a fix")
     sp.add_argument("action", choices=["show", "replay"])
-    sp.add_argument("--stage", choices=["enrich", "group", "respond", "sink"])
+    sp.add_argument("--stage", choices=["enrich", "dedup", "group", "respond", "sink"])
     sp.add_argument(
         "--kind",
         choices=["invalid_json", "invalid_encoding", "schema", "too_large", "unknown_region",

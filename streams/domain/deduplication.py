@@ -24,10 +24,12 @@ expiry heap are derived in memory and rebuilt from the store after a restart.
 
 The rules that tell a copy from another resident's post are those of
 docs/dedup.md ("How a copy is recognised"); they moved here from the desk
-unchanged, with one addition: two *short* texts placed in two different regions
-are never one post (hundreds of people write «Мусор не вывозят»; the short-text
-rules link identical texts carried over between networks, which across two
-regions is two residents).
+unchanged, with one addition: two texts of a sentence or less
+(``INCIDENTS_DEDUP_SENTENCE_WORDS``) placed in two different regions are never
+one post. Hundreds of people write «Мусор не вывозят» or «Не горит фонарь во
+дворе»; the rules link such a text carried over between networks, or posted word
+for word, which across two regions is two residents. A longer text (a news item,
+a resident's account of their problem) is a copy in any region.
 """
 
 from __future__ import annotations
@@ -197,8 +199,8 @@ class DedupRecord(msgspec.Struct, array_like=True, omit_defaults=True):
     lon: float | None = None
     address_key: str | None = None
     # A root without a region whose family a later post placed: what its family is about
-    # from then on (that post's About). `about` stays as emitted, for redeliveries.
-    adopted: msgspec.Raw | None = None
+    # from then on (that post's About, encoded). `about` stays as emitted, for redeliveries.
+    adopted: bytes = b""
     adopter: bool = False  # this post placed its region-less original (re-sent on redelivery)
 
 
@@ -218,7 +220,7 @@ def _emitted(rec: DedupRecord) -> Any:
 
 def _family(rec: DedupRecord) -> Any:
     """What the family of a record is about (an About): adopted, else as emitted."""
-    return _dec_about.decode(rec.adopted if rec.adopted is not None else rec.about)
+    return _dec_about.decode(rec.adopted or rec.about)
 
 
 @dataclass(slots=True)
@@ -476,7 +478,7 @@ class Deduplicator:
             adopter=verdict.placing == "adopted",
         )
         if root is not None and verdict.placing == "adopted":
-            root.adopted = rec.about
+            root.adopted = _enc.encode(about_of(verdict.mention))
             self._put(root)
         self._put(rec)
         self._index(rec)
@@ -622,6 +624,9 @@ class Deduplicator:
             too_short = min(p.words, cand_count) < self.dedup.min_words or (
                 grams < _MIN_INSIDE_GRAMS
             )
+            few = min(p.words, cand_count) <= self.dedup.sentence_words
+            if few and self._other_region(p, cand):
+                continue  # a sentence in two regions: two residents, even word for word
             if too_short and not self._short_match(p, cand, cand.norm.split()):
                 continue  # one of the two is too short to tell which post the other copies
             if exact:

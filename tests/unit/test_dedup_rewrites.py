@@ -144,18 +144,19 @@ def test_a_copy_placed_in_another_region_is_still_a_copy_and_takes_the_originals
     assert copy.own_place is not None and copy.own_place.region == "RU-IVA"
 
 
+@pytest.mark.parametrize("text", ["Мусор не вывозят", "Во дворе дома не горит ни один фонарь"])
 @pytest.mark.parametrize(
     ("region", "is_copy"),
     [("RU-TVE", True), (None, True), ("RU-IVA", False)],
 )
-def test_a_short_text_carried_over_is_a_copy_unless_it_is_placed_in_another_region(
-    region: str | None, is_copy: bool
+def test_a_sentence_word_for_word_is_a_copy_unless_it_is_placed_in_another_region(
+    text: str, region: str | None, is_copy: bool
 ) -> None:
-    """«Мусор не вывозят» on another network within hours: carried over when nothing says
-    otherwise; in another region it is another resident."""
+    """«Мусор не вывозят» on another network within hours, or a sentence word for word:
+    one post when nothing says otherwise; in another region, another resident."""
     desk = new_desk()
-    feed(desk, mention("pos:1", "Мусор не вывозят", appeal=False))
-    (out,) = feed(desk, mention("vk:2", "Мусор не вывозят", region=region, municipality=None,
+    feed(desk, mention("pos:1", text, appeal=False))
+    (out,) = feed(desk, mention("vk:2", text, region=region, municipality=None,
                                  appeal=False, at=T0 + timedelta(hours=2)))  # fmt: skip
     assert (out.mentions[0].duplicate_of == "pos:1") is is_copy
 
