@@ -161,7 +161,7 @@ def test_the_dlq_limit_stops_the_worker_and_commits_nothing_past_it(stack: Stack
 def test_negative_control_a_lossy_worker_is_caught_losing(stack: Stack) -> None:
     """Acking before the broker confirms (INCIDENTS_FAULTS_LOSSY) + kill -9 must show up as lost."""
     lossy = stack.start_worker(INCIDENTS_WORKER_ROLES="enrich", INCIDENTS_FAULTS_LOSSY="true")
-    sink = stack.start_worker(INCIDENTS_WORKER_ROLES="group,respond,sink")
+    sink = stack.start_worker(INCIDENTS_WORKER_ROLES="dedup,group,respond,sink")
     lines = [_mention(i, id=f"vk:lossy-{i}") for i in range(300)]
     stack.publish("mentions.raw", lines, [f"vk:lossy-{i}".encode() for i in range(300)])
     # Batches are acked at once and committed within a second; their outputs linger 10 s.

@@ -13,8 +13,8 @@ from tests.integration.conftest import Stack
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 INPUTS = [
-    "mentions.raw", "mentions.enriched", "desk.commands", "responses", "incidents.commands",
-    "mentions.resolved", "incidents", "incidents.events", "replies.outbound",
+    "mentions.raw", "mentions.enriched", "mentions.deduped", "desk.commands", "responses",
+    "incidents.commands", "mentions.resolved", "incidents", "incidents.events", "replies.outbound",
 ]  # fmt: skip
 GOOD = {
     "id": "vk:after-poison",

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.integration
 
 SCHEMA_OF_TOPIC = {
     "mentions.enriched": "mention",
+    "mentions.deduped": "mention",
     "mentions.resolved": "mention",
     "incidents": "incident",
     "incidents.events": "incident-event",
@@ -136,6 +137,7 @@ def test_every_message_on_every_topic_matches_its_json_schema(pipeline: Stack) -
             seen[base] += 1
     for base in (
         "mentions.enriched",
+        "mentions.deduped",
         "mentions.resolved",
         "incidents",
         "incidents.events",
