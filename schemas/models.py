@@ -179,6 +179,12 @@ class Mention(Struct, omit_defaults=True):
     ] = None
 
 
+#: What the internal topics mentions.enriched and mentions.deduped carry: a batch of
+#: mentions, one Kafka message per stage batch and key (a JSON array), or a single
+#: mention (a dead letter replayed to the topic).
+MentionBatch = list[Mention] | Mention
+
+
 class MentionRef(Struct, omit_defaults=True):
     """Enough of a mention to address a reply to it."""
 
@@ -426,6 +432,7 @@ class DeadLetter(Struct, omit_defaults=True):
 SCHEMAS: dict[str, tuple[type | UnionType, int]] = {
     "raw-mention": (RawMention, 1),
     "mention": (Mention, 1),
+    "mention-batch": (MentionBatch, 1),
     "incident": (Incident, 1),
     "incident-event": (IncidentEvent, 1),
     "official-response": (OfficialResponse, 1),

@@ -332,8 +332,10 @@ class Runtime:
         kind: str,
         reason: str,
         mention_id: str | None = None,
+        value: bytes | None = None,
     ) -> None:
-        """Dead-letter the event's bytes as they arrived."""
+        """Dead-letter the event's bytes as they arrived (``value``: one mention's bytes
+        out of a batch message, which is what a replay must send back)."""
         msg = event.message
         headers = dict(msg.headers or [])
         replayed = headers.get("dlq.replayed", b"0")
@@ -343,7 +345,7 @@ class Runtime:
                 topic=msg.topic,
                 partition=msg.partition,
                 offset=msg.offset,
-                value=msg.value,
+                value=msg.value if value is None else value,
                 key=msg.key,
                 error_kind=kind,
                 reason=reason,

@@ -15,12 +15,53 @@ uses. Two stateful stages, two meeting points:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+import msgspec
 
 from streams.settings import Settings
 
 #: The key of every post on mentions.enriched: the window is one (docs/architecture.md).
 DEDUP_SCOPE = b"all"
+#: The largest batch message on mentions.enriched and mentions.deduped: within one
+#: consumer fetch of a partition (streams/app.py, 128 KB); a mention longer than that
+#: goes alone, as any message would.
+MAX_BATCH_BYTES = 96 * 1024
+_raw_list = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+def pack_mentions(encoded: Iterable[bytes], limit: int = MAX_BATCH_BYTES) -> list[bytes]:
+    """Encoded mentions as JSON arrays of at most ``limit`` bytes (a mention alone may
+    be larger): one Kafka message per stage batch and key on the internal mention
+    topics, so a hop costs the broker and the consumer a message per batch, not per
+    mention."""
+    out: list[bytes] = []
+    chunk: list[bytes] = []
+    size = 1  # "[", then each item with the "," or "]" after it
+    for item in encoded:
+        if chunk and size + len(item) + 1 > limit:
+            out.append(b"[" + b",".join(chunk) + b"]")
+            chunk, size = [], 1
+        chunk.append(item)
+        size += len(item) + 1
+    if chunk:
+        out.append(b"[" + b",".join(chunk) + b"]")
+    return out
+
+
+def unpack_mentions(value: bytes | None) -> list[bytes] | None:
+    """The mentions of a message: a batch (JSON array) split into each mention's bytes,
+    one mention (a dead letter replayed) as it is; None when a batch is not valid JSON
+    (the whole message is then dead-lettered)."""
+    if not value or value.lstrip()[:1] != b"[":
+        return [value or b""]
+    try:
+        return [bytes(item) for item in _raw_list.decode(value)]
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return None
+
+
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 

@@ -1,5 +1,8 @@
 """dedup: mentions.enriched (one partition) → mentions.deduped (keyed by region) | desk.commands.
 
+Both mention topics carry batches: a JSON array of mentions per message (one per
+stage batch and key), or a single mention (a dead letter replayed).
+
 The stateful stage before the region repartition. Every post of every region
 meets every earlier post of the window here (mentions.enriched carries one key),
 so a copy is found whatever region its own source or text gave it. A copy leaves
@@ -19,9 +22,10 @@ import msgspec
 from schemas.models import Mention, encode
 from streams import metrics
 from streams.app import ACTIVE_PARTITION, TableStore, changelogged_table, observe_batch
-from streams.domain.deduplication import Deduplicator, Prepared, Verdict, placing_of, region_key
+from streams.domain.deduplication import Deduplicator, Prepared, placing_of, region_key
 from streams.domain.enrichment import InvalidInput, decode_json
 from streams.domain.pipeline import lenient_id
+from streams.topics import pack_mentions, unpack_mentions
 
 if TYPE_CHECKING:
     import faust
@@ -52,23 +56,14 @@ def register(app: faust.App, rt: Runtime) -> None:
         guard = rt.guard(STAGE)
         rt.started.add(STAGE)
         metrics.AGENT_UP.labels(STAGE).set(1)
-        async for events in rt.batches(stream, s.worker.batch_size, within=s.worker.batch_within_s):
+        take = batch_messages(s.worker.batch_size)
+        async for events in rt.batches(stream, take, within=s.worker.batch_within_s):
             started = time.perf_counter()
             rt.inject_faults(events)
-            items: list[tuple[Any, Mention]] = []
-            for ev in events:
-                rt.count_in(STAGE, ev)
-                try:
-                    mention = decode_json(ev.message.value, _mention_decoder, "Mention")
-                    assert isinstance(mention, Mention)
-                    items.append((ev, mention))
-                    guard.record(False)
-                except InvalidInput as err:
-                    mention_id = lenient_id(ev.message.value or b"")
-                    rt.dead_letter(STAGE, ev, err.kind, err.reason, mention_id)
-                    guard.record(True)
+            items = decode_mentions(rt, STAGE, events, guard)
             # Event-time order inside the batch: the window's clock runs on event time.
             items.sort(key=lambda item: item[1].created_at)
+            by_region: dict[str, list[bytes]] = {}
             for ev, p in _prepare_isolated(rt, window, items):
                 token = ACTIVE_PARTITION.set(ev.message.partition)
                 try:
@@ -79,10 +74,49 @@ def register(app: faust.App, rt: Runtime) -> None:
                     continue
                 finally:
                     ACTIVE_PARTITION.reset(token)
-                _publish(rt, verdict)
+                metrics.DEDUP_PLACING.labels(placing_of(verdict)).inc()
+                by_region.setdefault(region_key(verdict.mention.place.region), []).append(
+                    encode(verdict.mention)
+                )
+                for key, command in verdict.commands:
+                    rt.send(rt.topics.desk_commands, key.encode(), encode(command), STAGE)
+            for region, encoded in by_region.items():
+                for value in pack_mentions(encoded):
+                    rt.send(rt.topics.deduped, region.encode(), value, STAGE)
             await rt.settle()
             metrics.DEDUP_WINDOW.set(window.window_size())
-            observe_batch(STAGE, started, len(events))
+            observe_batch(STAGE, started, len(items))
+
+
+def batch_messages(batch_size: int) -> int:
+    """Messages taken per processing batch on a topic of batch messages (each carries up
+    to ~100 mentions): about batch_size mentions' worth, at least a few."""
+    return max(4, batch_size // 32)
+
+
+def decode_mentions(rt: Runtime, stage: str, events: list[Any], guard: Any) -> list[Any]:
+    """(event, Mention) for every mention of the events (batches or single mentions);
+    what cannot be read is dead-lettered with its own bytes."""
+    items: list[tuple[Any, Mention]] = []
+    for ev in events:
+        rt.count_in(stage, ev)
+        parts = unpack_mentions(ev.message.value)
+        if parts is None:
+            rt.dead_letter(stage, ev, "invalid_json", "Mention batch: not a JSON array")
+            guard.record(True)
+            continue
+        single = len(parts) == 1 and parts[0] is not None and parts[0] == ev.message.value
+        for part in parts:
+            try:
+                mention = decode_json(part, _mention_decoder, "Mention")
+                assert isinstance(mention, Mention)
+                items.append((ev, mention))
+                guard.record(False)
+            except InvalidInput as err:
+                value = None if single else part
+                rt.dead_letter(stage, ev, err.kind, err.reason, lenient_id(part), value=value)
+                guard.record(True)
+    return items
 
 
 def _prepare_isolated(
@@ -102,11 +136,3 @@ def _prepare_isolated(
         except Exception as exc:
             rt.dead_letter(STAGE, ev, "processing_error", f"{type(exc).__name__}: {exc}", m.id)
     return out
-
-
-def _publish(rt: Runtime, verdict: Verdict) -> None:
-    m = verdict.mention
-    metrics.DEDUP_PLACING.labels(placing_of(verdict)).inc()
-    rt.send(rt.topics.deduped, region_key(m.place.region).encode(), encode(m), STAGE)
-    for key, command in verdict.commands:
-        rt.send(rt.topics.desk_commands, key.encode(), encode(command), STAGE)

@@ -13,7 +13,7 @@ from schemas.models import Mention, RawMention, encode
 from streams import metrics
 from streams.app import observe_batch
 from streams.domain.enrichment import Enricher, InvalidInput
-from streams.topics import DEDUP_SCOPE
+from streams.topics import DEDUP_SCOPE, pack_mentions
 
 if TYPE_CHECKING:
     import faust
@@ -51,9 +51,11 @@ def register(app: faust.App, rt: Runtime) -> None:
             # Emit the batch in event-time order: partitions of a backlog are fetched
             # one after another, and the desk's clocks run on event time.
             enriched.sort(key=lambda pair: pair[1].created_at)
-            for _ev, mention in enriched:
+            for _ev, _mention in enriched:
                 guard.record(False)
-                rt.send(rt.topics.enriched, DEDUP_SCOPE, encode(mention), STAGE)
+            # One message per batch (and size limit): the dedup stage reads one partition.
+            for value in pack_mentions(encode(mention) for _ev, mention in enriched):
+                rt.send(rt.topics.enriched, DEDUP_SCOPE, value, STAGE)
             for ev, mention_id, reason in failed:
                 rt.dead_letter(STAGE, ev, "processing_error", reason, mention_id)
                 guard.record(True)

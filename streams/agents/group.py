@@ -18,6 +18,7 @@ import msgspec
 
 from schemas.models import AnyCommand, Incident, Mention, encode
 from streams import metrics
+from streams.agents.dedup import batch_messages, decode_mentions
 from streams.app import ACTIVE_PARTITION, TableStore, changelogged_table, observe_batch
 from streams.domain.enrichment import InvalidInput, decode_json
 from streams.domain.geo import Gazetteer
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 
 STAGE = "group"
 log = get_logger("streams.group")
-_mention_decoder = msgspec.json.Decoder(Mention)
 _command_decoder = msgspec.json.Decoder(AnyCommand)
 
 
@@ -73,21 +73,22 @@ def register(app: faust.App, rt: Runtime) -> None:
         guard = rt.guard(STAGE)
         rt.started.add(STAGE)
         metrics.AGENT_UP.labels(STAGE).set(1)
-        async for events in rt.batches(stream, s.worker.batch_size, within=s.worker.batch_within_s):
+        # mentions.deduped carries batches: fewer messages a processing batch, about
+        # batch_size mentions' worth (desk.commands carries one command a message).
+        take = batch_messages(s.worker.batch_size)
+        async for events in rt.batches(stream, take, within=s.worker.batch_within_s):
             started = time.perf_counter()
             rt.inject_faults(events)
-            items: list[tuple[Any, Any]] = []
+            mentions = [ev for ev in events if ev.message.topic == rt.topics.deduped]
+            items: list[tuple[Any, Any]] = decode_mentions(rt, STAGE, mentions, guard)
             for ev in events:
+                if ev.message.topic == rt.topics.deduped:
+                    continue
                 rt.count_in(STAGE, ev)
                 try:
-                    if ev.message.topic == rt.topics.deduped:
-                        items.append(
-                            (ev, decode_json(ev.message.value, _mention_decoder, "Mention"))
-                        )
-                    else:
-                        items.append(
-                            (ev, decode_json(ev.message.value, _command_decoder, "IncidentCommand"))
-                        )
+                    items.append(
+                        (ev, decode_json(ev.message.value, _command_decoder, "IncidentCommand"))
+                    )
                     guard.record(False)
                 except InvalidInput as err:
                     rt.dead_letter(
@@ -125,7 +126,7 @@ def register(app: faust.App, rt: Runtime) -> None:
                 rt.send(rt.topics.incidents, inc.id.encode(), encode(inc), STAGE)
             await rt.settle()
             metrics.OPEN_INCIDENTS.set(desk.open_incidents())
-            observe_batch(STAGE, started, len(events))
+            observe_batch(STAGE, started, len(items))
 
 
 def _event_time(obj: Any) -> datetime:

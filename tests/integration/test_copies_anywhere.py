@@ -84,8 +84,17 @@ def _replies(w: Worker) -> list[tuple[Any, ...]]:
     )
 
 
+def _deduped(stack: Stack) -> list[tuple[bytes | None, dict[str, Any]]]:
+    """(key, mention) for every mention on mentions.deduped (messages carry batches)."""
+    out = []
+    for key, value, _ in stack.read_topic("mentions.deduped"):
+        doc = json.loads(value)
+        out.extend((key, m) for m in (doc if isinstance(doc, list) else [doc]))
+    return out
+
+
 def _deduped_keys(stack: Stack) -> dict[str, bytes | None]:
-    return {json.loads(v)["id"]: k for k, v, _ in stack.read_topic("mentions.deduped")}
+    return {m["id"]: k for k, m in _deduped(stack)}
 
 
 def test_a_copy_without_a_region_joins_its_originals_incident_and_gets_its_answer(
@@ -179,9 +188,7 @@ def test_the_same_copy_delivered_twice_is_one_post_of_the_incident(stack: Stack)
     )
     assert count == (2,)
     # Both deliveries went to the same desk partition, with the same verdict.
-    keys = [
-        k for k, v, _ in stack.read_topic("mentions.deduped") if json.loads(v)["id"] == COPY["id"]
-    ]
+    keys = [k for k, m in _deduped(stack) if m["id"] == COPY["id"]]
     assert keys == [b"RU-TVE", b"RU-TVE"]
     assert _replies(w) == [
         (COPY["id"], ANSWER["response_id"], incident, 1),

@@ -21,8 +21,8 @@ from tests.integration.conftest import Stack, jsonl
 pytestmark = pytest.mark.integration
 
 SCHEMA_OF_TOPIC = {
-    "mentions.enriched": "mention",
-    "mentions.deduped": "mention",
+    "mentions.enriched": "mention-batch",
+    "mentions.deduped": "mention-batch",
     "mentions.resolved": "mention",
     "incidents": "incident",
     "incidents.events": "incident-event",
