@@ -161,7 +161,7 @@ def test_a_copy_after_a_worker_restart_still_finds_its_original(stack: Stack) ->
     stack.external.clear()  # the new process counts what it consumes from now on
     w = stack.start_worker()
     _publish_raw(stack, COPY, partition=1)
-    stack.wait_drained()
+    stack.wait_drained(timeout=240)  # after the tables' recovery, which a loaded machine slows
     _answer_the_original(stack)
 
     incident = _mention(w, ORIGINAL["id"])[3]
