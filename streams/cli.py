@@ -497,7 +497,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         import msgspec
 
         from connectors.file import read_lines
-        from streams.domain.dedup_eval import decisions, score
+        from streams.domain.dedup_eval import decisions, regions, score
         from streams.domain.pipeline import OfflinePipeline
 
         lines = list(read_lines(src))
@@ -514,9 +514,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                  "text_key": obj.get("text_key"), "kinds": obj.get("kinds")}
             )  # fmt: skip
         err = _err_console()
-        with err.status(f"running {len(lines):,} mentions through enrich and the desk…"):
+        with err.status(f"running {len(lines):,} mentions through enrich and dedup…"):
             results = list(OfflinePipeline(_settings()).run(lines))
-        print(score(gold, decisions(results)).render())
+        print(score(gold, decisions(results), regions(results)).render())
         return 0
     if args.what == "grouping":
         import msgspec
