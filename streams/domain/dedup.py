@@ -153,6 +153,15 @@ class Signer:
             return _similarity_of(*fast.overlap_text(shingles, normalized, self.k, self._mul_bytes))
         return similarity(shingles, self.shingles(normalized))
 
+    def distinct(self, shingles: np.ndarray | None, normalized: str) -> int:
+        """How many distinct k-grams a normalized text has (``shingles``: its k-gram
+        hashes when the caller has them)."""
+        grams = self.shingles(normalized) if shingles is None else shingles
+        fast = speedups.compiled
+        if fast is not None:
+            return int(fast.overlap(grams, b"")[1])
+        return len(set(grams.tolist()))
+
     def signatures(self, shingle_sets: Sequence[np.ndarray]) -> np.ndarray:
         """MinHash values (n × num_perm, uint32) equal to datasketch's update_batch.
 

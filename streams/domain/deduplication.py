@@ -54,6 +54,7 @@ from streams.domain.dedup import (
     Signer,
     Similarity,
     WordPair,
+    _similarity_of,
     added_apart,
     carries,
     gram_set,
@@ -81,6 +82,9 @@ _EXCLAIMS = re.compile(r"[!?]\W*$")
 # The longest short text looked up as a run of a short post's words (see _short_inside).
 _SHORT_SPAN_WORDS = 6
 _MAX_NORM = 2000
+# The position of the normalized text in a DedupRecord as stored (array-like msgpack):
+# the compiled twins read it from there without decoding the record (_screen).
+NORM_FIELD = 3
 _ADDR_NOISE = re.compile(
     r"\b(?:ул|улица|пр|пр-т|проспект|пер|переулок|ш|шоссе|наб|набережная|бульвар|б-р|пл|"
     r"площадь|д|дом|дома|корп|корпус|к|стр|строение|лит|литера|кв|г|город|во|дворе|у|на|по)\b\.?",
@@ -187,6 +191,7 @@ class DedupRecord(msgspec.Struct, array_like=True, omit_defaults=True):
     at: float
     fp: str
     norm: str  # normalized text (capped): re-shingled only to verify a candidate
+    grams: int  # its distinct k-grams (read with norm by the compiled screen)
     sig: bytes
     status: str
     platform: str
@@ -461,11 +466,13 @@ class Deduplicator:
         root = self._stated_original(p) or self._find_original(p, candidates)
         verdict = self._verdict(p, root)
         geo = m.place.geo
+        norm = p.norm[:_MAX_NORM]
         rec = DedupRecord(
             id=m.id,
             at=p.at,
             fp=p.fp,
-            norm=p.norm[:_MAX_NORM],
+            norm=norm,
+            grams=self.signer.distinct(p.shingles if norm is p.norm else None, norm),
             sig=p.sig,
             status=verdict.mention.status or "accepted",
             platform=m.platform,
@@ -610,7 +617,7 @@ class Deduplicator:
         if first is not None:
             found.add(first)
         # What the exact fingerprints found needs no MinHash agreement.
-        for cand_id in [*found, *(candidates - found)]:
+        for cand_id, counted in self._screen(p, [*found, *(candidates - found)]):
             cand = self._get(cand_id)
             if cand is None:
                 continue
@@ -633,10 +640,10 @@ class Deduplicator:
                 sim = Similarity(1.0, 1.0, len(p.norm), len(p.norm))
             elif too_short:
                 # Ranked by Jaccard: a short text is trivially "inside" a longer one.
-                jaccard = self._similarity(p, cand).jaccard
+                jaccard = (counted or self._similarity(p, cand)).jaccard
                 sim = Similarity(jaccard, jaccard, 0, 0)
             else:
-                sim = self._similarity(p, cand)
+                sim = counted or self._similarity(p, cand)
                 if not self._is_copy(sim, p, cand, cand_count):
                     continue
             root = self._root(cand_id)
@@ -646,6 +653,36 @@ class Deduplicator:
             if best is None or (score, -cand.at) > (best[0], -best[1]):
                 best = (score, cand.at, root.id)
         return self._get(best[2]) if best else None
+
+    def _screen(self, p: Prepared, ids: list[str]) -> list[tuple[str, Similarity | None]]:
+        """The candidates of a long post worth a full look, with their similarity when
+        it is already counted.
+
+        A candidate whose k-grams say it is neither close enough to be a copy nor too
+        short to tell by them (the first test of _is_copy, on the counts alone) would be
+        refused after its record was decoded. With the compiled twins one call counts
+        every candidate from its stored bytes and drops those, and only the rest are
+        decoded: the same counts as _similarity, so the same decisions. Without them,
+        every candidate gets the full look.
+        """
+        fast = speedups.compiled
+        if fast is None or not ids:
+            return [(cand_id, None) for cand_id in ids]
+        signer, d = self.signer, self.dedup
+        gate = (
+            p.words,
+            d.min_words,
+            _MIN_INSIDE_GRAMS,
+            len(p.shingles),
+            d.threshold,
+            min(d.containment, d.aligned_containment),
+        )
+        raws = [self.store.get("m:" + cand_id) for cand_id in ids]
+        rows = fast.screen_records(p.shingles, raws, NORM_FIELD, signer.k, signer._mul_bytes, gate)
+        return [
+            (ids[i], _similarity_of(inter, mine, theirs) if inter >= 0 else None)
+            for i, inter, mine, theirs, _chars, _words in rows
+        ]
 
     def _similarity(self, p: Prepared, cand: DedupRecord) -> Similarity:
         """Exact k-gram similarity of the post and a candidate."""
