@@ -64,13 +64,13 @@ def register(app: faust.App, rt: Runtime) -> None:
             # Event-time order inside the batch: the window's clock runs on event time.
             items.sort(key=lambda item: item[1].created_at)
             by_region: dict[str, list[bytes]] = {}
-            for ev, p in _prepare_isolated(rt, window, items):
+            for ev, p, value in _prepare_isolated(rt, window, items):
                 token = ACTIVE_PARTITION.set(ev.message.partition)
                 try:
                     verdict = window.resolve(p)
                 except Exception as exc:  # a bug in domain code must not stop the stream
                     reason = f"{type(exc).__name__}: {exc}"
-                    rt.dead_letter(STAGE, ev, "processing_error", reason, p.mention.id)
+                    rt.dead_letter(STAGE, ev, "processing_error", reason, p.mention.id, value)
                     continue
                 finally:
                     ACTIVE_PARTITION.reset(token)
@@ -95,9 +95,11 @@ def batch_messages(batch_size: int) -> int:
 
 
 def decode_mentions(rt: Runtime, stage: str, events: list[Any], guard: Any) -> list[Any]:
-    """(event, Mention) for every mention of the events (batches or single mentions);
-    what cannot be read is dead-lettered with its own bytes."""
-    items: list[tuple[Any, Mention]] = []
+    """(event, Mention, its bytes) for every mention of the events (batches or single
+    mentions; the bytes None for a single one: the message's). What cannot be read is
+    dead-lettered with its own bytes, and so must be what fails later (a replay sends
+    back the one mention, not its batch)."""
+    items: list[tuple[Any, Mention, bytes | None]] = []
     for ev in events:
         rt.count_in(stage, ev)
         parts = unpack_mentions(ev.message.value)
@@ -110,7 +112,7 @@ def decode_mentions(rt: Runtime, stage: str, events: list[Any], guard: Any) -> l
             try:
                 mention = decode_json(part, _mention_decoder, "Mention")
                 assert isinstance(mention, Mention)
-                items.append((ev, mention))
+                items.append((ev, mention, None if single else part))
                 guard.record(False)
             except InvalidInput as err:
                 value = None if single else part
@@ -120,19 +122,20 @@ def decode_mentions(rt: Runtime, stage: str, events: list[Any], guard: Any) -> l
 
 
 def _prepare_isolated(
-    rt: Runtime, window: Deduplicator, items: list[tuple[Any, Mention]]
-) -> list[tuple[Any, Prepared]]:
+    rt: Runtime, window: Deduplicator, items: list[tuple[Any, Mention, bytes | None]]
+) -> list[tuple[Any, Prepared, bytes | None]]:
     """Signatures for the batch; if that fails, one by one, so only the culprit is
     dead-lettered."""
     try:
-        prepared = window.prepare([m for _, m in items])
-        return [(ev, p) for (ev, _), p in zip(items, prepared, strict=True)]
+        prepared = window.prepare([m for _, m, _ in items])
+        return [(ev, p, value) for (ev, _, value), p in zip(items, prepared, strict=True)]
     except Exception:
         pass
     out = []
-    for ev, m in items:
+    for ev, m, value in items:
         try:
-            out.append((ev, window.prepare([m])[0]))
+            out.append((ev, window.prepare([m])[0], value))
         except Exception as exc:
-            rt.dead_letter(STAGE, ev, "processing_error", f"{type(exc).__name__}: {exc}", m.id)
+            reason = f"{type(exc).__name__}: {exc}"
+            rt.dead_letter(STAGE, ev, "processing_error", reason, m.id, value)
     return out

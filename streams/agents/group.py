@@ -80,15 +80,15 @@ def register(app: faust.App, rt: Runtime) -> None:
             started = time.perf_counter()
             rt.inject_faults(events)
             mentions = [ev for ev in events if ev.message.topic == rt.topics.deduped]
-            items: list[tuple[Any, Any]] = decode_mentions(rt, STAGE, mentions, guard)
+            # (event, mention or command, a batch mention's own bytes for a dead letter)
+            items: list[tuple[Any, Any, bytes | None]] = decode_mentions(rt, STAGE, mentions, guard)
             for ev in events:
                 if ev.message.topic == rt.topics.deduped:
                     continue
                 rt.count_in(STAGE, ev)
                 try:
-                    items.append(
-                        (ev, decode_json(ev.message.value, _command_decoder, "IncidentCommand"))
-                    )
+                    command = decode_json(ev.message.value, _command_decoder, "IncidentCommand")
+                    items.append((ev, command, None))
                     guard.record(False)
                 except InvalidInput as err:
                     rt.dead_letter(
@@ -103,7 +103,7 @@ def register(app: faust.App, rt: Runtime) -> None:
             # share a partition; the desk's SLA clock and answer parking run on event time).
             items.sort(key=lambda item: _event_time(item[1]))
             latest: dict[str, Incident] = {}
-            for ev, obj in items:
+            for ev, obj, value in items:
                 token = ACTIVE_PARTITION.set(ev.message.partition)
                 try:
                     outcome = desk.resolve(obj) if isinstance(obj, Mention) else desk.command(obj)
@@ -113,7 +113,7 @@ def register(app: faust.App, rt: Runtime) -> None:
                     ACTIVE_PARTITION.reset(token)
                 if outcome.error:
                     kind, reason = outcome.error
-                    rt.dead_letter(STAGE, ev, kind, reason, getattr(obj, "id", None))
+                    rt.dead_letter(STAGE, ev, kind, reason, getattr(obj, "id", None), value)
                     continue
                 if outcome.parked:
                     log.info(

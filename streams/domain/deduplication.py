@@ -361,7 +361,8 @@ class Deduplicator:
         for key, raw in list(self.store.items()):
             if raw and key.startswith("m:"):
                 records.append(_decode(raw))
-        # In time order, so "the first post with this text" is the same after a restart.
+        # In time order (the order posts arrived in is not stored): "the first post with
+        # this text" is then the earliest, which it nearly always was.
         records.sort(key=lambda r: (r.at, r.id))
         for rec in records:
             sig = np.frombuffer(rec.sig, dtype="<u4").astype(np.uint32)[None, :]
