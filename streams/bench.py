@@ -373,7 +373,7 @@ def bench_dedup_window(settings: Settings, n: int, timed_n: int = 50_000) -> dic
         "n": n,
         "data": origin,
         "extra": f"{len(timed_posts):,} posts timed after {len(fill):,} that copy nothing "
-        f"({len(fill) / fill_s:,.0f}/s to fill); window {window.window_size():,} posts; "
+        f"({len(fill) / max(fill_s, 1e-9):,.0f}/s to fill); window {window.window_size():,} posts; "
         f"resident memory {grown / max(1, held):,.0f} B/post held "
         f"({grown / 2**20:,.0f} MiB for {held:,}; table value {stored:,.0f} B); "
         f"{dups} duplicates",
