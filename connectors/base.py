@@ -515,13 +515,17 @@ async def drain(rt: Runtime, src: Source) -> bool:
     return True
 
 
+def no_sources(name: str) -> FatalError:
+    return FatalError(
+        f"{name}: no sources to poll: add them to the registry "
+        "(INCIDENTS_CONNECTORS_REGISTRY_FILE, see docs/connectors.md)"
+    )
+
+
 async def poll_forever(rt: Runtime, sources: list[Source], once: bool = False) -> None:
     """Rounds over all sources; `once` stops after one round (cron, tests)."""
     if not sources:
-        raise FatalError(
-            f"{rt.name}: no sources to poll: add them to the registry "
-            "(INCIDENTS_CONNECTORS_REGISTRY_FILE, see docs/connectors.md)"
-        )
+        raise no_sources(rt.name)
     pause = 0.0 if all(getattr(s, "long_poll", False) for s in sources) else rt.conf.poll_interval_s
     while not rt.stopping.is_set():
         ok = True

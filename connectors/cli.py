@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,26 +16,34 @@ CONNECTORS = ("vk", "ok", "telegram", "portal", "rss", "webhook", "file")
 
 
 def register(sub: Any) -> None:
+    from streams.cli import add_connect_timeout, seconds
+
     sp = sub.add_parser(
         "connect",
         help="run a connector: vk, ok, telegram, portal, rss, webhook, or replay files",
         description="Poll a platform (or receive webhooks) and publish RawMention v1 to "
-        "mentions.raw. Settings: INCIDENTS_CONNECTORS_* (docs/connectors.md).",
+        "mentions.raw. Settings: INCIDENTS_CONNECTORS_* (docs/connectors.md). The "
+        "connector's own settings (token, registry) are checked before Kafka.",
     )
     sp.add_argument("name", choices=CONNECTORS, help="which connector")
     sp.add_argument("files", nargs="*", help="for `file`: JSONL or CSV files (.gz allowed)")
     sp.add_argument("--once", action="store_true", help="one polling round, then exit")
-    sp.add_argument("--connect-timeout", type=float, default=30.0)
+    add_connect_timeout(sp)
     sp.set_defaults(fn=cmd_connect)
 
     sp = sub.add_parser(
         "replies",
         help="post answers from replies.outbound to VK/OK/Telegram (dry-run unless enabled)",
+        description="Post the answers on replies.outbound to VK, OK and Telegram, once each; "
+        "platforms not in INCIDENTS_CONNECTORS_REPLIES_LIVE are dry-run (docs/connectors.md).",
     )
     sp.add_argument(
-        "--idle-exit", type=float, help="exit after this many seconds without replies (batch runs)"
+        "--idle-exit",
+        type=seconds,
+        metavar="S",
+        help="exit after S seconds without replies (batch runs; default: run until stopped)",
     )
-    sp.add_argument("--connect-timeout", type=float, default=30.0)
+    add_connect_timeout(sp)
     sp.set_defaults(fn=cmd_replies)
 
 
@@ -53,30 +60,10 @@ def _load() -> tuple[Any, Any, Any]:
     return settings, conf, registry
 
 
-def _wait_for_broker(settings: Any, timeout: float) -> None:
-    from confluent_kafka.admin import AdminClient
-
-    from streams.cli import Failure
-
-    admin = AdminClient({**settings.kafka.librdkafka(), "socket.connection.setup.timeout.ms": 3000})
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            admin.list_topics(timeout=3)
-            return
-        except Exception as exc:
-            if time.monotonic() > deadline:
-                raise Failure(
-                    f"cannot reach Kafka at {settings.kafka.bootstrap} (INCIDENTS_KAFKA_BOOTSTRAP) "
-                    f"within {timeout:.0f} s: {str(exc)[:120]}"
-                ) from None
-            time.sleep(0.5)
-
-
 def cmd_connect(args: argparse.Namespace) -> int:
     from connectors.base import FatalError
     from connectors.producer import MentionProducer, PublishError
-    from streams.cli import Failure, UsageError
+    from streams.cli import Failure, UsageError, wait_for_kafka
     from streams.settings import ConfigError
     from streams.topics import ensure_topics
 
@@ -84,12 +71,19 @@ def cmd_connect(args: argparse.Namespace) -> int:
         if not args.files:
             raise UsageError("connect file: name one or more JSONL or CSV files")
         for f in args.files:
+            if Path(f).is_dir():
+                raise UsageError(f"{f} is a directory: give JSONL or CSV files")
             if not Path(f).is_file():
                 raise UsageError(f"no such file: {f}")
     elif args.files:
         raise UsageError(f"connect {args.name}: takes no file arguments")
     settings, conf, registry = _load()
-    _wait_for_broker(settings, args.connect_timeout)
+    if args.name != "file":
+        try:  # a missing token or an empty registry is said before Kafka is even asked
+            _module(args.name).check(conf, registry)
+        except FatalError as exc:
+            raise ConfigError(f"connect {args.name}: {exc}") from None
+    wait_for_kafka(settings.kafka, args.connect_timeout)
     ensure_topics(settings)
     producer = MentionProducer(settings.kafka, client_id=f"incidents-connector-{args.name}")
     try:
@@ -155,10 +149,7 @@ async def _run_connector(
             closers.append(api)
             await telegram.set_webhook(api, conf)
         else:
-            module = _module(name)
-            if name == "portal":
-                module.check(conf, registry)
-            client, sources = module.build_sources(rt)
+            client, sources = _module(name).build_sources(rt)
             closers.append(client)
         runner = await serve(app, conf.web_host, conf.web_port)
         rt.log.info("connector_started", sources=len(sources or []), port=conf.web_port)
@@ -191,18 +182,23 @@ def _module(name: str) -> Any:
 def cmd_replies(args: argparse.Namespace) -> int:
     from connectors.base import FatalError
     from connectors.producer import MentionProducer, PublishError
-    from streams.cli import Failure
+    from connectors.replies import build_posters
+    from streams.cli import Failure, wait_for_kafka
     from streams.settings import ConfigError
     from streams.topics import Topics, ensure_topics
 
     settings, conf, registry = _load()
-    _wait_for_broker(settings, args.connect_timeout)
+    try:  # a live platform without its token is said before Kafka is even asked
+        posters = build_posters(conf)
+    except FatalError as exc:
+        raise ConfigError(f"replies: {exc}") from None
+    wait_for_kafka(settings.kafka, args.connect_timeout)
     ensure_topics(settings)
     results = Topics.from_settings(settings).reply_results
     producer = MentionProducer(settings.kafka, client_id="incidents-replies")
     try:
         return asyncio.run(
-            _run_replies(settings, conf, registry, producer, results, args.idle_exit)
+            _run_replies(settings, conf, registry, producer, posters, results, args.idle_exit)
         )
     except FatalError as exc:
         raise ConfigError(f"replies: {exc}") from None
@@ -211,17 +207,22 @@ def cmd_replies(args: argparse.Namespace) -> int:
 
 
 async def _run_replies(
-    settings: Any, conf: Any, registry: Any, producer: Any, results: str, idle_exit: float | None
+    settings: Any,
+    conf: Any,
+    registry: Any,
+    producer: Any,
+    posters: dict[str, Any],
+    results: str,
+    idle_exit: float | None,
 ) -> int:
     from confluent_kafka import Consumer
 
     from connectors.base import Runtime, install_signal_handlers, serve, web_app
-    from connectors.replies import RepliesWorker, SentStore, build_posters
+    from connectors.replies import RepliesWorker, SentStore
     from streams.topics import Topics
 
     rt = Runtime(name="replies", settings=settings, conf=conf, registry=registry, producer=producer)
     install_signal_handlers(rt)
-    posters = build_posters(conf)
     store = SentStore(conf.state_dir / "replies.sent.sqlite")
     k = settings.kafka
     consumer = Consumer(

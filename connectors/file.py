@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import msgspec
@@ -68,9 +70,35 @@ def count_lines(path: Path) -> int:
     return sum(1 for _ in read_lines(path))
 
 
-def _time_of(line: bytes, field: str) -> float | None:
-    from datetime import datetime
+@dataclass
+class History:
+    """How much of a file is older than a cutoff (the retention, before a backfill)."""
 
+    lines: int = 0  # lines with a readable time
+    older: int = 0  # of them, before the cutoff
+    oldest: datetime | None = None
+
+
+def older_than(path: Path, time_field: str, cutoff: datetime) -> History:
+    """Count the lines whose `time_field` (RFC 3339 with an offset) is before `cutoff`;
+    lines without a readable time are the pipeline's to refuse and are not counted."""
+    stamp = msgspec.json.Decoder(msgspec.defstruct("Stamp", [(time_field, datetime | None, None)]))
+    h = History()
+    for line in read_lines(path):
+        try:
+            at = getattr(stamp.decode(line), time_field)
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
+            continue
+        if at is None or at.tzinfo is None:
+            continue
+        h.lines += 1
+        if at < cutoff:
+            h.older += 1
+            h.oldest = at if h.oldest is None or at < h.oldest else h.oldest
+    return h
+
+
+def _time_of(line: bytes, field: str) -> float | None:
     try:
         obj = msgspec.json.decode(line)
         return datetime.fromisoformat(str(obj[field])).timestamp()

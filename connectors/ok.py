@@ -44,6 +44,7 @@ from connectors.base import (
     from_unix,
     map_item,
     mention,
+    no_sources,
     source_fields,
 )
 from connectors.cursor import Cursor
@@ -72,19 +73,37 @@ def signature(params: dict[str, str], access_token: str, secret: str) -> str:
     return hashlib.md5((pairs + session_secret).encode("utf-8")).hexdigest().lower()
 
 
+def _keys(conf: ConnectorSettings) -> None:
+    missing = [
+        name
+        for name, value in (
+            ("INCIDENTS_CONNECTORS_OK_APPLICATION_KEY", conf.ok_application_key),
+            ("INCIDENTS_CONNECTORS_OK_APPLICATION_SECRET", conf.ok_application_secret),
+            ("INCIDENTS_CONNECTORS_OK_ACCESS_TOKEN", conf.ok_access_token),
+        )
+        if not value
+    ]
+    if missing:
+        raise FatalError(f"{', '.join(missing)} not set (OK application keys and token)")
+
+
+def _group_id(entry: SourceEntry) -> None:
+    if not entry.id.isdigit():
+        raise FatalError(f"registry: OK source {entry.id!r} must be a numeric group id (gid)")
+
+
+def check(conf: ConnectorSettings, registry: Registry) -> None:
+    """The connector's own settings, before anything connects: one line, exit 2."""
+    _keys(conf)
+    for entry in registry.of("ok"):
+        _group_id(entry)
+    if not registry.of("ok"):
+        raise no_sources("ok")
+
+
 class OkApi:
     def __init__(self, conf: ConnectorSettings, connector: str = "ok") -> None:
-        missing = [
-            name
-            for name, value in (
-                ("INCIDENTS_CONNECTORS_OK_APPLICATION_KEY", conf.ok_application_key),
-                ("INCIDENTS_CONNECTORS_OK_APPLICATION_SECRET", conf.ok_application_secret),
-                ("INCIDENTS_CONNECTORS_OK_ACCESS_TOKEN", conf.ok_access_token),
-            )
-            if not value
-        ]
-        if missing:
-            raise FatalError(f"{', '.join(missing)} not set (OK application keys and token)")
+        _keys(conf)
         assert conf.ok_application_key and conf.ok_application_secret and conf.ok_access_token
         self.conf = conf
         self.app_key = conf.ok_application_key
@@ -350,8 +369,7 @@ def build_sources(rt: Runtime) -> tuple[OkApi, list[Source]]:
     api = OkApi(rt.conf)
     sources: list[Source] = []
     for entry in rt.registry.of("ok"):
-        if not entry.id.isdigit():
-            raise FatalError(f"registry: OK source {entry.id!r} must be a numeric group id (gid)")
+        _group_id(entry)
         sources.append(TopicsSource(api, entry, rt.registry, rt.conf.max_pages))
         if entry.comments:
             sources.append(DiscussionsSource(api, entry, rt.registry))

@@ -35,6 +35,7 @@ from connectors.base import (
     TransientError,
     map_item,
     mention,
+    no_sources,
     source_fields,
 )
 from connectors.cursor import Cursor
@@ -189,17 +190,22 @@ class PortalSource:
         return Page(out, {"page": token, "skip": max(skip, len(items))})
 
 
+def _enabled(registry: Registry) -> list[tuple[PortalEntry, SourceEntry]]:
+    """Each portal with its registry source, unless that source is disabled."""
+    out = []
+    for portal in registry.portals:
+        entry = next(
+            s for s in registry.sources if s.id == portal.source and s.platform in ("pos", "other")
+        )
+        if entry.enabled:
+            out.append((portal, entry))
+    return out
+
+
 def build_sources(rt: Runtime) -> tuple[HttpClient, list[Source]]:
     http = HttpClient(rt.name, rt.conf)
     sources: list[Source] = []
-    for portal in rt.registry.portals:
-        entry = next(
-            s
-            for s in rt.registry.sources
-            if s.id == portal.source and s.platform in ("pos", "other")
-        )
-        if not entry.enabled:
-            continue
+    for portal, entry in _enabled(rt.registry):
         token = rt.conf.portal_tokens.get(portal.name)
         if token is None:
             rt.log.warning("portal_without_token", portal=portal.name)
@@ -210,9 +216,12 @@ def build_sources(rt: Runtime) -> tuple[HttpClient, list[Source]]:
 
 
 def check(conf: ConnectorSettings, registry: Registry) -> None:
+    """The connector's own settings, before anything connects: one line, exit 2."""
     unknown = set(conf.portal_tokens) - {p.name for p in registry.portals}
     if unknown:
         raise FatalError(
             "INCIDENTS_CONNECTORS_PORTAL_TOKENS names portals not in the registry: "
             f"{sorted(unknown)}"
         )
+    if not _enabled(registry):
+        raise no_sources("portal")

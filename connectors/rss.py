@@ -38,10 +38,12 @@ from connectors.base import (
     TransientError,
     map_item,
     mention,
+    no_sources,
     source_fields,
 )
 from connectors.cursor import Cursor
-from connectors.registry import SourceEntry
+from connectors.registry import Registry, SourceEntry
+from connectors.settings import ConnectorSettings
 
 KEEP_SEEN = 1000
 _TAG = re.compile(r"<[^>]+>")
@@ -159,6 +161,12 @@ class FeedSource:
             if resp.headers.get(header):
                 done[name] = resp.headers[header]
         return Page(out, done)
+
+
+def check(conf: ConnectorSettings, registry: Registry) -> None:
+    """The connector's own settings, before anything connects: one line, exit 2."""
+    if not registry.of("rss"):
+        raise no_sources("rss")
 
 
 def build_sources(rt: Runtime) -> tuple[HttpClient, list[Source]]:

@@ -55,10 +55,31 @@ IGNORED = ("edited_message", "edited_channel_post")
 PAGE = 100
 
 
+def _token(conf: ConnectorSettings) -> None:
+    if conf.telegram_token is None:
+        raise FatalError("INCIDENTS_CONNECTORS_TELEGRAM_TOKEN is not set (from @BotFather)")
+
+
+def _webhook_secret(conf: ConnectorSettings) -> bytes:
+    if conf.telegram_webhook_secret is None:
+        raise FatalError(
+            "INCIDENTS_CONNECTORS_TELEGRAM_WEBHOOK_SECRET is not set: webhook mode needs the "
+            "secret_token Telegram sends back in X-Telegram-Bot-Api-Secret-Token"
+        )
+    return conf.telegram_webhook_secret.get_secret_value().encode()
+
+
+def check(conf: ConnectorSettings, registry: Registry) -> None:
+    """The connector's own settings, before anything connects: one line, exit 2."""
+    _token(conf)
+    if conf.telegram_mode == "webhook":
+        _webhook_secret(conf)
+
+
 class TelegramApi:
     def __init__(self, conf: ConnectorSettings, connector: str = "telegram") -> None:
-        if conf.telegram_token is None:
-            raise FatalError("INCIDENTS_CONNECTORS_TELEGRAM_TOKEN is not set (from @BotFather)")
+        _token(conf)
+        assert conf.telegram_token is not None
         self.conf = conf
         self.base = (
             f"{conf.telegram_api_url.rstrip('/')}/bot{conf.telegram_token.get_secret_value()}"
@@ -200,13 +221,7 @@ def build_sources(rt: Runtime) -> tuple[TelegramApi, list[Source]]:
 
 def webhook_routes(app: web.Application, rt: Runtime) -> None:
     """POST /telegram: one Update per call, published before the 200."""
-    secret = rt.conf.telegram_webhook_secret
-    if secret is None:
-        raise FatalError(
-            "INCIDENTS_CONNECTORS_TELEGRAM_WEBHOOK_SECRET is not set: webhook mode needs the "
-            "secret_token Telegram sends back in X-Telegram-Bot-Api-Secret-Token"
-        )
-    expected = secret.get_secret_value().encode()
+    expected = _webhook_secret(rt.conf)
 
     async def handle(request: web.Request) -> web.Response:
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "").encode()

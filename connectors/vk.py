@@ -44,6 +44,7 @@ from connectors.base import (
     from_unix,
     map_item,
     mention,
+    no_sources,
     source_fields,
 )
 from connectors.cursor import Cursor
@@ -77,12 +78,35 @@ class VkError(Exception):
         self.code = code
 
 
+def _token(conf: ConnectorSettings) -> str:
+    if conf.vk_token is None:
+        raise FatalError("INCIDENTS_CONNECTORS_VK_TOKEN is not set (a VK service token)")
+    return conf.vk_token.get_secret_value()
+
+
+def _owner_id(entry: SourceEntry) -> None:
+    try:
+        int(entry.id)
+    except ValueError:
+        raise FatalError(
+            f"registry: VK source {entry.id!r} must be a numeric owner id "
+            "(negative for a community, e.g. -41237765)"
+        ) from None
+
+
+def check(conf: ConnectorSettings, registry: Registry) -> None:
+    """The connector's own settings, before anything connects: one line, exit 2."""
+    _token(conf)
+    for entry in registry.of("vk"):
+        _owner_id(entry)
+    if not registry.of("vk") and not any(s.platform == "vk" for s in registry.searches):
+        raise no_sources("vk")
+
+
 class VkApi:
     def __init__(self, conf: ConnectorSettings, connector: str = "vk") -> None:
-        if conf.vk_token is None:
-            raise FatalError("INCIDENTS_CONNECTORS_VK_TOKEN is not set (a VK service token)")
+        self.token = _token(conf)
         self.conf = conf
-        self.token = conf.vk_token.get_secret_value()
         self.http = HttpClient(connector, conf, per_s=conf.vk_requests_per_s)
 
     async def call(self, method: str, **params: Any) -> Any:
@@ -392,13 +416,7 @@ def build_sources(rt: Runtime) -> tuple[VkApi, list[Source]]:
     api = VkApi(rt.conf)
     sources: list[Source] = []
     for entry in rt.registry.of("vk"):
-        try:
-            int(entry.id)
-        except ValueError:
-            raise FatalError(
-                f"registry: VK source {entry.id!r} must be a numeric owner id "
-                "(negative for a community, e.g. -41237765)"
-            ) from None
+        _owner_id(entry)
         sources.append(WallSource(api, entry, rt.registry, rt.conf.max_pages))
         if entry.comments:
             sources.append(CommentsSource(api, entry, rt.registry, rt.conf.vk_comment_posts))

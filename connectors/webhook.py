@@ -26,6 +26,8 @@ from aiohttp import web
 from connectors import metrics
 from connectors.base import FatalError, Runtime
 from connectors.producer import PublishError
+from connectors.registry import Registry
+from connectors.settings import ConnectorSettings
 from schemas.models import RawMention
 
 
@@ -33,13 +35,23 @@ def _decode(item: Any) -> RawMention:
     return msgspec.convert(item, RawMention)
 
 
-def routes(app: web.Application, rt: Runtime) -> None:
-    tokens = [t.get_secret_value().encode() for t in rt.conf.webhook_tokens]
+def _tokens(conf: ConnectorSettings) -> list[bytes]:
+    tokens = [t.get_secret_value().encode() for t in conf.webhook_tokens]
     if not tokens:
         raise FatalError(
             "INCIDENTS_CONNECTORS_WEBHOOK_TOKENS is not set: the webhook accepts only "
             "authenticated senders (comma-separated bearer tokens)"
         )
+    return tokens
+
+
+def check(conf: ConnectorSettings, registry: Registry) -> None:
+    """The connector's own settings, before anything connects: one line, exit 2."""
+    _tokens(conf)
+
+
+def routes(app: web.Application, rt: Runtime) -> None:
+    tokens = _tokens(rt.conf)
 
     def authorized(request: web.Request) -> bool:
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")

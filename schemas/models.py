@@ -10,13 +10,20 @@ running a JSON Schema validator afterwards.
 Unknown fields are ignored on decode so that producers may add optional fields
 without breaking consumers (backward-compatible evolution, see
 ``schemas/topics/*.yaml``).
+
+Rules between fields ("`incident_id`, or `mention_id` with `region`") are declared
+once, in :data:`RULES`: the Structs enforce them in ``__post_init__`` (msgspec runs
+it on every decode, so a stage's decoder refuses what the rule refuses) and
+``schemas/registry.py`` writes the same rule into the JSON Schema.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import datetime
 from types import UnionType
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 from msgspec import Meta, Struct, field
@@ -26,6 +33,7 @@ PLATFORMS: tuple[str, ...] = ("vk", "ok", "telegram", "pos", "rss", "web", "othe
 
 Priority = Literal["critical", "high", "normal"]
 MentionStatus = Literal["accepted", "duplicate"]
+Relevance = Literal["appeal", "signal", "noise"]
 IncidentStatus = Literal[
     "new",
     "assigned",
@@ -46,6 +54,29 @@ RegionCode = Annotated[
     Meta(
         pattern=r"^RU-[A-Z]{2,3}$",
         description="ISO 3166-2:RU subdivision code, e.g. RU-TVE",
+        examples=["RU-TVE", "RU-MOW"],
+    ),
+]
+#: The regions of the bundled gazetteer (streams/domain/data/regions.csv; a unit test
+#: holds the two equal). A producer's `region_hint` must be one of them.
+KnownRegionCode = Literal[
+    "RU-AD", "RU-AL", "RU-ALT", "RU-AMU", "RU-ARK", "RU-AST", "RU-BA", "RU-BEL", "RU-BRY",
+    "RU-BU", "RU-CE", "RU-CHE", "RU-CHU", "RU-CR", "RU-CU", "RU-DA", "RU-IN", "RU-IRK",
+    "RU-IVA", "RU-KAM", "RU-KB", "RU-KC", "RU-KDA", "RU-KEM", "RU-KGD", "RU-KGN", "RU-KHA",
+    "RU-KHM", "RU-KIR", "RU-KK", "RU-KL", "RU-KLU", "RU-KO", "RU-KOS", "RU-KR", "RU-KRS",
+    "RU-KYA", "RU-LEN", "RU-LIP", "RU-MAG", "RU-ME", "RU-MO", "RU-MOS", "RU-MOW", "RU-MUR",
+    "RU-NEN", "RU-NGR", "RU-NIZ", "RU-NVS", "RU-OMS", "RU-ORE", "RU-ORL", "RU-PER", "RU-PNZ",
+    "RU-PRI", "RU-PSK", "RU-ROS", "RU-RYA", "RU-SA", "RU-SAK", "RU-SAM", "RU-SAR", "RU-SE",
+    "RU-SEV", "RU-SMO", "RU-SPE", "RU-STA", "RU-SVE", "RU-TA", "RU-TAM", "RU-TOM", "RU-TUL",
+    "RU-TVE", "RU-TY", "RU-TYU", "RU-UD", "RU-ULY", "RU-VGG", "RU-VLA", "RU-VLG", "RU-VOR",
+    "RU-YAN", "RU-YAR", "RU-YEV", "RU-ZAB",
+]  # fmt: skip
+REGION_CODES: tuple[str, ...] = get_args(KnownRegionCode)
+KnownRegion = Annotated[
+    KnownRegionCode,
+    Meta(
+        description="ISO 3166-2:RU code of a region the pipeline knows (the 85 of its "
+        "gazetteer), e.g. RU-TVE",
         examples=["RU-TVE", "RU-MOW"],
     ),
 ]
@@ -71,6 +102,14 @@ SourceTopic = Annotated[
     ),
 ]
 NonEmptyId = Annotated[str, Meta(min_length=1, max_length=512)]
+ProblemCode = Annotated[
+    str,
+    Meta(
+        pattern=r"^[a-z][a-z0-9_]{1,63}$",
+        description="A problem type of the taxonomy (docs/problems.md), e.g. street_light_out",
+        examples=["street_light_out", "no_hot_water"],
+    ),
+]
 
 
 class Source(Struct, omit_defaults=True):
@@ -110,15 +149,26 @@ class RawMention(Struct, omit_defaults=True):
     id: MentionId
     platform: Platform
     source: Source
-    text: Annotated[str, Meta(min_length=1, max_length=MAX_TEXT_CHARS)]
+    text: Annotated[
+        str,
+        Meta(
+            min_length=1,
+            max_length=MAX_TEXT_CHARS,
+            pattern=r"\S",
+            description="the post's text: at least one character that is not white space",
+        ),
+    ]
     created_at: AwareTime
     author: Author | None = None
     url: ShortText | None = None
     reply_to: Annotated[str, Meta(max_length=512)] | None = None
-    region_hint: RegionCode | None = None
+    region_hint: KnownRegion | None = None
     geo: GeoPoint | None = None
     metrics: Engagement | None = None
     source_topic: SourceTopic | None = None
+
+    def __post_init__(self) -> None:
+        enforce(self)
 
 
 class Place(Struct, omit_defaults=True):
@@ -153,8 +203,18 @@ class Mention(Struct, omit_defaults=True):
         str, Meta(description="hash of the normalized text; equal texts, equal prints")
     ]
     is_appeal: bool
-    appeal_score: Annotated[float, Meta(ge=0, le=1)]
-    category: str | None
+    appeal_score: Annotated[
+        float,
+        Meta(
+            ge=0,
+            le=1,
+            description="confidence that the post is an appeal (the relevance model's "
+            "probability); is_appeal when it reaches the deployment's threshold",
+        ),
+    ]
+    category: Annotated[
+        str | None, Meta(description="rubric code of an appeal; null for every non-appeal")
+    ]
     category_confidence: Annotated[float, Meta(ge=0, le=1)]
     priority: Priority
     place: Place
@@ -169,6 +229,30 @@ class Mention(Struct, omit_defaults=True):
     incident_id: str | None = None
     pipeline_version: str = "1"
     source_topic: SourceTopic | None = None
+    problems: Annotated[
+        list[ProblemCode],
+        Meta(
+            max_length=8,
+            description="What is wrong with what: the problem types recognised in the text, "
+            "the main one first (docs/problems.md); empty or absent when the text names no "
+            "known problem (then the category comes from the text classifier)",
+        ),
+    ] = field(default_factory=list)
+    relevance: Annotated[
+        Relevance | None,
+        Meta(
+            description="appeal; signal (a media report or announcement about a local "
+            "problem: not an appeal, never answered, may be linked to an incident as "
+            "context); noise (chatter, memes, ads, thanks, opinions, other news)"
+        ),
+    ] = None
+    needs_review: Annotated[
+        bool,
+        Meta(
+            description="appeal_score lies near the deployment's threshold: an operator "
+            "console may show the post for a decision (absent when false)"
+        ),
+    ] = False
     own_place: Annotated[
         Place | None,
         Meta(
@@ -229,6 +313,17 @@ class Incident(Struct, omit_defaults=True):
     reopened_from: str | None = None
     merged_into: str | None = None
     closed_at: AwareTime | None = None
+    problem: Annotated[
+        ProblemCode | None,
+        Meta(description="The incident's problem type (docs/problems.md), when recognised"),
+    ] = None
+    signal_ids: Annotated[
+        list[str],
+        Meta(
+            description="media reports about the same problem linked as context: not "
+            "counted in mentions_count, never answered (at most 20 kept)"
+        ),
+    ] = field(default_factory=list)
 
 
 IncidentEventType = Literal[
@@ -277,6 +372,9 @@ class OfficialResponse(Struct, omit_defaults=True):
     mention_id: MentionId | None = None
     region: RegionCode | None = None
     operator: ShortText | None = None
+
+    def __post_init__(self) -> None:
+        enforce(self)
 
 
 class Reply(Struct, omit_defaults=True):
@@ -398,6 +496,8 @@ AnyCommand = (
     | AdoptCommand
     | TakeOverCommand
 )
+#: What operator consoles may write to incidents.commands: `respond` and `tick` are internal.
+OperatorCommand = AssignCommand | StatusCommand | MergeCommand | SplitCommand
 
 ErrorKind = Literal[
     "invalid_json",
@@ -439,8 +539,85 @@ SCHEMAS: dict[str, tuple[type | UnionType, int]] = {
     "reply": (Reply, 1),
     "reply-result": (ReplyResult, 1),
     "incident-command": (AnyCommand, 1),
+    "operator-command": (OperatorCommand, 1),
     "dead-letter": (DeadLetter, 1),
 }
+
+
+# ------------------------------------------------------------ rules between fields
+def _set(value: object) -> bool:
+    return value is not None and value != ""
+
+
+@dataclass(frozen=True)
+class AnyOfSets:
+    """At least one of these sets of fields is wholly set (present, not null, not empty)."""
+
+    sets: tuple[tuple[str, ...], ...]
+    message: str
+
+    def check(self, obj: object) -> None:
+        if not any(all(_set(getattr(obj, f)) for f in fields) for fields in self.sets):
+            raise ValueError(self.message)
+
+    def schema(self) -> dict[str, Any]:
+        is_set = {"not": {"enum": [None, ""]}}
+        return {
+            "description": self.message,
+            "anyOf": [
+                {"required": list(fields), "properties": {f: is_set for f in fields}}
+                for fields in self.sets
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class PrefixedBy:
+    """`field` starts with the value of `by` and a colon (an id `vk:wall-1_2` on platform vk)."""
+
+    field: str
+    by: str
+    values: tuple[str, ...]  # every value `by` can take
+
+    def check(self, obj: object) -> None:
+        value, prefix = getattr(obj, self.field), getattr(obj, self.by)
+        if not str(value).startswith(f"{prefix}:"):
+            raise ValueError(f"{self.field} {value!r} must start with '{prefix}:'")
+
+    def schema(self) -> dict[str, Any]:
+        return {
+            "description": f"`{self.field}` starts with `{self.by}` and a colon",
+            "allOf": [
+                {
+                    "if": {"required": [self.by], "properties": {self.by: {"const": v}}},
+                    "then": {"properties": {self.field: {"pattern": f"^{re.escape(v)}:"}}},
+                }
+                for v in self.values
+            ],
+        }
+
+
+Rule = AnyOfSets | PrefixedBy
+
+#: Every rule between fields, by Struct: enforced on decode (``__post_init__``) and
+#: written into the JSON Schemas (schemas/registry.py). The one place to add one.
+RULES: dict[type, tuple[Rule, ...]] = {
+    RawMention: (PrefixedBy("id", "platform", PLATFORMS),),
+    OfficialResponse: (
+        AnyOfSets(
+            (("incident_id",), ("mention_id", "region")),
+            "a response names `incident_id`, or `mention_id` with `region` (the region "
+            "routes it to the desk that owns the mention)",
+        ),
+    ),
+}
+
+
+def enforce(obj: object) -> None:
+    """Raise ValueError (msgspec: ValidationError on decode) when a rule of RULES fails."""
+    for rule in RULES.get(type(obj), ()):
+        rule.check(obj)
+
 
 _encoder = msgspec.json.Encoder()
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from schemas.models import SCHEMAS
+from schemas.models import RULES, SCHEMAS
 
 JSON_DIR = Path(__file__).parent / "json"
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -37,7 +37,8 @@ def _clean_descriptions(node: Any) -> Any:
     """
     if isinstance(node, dict):
         return {
-            k: inspect.cleandoc(v) if k == "description" and isinstance(v, str)
+            k: inspect.cleandoc(v)
+            if k == "description" and isinstance(v, str)
             else _clean_descriptions(v)
             for k, v in node.items()
         }
@@ -46,9 +47,23 @@ def _clean_descriptions(node: Any) -> Any:
     return node
 
 
+def _with_rules(body: dict[str, Any]) -> dict[str, Any]:
+    """The rules between fields (schemas.models.RULES) on the definitions of their Structs.
+
+    msgspec writes one definition per Struct under ``$defs``, named by the class; a
+    Struct nested in another message (OfficialResponse inside a `respond` command)
+    gets its rules there too.
+    """
+    by_name = {t.__name__: rules for t, rules in RULES.items()}
+    for name, definition in body.get("$defs", {}).items():
+        if name in by_name:
+            definition["allOf"] = [rule.schema() for rule in by_name[name]]
+    return body
+
+
 def render_schema(name: str) -> dict[str, Any]:
     typ, version = SCHEMAS[name]
-    body = _clean_descriptions(msgspec.json.schema(typ))
+    body = _with_rules(_clean_descriptions(msgspec.json.schema(typ)))
     doc = {
         "$schema": DRAFT,
         "$id": schema_id(name, version),

@@ -122,6 +122,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
             ("min_similarity", args.min_similarity),
             ("min_terms", args.min_terms),
             ("max_span_hours", args.max_span_hours),
+            ("unknown_problem", args.unknown),
+            ("unknown_similarity", args.unknown_similarity),
+            ("problems", False if args.no_problems else None),
         )
         if v is not None
     }
@@ -182,6 +185,21 @@ def main() -> int:
     ap.add_argument("--min-terms", type=int, default=None)
     ap.add_argument("--max-span-hours", type=float, default=None)
     ap.add_argument(
+        "--no-problems",
+        action="store_true",
+        help="group without the problem model (category and place alone, as before it)",
+    )
+    ap.add_argument(
+        "--unknown",
+        choices=["join", "words", "never"],
+        default=None,
+        help="a post or incident of no recognised problem: join on place, on words, never",
+    )
+    ap.add_argument("--unknown-similarity", type=float, default=None)
+    ap.add_argument(
+        "--dump", help="write each appeal's incident, problems and category (JSONL, /tmp only)"
+    )
+    ap.add_argument(
         "--category-model", help="an own-rubric model from `incidents train` (default: bundled)"
     )
     ap.add_argument(
@@ -237,6 +255,15 @@ def main() -> int:
     secs = time.perf_counter() - t0
     decided = incident_ids(results)
     predicted = [decided.get(mention_id(r)) for r in rows]
+    if args.dump:
+        by_id = {r.id: r for r in results}
+        with open(args.dump, "w", encoding="utf-8") as f:
+            for row, inc in zip(rows, predicted, strict=True):
+                r = by_id.get(mention_id(row))
+                f.write(json.dumps({
+                    "incident": inc, "problems": r.problems if r else None,
+                    "category": r.category if r else None,
+                }, ensure_ascii=False) + "\n")  # fmt: skip
     s = score_weak(predicted, truth)
     g = settings.grouping
     title = (

@@ -26,6 +26,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -35,7 +36,7 @@ from faust.types import TP, EventT
 from connectors.producer import MentionProducer
 from schemas.models import DeadLetter, encode
 from streams import metrics
-from streams.dlq import DlqGuard, dead_letter, dlq_headers
+from streams.dlq import DlqGuard, DlqLimitExceeded, dead_letter, dlq_headers
 from streams.domain.incidents import GivenUp
 from streams.logs import get as get_logger
 from streams.settings import ROLES, Settings
@@ -197,6 +198,8 @@ class Runtime:
     crashed: dict[str, str] = field(default_factory=dict)
     on_crash: Callable[[], None] | None = None  # the worker's watchdog (streams/worker.py)
     started: set[str] = field(default_factory=set)
+    inputs: set[str] = field(default_factory=set)  # topics the agents consume (full names)
+    crash_file: Path | None = None  # where the crash counters outlive the process
     guards: dict[str, DlqGuard] = field(default_factory=dict)
     executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="sink")
@@ -218,18 +221,44 @@ class Runtime:
             partitions=self.settings.topics.partitions,
         )
 
+    def declare(self, stage: str, inputs: Iterable[str], outputs: Iterable[str]) -> None:
+        """The topics a stage reads and writes (full names), at registration.
+
+        Its counters start at 0 for each of them (streams/metrics.py), and consumer
+        lag is reported for its inputs only: not for the desk's changelog, which
+        the worker writes and reads only to recover, nor Faust's assignor topic.
+        """
+        inputs = list(inputs)
+        self.inputs.update(inputs)
+        metrics.declare_stage(
+            stage,
+            [self.base(t) for t in inputs],
+            [self.base(t) for t in outputs],
+            [self.base(t) for t in inputs if self.gapless(t)],
+        )
+        outside = self.topics.from_outside()
+        metrics.declare_outside_inputs(stage, [self.base(t) for t in inputs if t in outside])
+
+    def base(self, topic: str) -> str:
+        """A topic's name without the deployment prefix: what metric labels carry."""
+        return _base(topic, self.settings)
+
+    def gapless(self, topic: str) -> bool:
+        """Offsets cannot have holes: neither compacted nor transactional."""
+        return topic != self.topics.incidents
+
     def batches(self, stream: Any, size: int, within: float) -> AsyncIterator[list[EventT]]:
         """`batches` with this worker's offset tracking (compacted topics may have holes)."""
         positions: dict[tuple[str, int], int] = {}
         self._positions.append(positions)
-        compacted = {self.topics.incidents}
         return batches(
             stream,
             size,
             within,
             positions,
-            lambda topic: topic not in compacted,
+            self.gapless,
             start_of=self.start_of,
+            base=self.base,
         )
 
     async def start_of(self, topic: str, partition: int, offset: int) -> int | None:
@@ -260,7 +289,7 @@ class Runtime:
             log.warning("earliest_offset_unknown", topic=topic, partition=partition, error=str(exc))
             return committed
         if earliest is not None and earliest > committed:
-            metrics.EXPIRED_UNREAD.labels(_base(topic, self.settings)).inc(earliest - committed)
+            metrics.EXPIRED_UNREAD.labels(self.base(topic)).inc(earliest - committed)
             log.warning(
                 "records_expired_unread",
                 topic=topic,
@@ -283,7 +312,12 @@ class Runtime:
 
     def guard(self, stage: str) -> DlqGuard:
         if stage not in self.guards:
-            self.guards[stage] = DlqGuard(stage, self.settings.dlq)
+            self.guards[stage] = DlqGuard(
+                stage,
+                self.settings.dlq,
+                outside=self.topics.from_outside(),
+                label=self.base,
+            )
         return self.guards[stage]
 
     @property
@@ -412,12 +446,28 @@ class Runtime:
     async def on_agent_error(self, stage: str, exc: BaseException) -> None:
         self.crashed[stage] = f"{type(exc).__name__}: {exc}"
         metrics.AGENT_UP.labels(stage).set(0)
-        log.error("agent_crashed", stage=stage, error=str(exc)[:500], exc_info=exc)
+        reason = _crash_reason(exc)
+        metrics.crashed(stage, reason)
+        log.error("agent_crashed", stage=stage, reason=reason, error=str(exc)[:500], exc_info=exc)
+        if self.crash_file is not None:
+            try:
+                metrics.save(self.crash_file)
+            except OSError as err:  # a read-only disk must not hide the crash itself
+                log.warning("crash_counters_not_saved", path=str(self.crash_file), error=str(err))
         if self.on_crash is not None:
             self.on_crash()
         if self.worker is not None:
             # Crash-only: a worker with a dead agent must not look alive.
             await self.worker.crash(exc)
+
+
+def _crash_reason(exc: BaseException) -> str:
+    """The `reason` label of a crash (metrics.CRASH_REASONS)."""
+    if isinstance(exc, DlqLimitExceeded):
+        return "dlq_limit"
+    if isinstance(exc, OffsetGap):
+        return "offset_gap"
+    return "error"
 
 
 def _base(topic: str, s: Settings) -> str:
@@ -439,6 +489,7 @@ async def batches(
     positions: dict[tuple[str, int], int] | None = None,
     gapless: Callable[[str], bool] = lambda topic: True,
     start_of: Callable[[str, int, int], Awaitable[int | None]] | None = None,
+    base: Callable[[str], str] = lambda topic: topic,
 ) -> AsyncIterator[list[EventT]]:
     """Batches of events, acked only after the agent's body finished with them.
 
@@ -469,7 +520,7 @@ async def batches(
             if want is None and start_of is not None and gapless(msg.topic):
                 want = await start_of(msg.topic, msg.partition, msg.offset)
             if want is not None and msg.offset > want and gapless(msg.topic):
-                metrics.OFFSET_GAPS.labels(msg.topic).inc()
+                metrics.OFFSET_GAPS.labels(base(msg.topic)).inc()
                 raise OffsetGap(
                     f"{msg.topic}[{msg.partition}]: expected offset {want}, got {msg.offset}; "
                     "restarting from the committed offset instead of committing past the hole"
@@ -508,11 +559,15 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     from streams.agents import register_roles
 
     register_roles(app, rt, settings.worker.roles)
+    # After the stages declared their series: crashes of earlier processes add to them.
+    rt.crash_file = settings.worker.data_dir / f"{app.conf.id}.crashes.json"
+    metrics.restore(rt.crash_file)
     return app, rt
 
 
 def _register_lag(app: faust.App, rt: Runtime) -> None:
-    """Consumer lag per assigned partition, from the high watermark of fetch responses.
+    """Consumer lag per assigned partition of the topics the agents consume, from the
+    high watermark of fetch responses.
 
     The embedded broker under-reports ListOffsets (docs/operations.md), but the
     watermark it returns with fetched records is right, and that is what
@@ -525,6 +580,8 @@ def _register_lag(app: faust.App, rt: Runtime) -> None:
         consumer = app.consumer
         now: set[tuple[str, str]] = set()
         for tp in consumer.assignment():
+            if tp.topic not in rt.inputs:
+                continue  # the desk's changelog, Faust's assignor topic
             try:
                 high = consumer.highwater(tp)
                 pos = await consumer.position(tp)

@@ -190,9 +190,10 @@ def bench_enrich(settings: Settings, n: int) -> dict[str, Any]:
 
 def clear_word_caches(en: Any) -> None:
     """Empty every per-word cache, as in a freshly started worker (models stay loaded)."""
-    from streams.domain import classify, morph
+    from streams.domain import classify, morph, problems
 
-    for fn in (morph.lemma, morph.first_parse, morph.lemmas_of, classify._grammar_names):
+    for fn in (morph.lemma, morph.parses, morph.lemmas_of, classify._grammar_names,
+               problems.word_lemmas):  # fmt: skip
         fn.cache_clear()
     for featurizer in en.classifier.featurizers():
         featurizer._token_cache.clear()

@@ -10,13 +10,15 @@ from __future__ import annotations
 import argparse
 import difflib
 import functools
+import logging
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from streams.settings import ConfigError, Settings, load_settings
+from streams.settings import ConfigError, KafkaSettings, Settings, load_settings
 
 
 class UsageError(Exception):
@@ -53,20 +55,20 @@ def cmd_process(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from connectors.file import read_lines
-    from streams.domain.pipeline import OfflinePipeline
     from streams.runtime import tune_gc
 
     src = Path(args.input)
-    if str(src) != "-" and not src.is_file():
-        raise UsageError(f"no such input file: {src}")
+    stdin = str(src) == "-"
+    total = None if stdin else _input_lines(src)
+    if total == 0:
+        raise Failure(f"{src} is empty (no lines): nothing to process")
     s = _settings()
+    out = sys.stdout.buffer if args.output in (None, "-") else _open_output(args.output)
     err = _err_console()
     with err.status("loading models and gazetteer…"):
-        pipeline = OfflinePipeline(s)
+        pipeline = _pipeline(s)
     tune_gc()
-    out = sys.stdout.buffer if args.output in (None, "-") else open(args.output, "wb")  # noqa: SIM115
-    lines = iter(sys.stdin.buffer) if str(src) == "-" else read_lines(src)
-    total = None if str(src) == "-" else sum(1 for _ in read_lines(src))
+    lines = iter(sys.stdin.buffer) if stdin else read_lines(src)
     enc = msgspec.json.Encoder()
     started = time.perf_counter()
     show = args.output not in (None, "-") and not args.quiet
@@ -83,11 +85,15 @@ def cmd_process(args: argparse.Namespace) -> int:
             for result in pipeline.run(lines, batch=args.batch):
                 out.write(enc.encode(result.as_dict()) + b"\n")
                 bar.advance(task)
+    except (OSError, EOFError) as exc:  # a truncated .gz, a disk that filled up
+        raise Failure(f"process stopped: {_os_reason(exc)}") from None
     finally:
         if out is not sys.stdout.buffer:
             out.close()
     elapsed = time.perf_counter() - started
     t = pipeline.totals
+    if t.lines == 0:  # stdin gave nothing (files are checked before the models load)
+        raise Failure("no input lines on stdin: nothing processed")
     if not args.quiet:
         from rich.table import Table
 
@@ -107,7 +113,62 @@ def cmd_process(args: argparse.Namespace) -> int:
             err.print(
                 "rejected by kind: " + ", ".join(f"{k}={v}" for k, v in sorted(t.errors.items()))
             )
+    if t.accepted + t.duplicate == 0:
+        kinds = ", ".join(f"{k}={v}" for k, v in sorted(t.errors.items()))
+        raise Failure(
+            f"none of the {t.lines} lines is a valid RawMention ({kinds}); "
+            "each line's reason is in the output's `error`"
+        )
     return 0
+
+
+def _os_reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def _input_lines(src: Path) -> int:
+    """Non-blank lines of an input file, after checking it is one: one line per mistake.
+
+    A directory, a binary file (an image, a database, a .gz that is not gzip) or an
+    unreadable file is a usage error here, before the models load, not a traceback or
+    a rejected "line" later.
+    """
+    import gzip
+
+    from connectors.file import read_lines
+
+    if src.is_dir():
+        raise UsageError(f"{src} is a directory: give a JSONL file (RawMention lines, .gz allowed)")
+    if not src.exists():
+        raise UsageError(f"no such input file: {src}")
+    try:
+        opener = gzip.open if src.suffix == ".gz" else open
+        with opener(src, "rb") as f:
+            head = f.read(8192)
+        if b"\0" in head:
+            raise UsageError(
+                f"{src} is a binary file, not JSONL text (UTF-8, one RawMention per line)"
+            )
+        return sum(1 for _ in read_lines(src))
+    except gzip.BadGzipFile:
+        raise UsageError(f"{src} is named .gz but is not gzip-compressed") from None
+    except (OSError, EOFError) as exc:
+        raise UsageError(f"cannot read {src}: {_os_reason(exc)}") from None
+
+
+def _open_output(name: str) -> Any:
+    """The output file, opened before any work: a wrong path costs one line, not the run."""
+    path = Path(name)
+    if path.is_dir():
+        raise UsageError(f"-o {name} is a directory: name a file")
+    if not path.parent.is_dir():
+        raise UsageError(f"-o {name}: directory {path.parent} does not exist")
+    try:
+        return open(path, "wb")
+    except OSError as exc:
+        raise UsageError(f"cannot write {name}: {_os_reason(exc)}") from None
 
 
 # ------------------------------------------------------------------- replay
@@ -128,13 +189,16 @@ def cmd_replay(args: argparse.Namespace) -> int:
         plan.append(
             (Path(f), topics.responses, "response_id", "responded_at", "OfficialResponse/1")
         )
-    for path, *_ in plan:
+    for path, *_ in plan:  # any bytes go: the pipeline, not the replayer, says what is invalid
+        if path.is_dir():
+            raise UsageError(f"{path} is a directory: give JSONL files")
         if not path.is_file():
             raise UsageError(f"no such file: {path}")
-    _wait_for_broker(s, timeout=args.connect_timeout)
+    err = _err_console()
+    _warn_older_than_retention(plan, s, err)
+    wait_for_kafka(s.kafka, timeout=args.connect_timeout)
     ensure_topics(s)
     producer = MentionProducer(s.kafka, client_id="incidents-replay")
-    err = _err_console()
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -164,23 +228,103 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
-def _wait_for_broker(s: Settings, timeout: float = 20.0) -> None:
+def _warn_older_than_retention(
+    plan: list[tuple[Path, str, str, str, str]], s: Settings, err: Any
+) -> None:
+    """Before a backfill: say how much of it ClickHouse will not store (older than the
+    retention), naming the setting that keeps it."""
+    from datetime import UTC, datetime, timedelta
+
+    from connectors.file import older_than
+
+    days = s.clickhouse.ttl_days
+    cutoff = datetime.now(UTC) - timedelta(days=days)
+    for path, _topic, _key, time_field, _schema in plan:
+        h = older_than(path, time_field, cutoff)
+        if h.older:
+            oldest = f", the oldest {h.oldest:%Y-%m-%d}" if h.oldest else ""
+            err.print(
+                f"warning: {h.older} of {h.lines} lines of {path.name} are older than the "
+                f"retention of {days} days ({time_field}{oldest}): ClickHouse will not store "
+                "them. To keep them, raise INCIDENTS_CLICKHOUSE_TTL_DAYS for the worker and "
+                "restart it (or run `incidents migrate`) before replaying.",
+                markup=False,
+                highlight=False,
+            )
+
+
+class _KafkaLogTail(logging.Handler):
+    """librdkafka's log lines while we probe: kept for the error, never printed.
+
+    Without a ``logger`` librdkafka writes every failed connection attempt to
+    stderr (``%3|…|FAIL|…Connection refused``), hundreds of lines before our one.
+    """
+
+    def __init__(self, hosts: list[str]) -> None:
+        super().__init__(logging.DEBUG)
+        self.hosts = set(hosts)
+        self.reasons: list[str] = []
+        self.refused: set[str] = set()  # bootstrap hosts nobody listens on (or that do not resolve)
+        self.logger = logging.Logger("incidents.kafka-probe", logging.DEBUG)  # not registered
+        self.logger.propagate = False
+        self.logger.addHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # "FAIL [rdkafka#producer-1] [thrd:…]: 127.0.0.1:1/bootstrap: Connect to ipv4#127.0.0.1:1
+        # failed: Connection refused (after 0ms in state CONNECT)" → "Connect to … refused"
+        if record.levelno < logging.WARNING:
+            return
+        text = record.getMessage().split("]: ", 1)[-1]
+        m = re.match(r"^(?:\w+://)?(\S+?)/(?:bootstrap|\d+): ", text)
+        if m:
+            text = text[m.end() :]
+        text = re.sub(r"\s*\(after \d+ms[^)]*\)$", "", text).strip()
+        self.reasons.append(text)
+        if m and ("Connection refused" in text or "Failed to resolve" in text):
+            self.refused.add(m.group(1))
+
+    @property
+    def definite(self) -> bool:
+        """Every bootstrap host refused or did not resolve: waiting longer changes nothing."""
+        return self.hosts <= self.refused
+
+
+def wait_for_kafka(kafka: KafkaSettings, timeout: float = 0.0) -> None:
+    """Return once the brokers answer; else one line (``Failure``), not librdkafka's flood.
+
+    ``timeout`` 0 (the default of the interactive commands) gives up as soon as the
+    brokers refuse connections or their name does not resolve (~1 s), else after ~6 s;
+    ``--connect-timeout N`` keeps trying for N s, for a broker that is still starting
+    (a container, a hook job).
+    """
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({**s.kafka.librdkafka(), "socket.connection.setup.timeout.ms": 3000})
-    deadline = time.monotonic() + timeout
+    tail = _KafkaLogTail(kafka.hosts())
+    conf: dict[str, Any] = {
+        **kafka.librdkafka(),
+        "socket.connection.setup.timeout.ms": 3000,
+        "logger": tail.logger,
+    }
+    admin = AdminClient(conf)
+    started = time.monotonic()
+    at_least = started + max(timeout, 6.0)  # a slow TLS/SASL handshake, a loaded machine
     last = ""
-    while time.monotonic() < deadline:
+    while True:
         try:
-            admin.list_topics(timeout=3)
+            admin.list_topics(timeout=1.0)
             return
         except Exception as exc:  # KafkaException: transport failure
             last = str(exc)
-            time.sleep(0.5)
+        admin.poll(0)  # hands the queued librdkafka log lines to `tail`
+        now = time.monotonic()
+        if now >= at_least or (tail.definite and now - started >= timeout):
+            break
+        time.sleep(0.2)
+    reason = next((r for r in reversed(tail.reasons) if "brokers are down" not in r), last)
+    waited = f" within {timeout:.0f} s" if timeout >= 1 else ""
     raise Failure(
-        f"cannot reach Kafka at {s.kafka.bootstrap} (INCIDENTS_KAFKA_BOOTSTRAP) "
-        f"within {timeout:.0f} s"
-        + (f": {last[:120]}" if last else "")
+        f"cannot reach Kafka at {kafka.bootstrap} (INCIDENTS_KAFKA_BOOTSTRAP){waited}"
+        + (f": {reason[:120]}" if reason else "")
         + "; start one with `incidents broker`"
     )
 
@@ -190,7 +334,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from streams.worker import run_worker
 
     s = _settings()
-    _wait_for_broker(s, timeout=args.connect_timeout)
+    wait_for_kafka(s.kafka, timeout=args.connect_timeout)
     run_worker(s)
     return 0
 
@@ -230,7 +374,7 @@ def cmd_topics(args: argparse.Namespace) -> int:
     from streams.topics import ensure_topics
 
     s = _settings()
-    _wait_for_broker(s, timeout=args.connect_timeout)
+    wait_for_kafka(s.kafka, timeout=args.connect_timeout)
     created = ensure_topics(s)
     print("created: " + (", ".join(created) if created else "nothing (all topics exist)"))
     return 0
@@ -252,17 +396,107 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    from streams.report import collect, http_query, render
+def _via(base_url: str) -> Callable[..., Any]:
+    """A worker's /query endpoint; its JSON error body, not "HTTP Error 400", on a refusal."""
+    import json
+    import urllib.error
+
+    from streams.report import http_query
+
+    run = http_query(base_url)
+
+    def query(sql: str, parameters: dict[str, Any] | None = None) -> Any:
+        try:
+            return run(sql)
+        except urllib.error.HTTPError as exc:
+            try:
+                detail = str(json.loads(exc.read()).get("error") or exc.reason)
+            except Exception:  # not our worker's JSON
+                detail = f"HTTP {exc.code} {exc.reason}"
+            raise RuntimeError(detail) from None
+
+    return query
+
+
+def _clickhouse_failure(exc: BaseException, s: Settings, via: str | None, command: str) -> Failure:
+    """One line for whatever keeps a command from ClickHouse, with what to do about it."""
+    import urllib.error
+
+    msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    db = s.clickhouse.database
+    where = via or s.clickhouse.resolved_url()
+    if via and isinstance(exc, OSError):
+        reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+        reason = getattr(reason, "strerror", None) or str(reason)
+        return Failure(
+            f"cannot reach the worker at {via}: {reason}; is `incidents worker` running "
+            "(its port: INCIDENTS_WORKER_WEB_PORT)?"
+        )
+    if "held by another process" in msg:
+        return Failure(
+            f"the ClickHouse data in {s.clickhouse.data_path()} is held by another process "
+            f"(a running worker?): read through it with `incidents {command} --via "
+            f"http://127.0.0.1:{s.worker.web_port}`, or stop it first"
+        )
+    if msg.startswith("cannot open ClickHouse"):
+        return Failure(msg)
+    if "UNKNOWN_DATABASE" in msg or "UNKNOWN_TABLE" in msg:
+        return Failure(
+            f"ClickHouse at {where} has no `{db}` tables yet ({msg[:100]}): "
+            "run `incidents migrate` first"
+        )
+    return Failure(f"{command} failed: {msg}")
+
+
+def _clickhouse(s: Settings, via: str | None, command: str) -> tuple[Callable[..., Any], Any]:
+    """(query, close) over ClickHouse or a worker's /query, checked to hold our database.
+
+    A chDB directory that does not exist is not created (reading cannot fill it): the
+    user is told to run `incidents migrate`, as for a server without our database.
+    """
     from streams.warehouse import Warehouse, WarehouseError
 
-    s = _settings()
+    db = s.clickhouse.database
     wh = None
-    if args.via:
-        query: Callable[..., Any] = http_query(args.via)
+    if via:
+        query = _via(via)
+        where = f"the worker at {via}"
     else:
+        path = s.clickhouse.data_path()
+        if path is not None and path.exists() and not path.is_dir():
+            raise Failure(
+                f"{path} is a file, not a ClickHouse data directory (INCIDENTS_CLICKHOUSE_URL)"
+            )
+        if path is not None and not path.is_dir():
+            raise Failure(
+                f"no ClickHouse data in {path} (INCIDENTS_CLICKHOUSE_URL): run `incidents "
+                "migrate` to create it (`make demo` fills it with the sample)"
+            )
         wh = Warehouse(s.clickhouse)
         query = wh.query
+        where = s.clickhouse.resolved_url()
+    close = wh.close if wh is not None else (lambda: None)
+    try:
+        exists = query(f"EXISTS DATABASE {db}")[1][0][0]
+    except (WarehouseError, OSError, RuntimeError) as exc:
+        close()
+        raise _clickhouse_failure(exc, s, via, command) from None
+    if not int(exists):
+        close()
+        if where == "chdb://memory":
+            raise Failure(
+                "INCIDENTS_CLICKHOUSE_URL=chdb://memory keeps nothing between processes: "
+                "point it at a directory (chdb://var/clickhouse) or a server"
+            )
+        raise Failure(f"no database `{db}` in ClickHouse at {where}: run `incidents migrate` first")
+    return query, close
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from streams.report import collect, render
+
+    s = _settings()
+    query, close = _clickhouse(s, args.via, "report")
     try:
         if args.html:
             from streams.report_html import build
@@ -270,16 +504,10 @@ def cmd_report(args: argparse.Namespace) -> int:
             page = build(query, s.clickhouse.database)
         else:
             sections = collect(query, s.clickhouse.database, top=args.top)
-    except WarehouseError as exc:
-        hint = ""
-        if "held by another process" in str(exc):
-            hint = f" (or run `incidents report --via http://127.0.0.1:{s.worker.web_port}`)"
-        raise Failure(str(exc) + hint) from None
     except Exception as exc:
-        raise Failure(f"report failed: {str(exc).splitlines()[0]}") from None
+        raise _clickhouse_failure(exc, s, args.via, "report") from None
     finally:
-        if wh is not None:
-            wh.close()
+        close()
     if args.html:
         try:
             Path(args.html).write_text(page, encoding="utf-8")
@@ -339,29 +567,25 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from streams.domain.enrichment import Enricher
-    from streams.report import http_query, wide_console
+    from streams.report import wide_console
     from streams.topics import Topics
     from streams.verify import Expected, lines_of, reconcile
-    from streams.warehouse import Warehouse, WarehouseError
 
     paths = [Path(f) for f in args.files]
     for p in paths:
-        if not p.is_file():
-            raise UsageError(f"no such file: {p}")
+        _input_lines(p)  # a directory, a binary file, a broken .gz: one line each
     s = _settings()
-    expected = Expected.of_lines(
-        lines_of(paths), Enricher.from_settings(s.enrich), Topics.from_settings(s).raw
-    )
-    wh = None if args.via else Warehouse(s.clickhouse)
+    _check_model_setting(s)
+    query, close = _clickhouse(s, args.via, "verify")
     try:
-        result = reconcile(
-            expected, wh.query if wh is not None else http_query(args.via), s.clickhouse.database
+        expected = Expected.of_lines(
+            lines_of(paths), Enricher.from_settings(s.enrich), Topics.from_settings(s).raw
         )
-    except WarehouseError as exc:
-        raise Failure(str(exc)) from None
+        result = reconcile(expected, query, s.clickhouse.database)
+    except Exception as exc:
+        raise _clickhouse_failure(exc, s, args.via, "verify") from None
     finally:
-        if wh is not None:
-            wh.close()
+        close()
     table = Table(title="verify: " + ("OK" if result.ok else "PROBLEMS FOUND"))
     table.add_column("check")
     table.add_column("count", justify="right")
@@ -376,13 +600,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_dlq(args: argparse.Namespace) -> int:
     from datetime import datetime
 
-    from rich.table import Table
+    from streams.dlq_replay import Filter, replay
 
-    from streams.dlq_replay import DeadLetterReader, Filter, replay
-    from streams.report import wide_console
-
-    s = _settings()
-    _wait_for_broker(s, timeout=args.connect_timeout)
     since = None
     if args.since:
         try:
@@ -391,39 +610,30 @@ def cmd_dlq(args: argparse.Namespace) -> int:
             raise UsageError(f"--since: not an ISO time: {args.since!r}") from None
         if since.tzinfo is None:
             raise UsageError("--since needs a UTC offset, e.g. 2026-11-20T00:00:00+03:00")
+    source = args.source or ("clickhouse" if args.via else "kafka")
+    if args.via and source != "clickhouse":
+        raise UsageError("--via reads ClickHouse through a worker: it goes with --from clickhouse")
+    if args.action == "replay" and source == "clickhouse":
+        raise UsageError(
+            "dlq replay reads mentions.dlq in Kafka: ClickHouse keeps each dead letter's "
+            "reason, not its original bytes"
+        )
     flt = Filter(stage=args.stage, kind=args.kind, since=since)
+    s = _settings()
+    if source == "clickhouse":
+        return _dlq_show_clickhouse(s, flt, args.limit, args.via)
+    try:
+        wait_for_kafka(s.kafka, timeout=args.connect_timeout)
+    except Failure as exc:
+        if args.action != "show":
+            raise
+        raise Failure(
+            f"{exc}; or read the dead letters the sink stored: `incidents dlq show --from "
+            "clickhouse`"
+        ) from None
     err = _err_console()
     if args.action == "show":
-        table = Table(title="dead letters (mentions.dlq)")
-        for col in ("failed at (UTC)", "stage", "kind", "topic", "offset", "reason"):
-            table.add_column(col, overflow="ellipsis", no_wrap=col != "reason", max_width=70)
-        shown = 0
-        try:
-            reader = DeadLetterReader(s, None, True)
-        except RuntimeError as exc:
-            raise Failure(str(exc)) from None
-        try:
-            for d, _ in reader:
-                if d is None or not flt(d):
-                    continue
-                shown += 1
-                if shown <= args.limit:
-                    table.add_row(
-                        d.failed_at.strftime("%Y-%m-%d %H:%M:%S"),
-                        d.stage,
-                        d.error_kind,
-                        d.topic,
-                        f"{d.partition}:{d.offset}",
-                        d.reason,
-                    )
-        finally:
-            reader.close()
-        wide_console().print(table)
-        err.print(
-            f"{shown} matching dead letters"
-            + (f" (first {args.limit} shown)" if shown > args.limit else "")
-        )
-        return 0
+        return _dlq_show_kafka(s, flt, args.limit)
     with err.status("replaying dead letters…") as status:
         try:
             result = replay(
@@ -451,55 +661,240 @@ def cmd_dlq(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from streams.domain.training import read_labelled, train_category_model
-
-    src = Path(args.input)
+def _labelled_file(name: str) -> Path:
+    src = Path(name)
+    if src.is_dir():
+        raise UsageError(f"{src} is a directory: give a JSONL or CSV file")
     if not src.is_file():
         raise UsageError(f"no such file: {src}")
-    err = _err_console()
+    return src
+
+
+def _read_labelled(src: Path, text_field: str, label_field: str) -> tuple[list[str], list[str]]:
+    from streams.domain.training import read_labelled
+
     try:
-        texts, labels = read_labelled(src, args.text_field, args.label_field)
-    except (KeyError, ValueError) as exc:
-        raise UsageError(f"{src}: {exc}") from None
-    if len(set(labels)) < 2:
-        raise UsageError(f"{src}: need at least two labels in `{args.label_field}`")
-    with err.status(f"training on {len(texts):,} labelled texts, {len(set(labels))} categories…"):
-        report = train_category_model(texts, labels, Path(args.output), validation=args.validation)
-    print(report.render())
-    err.print(
-        f"model written to {args.output}; use it with INCIDENTS_ENRICH_CATEGORY_MODEL={args.output}"
+        return read_labelled(src, text_field, label_field)
+    except (ValueError, OSError, EOFError) as exc:  # not JSON, not UTF-8, no usable row, bad .gz
+        msg = _os_reason(exc) if isinstance(exc, OSError) else str(exc)
+        if isinstance(exc, UnicodeDecodeError):
+            msg = f"not UTF-8 text (byte {exc.start}: {exc.reason}); is it a binary file?"
+        raise UsageError(msg if msg.startswith(str(src)) else f"{src}: {msg}") from None
+
+
+def _load_model(path: Path, what: str) -> Any:
+    """A model from `incidents train`, or one line saying why this file is not one."""
+    from streams.domain.classify import AppealClassifier
+
+    if not path.is_file():
+        raise UsageError(f"{what}: no such model file: {path}")
+    try:
+        return AppealClassifier.load(path)
+    except Exception as exc:  # numpy/zipfile/KeyError: whatever a foreign file makes them raise
+        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        if "pickled" in reason or "zip file" in reason:  # numpy on a file that is no .npz
+            reason = "not an .npz archive"
+        raise UsageError(
+            f"{what}: {path} is not a model from `incidents train` ({reason})"
+        ) from None
+
+
+def _check_model_setting(s: Settings) -> None:
+    """A configured own model or map that does not load is one line, before any work."""
+    for path, name in (
+        (s.enrich.category_model, "INCIDENTS_ENRICH_CATEGORY_MODEL"),
+        (s.enrich.problem_model, "INCIDENTS_ENRICH_PROBLEM_MODEL"),
+    ):
+        if path is not None:
+            try:
+                _load_model(Path(path), name)
+            except UsageError as exc:
+                raise ConfigError(str(exc)) from None
+    if s.enrich.rubric_map is not None or s.enrich.problems_file is not None:
+        from streams.domain.problems import Taxonomy
+
+        try:
+            taxonomy = Taxonomy.load(s.enrich.problems_file)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"INCIDENTS_ENRICH_PROBLEMS_FILE: {exc}") from None
+        if s.enrich.rubric_map is not None:
+            try:
+                _rubric_map(str(s.enrich.rubric_map), taxonomy)
+            except UsageError as exc:
+                raise ConfigError(f"INCIDENTS_ENRICH_RUBRIC_MAP: {exc}") from None
+
+
+def _pipeline(s: Settings) -> Any:
+    from streams.domain.pipeline import OfflinePipeline
+
+    _check_model_setting(s)
+    return OfflinePipeline(s)
+
+
+def _dlq_table(title: str) -> Any:
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in ("failed at (UTC)", "stage", "kind", "topic", "offset", "reason"):
+        table.add_column(col, overflow="ellipsis", no_wrap=col != "reason", max_width=70)
+    return table
+
+
+def _dlq_show_kafka(s: Settings, flt: Any, limit: int) -> int:
+    from rich.text import Text
+
+    from streams.dlq_replay import DeadLetterReader
+    from streams.report import wide_console
+
+    table = _dlq_table("dead letters (mentions.dlq)")
+    shown = 0
+    try:
+        reader = DeadLetterReader(s, None, True)
+    except RuntimeError as exc:
+        raise Failure(str(exc)) from None
+    try:
+        for d, _ in reader:
+            if d is None or not flt(d):
+                continue
+            shown += 1
+            if shown <= limit:
+                table.add_row(
+                    d.failed_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    d.stage,
+                    d.error_kind,
+                    d.topic,
+                    f"{d.partition}:{d.offset}",
+                    Text(d.reason),  # plain: a reason quoting "[a-z]" is no rich markup
+                )
+    finally:
+        reader.close()
+    wide_console().print(table)
+    _err_console().print(
+        f"{shown} matching dead letters" + (f" (first {limit} shown)" if shown > limit else "")
     )
     return 0
 
 
+def _dlq_show_clickhouse(s: Settings, flt: Any, limit: int, via: str | None) -> int:
+    """The dead letters the sink stored: what is left after `make demo` (its broker is gone)."""
+    from datetime import UTC
+
+    from rich.text import Text
+
+    from streams.report import wide_console
+
+    db = s.clickhouse.database
+    where = []  # values come from argparse choices and a parsed datetime: nothing to inject
+    if flt.stage:
+        where.append(f"stage = '{flt.stage}'")
+    if flt.kind:
+        where.append(f"error_kind = '{flt.kind}'")
+    if flt.since:
+        at = flt.since.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        where.append(f"failed_at >= toDateTime64('{at}', 6, 'UTC')")
+    cond = f"WHERE {' AND '.join(where)}" if where else ""
+    query, close = _clickhouse(s, via, "dlq show")
+    try:
+        total = int(query(f"SELECT count() FROM {db}.dead_letters FINAL {cond}")[1][0][0])
+        _, rows = query(
+            "SELECT toString(toDateTime(failed_at)), stage, error_kind, topic, "
+            f"concat(toString(partition), ':', toString(offset)), reason "
+            f"FROM {db}.dead_letters FINAL {cond} ORDER BY failed_at, dlq_id LIMIT {limit}"
+        )
+    except Exception as exc:
+        raise _clickhouse_failure(exc, s, via, "dlq show") from None
+    finally:
+        close()
+    table = _dlq_table(f"dead letters ({db}.dead_letters in ClickHouse)")
+    for row in rows:
+        table.add_row(*(Text(str(v)) for v in row))  # plain: "[a-z]" in a reason is no markup
+    wide_console().print(table)
+    _err_console().print(
+        f"{total} matching dead letters" + (f" (first {limit} shown)" if total > limit else "")
+    )
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from streams.domain.training import train_category_model
+
+    src = _labelled_file(args.input)
+    if Path(args.output).is_dir():
+        raise UsageError(f"-o {args.output} is a directory: name the model file (.npz)")
+    err = _err_console()
+    texts, labels = _read_labelled(src, args.text_field, args.label_field)
+    if args.problems:
+        texts, labels = _problem_labels(texts, labels, args)
+    if len(set(labels)) < 2:
+        raise UsageError(f"{src}: need at least two labels in `{args.label_field}`")
+    with err.status(f"training on {len(texts):,} labelled texts, {len(set(labels))} categories…"):
+        try:
+            report = train_category_model(
+                texts, labels, Path(args.output), validation=args.validation
+            )
+        except OSError as exc:
+            raise Failure(f"cannot write {args.output}: {_os_reason(exc)}") from None
+    print(report.render())
+    setting = "PROBLEM_MODEL" if args.problems else "CATEGORY_MODEL"
+    err.print(f"model written to {args.output}; use it with INCIDENTS_ENRICH_{setting}=<that path>")
+    return 0
+
+
+def _problem_labels(
+    texts: list[str], labels: list[str], args: argparse.Namespace
+) -> tuple[list[str], list[str]]:
+    """Rubric labels → their main problem type (through --rubric-map), rows without one
+    dropped; labels that already are type codes are kept."""
+    from streams.domain.problems import Taxonomy
+    from streams.domain.rubric import main_types
+
+    taxonomy = Taxonomy.load(_settings().enrich.problems_file)
+    rubric = _rubric_map(args.rubric_map, taxonomy) if args.rubric_map else None
+    mapped = main_types(labels, rubric, taxonomy)
+    kept = [(t, m) for t, m in zip(texts, mapped, strict=True) if m]
+    if not kept:
+        hint = " (pass --rubric-map)" if rubric is None else ""
+        raise UsageError(f"no label in `{args.label_field}` names a problem type{hint}")
+    return [t for t, _ in kept], [m for _, m in kept]
+
+
+def _rubric_map(path: str, taxonomy: Any) -> Any:
+    from streams.domain.rubric import RubricMap
+
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"no such rubric map: {p}")
+    try:
+        return RubricMap.load(p, taxonomy)
+    except (ValueError, OSError) as exc:
+        raise UsageError(f"{p}: {exc}") from None
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    src = Path(args.input)
-    if not src.is_file():
-        raise UsageError(f"no such file: {src}")
+    src = _labelled_file(args.input)
     if args.what == "categories":
         from streams.domain.classify import AppealClassifier
-        from streams.domain.training import evaluate, read_labelled
+        from streams.domain.training import evaluate
 
-        try:
-            texts, labels = read_labelled(src, args.text_field, args.label_field)
-        except (KeyError, ValueError) as exc:
-            raise UsageError(f"{src}: {exc}") from None
+        texts, labels = _read_labelled(src, args.text_field, args.label_field)
         model = (
-            AppealClassifier.load(Path(args.model)) if args.model else AppealClassifier.default()
+            _load_model(Path(args.model), "--model") if args.model else AppealClassifier.default()
         )
         err = _err_console()
         with err.status(f"classifying {len(texts):,} texts…"):
             predicted = [c.category or "(none)" for c in model.classify(texts)]
         print(evaluate(labels, predicted).render())
         return 0
+    if args.what == "problems":
+        return _evaluate_problems(src, args)
     if args.what == "dedup":
         import msgspec
 
         from connectors.file import read_lines
         from streams.domain.dedup_eval import decisions, regions, score
-        from streams.domain.pipeline import OfflinePipeline
 
+        if _input_lines(src) == 0:
+            raise UsageError(f"{src} is empty: nothing to score")
         lines = list(read_lines(src))
         gold: list[dict[str, Any]] = []
         for n, line in enumerate(lines, 1):
@@ -513,9 +908,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 {"id": obj["id"], "copy_of": obj.get("copy_of"), "twin_of": obj.get("twin_of"),
                  "text_key": obj.get("text_key"), "kinds": obj.get("kinds")}
             )  # fmt: skip
+        if not any(g["copy_of"] for g in gold):
+            raise UsageError(
+                f"{src}: no line carries a `copy_of` label (the id of the post it copies): "
+                "nothing to score"
+            )
         err = _err_console()
         with err.status(f"running {len(lines):,} mentions through enrich and dedup…"):
-            results = list(OfflinePipeline(_settings()).run(lines))
+            results = list(_pipeline(_settings()).run(lines))
         print(score(gold, decisions(results), regions(results)).render())
         return 0
     if args.what == "grouping":
@@ -523,8 +923,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
         from connectors.file import read_lines
         from streams.domain.grouping_eval import incident_ids, score_labelled
-        from streams.domain.pipeline import OfflinePipeline
 
+        if _input_lines(src) == 0:
+            raise UsageError(f"{src} is empty: nothing to score")
         lines = list(read_lines(src))
         groups: dict[str, str | None] = {}  # lines that are not JSON objects with an id: unscored
         for line in lines:
@@ -539,10 +940,52 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             raise UsageError(f"{src}: no line carries a `{args.group_field}` label")
         err = _err_console()
         with err.status(f"running {len(lines):,} mentions through enrich and the desk…"):
-            decided = incident_ids(OfflinePipeline(_settings()).run(lines))
+            decided = incident_ids(_pipeline(_settings()).run(lines))
         print(score_labelled([decided.get(i) for i in groups], list(groups.values())).render())
         return 0
     raise UsageError(f"unknown evaluation {args.what!r}")
+
+
+def _evaluate_problems(src: Path, args: argparse.Namespace) -> int:
+    """Problem types recognised in labelled texts against the rubric map's types."""
+    from datetime import UTC, datetime
+
+    from schemas.models import RawMention, Source
+    from streams.domain.enrichment import Enricher
+    from streams.domain.rubric import score_problems
+
+    if not args.rubric_map:
+        raise UsageError("evaluate problems needs --rubric-map (your rubric lines → types)")
+    texts, labels = _read_labelled(src, args.text_field, args.label_field)
+    settings = _settings()
+    enrich = settings.enrich
+    if args.problem_model:
+        _load_model(Path(args.problem_model), "--problem-model")
+        enrich = enrich.model_copy(update={"problem_model": Path(args.problem_model)})
+    enricher = Enricher.from_settings(enrich)
+    assert enricher.problems is not None
+    rubric = _rubric_map(args.rubric_map, enricher.problems)
+    when = datetime.now(UTC)
+    raws = [
+        RawMention(id=f"other:{i}", platform="other", source=Source(id="eval"), text=t,
+                   created_at=when)
+        for i, t in enumerate(texts)
+    ]  # fmt: skip
+    err = _err_console()
+    with err.status(f"recognising problems in {len(texts):,} texts…"):
+        found = []
+        for i in range(0, len(raws), 500):
+            chunk = raws[i : i + 500]
+            found.extend(enricher.find_problems(chunk, [r.text for r in chunk]))
+    report = score_problems(
+        labels,
+        [[h.code for h in hits] for hits in found],
+        rubric,
+        enricher.problems,
+        learned=[bool(hits and hits[0].learned) for hits in found],
+    )
+    print(report.render())
+    return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -557,6 +1000,76 @@ COMMANDS = [
 ]  # fmt: skip
 
 
+def positive_int(text: str) -> int:
+    """argparse type: a count that must be at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more (got {value})")
+    return value
+
+
+def seconds(text: str) -> float:
+    """argparse type: a duration in seconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more (got {text})")
+    return value
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be from 0 up to 1, e.g. 0.1 (got {text})")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 1..65535 (got {value})")
+    return value
+
+
+def add_connect_timeout(sp: argparse.ArgumentParser, default: float = 0.0) -> None:
+    """--connect-timeout, the same for every command that needs Kafka."""
+    when = (
+        "default: give up at once if nothing listens there"
+        if default == 0
+        else f"default {default:g}"
+    )
+    sp.add_argument(
+        "--connect-timeout",
+        type=seconds,
+        default=default,
+        metavar="S",
+        help=f"keep trying to reach Kafka for up to S seconds, for a broker that is still "
+        f"starting ({when})",
+    )
+
+
+def _rows(text: str) -> int:
+    """`--top N`: a whole number of rows, 0 or more (argparse turns the error into one line)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of rows, got {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (all rows) or more, got {n}")
+    return n
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="incidents",
@@ -565,17 +1078,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", metavar="command", parser_class=_Parser)
 
-    sp = sub.add_parser("process", help="run the pipeline's domain code over a JSONL file, offline")
+    def add(name: str, help: str, description: str | None = None) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = sub.add_parser(
+            name, help=help, description=description or help[:1].upper() + help[1:] + "."
+        )
+        return parser
+
+    sp = add(
+        "process",
+        "run the pipeline's domain code over a JSONL file, offline",
+        "Run the pipeline's domain code (the very code of the stream agents) over RawMention "
+        "JSONL, offline: one result line per input line, in order. Exit 1 when no line is a "
+        "valid RawMention or the input is empty.",
+    )
     sp.add_argument("input", help="RawMention JSONL (.gz allowed, - for stdin)")
-    sp.add_argument("-o", "--output", help="output JSONL (default stdout)")
-    sp.add_argument("--batch", type=int, default=500, help="batch size (default 500)")
+    sp.add_argument(
+        "-o", "--output", help="output JSONL (default stdout); its directory must exist"
+    )
+    sp.add_argument("--batch", type=positive_int, default=500, help="lines per batch (default 500)")
     sp.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     sp.set_defaults(fn=cmd_process)
 
-    sp = sub.add_parser("replay", help="publish JSONL files to mentions.raw (and responses)")
+    sp = add("replay", "publish JSONL files to mentions.raw (and responses)")
     sp.add_argument("files", nargs="+", help="RawMention JSONL files")
     sp.add_argument(
-        "--responses", action="append", help="OfficialResponse JSONL to publish to `responses`"
+        "--responses",
+        action="append",
+        metavar="FILE",
+        help="OfficialResponse JSONL to publish to `responses` (repeatable)",
     )
     sp.add_argument(
         "--in-file-order",
@@ -591,98 +1121,195 @@ def build_parser() -> argparse.ArgumentParser:
         "region's posts in one partition, so the desk sees them in event-time order; "
         "`id` spreads them over every partition, as connectors do",
     )
-    sp.add_argument("--connect-timeout", type=float, default=20.0)
+    add_connect_timeout(sp)
     sp.set_defaults(fn=cmd_replay)
 
-    sp = sub.add_parser("report", help="print the oversight tables from ClickHouse")
-    sp.add_argument("--via", help="query through a running worker, e.g. http://127.0.0.1:6066")
-    sp.add_argument("--top", type=int, default=15, help="rows in the incident list (default 15)")
+    sp = add("report", "print the oversight tables from ClickHouse")
+    sp.add_argument(
+        "--via",
+        metavar="URL",
+        help="query through a running worker, e.g. http://127.0.0.1:6066 (while it owns the "
+        "embedded ClickHouse directory)",
+    )
+    sp.add_argument(
+        "--top",
+        type=_rows,
+        default=15,
+        metavar="N",
+        help="rows shown per table at most (default 15; 0 = all)",
+    )
     sp.add_argument(
         "--html", metavar="FILE", help="write a self-contained HTML page with charts instead"
     )
     sp.set_defaults(fn=cmd_report)
 
-    sp = sub.add_parser("worker", help="run the stream worker (agents by INCIDENTS_WORKER_ROLES)")
-    sp.add_argument("--connect-timeout", type=float, default=30.0)
+    sp = add("worker", "run the stream worker (agents by INCIDENTS_WORKER_ROLES)")
+    add_connect_timeout(sp, 30.0)
     sp.set_defaults(fn=cmd_worker)
 
-    sp = sub.add_parser(
-        "broker", help="run the embedded Kafka-protocol broker (tansu) in the foreground"
+    sp = add("broker", "run the embedded Kafka-protocol broker (tansu) in the foreground")
+    sp.add_argument(
+        "--port", type=_port, help="port (default: the one in INCIDENTS_KAFKA_BOOTSTRAP)"
     )
-    sp.add_argument("--port", type=int, help="port (default: the one in INCIDENTS_KAFKA_BOOTSTRAP)")
     sp.set_defaults(fn=cmd_broker)
 
-    sp = sub.add_parser("topics", help="create missing topics with their partitions and configs")
-    sp.add_argument("--connect-timeout", type=float, default=20.0)
+    sp = add("topics", "create missing topics with their partitions and configs")
+    add_connect_timeout(sp)
     sp.set_defaults(fn=cmd_topics)
 
-    sp = sub.add_parser("migrate", help="apply ClickHouse migrations")
+    sp = add("migrate", "apply ClickHouse migrations (creates the database and its tables)")
     sp.set_defaults(fn=cmd_migrate)
 
-    sp = sub.add_parser(
-        "demo", help="broker + worker + ClickHouse, replay the sample, print the report"
-    )
+    sp = add("demo", "broker + worker + ClickHouse, replay the sample, print the report")
     sp.add_argument(
         "--keep-running", action="store_true", help="leave broker and worker up until Ctrl-C"
     )
     sp.set_defaults(fn=cmd_demo)
 
-    sp = sub.add_parser(
-        "schemas", help="export or check the JSON Schemas generated from the models"
+    sp = add(
+        "schemas",
+        "export or check the JSON Schemas generated from the models",
+        "The JSON Schemas in schemas/json are generated from schemas/models.py (msgspec). "
+        "`export` rewrites them; `check` exits 1 when a committed file differs from a fresh "
+        "export (CI runs it).",
     )
-    sp.add_argument("action", choices=["export", "check"])
+    sp.add_argument(
+        "action",
+        choices=["export", "check"],
+        help="export: write schemas/json/*.schema.json from the models; check: compare them "
+        "without writing",
+    )
     sp.set_defaults(fn=cmd_schemas)
 
-    sp = sub.add_parser("verify", help="reconcile published files with ClickHouse: lost, doubled")
+    sp = add("verify", "reconcile published files with ClickHouse: lost, doubled")
     sp.add_argument("files", nargs="+", help="the RawMention JSONL files that were published")
-    sp.add_argument("--via", help="query through a running worker, e.g. http://127.0.0.1:6066")
+    sp.add_argument(
+        "--via", metavar="URL", help="query through a running worker, e.g. http://127.0.0.1:6066"
+    )
     sp.set_defaults(fn=cmd_verify)
 
-    sp = sub.add_parser("dlq", help="show dead letters, or replay them after a fix")
-    sp.add_argument("action", choices=["show", "replay"])
-    sp.add_argument("--stage", choices=["enrich", "dedup", "group", "respond", "sink"])
+    sp = add(
+        "dlq",
+        "show dead letters, or replay them after a fix",
+        "Dead letters: input the pipeline could not use, kept with the original bytes and the "
+        "reason on mentions.dlq (Kafka), and with the reason in the dead_letters table "
+        "(ClickHouse). `show` lists them, from Kafka by default or from ClickHouse with "
+        "--from clickhouse (what is left after `make demo`, whose broker is gone). `replay` "
+        "publishes the original bytes back to the topic they came from, after a fix; it "
+        "continues where the last replay stopped. See docs/operations.md.",
+    )
+    sp.add_argument(
+        "action",
+        choices=["show", "replay"],
+        help="show: list dead letters with their reasons; replay: send them back (Kafka only)",
+    )
+    sp.add_argument(
+        "--from",
+        dest="source",
+        choices=["kafka", "clickhouse"],
+        help="show: read mentions.dlq in Kafka (default), or the dead_letters table in "
+        "ClickHouse (INCIDENTS_CLICKHOUSE_URL, or a worker with --via)",
+    )
+    sp.add_argument(
+        "--via",
+        metavar="URL",
+        help="with --from clickhouse: query through a running worker, e.g. http://127.0.0.1:6066",
+    )
+    sp.add_argument(
+        "--stage",
+        choices=["enrich", "dedup", "group", "respond", "sink"],
+        help="only dead letters of this pipeline stage",
+    )
     sp.add_argument(
         "--kind",
         choices=["invalid_json", "invalid_encoding", "schema", "too_large", "unknown_region",
                  "unknown_incident", "processing_error"],
+        help="only dead letters of this kind of error",
     )  # fmt: skip
     sp.add_argument("--since", help="only dead letters from this time on (ISO 8601 with offset)")
-    sp.add_argument("--limit", type=int, default=50, help="rows to show (show)")
-    sp.add_argument("--dry-run", action="store_true", help="count what would be replayed")
-    sp.add_argument("--from-beginning", action="store_true", help="replay everything again")
-    sp.add_argument("--connect-timeout", type=float, default=20.0)
+    sp.add_argument(
+        "--limit", type=positive_int, default=50, help="show: rows to list (default 50)"
+    )
+    sp.add_argument(
+        "--dry-run", action="store_true", help="replay: count what would be replayed, send nothing"
+    )
+    sp.add_argument(
+        "--from-beginning",
+        action="store_true",
+        help="replay: everything again, not only what the last replay did not reach",
+    )
+    add_connect_timeout(sp)
     sp.set_defaults(fn=cmd_dlq)
 
-    sp = sub.add_parser(
-        "train", help="train a category model for your own rubric from labelled history"
-    )
+    sp = add("train", "train a category model for your own rubric from labelled history")
     sp.add_argument("input", help="JSONL or CSV (.gz allowed) with a text and a label per row")
     sp.add_argument("-o", "--output", required=True, help="model file to write (.npz)")
-    sp.add_argument("--text-field", default="text")
-    sp.add_argument("--label-field", default="category")
-    sp.add_argument("--validation", type=float, default=0.1, help="share held out to report on")
+    sp.add_argument(
+        "--text-field", default="text", help="field (or CSV column) of the text (default: text)"
+    )
+    sp.add_argument(
+        "--label-field",
+        default="category",
+        help="field (or CSV column) of the label (default: category)",
+    )
+    sp.add_argument(
+        "--validation",
+        type=_share,
+        default=0.1,
+        help="share of rows held out to report on, from 0 up to 1 (default 0.1)",
+    )
+    sp.add_argument(
+        "--problems",
+        action="store_true",
+        help="learn problem types (docs/problems.md) instead of categories: labels are type "
+        "codes, or rubric lines mapped by --rubric-map",
+    )
+    sp.add_argument("--rubric-map", help="YAML: your rubric lines → problem types")
     sp.set_defaults(fn=cmd_train)
 
-    sp = sub.add_parser("evaluate", help="score the pipeline on your labelled data")
+    sp = add(
+        "evaluate",
+        "score the pipeline on your labelled data",
+        "Score the pipeline on your labelled data. A file with no usable labelled line is an "
+        "error naming the field it looked for, not a score of zero.",
+    )
     sp.add_argument(
         "what",
-        choices=["categories", "dedup", "grouping"],
-        help="categories: text + label rows; dedup: RawMention JSONL with `copy_of` per line; "
-        "grouping: RawMention JSONL with the problem of each post in `group` (--group-field)",
+        choices=["categories", "problems", "dedup", "grouping"],
+        help="categories: text + label rows; problems: text + rubric label rows (with "
+        "--rubric-map); dedup: RawMention JSONL with `copy_of` (the id "
+        "of the post a line copies) on the copies; grouping: RawMention JSONL with the "
+        "problem of each post in `group` (--group-field)",
     )
     sp.add_argument("input", help="labelled JSONL or CSV (.gz allowed)")
     sp.add_argument("--model", help="a model from `incidents train` (default: the bundled rubric)")
-    sp.add_argument("--text-field", default="text")
-    sp.add_argument("--label-field", default="category")
-    sp.add_argument("--group-field", default="group", help="grouping: the problem label field")
+    sp.add_argument(
+        "--text-field",
+        default="text",
+        help="categories: field (or CSV column) of the text (default: text)",
+    )
+    sp.add_argument(
+        "--label-field",
+        default="category",
+        help="categories: field (or CSV column) of the true category (default: category)",
+    )
+    sp.add_argument(
+        "--group-field",
+        default="group",
+        help="grouping: field of the problem label (default: group)",
+    )
+    sp.add_argument("--rubric-map", help="problems: YAML mapping your rubric lines to types")
+    sp.add_argument(
+        "--problem-model", help="problems: a model from `incidents train --problems` as fallback"
+    )
     sp.set_defaults(fn=cmd_evaluate)
 
-    sp = sub.add_parser("config", help="show the effective settings (or the defaults)")
+    sp = add("config", "show the effective settings (or the defaults)")
     sp.add_argument("--defaults", action="store_true", help="the defaults, not this environment")
     sp.add_argument("--markdown", action="store_true", help="as a Markdown table")
     sp.set_defaults(fn=cmd_config)
 
-    sp = sub.add_parser("bench", help="throughput figures")
+    sp = add("bench", "throughput figures")
     sp.add_argument("--quick", action="store_true", help="smaller inputs (for CI smoke runs)")
     sp.add_argument(
         "--only", action="append", help="run only these benchmarks (comma-separated or repeated)"
@@ -723,4 +1350,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m streams.cli`: run the imported module's main, so that Failure and
+    # UsageError raised by connectors/cli.py (which imports `streams.cli`) are the
+    # very classes main() catches, not twins defined in `__main__`.
+    from streams.cli import main as _main
+
+    sys.exit(_main())

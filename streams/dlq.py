@@ -1,30 +1,46 @@
-"""Dead letters and the limit that stops a worker instead of dead-lettering everything.
+"""Dead letters, and the limit that tells a producer's mistake from the pipeline's own.
 
 Bad input is a normal case: it goes to ``mentions.dlq`` with its original
 bytes, the stage, the source topic/partition/offset and the reason, and is
-counted. But when most input suddenly fails (a bad deploy, a producer writing a
-new format), dead-lettering the whole stream would "process" it into the DLQ
-and commit past it. The guard notices and stops the worker, so offsets stay
-where they are until a human looks (arroyo's DLQ limit, same idea).
+counted. When much of a stage's input fails, what to do depends on whose fault
+it is (docs/operations.md#the-dead-letter-limit):
+
+- input that breaks its topic's published contract, on a topic written from
+  outside the pipeline (connectors, replays, operator consoles): the producer's
+  mistake. The stage dead-letters every such message and keeps serving the valid
+  ones; over the limit it flags the topic (``incidents_invalid_input_over_limit``,
+  an error log line, the IncidentsInvalidInputOverLimit alert). One console
+  sending answers without a region must not stop the answers of every other one;
+  the dead letters keep the bytes, so nothing is lost.
+- a stage failing on input its contract accepts (``processing_error``), or
+  anything invalid on a topic the pipeline's own stages write: the pipeline's
+  mistake (a bad deploy, two versions of a stage). Over the limit the stage stops
+  the worker without committing, so the stream waits for a fix instead of being
+  processed into the dead-letter topic (getsentry/arroyo's DLQ limit).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-from collections import deque
+from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from schemas.models import DeadLetter
+from streams import metrics
 from streams.domain.incidents import short_hash
+from streams.logs import get as get_logger
 from streams.settings import DlqSettings
+
+log = get_logger("streams.dlq")
 
 MAX_REASON = 2000
 
 
 class DlqLimitExceeded(RuntimeError):
-    """Too much invalid input: stop and let an operator decide."""
+    """Too many of the pipeline's own failures: stop and let an operator decide."""
 
 
 def dead_letter_id(stage: str, topic: str, original: bytes) -> str:
@@ -82,31 +98,107 @@ def dlq_headers(d: DeadLetter) -> dict[str, bytes]:
 
 
 @dataclass
+class _Window:
+    """The last `size` messages of one input: how many were invalid, and the current run."""
+
+    size: int
+    flags: deque[bool] = field(default_factory=deque)
+    invalid: int = 0
+    consecutive: int = 0
+
+    def add(self, invalid: bool) -> None:
+        self.flags.append(invalid)
+        self.invalid += invalid
+        if len(self.flags) > self.size:
+            self.invalid -= self.flags.popleft()
+        self.consecutive = self.consecutive + 1 if invalid else 0
+
+    def over(self, s: DlqSettings) -> str | None:
+        """Why this input is over the limit, or None."""
+        if self.consecutive >= s.max_consecutive:
+            return (
+                f"{self.consecutive} consecutive invalid messages "
+                f"(INCIDENTS_DLQ_MAX_CONSECUTIVE={s.max_consecutive})"
+            )
+        seen = len(self.flags)
+        if seen >= s.min_messages and self.invalid / seen > s.max_invalid_ratio:
+            return (
+                f"{self.invalid} of the last {seen} messages were invalid "
+                f"(> INCIDENTS_DLQ_MAX_INVALID_RATIO={s.max_invalid_ratio})"
+            )
+        return None
+
+
+@dataclass
 class DlqGuard:
-    """Sliding-window invalid ratio and a consecutive-failure cap, per stage."""
+    """The dead-letter limit of one stage: sliding-window invalid ratio and a cap on
+    consecutive invalid messages (INCIDENTS_DLQ_*), counted separately for the
+    pipeline's own failures (stop) and for each input topic written from outside
+    (flag, alert, keep serving); see the module docstring."""
 
     stage: str
     settings: DlqSettings
-    _window: deque[bool] = field(default_factory=deque)
-    _invalid: int = 0
-    _consecutive: int = 0
+    #: Full names of the input topics written from outside the pipeline.
+    outside: frozenset[str] = frozenset()
+    #: A topic's name as metric labels carry it (without the deployment prefix).
+    label: Callable[[str], str] = str
+    _own: _Window = field(init=False)
+    _inputs: dict[str, _Window] = field(default_factory=dict)
+    _kinds: dict[str, Counter[str]] = field(default_factory=dict)
+    _flagged: set[str] = field(default_factory=set)
 
-    def record(self, invalid: bool) -> None:
-        s = self.settings
-        self._window.append(invalid)
-        self._invalid += invalid
-        if len(self._window) > s.window:
-            self._invalid -= self._window.popleft()
-        self._consecutive = self._consecutive + 1 if invalid else 0
-        if self._consecutive >= s.max_consecutive:
-            raise DlqLimitExceeded(
-                f"{self.stage}: {self._consecutive} consecutive invalid messages "
-                f"(INCIDENTS_DLQ_MAX_CONSECUTIVE={s.max_consecutive}); stopping without committing"
+    def __post_init__(self) -> None:
+        self._own = _Window(self.settings.window)
+
+    def record(self, invalid: bool, topic: str = "", kind: str = "") -> None:
+        """One message of `topic` handled: valid, or dead-lettered with error `kind`.
+
+        Raises DlqLimitExceeded when the pipeline's own failures pass the limit.
+        """
+        from_outside = topic in self.outside
+        producers = invalid and from_outside and kind != "processing_error"
+        if from_outside:
+            self._input(topic, producers, kind)
+        self._own.add(invalid and not producers)
+        reason = self._own.over(self.settings)
+        if reason:
+            metrics.DLQ_LIMIT.labels(self.stage).inc()
+            raise DlqLimitExceeded(f"{self.stage}: {reason}; stopping without committing")
+
+    def flagged(self) -> set[str]:
+        """The outside topics whose invalid input is over the limit now."""
+        return set(self._flagged)
+
+    def _input(self, topic: str, invalid: bool, kind: str) -> None:
+        w = self._inputs.get(topic)
+        if w is None:
+            w = self._inputs[topic] = _Window(self.settings.window)
+            self._kinds[topic] = Counter()
+            metrics.INVALID_INPUT_OVER_LIMIT.labels(self.stage, self.label(topic)).set(0)
+        w.add(invalid)
+        if invalid:
+            self._kinds[topic][kind] += 1
+        reason = w.over(self.settings)
+        if reason and topic not in self._flagged:
+            self._flagged.add(topic)
+            metrics.INVALID_INPUT_OVER_LIMIT.labels(self.stage, self.label(topic)).set(1)
+            metrics.INVALID_INPUT_LIMIT_EXCEEDED.labels(self.stage, self.label(topic)).inc()
+            log.error(
+                "invalid_input_over_limit",
+                stage=self.stage,
+                topic=self.label(topic),
+                reason=reason,
+                error_kinds=dict(self._kinds[topic].most_common(3)),
+                action="every invalid message is dead-lettered and the valid ones served; "
+                "find the producer: incidents dlq show --kind <error kind>",
             )
-        seen = len(self._window)
-        if seen >= s.min_messages and self._invalid / seen > s.max_invalid_ratio:
-            raise DlqLimitExceeded(
-                f"{self.stage}: {self._invalid} of the last {seen} messages were invalid "
-                f"(> INCIDENTS_DLQ_MAX_INVALID_RATIO={s.max_invalid_ratio}); "
-                "stopping without committing"
+        elif not reason and topic in self._flagged:
+            self._flagged.discard(topic)
+            metrics.INVALID_INPUT_OVER_LIMIT.labels(self.stage, self.label(topic)).set(0)
+            log.info(
+                "invalid_input_back_under_limit",
+                stage=self.stage,
+                topic=self.label(topic),
+                invalid=w.invalid,
+                seen=len(w.flags),
             )

@@ -2,14 +2,48 @@
 
 One prefix (``incidents_``), base units, counters end in ``_total``, and label
 values are bounded sets (stages, statuses, platforms, error kinds, tables):
-never mention, incident or source ids.
+never mention, incident or source ids. Topic labels are base names
+(``mentions.raw``, not ``tver.mentions.raw``).
+
+Labelled counters are created at 0 for every label value a stage can use
+(:func:`declare_stage`) before the first scrape: Prometheus sees a series that
+appears at 5 as 5 and nothing else, so ``rate()`` and ``increase()`` would miss
+every first increment. The crash counters are kept in a file in the worker's
+data directory (:func:`restore`, :func:`save`): a crash ends the process within
+seconds, usually before Prometheus scrapes it again.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import get_args
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+    generate_latest,
+)
+
+from schemas.models import ErrorKind, IncidentEventType, MentionStatus, Platform, Priority
+
+# The `*_created` series (one per counter and histogram child, a start time) double
+# the exposition and no rule or dashboard reads them.
+disable_created_metrics()
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+# The standard process_* (CPU, memory, descriptors, start time) and python_* (GC, version).
+ProcessCollector(registry=REGISTRY)
+PlatformCollector(registry=REGISTRY)
+GCCollector(registry=REGISTRY)
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -37,6 +71,14 @@ APPEALS = Counter(
     ["category"],
     registry=REGISTRY,
 )
+RELEVANCE = Counter(
+    "incidents_relevance_total",
+    "Mentions the enrich stage decided, per platform and relevance (appeal, signal, noise) "
+    "and whether they lie near the threshold (review=true): the appeal rate per platform. "
+    "Per source, where ids are unbounded, see ClickHouse (the report's appeal-rate tables).",
+    ["platform", "relevance", "review"],
+    registry=REGISTRY,
+)
 DLQ = Counter(
     "incidents_dlq_total",
     "Inputs sent to the dead-letter topic.",
@@ -45,8 +87,24 @@ DLQ = Counter(
 )
 DLQ_LIMIT = Counter(
     "incidents_dlq_limit_exceeded_total",
-    "Times a stage stopped the worker because too much input was invalid.",
+    "Times a stage stopped the worker because too many of its own failures (processing "
+    "errors, invalid messages on topics the pipeline writes) passed the DLQ limit.",
     ["stage"],
+    registry=REGISTRY,
+)
+INVALID_INPUT_OVER_LIMIT = Gauge(
+    "incidents_invalid_input_over_limit",
+    "1 while the invalid share of one input topic written from outside the pipeline "
+    "(mentions.raw, responses, incidents.commands) is over the DLQ limit: a producer's "
+    "mistake; the stage dead-letters it and keeps serving the valid messages.",
+    ["stage", "topic"],
+    registry=REGISTRY,
+)
+INVALID_INPUT_LIMIT_EXCEEDED = Counter(
+    "incidents_invalid_input_limit_exceeded_total",
+    "Times the invalid share of one input topic written from outside the pipeline went "
+    "over the DLQ limit (the stage kept running).",
+    ["stage", "topic"],
     registry=REGISTRY,
 )
 STAGE_LATENCY = Histogram(
@@ -111,6 +169,14 @@ SINK_SKIPPED = Counter(
     ["table"],
     registry=REGISTRY,
 )
+SINK_EXPIRED = Counter(
+    "incidents_sink_expired_rows_total",
+    "Rows the sink did not store because they were already older than the table's "
+    "retention (its TTL, INCIDENTS_CLICKHOUSE_TTL_DAYS) when they arrived: a backfill of "
+    "old history. Each fact once (noted in ClickHouse expired_on_arrival).",
+    ["table"],
+    registry=REGISTRY,
+)
 SINK_ERRORS = Counter(
     "incidents_sink_errors_total",
     "Failed ClickHouse inserts (retried with backoff; offsets stay uncommitted).",
@@ -148,6 +214,171 @@ CONSUMER_LAG = Gauge(
     ["topic", "partition"],
     registry=REGISTRY,
 )
+AGENT_CRASHES = Counter(
+    "incidents_agent_crashes_total",
+    "Agent crashes that ended the worker, per stage and reason (error, dlq_limit, offset_gap); "
+    "kept across restarts in the worker's data directory.",
+    ["stage", "reason"],
+    registry=REGISTRY,
+)
+AGENT_LAST_CRASH = Gauge(
+    "incidents_agent_last_crash_timestamp_seconds",
+    "Unix time of a stage's last crash, per reason; kept across restarts.",
+    ["stage", "reason"],
+    registry=REGISTRY,
+)
+
+CRASH_REASONS = ("error", "dlq_limit", "offset_gap")
+MENTION_STATUSES = (*get_args(MentionStatus), "redelivered")
+SLA_CLOCKS = ("first_reaction", "final_answer")
+
+#: What a crash changes just before the process ends, by exposed name: kept in a file.
+DURABLE: dict[str, Counter | Gauge] = {
+    "incidents_agent_crashes_total": AGENT_CRASHES,
+    "incidents_agent_last_crash_timestamp_seconds": AGENT_LAST_CRASH,
+    "incidents_dlq_limit_exceeded_total": DLQ_LIMIT,
+    "incidents_offset_gaps_total": OFFSET_GAPS,
+}
+
+
+def declare_stage(
+    stage: str, inputs: Iterable[str], outputs: Iterable[str], gapless: Iterable[str]
+) -> None:
+    """A stage's series at 0 before its first message (topics are base names)."""
+    for topic in inputs:
+        MESSAGES_IN.labels(stage, topic)
+        EXPIRED_UNREAD.labels(topic)
+    for topic in gapless:
+        OFFSET_GAPS.labels(topic)
+    for topic in outputs:
+        MESSAGES_OUT.labels(stage, topic)
+    for kind in get_args(ErrorKind):
+        DLQ.labels(stage, kind)
+    DLQ_LIMIT.labels(stage)
+    for reason in CRASH_REASONS:
+        AGENT_CRASHES.labels(stage, reason)
+    STAGE_LATENCY.labels(stage)
+
+
+def declare_enrich() -> None:
+    """The enrich stage's relevance counters at 0: every platform, relevance and review."""
+    for platform in get_args(Platform):
+        for relevance in ("appeal", "signal", "noise"):
+            for review in ("true", "false"):
+                RELEVANCE.labels(platform, relevance, review)
+
+
+def declare_desk(categories: Iterable[str]) -> None:
+    """The group stage's decision counters at 0: every platform, status, category, event type."""
+    for platform in get_args(Platform):
+        REPLIES.labels(platform)
+        for status in MENTION_STATUSES:
+            MENTIONS.labels(platform, status)
+    for category in (*categories, "none"):
+        APPEALS.labels(category)
+    for event_type in get_args(IncidentEventType):
+        INCIDENT_EVENTS.labels(event_type)
+    for sla in SLA_CLOCKS:
+        for priority in get_args(Priority):
+            SLA_BREACHES.labels(sla, priority)
+
+
+#: How the dedup stage placed a post (streams/domain/deduplication.py Placing).
+DEDUP_PLACINGS = (
+    "original",
+    "same_region",
+    "region_filled",
+    "region_differs",
+    "no_region",
+    "adopted",
+    "redelivered",
+)
+
+
+def declare_dedup() -> None:
+    """The dedup stage's decision counter at 0 for every placing."""
+    for placing in DEDUP_PLACINGS:
+        DEDUP_PLACING.labels(placing)
+
+
+def declare_sink(tables: Iterable[str]) -> None:
+    for table in tables:
+        SINK_ROWS.labels(table)
+        SINK_SKIPPED.labels(table)
+        SINK_ERRORS.labels(table)
+        SINK_INSERT.labels(table)
+        if table != "schema_migrations":
+            SINK_EXPIRED.labels(table)
+
+
+def declare_outside_inputs(stage: str, topics: Iterable[str]) -> None:
+    """The DLQ-limit series of a stage's inputs written from outside the pipeline (base
+    names), at 0: not over the limit, never exceeded."""
+    for topic in topics:
+        INVALID_INPUT_OVER_LIMIT.labels(stage, topic).set(0)
+        INVALID_INPUT_LIMIT_EXCEEDED.labels(stage, topic)
+
+
+def crashed(stage: str, reason: str) -> None:
+    AGENT_CRASHES.labels(stage, reason).inc()
+    AGENT_LAST_CRASH.labels(stage, reason).set_to_current_time()
+
+
+# Per durable sample, the value this process last loaded or saved: a save adds only
+# what changed since, so workers sharing a data directory do not erase each other's.
+_synced: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+
+
+def _durable_samples() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    out = {}
+    for name, metric in DURABLE.items():
+        for family in metric.collect():
+            for sample in family.samples:
+                if sample.name == name:
+                    out[(name, tuple(sorted(sample.labels.items())))] = sample.value
+    return out
+
+
+def _read(path: Path) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        return {
+            (name, tuple(sorted(labels.items()))): float(value)
+            for name, series in saved.items()
+            if name in DURABLE
+            for labels, value in series
+        }
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}
+
+
+def restore(path: Path) -> None:
+    """Load the crash series an earlier process of this worker saved (once, at start)."""
+    for (name, labels), value in _read(path).items():
+        metric = DURABLE[name]
+        if isinstance(metric, Counter):
+            metric.labels(**dict(labels)).inc(value)
+        else:
+            metric.labels(**dict(labels)).set(value)
+        _synced[(name, labels)] = value
+
+
+def save(path: Path) -> None:
+    """Write the crash series for the next process: counters add what changed since the
+    last load or save, timestamps keep the latest."""
+    merged = _read(path)
+    for key, value in _durable_samples().items():
+        if isinstance(DURABLE[key[0]], Counter):
+            merged[key] = merged.get(key, 0.0) + value - _synced.get(key, 0.0)
+        else:
+            merged[key] = max(merged.get(key, 0.0), value)
+        _synced[key] = value
+    doc: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for (name, labels), value in sorted(merged.items()):
+        doc.setdefault(name, []).append((dict(labels), value))
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def render() -> bytes:

@@ -54,7 +54,6 @@ class Panel:
     datasource: str = "datasource"  # the dashboard variable naming the data source
     source: str = CLICKHOUSE
     links: Mapping[str, str] = field(default_factory=dict)  # column -> URL template
-    chart: tuple[str, ...] = ()  # value columns the HTML report charts, if this panel is charted
     empty_ok: bool = False  # may legitimately return nothing on small data
 
 
@@ -183,6 +182,23 @@ SLA_COUNTS = f"""countIf(status IN {CLOSED}) AS closed,
         AS open_overdue,
     round(100 * closed_on_time / nullIf(closed + open_overdue, 0), 1) AS compliance_pct"""
 
+# Answer times (docs/oversight.md#answer-times): exact quantiles over `responses`, the
+# per-answer facts, never a sampled state. quantilesExactInclusive interpolates as numpy
+# does (R-7); it sorts every value, so the same rows give the same number on any run.
+# The mean sums whole milliseconds as integers: the same total in any merge order.
+ANSWERS = "{db}.responses"
+ANSWERED = "response_s IS NOT NULL"
+ANSWER_Q = "quantilesExactInclusive(0.5, 0.9)(response_s)"
+ANSWER_MEAN_S = "sum(toInt64(round(response_s * 1000))) / count() / 1000"
+
+
+def answer_median_if(cond: str) -> str:
+    """The exact median answer time of the answers matching `cond`, hours (NULL if none)."""
+    return (
+        f"if(countIf({cond}) = 0, NULL,\n"
+        f"       round(quantileExactInclusiveIf(0.5)(response_s, {cond}) / 3600, 1))"
+    )
+
 
 # ------------------------------------------------------------- dashboards
 def federal() -> Dashboard:
@@ -202,7 +218,6 @@ ORDER BY time""",
             ),
         ),
         "Accepted appeals (copies excluded) per region, regions above the minimum volume.",
-        chart=("appeals",),
     )
     incidents_by_region = Panel(
         "Incidents opened and SLA breaches by region",
@@ -245,7 +260,6 @@ ORDER BY compliance_pct ASC, open_overdue DESC""",
         ),
         "Closed on time / (closed + open overdue), for incidents opened in the range; "
         "worst first; regions with fewer decided incidents than the minimum are left out.",
-        chart=("compliance_pct",),
         width=12,
     )
     answer_times = Panel(
@@ -253,18 +267,15 @@ ORDER BY compliance_pct ASC, open_overdue DESC""",
         "table",
         (
             Query(
-                f"""SELECT region, sum(responses) AS answers,
-    round(quantilesMerge(0.5, 0.9)(response_s_q)[1] / 3600, 1) AS median_h,
-    round(quantilesMerge(0.5, 0.9)(response_s_q)[2] / 3600, 1) AS p90_h,
-    round(sum(response_s_sum) / sum(responses) / 3600, 1) AS mean_h,
-    if(sumIf(responses, kind = 'interim') = 0, NULL,
-       round(quantilesMergeIf(0.5, 0.9)(response_s_q, kind = 'interim')[1] / 3600, 1))
-        AS interim_median_h,
-    if(sumIf(responses, kind = 'final') = 0, NULL,
-       round(quantilesMergeIf(0.5, 0.9)(response_s_q, kind = 'final')[1] / 3600, 1))
-        AS final_median_h
-FROM {{db}}.response_times_daily
-WHERE {_where("$__dateFilter(day)", "region != ''", F_REGION, F_CATEGORY, RANKED_REGIONS)}
+                f"""SELECT region, count() AS answers,
+    round({ANSWER_Q}[1] / 3600, 1) AS median_h,
+    round({ANSWER_Q}[2] / 3600, 1) AS p90_h,
+    round({ANSWER_MEAN_S} / 3600, 1) AS mean_h,
+    {answer_median_if("kind = 'interim'")} AS interim_median_h,
+    {answer_median_if("kind = 'final'")} AS final_median_h
+FROM {ANSWERS}
+WHERE {_where("$__timeFilter(responded_at)", ANSWERED, "region != ''", F_REGION, F_CATEGORY)}
+  AND {RANKED_REGIONS}
 GROUP BY region
 ORDER BY median_h DESC""",
                 (
@@ -279,9 +290,8 @@ ORDER BY median_h DESC""",
             ),
         ),
         "Time from the incident's first post to each official answer. Medians and p90 "
-        "come from quantile states kept per day (response_times_daily).",
+        "are exact, over every answer in the range (responses).",
         unit="h",
-        chart=("median_h", "p90_h"),
     )
     categories = Panel(
         "Top categories",
@@ -298,7 +308,6 @@ LIMIT 15""",
             ),
         ),
         "Accepted appeals per category.",
-        chart=("appeals",),
         width=8,
     )
     ranking = Panel(
@@ -328,9 +337,9 @@ LEFT JOIN
 ) AS i ON i.region = a.region
 LEFT JOIN
 (
-    SELECT region, quantilesMerge(0.5, 0.9)(response_s_q) AS q
-    FROM {{db}}.response_times_daily
-    WHERE {_where("$__dateFilter(day)", F_REGION, F_CATEGORY)}
+    SELECT region, {ANSWER_Q} AS q
+    FROM {ANSWERS}
+    WHERE {_where("$__timeFilter(responded_at)", ANSWERED, F_REGION, F_CATEGORY)}
     GROUP BY region
 ) AS r ON r.region = a.region
 ORDER BY appeals DESC""",
@@ -367,7 +376,6 @@ LIMIT 20""",
         "Communities, channels and portals that bring the most appeals (whole weeks, Monday "
         "to Sunday, overlapping the range).",
         width=24,
-        chart=("appeals",),
     )
     return Dashboard(
         "incidents-federal",
@@ -398,7 +406,6 @@ ORDER BY time""",
                 time_series=True,
             ),
         ),
-        chart=("appeals",),
         width=12,
     )
     by_municipality = Panel(
@@ -439,18 +446,31 @@ ORDER BY mentions DESC""",
         "table",
         (
             Query(
-                f"""SELECT if(agency = '', '(unrouted)', agency) AS agency,
-    sum(opened) AS opened, sum(responses) AS answers, sum(final_answers) AS final_answers,
-    sum(closed) AS closed, sum(breaches) AS sla_breaches
-FROM {{db}}.incidents_daily
-WHERE {_where("$__dateFilter(day)", F_REGION, F_CATEGORY, F_AGENCY)}
-GROUP BY agency
+                f"""SELECT f.agency AS agency, f.opened AS opened, f.answers AS answers,
+    f.final_answers AS final_answers, c.closed AS closed, f.sla_breaches AS sla_breaches
+FROM
+(
+    SELECT if(agency = '', '(unrouted)', agency) AS agency, sum(opened) AS opened,
+        sum(responses) AS answers, sum(final_answers) AS final_answers,
+        sum(breaches) AS sla_breaches
+    FROM {{db}}.incidents_daily
+    WHERE {_where("$__dateFilter(day)", F_REGION, F_CATEGORY, F_AGENCY)}
+    GROUP BY agency
+) AS f
+LEFT JOIN
+(
+    SELECT if(agency = '', '(unrouted)', agency) AS agency, countIf(status IN {CLOSED}) AS closed
+    FROM {{db}}.incidents FINAL
+    WHERE {_where("$__timeFilter(opened_at)", NOT_MERGED, F_REGION, F_CATEGORY, F_AGENCY)}
+    GROUP BY agency
+) AS c ON c.agency = f.agency
 ORDER BY opened DESC""",
                 ("agency", "opened", "answers", "final_answers", "closed", "sla_breaches"),
             ),
         ),
-        "Flows per agency in the range: incidents routed to it, its answers, closures, breaches.",
-        chart=("opened", "sla_breaches"),
+        "Per agency in the range: incidents routed to it, its answers and breaches; closed = "
+        "of the incidents opened in the range, those answered in full or closed (as in SLA "
+        "compliance).",
         width=12,
     )
     answer_trend = Panel(
@@ -458,12 +478,12 @@ ORDER BY opened DESC""",
         "timeseries",
         (
             Query(
-                f"""SELECT $__timeInterval(day) AS time,
-    round(quantilesMerge(0.5, 0.9)(response_s_q)[1] / 3600, 2) AS median_h,
-    round(quantilesMerge(0.5, 0.9)(response_s_q)[2] / 3600, 2) AS p90_h,
-    round(sum(response_s_sum) / sum(responses) / 3600, 2) AS mean_h
-FROM {{db}}.response_times_daily
-WHERE {_where("$__dateFilter(day)", F_REGION, F_CATEGORY, F_AGENCY)}
+                f"""SELECT $__timeInterval(responded_at) AS time,
+    round({ANSWER_Q}[1] / 3600, 2) AS median_h,
+    round({ANSWER_Q}[2] / 3600, 2) AS p90_h,
+    round({ANSWER_MEAN_S} / 3600, 2) AS mean_h
+FROM {ANSWERS}
+WHERE {_where("$__timeFilter(responded_at)", ANSWERED, F_REGION, F_CATEGORY, F_AGENCY)}
 GROUP BY time
 ORDER BY time""",
                 ("time", "median_h", "p90_h", "mean_h"),
@@ -546,9 +566,9 @@ def agency_sla() -> Dashboard:
     {SLA_COUNTS},
     countIf(status IN {OPEN} AND NOT first_reaction_breached AND NOT final_answer_breached)
         AS open_in_time,
-    round(quantileIf(0.5)(dateDiff('second', opened_at, first_reaction_at),
+    round(quantileExactInclusiveIf(0.5)(dateDiff('second', opened_at, first_reaction_at),
         first_reaction_at IS NOT NULL) / 3600, 1) AS first_reaction_median_h,
-    round(quantileIf(0.9)(dateDiff('second', opened_at, first_reaction_at),
+    round(quantileExactInclusiveIf(0.9)(dateDiff('second', opened_at, first_reaction_at),
         first_reaction_at IS NOT NULL) / 3600, 1) AS first_reaction_p90_h
 FROM {{db}}.incidents FINAL
 WHERE {_where("$__timeFilter(opened_at)", NOT_MERGED, F_REGION, F_AGENCY, F_CATEGORY)}
@@ -570,7 +590,6 @@ ORDER BY compliance_pct ASC, open_overdue DESC""",
         ),
         "Compliance = closed on time / (closed + open overdue), incidents opened in the range. "
         "First reaction: time from the first post to the earliest answer (exact, per incident).",
-        chart=("compliance_pct",),
         width=24,
         height=11,
     )
@@ -613,7 +632,6 @@ ORDER BY time""",
             ),
         ),
         "Breaches fired net of those withdrawn by answers that were in time.",
-        chart=("sla_breaches",),
         width=12,
     )
     answer_times = Panel(
@@ -622,12 +640,12 @@ ORDER BY time""",
         (
             Query(
                 f"""SELECT if(agency = '', '(unrouted)', agency) AS agency, category, kind,
-    sum(responses) AS answers,
-    round(quantilesMerge(0.5, 0.9)(response_s_q)[1] / 3600, 1) AS median_h,
-    round(quantilesMerge(0.5, 0.9)(response_s_q)[2] / 3600, 1) AS p90_h,
-    round(sum(response_s_sum) / sum(responses) / 3600, 1) AS mean_h
-FROM {{db}}.response_times_daily
-WHERE {_where("$__dateFilter(day)", F_REGION, F_AGENCY, F_CATEGORY)}
+    count() AS answers,
+    round({ANSWER_Q}[1] / 3600, 1) AS median_h,
+    round({ANSWER_Q}[2] / 3600, 1) AS p90_h,
+    round({ANSWER_MEAN_S} / 3600, 1) AS mean_h
+FROM {ANSWERS}
+WHERE {_where("$__timeFilter(responded_at)", ANSWERED, F_REGION, F_AGENCY, F_CATEGORY)}
 GROUP BY agency, category, kind
 ORDER BY median_h DESC""",
                 ("agency", "category", "kind", "answers", "median_h", "p90_h", "mean_h"),
@@ -723,7 +741,6 @@ def pipeline() -> Dashboard:
         sql: str,
         columns: tuple[str, ...],
         kind: str = "table",
-        chart: tuple[str, ...] = (),
         description: str = "",
     ) -> Panel:
         return Panel(
@@ -734,7 +751,6 @@ def pipeline() -> Dashboard:
             datasource="clickhouse",
             width=8,
             height=8,
-            chart=chart,
         )
 
     inserted = ch(
@@ -746,7 +762,6 @@ GROUP BY time, table
 ORDER BY time""",
         ("time", "table", "rows"),
         kind="timeseries",
-        chart=("rows",),
         description="From the insert audit log (kept 7 days): what reached ClickHouse, by table.",
     )
     dead = ch(
@@ -757,7 +772,6 @@ WHERE $__timeFilter(failed_at)
 GROUP BY error_kind, stage
 ORDER BY messages DESC""",
         ("error_kind", "stage", "messages", "example"),
-        chart=("messages",),
     )
     dups = ch(
         "Duplicates by platform (ClickHouse)",

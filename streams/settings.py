@@ -132,7 +132,14 @@ class ClickHouseSettings(BaseModel):
     batch_rows: int = Field(10_000, ge=1, description="most rows per insert")
     flush_interval_s: float = Field(1.0, gt=0, description="longest wait to fill a batch")
     retry_max_s: float = Field(30.0, gt=0, description="longest backoff between insert retries")
-    ttl_days: int = Field(730, ge=1, description="retention of fact tables")
+    ttl_days: int = Field(
+        730,
+        ge=1,
+        le=25_000,
+        description="retention of the ClickHouse tables, days: the sink does not store "
+        "facts older than that (counted, docs/oversight.md#retention); raising it raises "
+        "the tables' TTL at the next migrate; at most 25,000 (DateTime ends in 2106)",
+    )
 
     @field_validator("url")
     @classmethod
@@ -176,7 +183,9 @@ class WorkerSettings(BaseModel):
     )
     web_port: int = Field(6066, ge=0, le=65535, description="port of the web endpoints")
     store: str = Field("memory://", description="Faust table store: memory:// or rocksdb://")
-    data_dir: Path = Field(Path("var/worker"), description="Faust data (RocksDB tables)")
+    data_dir: Path = Field(
+        Path("var/worker"), description="Faust data (RocksDB tables) and the crash counters"
+    )
     batch_size: int = Field(500, ge=1, description="messages per processing batch")
     batch_within_s: float = Field(0.2, gt=0, description="longest wait to fill a batch")
     crash_exit_s: float = Field(
@@ -196,14 +205,23 @@ class WorkerSettings(BaseModel):
 
 
 class DlqSettings(BaseModel):
-    """A bad deploy must stop the worker, not dead-letter the whole stream."""
+    """The dead-letter limit (streams/dlq.py): a bad deploy stops the worker instead of
+    dead-lettering the stream; a producer's invalid input on an outside topic is flagged
+    while the worker serves the rest."""
 
     max_invalid_ratio: float = Field(
-        0.5, gt=0, le=1, description="stop when more than this share of the window is invalid"
+        0.5,
+        gt=0,
+        le=1,
+        description="over the limit when more than this share of the window is invalid: "
+        "the pipeline's own failures stop the worker, a producer's invalid input on an "
+        "outside topic flags the topic (docs/operations.md#the-dead-letter-limit)",
     )
     window: int = Field(1000, ge=10, description="messages in the sliding window")
     min_messages: int = Field(200, ge=1, description="the ratio applies from this many messages")
-    max_consecutive: int = Field(500, ge=1, description="stop after this many invalid in a row")
+    max_consecutive: int = Field(
+        500, ge=1, description="over the limit after this many invalid in a row"
+    )
 
 
 def _portal_platforms() -> list[Platform]:
@@ -216,6 +234,29 @@ class EnrichSettings(BaseModel):
     )
     routing_file: Path | None = Field(None, description="YAML routing table; default bundled")
     category_model: Path | None = Field(None, description="model from `incidents train`")
+    problems_file: Path | None = Field(
+        None,
+        description="problem taxonomy YAML (what is wrong with what); default bundled "
+        "(docs/problems.md)",
+    )
+    rubric_map: Path | None = Field(
+        None,
+        description="YAML mapping the deployment's rubric lines to problem types "
+        "(docs/problems.md): a portal post's own topic (`source_topic`) then names its problem",
+    )
+    problem_model: Path | None = Field(
+        None,
+        description="problem-type model from `incidents train --problems`, asked when the "
+        "rules recognise no problem in a text",
+    )
+    problem_model_min_confidence: float = Field(
+        0.5, ge=0, le=1, description="how sure the learned problem model must be to name a type"
+    )
+    problem_categories: bool = Field(
+        True,
+        description="a recognised problem type decides the category (its default code); "
+        "false: the text classifier (or an own rubric) always does",
+    )
     appeal_platforms: Annotated[list[Platform], CommaList] = Field(
         default_factory=_portal_platforms,
         description="platforms whose posts are appeals by construction (a resident filed them "
@@ -223,7 +264,28 @@ class EnrichSettings(BaseModel):
         "comma-separated, empty for none",
     )
 
+    appeal_threshold: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="appeal_score from which a post is an appeal; empty for the model's own "
+        "(0.45 for the bundled one); raise it for a noisy feed, lower it to miss fewer",
+    )
+    review_margin: float = Field(
+        0.1,
+        ge=0,
+        le=0.5,
+        description="posts whose appeal_score lies within this distance of the threshold "
+        "are marked needs_review for an operator; 0 for none",
+    )
+    signal_source_kinds: Annotated[list[str], CommaList] = Field(
+        default_factory=lambda: ["media", "official"],
+        description="source kinds (RawMention source.kind) whose posts are never appeals: "
+        "a report of theirs about a local problem is a signal; comma-separated",
+    )
+
     _platforms = field_validator("appeal_platforms", mode="before")(_comma_list)
+    _kinds = field_validator("signal_source_kinds", mode="before")(_comma_list)
 
 
 class DedupSettings(BaseModel):
@@ -309,6 +371,22 @@ class GroupingSettings(BaseModel):
         True,
         description="never group two posts that their source classed differently "
         "(`source_topic`: a portal's own category or reason)",
+    )
+    problems: bool = Field(
+        True,
+        description="posts join one incident only when their problem types are compatible "
+        "(docs/problems.md); false: category and place alone decide, as before the model",
+    )
+    unknown_problem: Literal["join", "words", "never"] = Field(
+        "words",
+        description="when a post or an incident has no recognised problem: join on place "
+        "alone, join only when the words agree too (`unknown_similarity`), or never",
+    )
+    unknown_similarity: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="Jaccard of content stems a post of unknown problem needs with the incident",
     )
 
 

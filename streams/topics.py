@@ -108,6 +108,11 @@ class Topics:
             reply_results=n("replies.results"),
         )
 
+    def from_outside(self) -> frozenset[str]:
+        """The input topics producers outside the pipeline write (connectors and replays,
+        operator consoles): invalid input there is theirs to fix (streams/dlq.py)."""
+        return frozenset({self.raw, self.responses, self.commands})
+
     def specs(self, s: Settings) -> list[tuple[str, TopicSpec]]:
         keep = s.topics.retention_days * DAY_MS
         return [

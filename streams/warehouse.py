@@ -22,12 +22,15 @@ Idempotence (a replayed batch must not double anything):
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import logging
+import os
 import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,11 @@ from schemas.models import DeadLetter, Incident, IncidentEvent, Mention, Reply
 from streams.settings import ClickHouseSettings
 
 MIGRATIONS_PACKAGE = "schemas.clickhouse"
+
+# clickhouse-connect logs "Unexpected Http Driver Exception" before raising the error we
+# report anyway: in a command-line process (no logging configured) that is a stray line
+# above ours. Services configure logging, and there the record still reaches the logs.
+logging.getLogger("clickhouse_connect").addHandler(logging.NullHandler())
 
 
 class WarehouseError(RuntimeError):
@@ -53,6 +61,23 @@ class TableSpec:
     region_col: str | None
     columns: tuple[str, ...]
     filter_existing: bool = True
+    ttl_col: str = ""  # the table's TTL runs from this column (default: time_col)
+
+    @property
+    def retention_col(self) -> str:
+        return self.ttl_col or self.time_col or ""
+
+
+@dataclass(frozen=True)
+class Inserted:
+    """What one insert did: rows written, rows ClickHouse already had, and rows left out
+    because they were older than the table's retention when they arrived."""
+
+    written: int
+    skipped: int
+    expired: int = 0
+    ttl_days: int = 0  # the retention they were older than
+    oldest: datetime | None = None  # the oldest of them
 
 
 def mention_row(m: Mention, partition: int, offset: int) -> tuple[Any, ...]:
@@ -234,6 +259,7 @@ TABLES: dict[str, TableSpec] = {
             "dlq_id", "stage", "topic", "partition", "offset", "error_kind", "reason",
             "failed_at", "original_size", "mention_id", "replayed",
         ),
+        ttl_col="failed_at",
     ),
 }  # fmt: skip
 
@@ -246,7 +272,13 @@ TABLES: dict[str, TableSpec] = {
 SHARDING_KEYS: dict[str, str] = {
     "dead_letters": "cityHash64(dlq_id)",
     "fact_inserts": "cityHash64(key)",
+    "expired_on_arrival": "cityHash64(key)",
 }
+
+#: Tables whose TTL is their own, not INCIDENTS_CLICKHOUSE_TTL_DAYS.
+OWN_TTL = frozenset({"fact_inserts", "expired_on_arrival"})
+_TTL = re.compile(r" TTL (.+?)(?: SETTINGS |$)")
+_TTL_DAYS = re.compile(r"toIntervalDay\((\d+)\)")
 
 _CREATE_TABLE = re.compile(r"^CREATE TABLE IF NOT EXISTS (\w+)\.(\w+)\s", re.S)
 _ALTER_COLUMNS = re.compile(
@@ -375,15 +407,54 @@ def load_migrations() -> list[Migration]:
     return sorted(out, key=lambda m: m.version)
 
 
+def held_by_another_process(path: Path) -> bool:
+    """Whether another process's chDB engine owns this data directory.
+
+    ClickHouse holds an exclusive flock(2) on ``<path>/status`` while it runs. Asking
+    the engine itself fails only after it printed "Cannot lock file …" to stderr and
+    raised an error that no longer names the lock, so we look at the lock first.
+    """
+    status = path / "status"
+    try:
+        m = re.search(r"PID: (\d+)", status.read_text(errors="replace"))
+        if m and int(m.group(1)) == os.getpid():
+            return False  # this process's own engine
+        fd = os.open(status, os.O_RDONLY)
+    except OSError:
+        return False  # no status file: nobody ever ran an engine here
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # also releases the lock if we got it
+    return False
+
+
+def _connection_reason(exc: BaseException) -> str:
+    """One short reason from a driver error: "[Errno 111] Connection refused" → the words."""
+    text = str(exc)
+    errnos = re.findall(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
+    if errnos:
+        return errnos[-1].strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
 def connect(s: ClickHouseSettings) -> Any:
     """A clickhouse-connect client for http(s):// or chdb:// (embedded)."""
     import clickhouse_connect
 
     url = s.resolved_url()
+    held = (
+        f"cannot open ClickHouse at {url}: the ClickHouse data in {s.data_path()} is held by "
+        "another process (a running worker?): stop it, or query through its /query endpoint"
+    )
     try:
         if url.startswith("chdb://"):
             path = s.data_path()
             if path is not None:
+                if held_by_another_process(path):
+                    raise WarehouseError(held)
                 path.mkdir(parents=True, exist_ok=True)
             return clickhouse_connect.get_client(dsn=url)
         kwargs: dict[str, Any] = {"dsn": url}
@@ -392,14 +463,14 @@ def connect(s: ClickHouseSettings) -> Any:
         if s.password:
             kwargs["password"] = s.password.get_secret_value()
         return clickhouse_connect.get_client(**kwargs)
+    except WarehouseError:
+        raise
     except Exception as exc:  # one clear line for a wrong URL, a locked directory, a down server
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if "Cannot lock file" in str(exc) or "already running" in str(exc):
-            msg = (
-                f"the ClickHouse data in {s.data_path()} is held by another process "
-                "(a running worker?): stop it, or query through its /query endpoint"
-            )
-        raise WarehouseError(f"cannot open ClickHouse at {url}: {msg}") from None
+            raise WarehouseError(held) from None
+        raise WarehouseError(
+            f"cannot open ClickHouse at {url}: {_connection_reason(exc)}"
+        ) from None
 
 
 class Warehouse:
@@ -416,6 +487,7 @@ class Warehouse:
         self._client = client
         self._lock = threading.Lock()
         self.down_file = down_file  # fault injection: an outage while the file exists
+        self._retention: dict[str, int] = {}
 
     @property
     def client(self) -> Any:
@@ -478,7 +550,55 @@ class Warehouse:
                 applied.append(f"{mig.version:04d}_{mig.name}")
                 if progress:
                     progress(applied[-1])
+            for note in self._raise_ttl(c, r):
+                applied.append(note)
+                if progress:
+                    progress(note)
+            self._retention = self._read_retention(c, r)
             return applied
+
+    def _table_ttls(self, c: Any, r: Rendering) -> dict[str, tuple[str, int]]:
+        """Every table with a TTL in days: its TTL expression and its days."""
+        rows = c.query(
+            "SELECT name, engine_full FROM system.tables "
+            "WHERE database = %(db)s AND engine LIKE '%%MergeTree%%'",
+            parameters={"db": r.local_database},
+        ).result_rows
+        out: dict[str, tuple[str, int]] = {}
+        for name, engine_full in rows:
+            ttl = _TTL.search(engine_full)
+            days = _TTL_DAYS.search(ttl.group(1)) if ttl else None
+            if ttl and days:
+                out[name] = (ttl.group(1), int(days.group(1)))
+        return out
+
+    def _raise_ttl(self, c: Any, r: Rendering) -> list[str]:
+        """Raise every table's TTL to INCIDENTS_CLICKHOUSE_TTL_DAYS where it is shorter.
+
+        The TTL is written into a table when it is created, so raising the setting to
+        backfill old history changes nothing by itself. Raising retention deletes
+        nothing, so it is applied; a shorter setting deletes history and is left to an
+        operator (docs/oversight.md#retention).
+        """
+        want = self.settings.ttl_days
+        on_cluster = r.values()["on_cluster"]
+        notes = []
+        for name, (expr, days) in sorted(self._table_ttls(c, r).items()):
+            if name in OWN_TTL or days >= want:
+                continue
+            new_expr = _TTL_DAYS.sub(f"toIntervalDay({want})", expr)
+            c.command(f"ALTER TABLE {r.local_database}.{name} {on_cluster} MODIFY TTL {new_expr}")
+            notes.append(f"retention of {name} raised from {days} to {want} days")
+        return notes
+
+    def _read_retention(self, c: Any, r: Rendering) -> dict[str, int]:
+        ttls = self._table_ttls(c, r)
+        return {t: ttls[t][1] for t in TABLES if t in ttls}
+
+    def retention_days(self, table: str) -> int:
+        """The retention a fact table really has (its TTL), in days; the setting until
+        the tables were read (migrate reads them)."""
+        return self._retention.get(table, self.settings.ttl_days)
 
     # --------------------------------------------------------------- writes
     def existing_keys(self, spec: TableSpec, rows: Sequence[tuple[Any, ...]]) -> set[str]:
@@ -508,11 +628,19 @@ class Warehouse:
             found.update(row[0] for row in self.client.query(sql, parameters=params).result_rows)
         return found
 
-    def insert(self, table: str, rows: Sequence[tuple[Any, ...]]) -> tuple[int, int]:
-        """Insert rows not already present; return (written, skipped)."""
+    def insert(
+        self, table: str, rows: Sequence[tuple[Any, ...]], now: datetime | None = None
+    ) -> Inserted:
+        """Insert rows not already present and not older than the table's retention.
+
+        Rows older than the retention would be dropped by the table's TTL as they are
+        inserted, after the materialized views had counted them; they are left out and
+        noted in `expired_on_arrival` instead (a backfill of old history, see
+        docs/oversight.md#retention).
+        """
         spec = TABLES[table]
         if not rows:
-            return 0, 0
+            return Inserted(0, 0)
         ki = spec.columns.index(spec.key)
         # Within a batch, keep the first row of each key (redelivery inside one batch).
         if spec.filter_existing:
@@ -524,6 +652,12 @@ class Warehouse:
                     unique.append(r)
         else:
             unique = list(rows)
+        days = self.retention_days(table)
+        ti = spec.columns.index(spec.retention_col)
+        cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
+        expired = [r for r in unique if r[ti] < cutoff]
+        if expired:
+            unique = [r for r in unique if not r[ti] < cutoff]
         try:
             with self._lock:
                 present = self.existing_keys(spec, unique) if spec.filter_existing else set()
@@ -541,11 +675,49 @@ class Warehouse:
                         column_names=list(spec.columns),
                         settings=settings,
                     )
+                noted = self._note_expired(spec, expired, days) if expired else 0
         except WarehouseError:
             raise
         except Exception as exc:
             raise WarehouseError(f"insert into {table} failed: {str(exc).splitlines()[0]}") from exc
-        return len(fresh), len(rows) - len(fresh)
+        return Inserted(
+            len(fresh),
+            len(rows) - len(fresh) - len(expired),
+            noted,
+            days,
+            min((r[ti] for r in expired), default=None),
+        )
+
+    def _note_expired(self, spec: TableSpec, rows: Sequence[tuple[Any, ...]], days: int) -> int:
+        """Note rows left out for their age in `expired_on_arrival`; return how many were
+        not noted before (a redelivered batch is counted once)."""
+        ki, ti = spec.columns.index(spec.key), spec.columns.index(spec.retention_col)
+        keys = sorted({r[ki] for r in rows})
+        known: set[str] = set()
+        sql = (
+            f"SELECT key FROM {self.db}.expired_on_arrival "
+            "WHERE table = %(table)s AND key IN %(keys)s"
+        )
+        for i in range(0, len(keys), KEYS_PER_LOOKUP):
+            params = {"table": spec.name, "keys": keys[i : i + KEYS_PER_LOOKUP]}
+            known.update(r[0] for r in self.client.query(sql, parameters=params).result_rows)
+        notes = []
+        for r in rows:
+            if r[ki] not in known:
+                known.add(r[ki])
+                notes.append((spec.name, r[ki], r[ti], days))
+        if notes:
+            token = hashlib.sha256(repr(notes).encode()).hexdigest()
+            settings: dict[str, Any] = {"insert_deduplication_token": token}
+            if self.settings.cluster:
+                settings["distributed_foreground_insert"] = 1
+            self.client.insert(
+                f"{self.db}.expired_on_arrival",
+                notes,
+                column_names=["table", "key", "event_at", "ttl_days"],
+                settings=settings,
+            )
+        return len(notes)
 
     # ---------------------------------------------------------------- reads
     def query(

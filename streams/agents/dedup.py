@@ -17,13 +17,12 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-
 from schemas.models import Mention, encode
 from streams import metrics
 from streams.app import ACTIVE_PARTITION, TableStore, changelogged_table, observe_batch
+from streams.contracts import decode_mention
 from streams.domain.deduplication import Deduplicator, Prepared, placing_of, region_key
-from streams.domain.enrichment import InvalidInput, decode_json
+from streams.domain.enrichment import InvalidInput
 from streams.domain.pipeline import lenient_id
 from streams.topics import pack_mentions, unpack_mentions
 
@@ -33,7 +32,6 @@ if TYPE_CHECKING:
     from streams.app import Runtime
 
 STAGE = "dedup"
-_mention_decoder = msgspec.json.Decoder(Mention)
 
 
 def register(app: faust.App, rt: Runtime) -> None:
@@ -49,6 +47,9 @@ def register(app: faust.App, rt: Runtime) -> None:
 
     table.on_recover(on_recovered)
     source = rt.topic(rt.topics.enriched)
+    t = rt.topics
+    rt.declare(STAGE, [t.enriched], [t.deduped, t.desk_commands, t.dlq])
+    metrics.declare_dedup()
 
     @app.agent(source, name=STAGE, concurrency=1)
     @rt.supervised(STAGE)
@@ -71,6 +72,7 @@ def register(app: faust.App, rt: Runtime) -> None:
                 except Exception as exc:  # a bug in domain code must not stop the stream
                     reason = f"{type(exc).__name__}: {exc}"
                     rt.dead_letter(STAGE, ev, "processing_error", reason, p.mention.id, value)
+                    guard.record(True, ev.message.topic, "processing_error")
                     continue
                 finally:
                     ACTIVE_PARTITION.reset(token)
@@ -105,19 +107,18 @@ def decode_mentions(rt: Runtime, stage: str, events: list[Any], guard: Any) -> l
         parts = unpack_mentions(ev.message.value)
         if parts is None:
             rt.dead_letter(stage, ev, "invalid_json", "Mention batch: not a JSON array")
-            guard.record(True)
+            guard.record(True, ev.message.topic, "invalid_json")
             continue
         single = len(parts) == 1 and parts[0] is not None and parts[0] == ev.message.value
         for part in parts:
             try:
-                mention = decode_json(part, _mention_decoder, "Mention")
-                assert isinstance(mention, Mention)
+                mention = decode_mention(part)
                 items.append((ev, mention, None if single else part))
-                guard.record(False)
+                guard.record(False, ev.message.topic)
             except InvalidInput as err:
                 value = None if single else part
                 rt.dead_letter(stage, ev, err.kind, err.reason, lenient_id(part), value=value)
-                guard.record(True)
+                guard.record(True, ev.message.topic, err.kind)
     return items
 
 

@@ -29,6 +29,8 @@ def register(app: faust.App, rt: Runtime) -> None:
     # Models load once, before the consumer starts (~1-2 s), so the first batch is
     # not hours of event time behind the other stages.
     en = Enricher.from_settings(s.enrich)
+    rt.declare(STAGE, [rt.topics.raw], [rt.topics.enriched, rt.topics.dlq])
+    metrics.declare_enrich()
 
     @app.agent(source, name=STAGE, concurrency=1)
     @rt.supervised(STAGE)
@@ -46,19 +48,24 @@ def register(app: faust.App, rt: Runtime) -> None:
                     valid.append((ev, en.decode(ev.message.value)))
                 except InvalidInput as err:
                     rt.dead_letter(STAGE, ev, err.kind, err.reason)
-                    guard.record(True)
+                    guard.record(True, ev.message.topic, err.kind)
             enriched, failed = _enrich_isolated(en, valid)
             # Emit the batch in event-time order: partitions of a backlog are fetched
             # one after another, and the desk's clocks run on event time.
             enriched.sort(key=lambda pair: pair[1].created_at)
-            for _ev, _mention in enriched:
-                guard.record(False)
+            for ev, mention in enriched:
+                guard.record(False, ev.message.topic)
+                metrics.RELEVANCE.labels(
+                    mention.platform,
+                    mention.relevance or "noise",
+                    "true" if mention.needs_review else "false",
+                ).inc()
             # One message per batch (and size limit): the dedup stage reads one partition.
             for value in pack_mentions(encode(mention) for _ev, mention in enriched):
                 rt.send(rt.topics.enriched, DEDUP_SCOPE, value, STAGE)
             for ev, mention_id, reason in failed:
                 rt.dead_letter(STAGE, ev, "processing_error", reason, mention_id)
-                guard.record(True)
+                guard.record(True, ev.message.topic, "processing_error")
             await rt.settle()
             observe_batch(STAGE, started, len(events))
 

@@ -14,16 +14,17 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-
-from schemas.models import AnyCommand, Incident, Mention, encode
+from schemas.models import Incident, Mention, encode
 from streams import metrics
 from streams.agents.dedup import batch_messages, decode_mentions
 from streams.app import ACTIVE_PARTITION, TableStore, changelogged_table, observe_batch
-from streams.domain.enrichment import InvalidInput, decode_json
+from streams.contracts import decode_desk_command
+from streams.domain.classify import category_labels
+from streams.domain.enrichment import InvalidInput
 from streams.domain.geo import Gazetteer
 from streams.domain.incidents import Desk, Outcome, region_key
 from streams.domain.pipeline import lenient_id
+from streams.domain.problems import Taxonomy
 from streams.logs import get as get_logger
 
 if TYPE_CHECKING:
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 
 STAGE = "group"
 log = get_logger("streams.group")
-_command_decoder = msgspec.json.Decoder(AnyCommand)
 
 
 def register(app: faust.App, rt: Runtime) -> None:
@@ -50,6 +50,7 @@ def register(app: faust.App, rt: Runtime) -> None:
         population_of=lambda region, municipality: Gazetteer.default().population(
             region, municipality
         ),
+        problems=Taxonomy.load(s.enrich.problems_file),
     )
     rt.desk = desk
 
@@ -66,6 +67,13 @@ def register(app: faust.App, rt: Runtime) -> None:
         value_serializer="raw",
         partitions=s.topics.partitions,
     )
+    t = rt.topics
+    rt.declare(
+        STAGE,
+        [t.deduped, t.desk_commands],
+        [t.resolved, t.events, t.replies, t.incidents, t.desk_commands, t.dlq],
+    )
+    metrics.declare_desk(category_labels(s.enrich.category_model))
 
     @app.agent(source, name=STAGE, concurrency=1)
     @rt.supervised(STAGE)
@@ -87,9 +95,8 @@ def register(app: faust.App, rt: Runtime) -> None:
                     continue
                 rt.count_in(STAGE, ev)
                 try:
-                    command = decode_json(ev.message.value, _command_decoder, "IncidentCommand")
-                    items.append((ev, command, None))
-                    guard.record(False)
+                    items.append((ev, decode_desk_command(ev.message.value), None))
+                    guard.record(False, ev.message.topic)
                 except InvalidInput as err:
                     rt.dead_letter(
                         STAGE,
@@ -98,7 +105,7 @@ def register(app: faust.App, rt: Runtime) -> None:
                         err.reason,
                         lenient_id(ev.message.value or b""),
                     )
-                    guard.record(True)
+                    guard.record(True, ev.message.topic, err.kind)
             # Event-time order inside the batch (mentions and commands of one region
             # share a partition; the desk's SLA clock and answer parking run on event time).
             items.sort(key=lambda item: _event_time(item[1]))

@@ -13,8 +13,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-
 from schemas.models import (
     AdoptCommand,
     AnyCommand,
@@ -26,7 +24,8 @@ from schemas.models import (
 )
 from streams import metrics
 from streams.app import observe_batch
-from streams.domain.enrichment import InvalidInput, decode_json
+from streams.contracts import decode_operator_command, decode_response
+from streams.domain.enrichment import InvalidInput
 from streams.domain.geo import Gazetteer
 from streams.domain.incidents import UNKNOWN_REGION, incident_region, region_key
 
@@ -36,25 +35,21 @@ if TYPE_CHECKING:
     from streams.app import Runtime
 
 STAGE = "respond"
-_response_decoder = msgspec.json.Decoder(OfficialResponse)
-_command_decoder = msgspec.json.Decoder(AnyCommand)
 
 
 def route(obj: OfficialResponse | AnyCommand) -> tuple[str, AnyCommand]:
-    """The partition key (region) and desk command for one operator message."""
+    """The partition key (region) and desk command for one operator message.
+
+    What a message must carry to be routed is in its contract, enforced by the
+    decoders (streams/contracts.py): a response names `incident_id`, or `mention_id`
+    with `region`; incidents.commands carries operator commands only.
+    """
     if isinstance(obj, OfficialResponse):
-        if obj.incident_id:
-            region = incident_region(obj.incident_id)
-        elif obj.region:
-            region = obj.region
-        else:
-            raise InvalidInput(
-                "schema",
-                "OfficialResponse: a response to a mention needs `region` or `incident_id`",
-            )
+        region = incident_region(obj.incident_id) if obj.incident_id else obj.region
         return region_key(region), RespondCommand(
             command_id=obj.response_id, at=obj.responded_at, response=obj
         )
+    # The decoder refuses them; code may not.
     if isinstance(obj, TickCommand | RespondCommand | AdoptCommand | TakeOverCommand):
         raise InvalidInput(
             "schema",
@@ -75,6 +70,9 @@ def register(app: faust.App, rt: Runtime) -> None:
         value_serializer="raw",
         partitions=s.topics.partitions,
     )
+    rt.declare(
+        STAGE, [rt.topics.responses, rt.topics.commands], [rt.topics.desk_commands, rt.topics.dlq]
+    )
 
     @app.agent(source, name=STAGE, concurrency=1)
     @rt.supervised(STAGE)
@@ -89,16 +87,14 @@ def register(app: faust.App, rt: Runtime) -> None:
                 rt.count_in(STAGE, ev)
                 try:
                     if ev.message.topic == rt.topics.responses:
-                        obj: Any = decode_json(
-                            ev.message.value, _response_decoder, "OfficialResponse"
-                        )
+                        obj: Any = decode_response(ev.message.value)
                     else:
-                        obj = decode_json(ev.message.value, _command_decoder, "IncidentCommand")
+                        obj = decode_operator_command(ev.message.value)
                     key, command = route(obj)
-                    guard.record(False)
+                    guard.record(False, ev.message.topic)
                 except InvalidInput as err:
                     rt.dead_letter(STAGE, ev, err.kind, err.reason)
-                    guard.record(True)
+                    guard.record(True, ev.message.topic, err.kind)
                     continue
                 rt.send(rt.topics.desk_commands, key.encode(), encode(command), STAGE)
             await rt.settle()

@@ -13,14 +13,13 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-
-from schemas.models import DeadLetter, Incident, IncidentEvent, Mention, Reply
 from streams import metrics
 from streams.app import observe_batch
-from streams.domain.enrichment import InvalidInput, decode_json
+from streams.contracts import STAGE_DECODERS
+from streams.domain.enrichment import InvalidInput
 from streams.logs import get as get_logger
 from streams.warehouse import Warehouse, WarehouseError, rows_for
 
@@ -36,12 +35,13 @@ log = get_logger("streams.sink")
 def register(app: faust.App, rt: Runtime) -> None:
     s = rt.settings
     t = rt.topics
-    routes: dict[str, tuple[str, msgspec.json.Decoder, str]] = {
-        t.resolved: ("mentions", msgspec.json.Decoder(Mention), "Mention"),
-        t.incidents: ("incidents", msgspec.json.Decoder(Incident), "Incident"),
-        t.events: ("incident_events", msgspec.json.Decoder(IncidentEvent), "IncidentEvent"),
-        t.replies: ("replies", msgspec.json.Decoder(Reply), "Reply"),
-        t.dlq: ("dead_letters", msgspec.json.Decoder(DeadLetter), "DeadLetter"),
+    # topic -> (table, the topic's decoder: streams/contracts.py)
+    routes: dict[str, tuple[str, Callable[[bytes | None], Any]]] = {
+        t.resolved: ("mentions", STAGE_DECODERS["mentions.resolved"].decode),
+        t.incidents: ("incidents", STAGE_DECODERS["incidents"].decode),
+        t.events: ("incident_events", STAGE_DECODERS["incidents.events"].decode),
+        t.replies: ("replies", STAGE_DECODERS["replies.outbound"].decode),
+        t.dlq: ("dead_letters", STAGE_DECODERS["mentions.dlq"].decode),
     }
     warehouse = Warehouse(s.clickhouse, down_file=s.faults.clickhouse_down_file)
     rt.warehouse = warehouse
@@ -53,11 +53,15 @@ def register(app: faust.App, rt: Runtime) -> None:
         value_serializer="raw",
         partitions=s.topics.partitions,
     )
+    rt.declare(STAGE, list(routes), [t.dlq])
+    metrics.declare_sink([*(table for table, _ in routes.values()), "schema_migrations"])
 
     @app.agent(source, name=STAGE, concurrency=1)
     @rt.supervised(STAGE)
     async def sink(stream: faust.StreamT[bytes]) -> None:
-        await _until_ok(rt, "schema_migrations", warehouse.migrate)
+        applied = await _until_ok(rt, "schema_migrations", warehouse.migrate)
+        if applied:
+            log.info("migrations_applied", applied=applied)
         guard = rt.guard(STAGE)
         rt.started.add(STAGE)
         metrics.AGENT_UP.labels(STAGE).set(1)
@@ -70,12 +74,12 @@ def register(app: faust.App, rt: Runtime) -> None:
             for ev in events:
                 msg = ev.message
                 rt.count_in(STAGE, ev)
-                table, decoder, what = routes[msg.topic]
+                table, decode = routes[msg.topic]
                 try:
-                    obj = decode_json(msg.value, decoder, what)
-                    guard.record(False)
+                    obj = decode(msg.value)
+                    guard.record(False, ev.message.topic)
                 except InvalidInput as err:
-                    guard.record(True)
+                    guard.record(True, ev.message.topic, err.kind)
                     if msg.topic == t.dlq:
                         # Never dead-letter the dead-letter topic into itself.
                         metrics.DLQ.labels(STAGE, err.kind).inc()
@@ -91,9 +95,22 @@ def register(app: faust.App, rt: Runtime) -> None:
                 per_table.setdefault(table, []).append((obj, msg.partition, msg.offset))
             for table, items in per_table.items():
                 rows = rows_for(table, items)
-                written, skipped = await _until_ok(rt, table, warehouse.insert, table, rows)
-                metrics.SINK_ROWS.labels(table).inc(written)
-                metrics.SINK_SKIPPED.labels(table).inc(skipped)
+                done = await _until_ok(rt, table, warehouse.insert, table, rows)
+                metrics.SINK_ROWS.labels(table).inc(done.written)
+                metrics.SINK_SKIPPED.labels(table).inc(done.skipped)
+                if done.expired:
+                    metrics.SINK_EXPIRED.labels(table).inc(done.expired)
+                    log.warning(
+                        "rows_older_than_retention",
+                        table=table,
+                        rows=done.expired,
+                        ttl_days=done.ttl_days,
+                        oldest=done.oldest.isoformat() if done.oldest else None,
+                        message=f"{done.expired} rows older than the retention of "
+                        f"{done.ttl_days} days were not stored",
+                        setting="INCIDENTS_CLICKHOUSE_TTL_DAYS (raise it and restart the "
+                        "sink or run `incidents migrate` to keep such history)",
+                    )
             await rt.settle()
             observe_batch(STAGE, started, len(events))
 

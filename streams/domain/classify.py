@@ -22,11 +22,12 @@ a few hundred texts costs tens of microseconds per text.
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import json
 import re
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -147,6 +148,10 @@ class FeatureConfig:
     bigrams: bool = True
     lexicon: bool = True
     grammar: bool = False  # grammeme features (imperative, 1st person, ...); see _GRAMMEMES
+    style: bool = False  # how the post is written: hashtags, laughter, links, caps, length; _style
+    # Problem-model hits as features ``P:<name>``: "module:function" of a ProblemCues
+    # (see :data:`ProblemCues`), resolved when the model loads; None for none.
+    problems: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(
@@ -156,6 +161,8 @@ class FeatureConfig:
                 "bigrams": self.bigrams,
                 "lexicon": self.lexicon,
                 "grammar": self.grammar,
+                "style": self.style,
+                "problems": self.problems,
             }
         )
 
@@ -168,6 +175,8 @@ class FeatureConfig:
             bool(d["bigrams"]),
             bool(d["lexicon"]),
             bool(d.get("grammar", False)),
+            bool(d.get("style", False)),
+            d.get("problems"),
         )
 
 
@@ -201,6 +210,68 @@ def _grammar_names(token: str) -> tuple[str, ...]:
     return tuple(names)
 
 
+# How a post is written, as document-level features (``s:...``). They tell hashtag
+# chatter, memes and channel news from a resident's report whatever the words:
+# hashtags, laughter, links and channel footers, all-caps, a question, an
+# exclamation, a street with a house number, and the length in words. They are
+# computed on the raw text (the word features see it without tags and links).
+_HASHTAG = re.compile(r"#[\w]")
+_LAUGH = re.compile(r"[😂🤣😄😅😆😁😹🙃🤡😏🙄😎]|\b(?:а?ха(?:ха)+|хех|лол|ржу|ору)\b|\){2,}", re.I)
+_EMOJI = re.compile(r"[\u2600-\u27bf\U0001f300-\U0001faff]")
+_ADDRESS = re.compile(r"[А-ЯЁ][а-яё-]{2,},?\s+(?:д\.\s*)?\d{1,3}(?:[а-я]|/\d{1,3})?(?![\d:.,]\d)\b")
+_QUESTION_END = re.compile(r"\?[\s\W]*$")
+_LENGTHS = ((3, "s:len3"), (8, "s:len8"), (20, "s:len20"), (50, "s:len50"))
+
+
+def _style(text: str, n_tokens: int) -> list[str]:
+    """Names of the style features of one raw text (a few regex scans, ~5 µs)."""
+    out = []
+    tags = len(_HASHTAG.findall(text)) if "#" in text else 0
+    if tags:
+        out.append("s:tag" if tags == 1 else "s:tags")
+    if _LAUGH.search(text):
+        out.append("s:laugh")
+    elif _EMOJI.search(text):
+        out.append("s:emoji")
+    if "http" in text or "t.me/" in text or "@" in text:
+        out.append("s:link")
+    letters = [c for c in text if c.isalpha()]
+    if len(letters) >= 12 and sum(c.isupper() for c in letters) > 0.7 * len(letters):
+        out.append("s:caps")
+    if _QUESTION_END.search(text):
+        out.append("s:question")
+    if "!" in text:
+        out.append("s:exclaim")
+    if "«" in text or '"' in text:
+        out.append("s:quote")
+    if _ADDRESS.search(text):
+        out.append("s:address")
+    for limit, name in _LENGTHS:
+        if n_tokens <= limit:
+            out.append(name)
+            break
+    else:
+        out.append("s:long")
+    return out
+
+
+#: A problem model's hook: one text → names of the problems it recognises («не горит
+#: фонарь» → "street_light_out"). Each name becomes a feature ``P:<name>``, and any hit
+#: also ``P:any``; the hook is named in FeatureConfig.problems.
+ProblemCues = Callable[[str], Iterable[str]]
+
+
+def resolve_problem_cues(spec: str | None) -> ProblemCues | None:
+    """The function a "module:function" spec names (a model trained with a hook needs it)."""
+    if not spec:
+        return None
+    module, _, name = spec.partition(":")
+    fn = getattr(importlib.import_module(module), name)
+    if not callable(fn):
+        raise ValueError(f"problem cues {spec!r} is not callable")
+    return fn
+
+
 _TOKEN_CACHE_MAX = 300_000
 _ID_BYTES = array("i").itemsize
 
@@ -219,9 +290,10 @@ class Featurizer:
         self.lexicon = lexicon if config.lexicon else None
         self.vocab = vocab or {}
         self.idf = idf
-        # token → (lemma, its feature ids as packed int32): a batch's ids are joined as
-        # bytes and read by numpy without a per-id conversion.
-        self._token_cache: dict[str, tuple[str, bytes]] = {}
+        self.problem_cues = resolve_problem_cues(config.problems)
+        # token → (lemma, its feature ids as packed int32, names a topic word): a batch's
+        # ids are joined as bytes and read by numpy without a per-id conversion.
+        self._token_cache: dict[str, tuple[str, bytes, bool]] = {}
         self._bigram_ids: dict[tuple[str, str], int] | None = None
         self._phrase_starts: dict[str, list[Any]] | None = None
         self._index_of: dict[str, int] | None = None
@@ -267,24 +339,43 @@ class Featurizer:
                         out.extend(f"L:{g}" for g in groups)
         return out
 
+    def _text_names(
+        self, text: str, tokens: Sequence[str], lemmas: Sequence[str], topics: int
+    ) -> list[str]:
+        """Names that need the whole text: style, topic-word count, problem-model hits."""
+        out: list[str] = []
+        if self.config.style:
+            out.extend(_style(text, len(tokens)))
+            out.append("s:topic0" if not topics else "s:topic1" if topics == 1 else "s:topic2")
+        if self.problem_cues is not None:
+            hits = [f"P:{name}" for name in self.problem_cues(text)]
+            if hits:
+                out.extend(hits)
+                out.append("P:any")
+        return out
+
     def names(self, text: str) -> list[str]:
         """Every feature name of one text, repeated as often as it occurs."""
         lemmas: list[str] = []
         out: list[str] = []
-        for tok in _tokens(text):
+        topics = 0
+        tokens = _tokens(text)
+        for tok in tokens:
             lem, names = self._token_names(tok)
             lemmas.append(lem)
             out.extend(names)
+            topics += any(n.startswith("L:cat:") for n in names)
         out.extend(self._doc_names(lemmas))
+        out.extend(self._text_names(text, tokens, lemmas, topics))
         return out
 
     # -- vectors ----------------------------------------------------------
-    def _token_ids(self, token: str) -> tuple[str, bytes]:
+    def _token_ids(self, token: str) -> tuple[str, bytes, bool]:
         hit = self._token_cache.get(token)
         if hit is None:
             lem, names = self._token_names(token)
             ids = array("i", [j for j in map(self.vocab.get, names) if j is not None])
-            hit = (lem, ids.tobytes())
+            hit = (lem, ids.tobytes(), any(n.startswith("L:cat:") for n in names))
             if len(self._token_cache) >= _TOKEN_CACHE_MAX:
                 self._token_cache.clear()
             self._token_cache[token] = hit
@@ -333,18 +424,24 @@ class Featurizer:
         # Words the process has not seen are analysed first, together: one morphology
         # pass over the batch's new words keeps pymorphy3's dictionaries warm in the
         # CPU cache (measured ~15 % cheaper per word than interleaving them).
+        texts = list(texts)
         token_lists = [_tokens(text) for text in texts]
         for tok in set().union(*token_lists).difference(token_cache):
             token_ids(tok)
+        whole = self.config.style or self.problem_cues is not None
+        vocab_get = self.vocab.get
         # Comprehensions and map() over C-level dict lookups: this loop runs for
         # every token of every post, so interpreter overhead is most of its cost.
-        for toks in token_lists:
+        for text, toks in zip(texts, token_lists, strict=True):
             hits = [token_cache.get(t) or token_ids(t) for t in toks]
             lemmas = [h[0] for h in hits]
             blob = b"".join([h[1] for h in hits])
             doc: list[int] = []
+            if whole:
+                names = self._text_names(text, toks, lemmas, sum(h[2] for h in hits))
+                doc = [j for j in map(vocab_get, names) if j is not None]
             if bigrams and len(lemmas) > 1:
-                doc = [j for j in map(bigram_get, itertools.pairwise(lemmas)) if j is not None]
+                doc.extend(j for j in map(bigram_get, itertools.pairwise(lemmas)) if j is not None)
             if starts:
                 n = len(lemmas)
                 for i, cands in enumerate(map(start_get, lemmas)):
@@ -404,6 +501,9 @@ class Classification:
     appeal_score: float  # 0..1
     category: str | None  # a rubric code; None allowed when not an appeal
     confidence: float  # 0..1
+    # How much the text reads as news or an announcement about a local problem (a
+    # media report: not an appeal, but linkable to one); 0 for models without it.
+    signal_score: float = 0.0
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -415,7 +515,11 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 
 @dataclass(slots=True)
 class LinearHead:
-    """Softmax over ``X @ W + b``; for two classes column 1 is the positive one."""
+    """Softmax over ``X @ W + b``; for relevance column 1 is the appeal.
+
+    A relevance head has two classes (other, appeal) or three (noise, appeal,
+    signal: a media report or announcement about a local problem).
+    """
 
     labels: tuple[str, ...]
     W: np.ndarray  # (n_features, n_classes) float32
@@ -463,6 +567,7 @@ def save_model(path: Path, model: ModelFile) -> None:
             [f"{p}\t{g}" for p, g in feat.lexicon.prefixes], dtype=str
         )
     if model.relevance is not None:
+        arrays["relevance_labels"] = np.array(model.relevance.labels, dtype=str)
         arrays["relevance_W"] = model.relevance.W.astype(np.float32)
         arrays["relevance_b"] = model.relevance.b.astype(np.float32)
         arrays["relevance_threshold"] = np.array(model.relevance_threshold, dtype=np.float32)
@@ -498,8 +603,11 @@ def load_model(path: Path) -> ModelFile:
         relevance = None
         threshold = 0.5
         if "relevance_W" in z:
+            labels = ("other", "appeal")
+            if "relevance_labels" in z:
+                labels = tuple(z["relevance_labels"].tolist())
             relevance = LinearHead(
-                ("other", "appeal"),
+                labels,
                 z["relevance_W"].astype(np.float32),
                 z["relevance_b"].astype(np.float32),
             )
@@ -534,6 +642,11 @@ class AppealClassifier:
         return cls(_default_model(), own)
 
     @property
+    def threshold(self) -> float:
+        """The appeal threshold the relevance model was built with."""
+        return self._rel.relevance_threshold
+
+    @property
     def meta(self) -> dict[str, Any]:
         return (self._cat or self._rel).meta
 
@@ -546,7 +659,9 @@ class AppealClassifier:
         rel = self._rel
         x = rel.featurizer.transform(texts)
         assert rel.relevance is not None
-        p_appeal = rel.relevance.proba(x)[:, 1]
+        p_rel = rel.relevance.proba(x)
+        p_appeal = p_rel[:, 1]
+        p_signal = p_rel[:, 2] if p_rel.shape[1] > 2 else np.zeros(len(texts))
         if self._cat is None:
             p_cat = rel.category.proba(x)
             labels = rel.category.labels
@@ -565,12 +680,19 @@ class AppealClassifier:
                     appeal_score=round(score, 4),
                     category=labels[best[i]],
                     confidence=round(float(conf[i]), 4),
+                    signal_score=round(float(p_signal[i]), 4),
                 )
             )
         return out
 
 
 @lru_cache(maxsize=1)
+def category_labels(path: Path | None = None) -> tuple[str, ...]:
+    """The category codes of a model (default: the bundled one), without loading the rest."""
+    with np.load(path or DEFAULT_MODEL_PATH, allow_pickle=False) as z:
+        return tuple(z["category_labels"].tolist())
+
+
 def _default_model() -> ModelFile:
     return load_model(DEFAULT_MODEL_PATH)
 
@@ -588,6 +710,7 @@ __all__ = [
     "Featurizer",
     "LinearHead",
     "ModelFile",
+    "ProblemCues",
     "load_model",
     "save_model",
 ]

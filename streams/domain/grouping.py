@@ -32,12 +32,14 @@ keeping only incidents that share enough stems to possibly reach the threshold
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from schemas.models import GeoPoint
 from streams.domain import morph
+from streams.domain.problems import Taxonomy
 
 EARTH_M = 6_371_000.0
 
@@ -164,6 +166,96 @@ def place_agreement(a: Iterable[str], b: Iterable[str]) -> int:
     return 0
 
 
+# ------------------------------------------------- parts of one building
+_ORDINALS = {
+    w: str(i)
+    for i, ws in enumerate(
+        (
+            (),
+            ("первый", "первая", "первой", "первом", "первого", "первую"),
+            ("второй", "вторая", "втором", "второго", "вторую"),
+            ("третий", "третья", "третьей", "третьем", "третьего", "третью"),
+            ("четвертый", "четвертая", "четвертой", "четвертом", "четвертого", "четвертую"),
+            ("пятый", "пятая", "пятой", "пятом", "пятого", "пятую"),
+            ("шестой", "шестая", "шестом", "шестого", "шестую"),
+            ("седьмой", "седьмая", "седьмом", "седьмого", "седьмую"),
+            ("восьмой", "восьмая", "восьмом", "восьмого", "восьмую"),
+            ("девятый", "девятая", "девятой", "девятом", "девятого", "девятую"),
+            ("десятый", "десятая", "десятой", "десятом", "десятого", "десятую"),
+        )
+    )
+    for w in ws
+}
+_NUM = r"(\d{1,2}|" + "|".join(sorted(_ORDINALS, key=len, reverse=True)) + r")"
+# «2-я», «8-м», «2я» — an ending joined to the number, never a separate word («61 в»)
+_SUFFIX = r"(?:\s*-\s*[а-я]{1,3}\b|[а-я]{1,3}\b)?"
+# A number before the word («4 этаж», «третий подъезд») or after it («этаж 4», «подъезд №3»).
+_FLOOR_BEFORE = re.compile(rf"\b{_NUM}{_SUFFIX}\s*(?:этаж\w*|эт\b\.?)")
+_FLOOR_AFTER = re.compile(r"(?:\bэтаж\w*|\bэт\.|\bэт\b)\s*(?:№\s*)?(\d{1,2})\b")
+_BETWEEN_FLOORS = re.compile(r"\bмежду\s+(\d{1,2})\s*(?:-?м)?\s+и\s+(\d{1,2})")
+_ENTRANCE_BEFORE = re.compile(
+    rf"\b{_NUM}{_SUFFIX}\s*(?:подъезд\w*|парадн\w*|под\b\.?|пар\b\.?|секци\w*)"
+)
+_ENTRANCE_AFTER = re.compile(
+    r"(?:\bподъезд\w*|\bпарадн\w*|\bпод\.|\bпар\.|\bсекци\w*)\s*(?:№\s*|#\s*|n\s*)?"
+    r"(\d{1,2})\b"
+)
+
+
+_FLOOR_NEXT = re.compile(r"\s*(?:-?\s*[а-я]{1,3}\b)?\s*эт")
+_HOUSE_BEFORE = re.compile(r"(?:\bдом[а-я]*|\bд\.?)\s*$")
+
+
+def building_details(text: str) -> frozenset[str]:
+    """The floors (``f:4``) and entrances (``e:2``) a text names.
+
+    For a problem inside one building («не горит лампочка на 4 этаже», «в третьем
+    подъезде») two posts that name different floors or entrances are about two
+    problems, even under one pin.
+    """
+    norm = text.lower().replace("ё", "е")
+    out: set[str] = set()
+    for rx, kind, before in (
+        (_FLOOR_BEFORE, "f", True),
+        (_FLOOR_AFTER, "f", False),
+        (_ENTRANCE_BEFORE, "e", True),
+        (_ENTRANCE_AFTER, "e", False),
+    ):
+        for m in rx.finditer(norm):
+            num = m.group(1)
+            if before and _HOUSE_BEFORE.search(norm[max(0, m.start() - 8) : m.start()]):
+                continue  # «дом 38 подъезд 3»: 38 is the house
+            if not before and kind == "e" and _FLOOR_NEXT.match(norm[m.end() : m.end() + 12]):
+                continue  # «парадная 8-й этаж»: 8 is the floor
+            out.add(f"{kind}:{_ORDINALS.get(num, num)}")
+    for m in _BETWEEN_FLOORS.finditer(norm):
+        out.update((f"f:{m.group(1)}", f"f:{m.group(2)}"))
+    return frozenset(out)
+
+
+def details_contradict(a: Iterable[str], b: Iterable[str], *kinds: str) -> bool:
+    """Both name floors (or entrances), and no floor (entrance) is named by both.
+
+    ``kinds`` restricts the check (``"f:"`` floors, ``"e:"`` entrances); both by default.
+    """
+    a, b = set(a), set(b)
+    for kind in kinds or ("f:", "e:"):
+        ka = {x for x in a if x.startswith(kind)}
+        kb = {x for x in b if x.startswith(kind)}
+        if ka and kb and not ka & kb:
+            return True
+    return False
+
+
+def _houses_contradict(a: Iterable[str], b: Iterable[str]) -> bool:
+    """Both texts name house numbers and none in common («дом 14» and «дом 16» under
+    one pin). Street names are not compared here: one street has many written forms
+    («Макарова», «ул. Аристарха Макарова»), and the pins already agree on the place."""
+    ha = {m for m in a if m.startswith("h:")}
+    hb = {m for m in b if m.startswith("h:")}
+    return bool(ha and hb and not ha & hb)
+
+
 Topic = tuple[str, str]  # (source id, the source's own topic, normalised)
 
 
@@ -197,6 +289,9 @@ class Profile:
     status: str
     places: frozenset[str] = frozenset()
     topics: frozenset[Topic] = frozenset()
+    # The incident's problem type (docs/problems.md), and the floors and entrances named.
+    problem: str | None = None
+    details: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +308,8 @@ class Probe:
     # every yard; in a city the same words are written about hundreds of places.
     words_alone: bool = True
     topic: Topic | None = None
+    problems: tuple[str, ...] = ()
+    details: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -226,6 +323,36 @@ class Rules:
     span_s: float = 0.0
     # Never join posts that one source classed differently (its own topics).
     source_topics: bool = True
+    # The problem model: posts join only when their problem types are compatible.
+    taxonomy: Taxonomy | None = field(default=None, compare=False)
+    # When one side has no recognised problem: "join" (place and words decide, as
+    # without a problem model), "words" (the words must agree, ``unknown_similarity``)
+    # or "never".
+    unknown: str = "words"
+    unknown_similarity: float = 0.3
+
+    def problem_agreement(self, prof: Profile, p: Probe) -> int:
+        """+1 same problem type, -1 different problems, 0 unknown on a side."""
+        tax = self.taxonomy
+        if tax is None or prof.problem is None or not p.problems:
+            return 0
+        if prof.problem not in tax.types or not all(c in tax.types for c in p.problems):
+            return 0  # a type of another taxonomy (an older deployment's): say nothing
+        # The post's main problem decides: a second one recognised in passing («…и
+        # грязно») must not carry a post into another problem's incident.
+        if not tax.compatible(prof.problem, p.problems[0]):
+            return -1
+        # Inside one building: another entrance is another problem («лифт в 4 подъезде»,
+        # «лифт в 5 подъезде»); another floor is another problem when the types differ
+        # («надписи на 4 этаже», «стены облезли на 8 этаже»), while one resident's list of
+        # one job on several floors («лампочки на 3, 5 и 7 этажах») stays one.
+        if tax.types[prof.problem].scope == "building":
+            if details_contradict(prof.details, p.details, "e:"):
+                return -1
+            other_type = prof.problem != p.problems[0]
+            if other_type and details_contradict(prof.details, p.details, "f:"):
+                return -1
+        return 1
 
     def score(self, prof: Profile, p: Probe) -> float | None:
         """None when not the same problem; otherwise higher is a better match."""
@@ -233,12 +360,32 @@ class Rules:
             return None
         if self.source_topics and topics_contradict(prof.topics, p.topic):
             return None
+        if self.source_topics and p.topic is not None and p.topic in prof.topics:
+            # The source classed both posts the same (a portal's reason chosen by the
+            # residents): its own rubric says what the problem is, better than any
+            # reading of the text.
+            agree = 1
+        else:
+            agree = self.problem_agreement(prof, p)
+        if agree < 0:
+            return None
+        if agree == 0 and self.taxonomy is not None and self.unknown != "join":
+            if self.unknown == "never":
+                return None
+            # What is broken is unknown on a side: the words must say it is the same,
+            # and say enough to tell («очистите» is written about any problem).
+            if min(len(prof.terms), len(p.terms)) < self.min_terms:
+                return None
+            if _jaccard(prof.terms, p.terms) < self.unknown_similarity:
+                return None
         if prof.geo is not None and p.geo is not None:
             d = haversine_m(prof.geo, p.geo)
             if d > self.radius_m:
                 return None
-            return 2.0 + _jaccard(prof.terms, p.terms) + (1 - d / self.radius_m)
-        text = _jaccard(prof.terms, p.terms)
+            if self.taxonomy is not None and _houses_contradict(prof.places, p.places):
+                return None  # pins are necessary, not sufficient: another house named
+            return 2.0 + agree + _jaccard(prof.terms, p.terms) + (1 - d / self.radius_m)
+        text = _jaccard(prof.terms, p.terms) + agree
         if p.address_key and prof.address_key and p.address_key == prof.address_key:
             return 2.0 + text
         agreement = place_agreement(prof.places, p.places)
@@ -381,6 +528,25 @@ class GroupIndex:
         if best is not None:
             return best[1], None
         return None, past[1] if past else None
+
+    def best_in_region(self, region_key: str, p: Probe) -> str | None:
+        """The open incident of any category that a post about the same problem would
+        join: where a media report (which carries no category) is linked as context."""
+        found: tuple[float, str] | None = None
+        rules = self.rules
+        for (rk, _), bucket in self._buckets.items():
+            if rk != region_key:
+                continue
+            for inc_id in bucket.candidates(p, rules.text_threshold, rules.min_terms):
+                prof = bucket.profiles[inc_id]
+                if prof.status == "closed" or p.at - prof.last_at > rules.window_s:
+                    continue
+                if prof.opened_at - p.at > rules.window_s:
+                    continue
+                score = rules.score(prof, p)
+                if score is not None and (found is None or (score, inc_id) > found):
+                    found = (score, inc_id)
+        return found[1] if found else None
 
     def prune(self, region_key: str, now: float) -> int:
         """Drop incidents of a region whose window has passed (they stay in the store)."""

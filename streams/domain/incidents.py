@@ -56,10 +56,12 @@ from streams.domain.grouping import (
     Profile,
     Rules,
     Topic,
+    building_details,
     place_marks,
     topic_of,
 )
 from streams.domain.normalize import strip_and_split
+from streams.domain.problems import Taxonomy
 from streams.domain.sla import SlaPolicy, WorkCalendar
 from streams.settings import DedupSettings, GroupingSettings, SlaSettings
 
@@ -80,6 +82,8 @@ ANSWERED_PLATFORMS = frozenset({"pos"})
 _MAX_TERMS = 200
 _MAX_PLACES = 60
 _MAX_TOPICS = 16
+# Media reports an incident lists as context (signal_ids).
+_MAX_SIGNALS = 20
 # Answers an incident keeps for posts that join it later (the latest ones).
 _MAX_ANSWERS_KEPT = 32
 _STOP = frozenset(
@@ -172,6 +176,8 @@ class IncidentRecord(msgspec.Struct, omit_defaults=True):
     answers: list[OfficialResponse] = msgspec.field(default_factory=list)
     # (source id, topic) of its posts whose source classed them itself (source_topic).
     topics: list[Topic] = msgspec.field(default_factory=list)
+    # Floors and entrances its posts name (``f:4``, ``e:2``), for building-level problems.
+    details: list[str] = msgspec.field(default_factory=list)
 
 
 _enc = msgspec.msgpack.Encoder()
@@ -232,6 +238,7 @@ class Post:
     _words: list[str] | None = None
     _terms: frozenset[str] | None = None
     _places: frozenset[str] | None = None
+    _details: frozenset[str] | None = None
 
     @property
     def terms(self) -> frozenset[str]:
@@ -243,11 +250,25 @@ class Post:
         return self._terms
 
     @property
+    def details(self) -> frozenset[str]:
+        """Floors and entrances the text names (only when needed)."""
+        if self._details is None:
+            self._details = building_details(self.mention.text)
+        return self._details
+
+    @property
     def places(self) -> frozenset[str]:
         """Streets and houses the text names, for grouping appeals (only when needed)."""
         if self._places is None:
             self._places = place_marks(self.mention.text)
         return self._places
+
+
+def _depth(tax: Taxonomy, code: str) -> int:
+    depth = 0
+    while (parent := tax.types[code].parent) and depth < 8:
+        code, depth = parent, depth + 1
+    return depth
 
 
 def _iso(at: datetime) -> str:
@@ -265,8 +286,10 @@ class Desk:
         sla: SlaSettings,
         timezone_of: Callable[[str | None, str | None], tzinfo],
         population_of: Callable[[str | None, str | None], int | None] | None = None,
+        problems: Taxonomy | None = None,
     ) -> None:
         self.store = store
+        self.problems = problems
         self.dedup = dedup
         self.grouping = grouping
         self.sla_settings = sla
@@ -286,6 +309,9 @@ class Desk:
                 min_terms=grouping.min_terms,
                 span_s=grouping.max_span_hours * 3600,
                 source_topics=grouping.source_topics,
+                taxonomy=problems if grouping.problems else None,
+                unknown=grouping.unknown_problem,
+                unknown_similarity=grouping.unknown_similarity,
             )
         )
         self._pruned_at: dict[str, float] = {}
@@ -358,7 +384,7 @@ class Desk:
     def _index_incident(self, rec: IncidentRecord) -> None:
         inc = rec.incident
         rk = region_key(inc.region)
-        group = (rk, inc.category)
+        group = (rk, self._bucket(inc.category))
         self._status[inc.id] = inc.status
         if inc.status in GROUPABLE_STATUSES:
             self._groups.put(
@@ -374,6 +400,8 @@ class Desk:
                     status=inc.status,
                     places=frozenset(rec.places),
                     topics=frozenset(rec.topics),
+                    problem=inc.problem,
+                    details=frozenset(rec.details),
                 ),
             )
         else:
@@ -420,6 +448,8 @@ class Desk:
             incident_id = self._join_family(p, duplicate_of, out)
         elif m.is_appeal:
             incident_id = self._group(p, at, out)
+        elif m.relevance == "signal":
+            incident_id = self._link_signal(p, out)
 
         rec = MentionRecord(
             id=m.id,
@@ -490,7 +520,7 @@ class Desk:
                 inc = rec.incident
                 out.incidents.append(inc)
                 kind: IncidentEventType = "duplicate_linked" if known.duplicate_of else "attached"
-                detail: Detail | None = None
+                detail: Detail | None = {"as": "signal"} if m.id in inc.signal_ids else None
                 if inc.primary_mention_id == m.id:
                     kind, detail = "created", _created_detail(inc)
                 out.events.append(
@@ -504,10 +534,9 @@ class Desk:
         return out
 
     # ------------------------------------------------------------- grouping
-    def _group(self, p: Post, at: float, out: Outcome) -> str:
+    def _probe(self, p: Post, at: float, addr: str | None) -> Probe:
         m = p.mention
-        addr = address_key(m.place.address)
-        probe = Probe(
+        return Probe(
             municipality=m.place.municipality,
             address_key=addr,
             geo=m.place.geo,
@@ -516,12 +545,64 @@ class Desk:
             places=p.places,
             words_alone=self._words_alone(m.place.region, m.place.municipality),
             topic=_topic(m),
+            problems=tuple(m.problems),
+            details=p.details,
         )
-        best, follows = self._groups.best((p.rk, m.category), probe)
+
+    def _group(self, p: Post, at: float, out: Outcome) -> str:
+        m = p.mention
+        addr = address_key(m.place.address)
+        probe = self._probe(p, at, addr)
+        best, follows = self._groups.best((p.rk, self._bucket(m.category)), probe)
         if best is not None:
             self._attach(best, m, p, at, out)
             return best
         return self._open_incident(p, at, addr, out, follows)
+
+    def _bucket(self, category: str | None) -> str | None:
+        """Which incidents an appeal is compared with: those of its category, or, with
+        the problem model, all of the region's (the problem types decide; two posts about
+        one problem that the classifier put in two categories still meet)."""
+        return None if self._groups.rules.taxonomy is not None else category
+
+    def _refined_problem(self, current: str | None, problems: Sequence[str]) -> str | None:
+        """An incident of unknown problem takes its first post's type; a generic type
+        («graffiti», «pothole») gives way to a refinement of it («entrance_graffiti»),
+        so that a refinement elsewhere («graffiti on a fence») no longer joins."""
+        if not problems:
+            return current
+        if current is None:
+            return problems[0]
+        tax = self.problems
+        if tax is not None and current in tax.types and tax.types[current].generic:
+            for code in problems:
+                # compatible and deeper: a refinement of the current type
+                refines = code in tax.types and tax.compatible(current, code)
+                if refines and _depth(tax, code) > _depth(tax, current):
+                    return code
+        return current
+
+    def _link_signal(self, p: Post, out: Outcome) -> str | None:
+        """A media report about a problem an open incident is about: listed on it as
+        context (signal_ids), not a member: not counted, never answered, opens nothing."""
+        m = p.mention
+        inc_id = self._groups.best_in_region(
+            p.rk, self._probe(p, p.at, address_key(m.place.address))
+        )
+        rec = self.get_incident(inc_id) if inc_id else None
+        if rec is None:
+            return None
+        inc = rec.incident
+        if len(inc.signal_ids) < _MAX_SIGNALS:
+            inc.signal_ids.append(m.id)
+        inc.updated_at = max(inc.updated_at, m.created_at)
+        inc.version += 1
+        out.events.append(
+            self._event(inc, "attached", m.created_at, mention_id=m.id, detail={"as": "signal"})
+        )
+        self._put_incident(rec)
+        out.incidents.append(inc)
+        return inc.id
 
     def _words_alone(self, region: str | None, municipality: str | None) -> bool:
         """Words alone may group posts in a small town (or when no gazetteer is given)."""
@@ -565,6 +646,7 @@ class Desk:
             platforms=[m.platform],
             sla=sla,
             reopened_from=follows,
+            problem=m.problems[0] if m.problems else None,
         )
         rec = IncidentRecord(
             incident=inc,
@@ -574,6 +656,7 @@ class Desk:
             last_at=at,
             places=sorted(p.places)[:_MAX_PLACES],
             topics=_with_topic([], _topic(m)),
+            details=sorted(p.details)[:_MAX_PLACES],
         )
         out.events.append(
             self._event(inc, "created", opened, mention_id=m.id, detail=_created_detail(inc))
@@ -617,6 +700,8 @@ class Desk:
             rec.terms = sorted(set(rec.terms) | p.terms)[:_MAX_TERMS]
             rec.places = sorted(set(rec.places) | p.places)[:_MAX_PLACES]
             rec.topics = _with_topic(rec.topics, _topic(m))
+            rec.details = sorted(set(rec.details) | p.details)[:_MAX_PLACES]
+            inc.problem = self._refined_problem(inc.problem, m.problems)
             if inc.geo is None and m.place.geo is not None:
                 inc.geo = m.place.geo
             if not inc.address and m.place.address:

@@ -27,16 +27,22 @@ def tokens(text: str) -> list[str]:
     return [t.replace("ё", "е") for t in _WORD.findall(text.lower())]
 
 
-@lru_cache(maxsize=4096)
-def first_parse(word: str) -> Any:
-    """pymorphy3's most probable parse of one lower-cased word, or None.
+@lru_cache(maxsize=8192)
+def parses(word: str) -> tuple[Any, ...]:
+    """pymorphy3's parses of one lower-cased word, most probable first.
 
-    The rubric asks for a word's lemma and its grammemes one after the other;
-    this small cache makes that one dictionary walk instead of two (a walk is
-    most of the cost of a word the process has not seen yet).
+    The rubric, the gazetteer and the problem model each ask for a word's lemma,
+    grammemes or readings one after the other; this cache makes that one
+    dictionary walk instead of several (a walk is most of the cost of a word the
+    process has not seen yet).
     """
-    parses = analyzer().parse(word)
-    return parses[0] if parses else None
+    return tuple(analyzer().parse(word))
+
+
+def first_parse(word: str) -> Any:
+    """pymorphy3's most probable parse of one lower-cased word, or None."""
+    found = parses(word)
+    return found[0] if found else None
 
 
 @lru_cache(maxsize=100_000)
@@ -71,7 +77,7 @@ def lemmas_of(word: str) -> frozenset[str]:
     """Every normal form pymorphy3 offers, for matching ambiguous place names."""
     if not word or not ("а" <= word[0] <= "я" or word[0] == "ё"):
         return frozenset((word,))
-    return frozenset(p.normal_form.replace("ё", "е") for p in analyzer().parse(word))
+    return frozenset(p.normal_form.replace("ё", "е") for p in parses(word))
 
 
 def lemmatize(text: str) -> list[str]:

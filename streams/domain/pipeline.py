@@ -44,6 +44,7 @@ def build_desk(settings: Settings, store: MutableMapping[str, bytes], enricher: 
         sla=settings.sla,
         timezone_of=enricher.gazetteer.timezone,
         population_of=enricher.gazetteer.population,
+        problems=enricher.problems,
     )
 
 
@@ -100,6 +101,8 @@ class LineResult:
     is_appeal: bool | None = None
     category: str | None = None
     category_confidence: float | None = None
+    # What is wrong with what: the recognised problem types, main first (docs/problems.md).
+    problems: list[str] | None = None
     region: str | None = None
     municipality: str | None = None
     address: str | None = None
@@ -220,6 +223,7 @@ class OfflinePipeline:
             is_appeal=m.is_appeal,
             category=m.category,
             category_confidence=m.category_confidence,
+            problems=list(m.problems),
             region=m.place.region,
             municipality=m.place.municipality,
             address=m.place.address,

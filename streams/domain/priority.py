@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import re._constants as _constants
 import re._parser as _parser
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 import ahocorasick
 import yaml
+
+from streams.domain.assertion import asserted, clause_at, normalise
 
 Level = Literal["critical", "high", "normal"]
 _RANK: dict[str, int] = {"normal": 0, "high": 1, "critical": 2}
@@ -78,12 +80,45 @@ def _literals(items: list[Any]) -> frozenset[str] | None:
     return best
 
 
+def _compile(spec: Any) -> tuple[re.Pattern[str], tuple[re.Pattern[str], ...]]:
+    """A pattern is a regex string, or ``{match: regex, unless: [regex, ...]}`` whose
+    ``unless`` words, found in the same clause, give that pattern's match another
+    meaning («горит» next to «фонарь» is a lamp, not a fire)."""
+    if isinstance(spec, str):
+        return re.compile(spec), ()
+    return re.compile(spec["match"]), tuple(re.compile(u) for u in spec.get("unless") or ())
+
+
 @dataclass(frozen=True, slots=True)
 class _Cue:
     name: str
     patterns: tuple[re.Pattern[str], ...]
     level: int  # rank of the level it gives alone; -1 for modifiers
     modifier: str | None
+    # A statement of risk («дерево может упасть»): fires in a clause about what may
+    # happen. Event cues (fire, gas, collapse) do not: «если загорится» is no fire.
+    risk: bool = False
+    # Words that, in the same clause, give the match another meaning («горит фонарь»,
+    # «сроки горят»): regexes over the clause.
+    unless: tuple[re.Pattern[str], ...] = ()
+    # Per pattern (parallel to ``patterns``): its own ``unless`` words.
+    pattern_unless: tuple[tuple[re.Pattern[str], ...], ...] = ()
+
+    def asserted_in(self, norm: str, pi: int) -> bool:
+        """Some match of pattern ``pi`` is asserted: not negated, hypothetical, past
+        or another meaning of the word."""
+        own = self.pattern_unless[pi] if pi < len(self.pattern_unless) else ()
+        unless = self.unless + own
+        for m in self.patterns[pi].finditer(norm):
+            if not asserted(norm, m.start(), m.end(), modal_ok=self.risk):
+                continue
+            if unless:
+                clause = clause_at(norm, m.start())
+                body = norm[clause.start : clause.end]
+                if any(u.search(body) for u in unless):
+                    continue
+            return True
+        return False
 
 
 class _CueMatcher:
@@ -96,13 +131,14 @@ class _CueMatcher:
     """
 
     def __init__(self, cues: tuple[_Cue, ...]) -> None:
-        self._regex: list[tuple[int, re.Pattern[str]]] = []
+        self._cues = cues
+        self._regex: list[tuple[int, int]] = []  # (cue, pattern of the cue)
         self._always: list[int] = []
         by_literal: dict[str, list[int]] = {}
         for ci, cue in enumerate(cues):
-            for rx in cue.patterns:
+            for pi, rx in enumerate(cue.patterns):
                 pid = len(self._regex)
-                self._regex.append((ci, rx))
+                self._regex.append((ci, pi))
                 lits = required_literals(rx.pattern)
                 if not lits:
                     self._always.append(pid)
@@ -123,8 +159,8 @@ class _CueMatcher:
                 pids.update(found)
         fired: set[int] = set()
         for pid in sorted(pids):
-            ci, rx = self._regex[pid]
-            if ci not in fired and rx.search(norm) is not None:
+            ci, pi = self._regex[pid]
+            if ci not in fired and self._cues[ci].asserted_in(norm, pi):
                 fired.add(ci)
         return fired
 
@@ -155,10 +191,21 @@ class PriorityRules:
             if not pats:
                 raise ValueError(f"priority cue {name}: no patterns")
             try:
-                compiled = tuple(re.compile(p) for p in pats)
-            except re.error as e:
+                compiled = [_compile(p) for p in pats]
+                unless = tuple(re.compile(p) for p in spec.get("unless") or ())
+            except (re.error, TypeError, KeyError) as e:
                 raise ValueError(f"priority cue {name}: bad pattern: {e}") from None
-            cues.append(_Cue(name, compiled, -1 if modifier else _RANK[level], modifier))
+            cues.append(
+                _Cue(
+                    name,
+                    tuple(rx for rx, _ in compiled),
+                    -1 if modifier else _RANK[level],
+                    modifier,
+                    risk=bool(spec.get("risk", modifier is not None)),
+                    unless=unless,
+                    pattern_unless=tuple(u for _, u in compiled),
+                )
+            )
         return cls(tuple(cues), dict(doc.get("resonance", {})), dict(doc.get("viral", {})))
 
     @classmethod
@@ -189,15 +236,20 @@ def assess_priority(
     engagement: Mapping[str, int | None] | None = None,
     *,
     rules: PriorityRules | None = None,
+    problems: Sequence[tuple[str, str] | tuple[str, str, str | None]] = (),
 ) -> PriorityAssessment:
     """Priority of one appeal from urgency cues in its text and its resonance.
 
     ``category`` only matters for heating: a utilities appeal that mentions
     frost or cold indoors is read as a heating complaint even without the
-    exact words.
+    exact words. ``problems`` are the recognised problem types with their base
+    urgency and, for a hazard, the cue it is (``(code, level, cue)``,
+    docs/problems.md): the level starts there; a hazard type fires its cue
+    («упал тополь» is ``falling_tree``), another type that raises the level is
+    named among the cues («dog_attack»).
     """
     rules = rules or _default_rules()
-    norm = text.lower().replace("ё", "е")
+    norm = normalise(text)
     rank = 0
     fired: list[str] = []
     cold = False
@@ -213,6 +265,16 @@ def assess_priority(
         else:
             fired.append(cue.name)
             rank = max(rank, cue.level)
+    for problem in problems:
+        code, level = problem[0], problem[1]
+        problem_cue = problem[2] if len(problem) > 2 else None
+        if problem_cue:
+            if problem_cue not in fired:
+                fired.append(problem_cue)
+            rank = max(rank, _RANK.get(level, 0))
+        elif _RANK.get(level, 0) > rank:
+            rank = _RANK[level]
+            fired.append(code)
     if cold and ("no_heating" in fired or (category == "utilities" and not fired)):
         fired = [c for c in fired if c != "no_heating"]
         fired.insert(0, "heating_in_frost")

@@ -7,10 +7,12 @@ is the bundled example and a deployment points the pipeline at its own file.
 The table can also be learned from a labelled history (``RoutingTable.learn``).
 
 Lookup goes from the most specific place to the least, and within a place
-from the category to the place's catch-all:
+from the problem type (when one was recognised, docs/problems.md) to its agency
+kind, the category and the place's catch-all:
 
-    region/municipality/category → region/municipality/default
-    → region/category → region/default → category → default
+    region/municipality/{problem, agency kind, category, default}
+    → region/{problem, agency kind, category, default}
+    → {problem, agency kind, category, default}
 """
 
 from __future__ import annotations
@@ -41,26 +43,47 @@ class _Node:
 
     default: str | None = None
     categories: dict[str, str] = field(default_factory=dict)
+    # problem type code → agency, and agency kind (of the problem taxonomy) → agency
+    problems: dict[str, str] = field(default_factory=dict)
+    agencies: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if self.default is not None:
             out["default"] = self.default
-        if self.categories:
-            out["categories"] = dict(sorted(self.categories.items()))
+        for name in ("problems", "agencies", "categories"):
+            entries = getattr(self, name)
+            if entries:
+                out[name] = dict(sorted(entries.items()))
         return out
+
+    def lookup(self, category: str | None, problem: str | None, kind: str | None) -> str | None:
+        """The most specific entry of this place: problem, agency kind, category, default."""
+        if problem is not None and (hit := self.problems.get(problem)) is not None:
+            return hit
+        if kind is not None and (hit := self.agencies.get(kind)) is not None:
+            return hit
+        if category is not None and (hit := self.categories.get(category)) is not None:
+            return hit
+        return self.default
 
 
 def _node(doc: Mapping[str, Any] | None, where: str) -> _Node:
     doc = doc or {}
     if not isinstance(doc, Mapping):
         raise ValueError(f"routing table: {where} must be a mapping")
-    cats = doc.get("categories") or {}
-    if not isinstance(cats, Mapping):
-        raise ValueError(f"routing table: {where}.categories must be a mapping")
+    sections = {}
+    for name in ("categories", "problems", "agencies"):
+        entries = doc.get(name) or {}
+        if not isinstance(entries, Mapping):
+            raise ValueError(f"routing table: {where}.{name} must be a mapping")
+        sections[name] = {str(k): str(v) for k, v in entries.items()}
     default = doc.get("default")
     return _Node(
-        None if default is None else str(default), {str(k): str(v) for k, v in cats.items()}
+        None if default is None else str(default),
+        sections["categories"],
+        sections["problems"],
+        sections["agencies"],
     )
 
 
@@ -133,8 +156,17 @@ class RoutingTable:
 
     # -- lookup -----------------------------------------------------------
     def route(
-        self, category: str | None, region: str | None, municipality: str | None
+        self,
+        category: str | None,
+        region: str | None,
+        municipality: str | None,
+        problem: str | None = None,
+        agency_kind: str | None = None,
     ) -> str | None:
+        """The agency for an appeal; ``problem`` and ``agency_kind`` come from the
+        problem taxonomy (docs/problems.md) when a problem type was recognised. Within
+        each place, most specific first: the problem type, its agency kind, the
+        category, the place's default."""
         rkey, mkey = _key(region), _key(municipality)
         nodes: list[_Node] = []
         if mkey != _WILD:
@@ -149,12 +181,9 @@ class RoutingTable:
                 nodes.append(rhit[1])
         nodes.append(self.root)
         for node in nodes:
-            if category is not None:
-                agency = node.categories.get(category)
-                if agency is not None:
-                    return agency
-            if node.default is not None:
-                return node.default
+            agency = node.lookup(category, problem, agency_kind)
+            if agency is not None:
+                return agency
         return None
 
     # -- learning ---------------------------------------------------------

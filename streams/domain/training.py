@@ -49,6 +49,8 @@ from streams.domain.classify import (
 )
 
 EXAMPLES_DIR = DATA_DIR / "examples"
+# The problem taxonomy feeds the P:* features: a change to it changes the model.
+PROBLEMS_PATH = DATA_DIR / "problems.yaml"
 
 # ---------------------------------------------------------------------------
 # reading labelled data
@@ -72,12 +74,16 @@ def read_labelled(
 ) -> tuple[list[str], list[str]]:
     """Texts and labels from JSONL (``.jsonl``/``.json``/``.ndjson``) or CSV (``.csv``/``.tsv``).
 
-    ``.gz`` is read transparently. Rows without a text or a label are skipped.
+    ``.gz`` is read transparently. Rows without a text or a label are skipped; a
+    file with no usable row at all is a ValueError naming the fields it looked for
+    (a wrong field name must not read as a score of zero).
     """
     path = Path(path)
     kind = _base_suffix(path)
     texts: list[str] = []
     labels: list[str] = []
+    seen: dict[str, None] = {}  # field names met, in order, for the error message
+    rows = 0
     if kind not in (".jsonl", ".json", ".ndjson", ".csv", ".tsv"):
         raise ValueError(f"{path}: unknown format {kind!r}; use .jsonl or .csv (optionally .gz)")
     with _open_text(path) as f:
@@ -90,6 +96,10 @@ def read_labelled(
                     row = json.loads(line)
                 except json.JSONDecodeError as e:
                     raise ValueError(f"{path}:{n}: not JSON: {e}") from e
+                if not isinstance(row, dict):
+                    raise ValueError(f"{path}:{n}: not a JSON object")
+                rows += 1
+                seen.update(dict.fromkeys(row))
                 text, label = row.get(text_field), row.get(label_field)
                 if isinstance(text, str) and text.strip() and label not in (None, ""):
                     texts.append(text)
@@ -100,7 +110,9 @@ def read_labelled(
             for name in (text_field, label_field):
                 if name not in fields:
                     raise ValueError(f"{path}: no column {name!r} (columns: {', '.join(fields)})")
+            seen.update(dict.fromkeys(fields))
             for row in reader:
+                rows += 1
                 text, label = row.get(text_field), row.get(label_field)
                 if text and text.strip() and label:
                     texts.append(text)
@@ -109,6 +121,14 @@ def read_labelled(
             raise ValueError(
                 f"{path}: unknown format {kind!r}; use .jsonl or .csv (optionally .gz)"
             )
+    if not texts:
+        if not rows:
+            raise ValueError(f"{path}: no rows (the file is empty)")
+        names = ", ".join(list(seen)[:12]) or "none"
+        raise ValueError(
+            f"{path}: none of {rows} rows has both a text in `{text_field}` and a label in "
+            f"`{label_field}` (fields found: {names}); name yours with --text-field/--label-field"
+        )
     return texts, labels
 
 
@@ -430,8 +450,17 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "l2_relevance": 3e-5,
     "class_power": 0.5,
     "max_iter": 400,
-    "relevance_threshold": 0.5,
+    # Chosen on the development set (tests/data/relevance_regression.jsonl) and the
+    # development half of real Telegram posts; see docs/understanding.md.
+    "relevance_threshold": 0.45,
+    # The problem model's hits as features (P:<type>, P:cat:<code>, P:any): a plainly
+    # worded complaint names a problem even in words no training text used.
+    "problems": "streams.domain.problems:cues",
+    # Class weights of the relevance head, (n/(k·n_c))^power: 1 treats appeals,
+    # non-appeals and signals as equally common.
+    "relevance_class_power": 1.0,
     "grammar": True,
+    "style": True,
     # Share of each code among the appeals of a regional portal, from general
     # knowledge of such portals (housing, yards, roads and waste dominate).
     # The examples are roughly balanced per code, so the fitted category head
@@ -456,6 +485,17 @@ DEFAULT_PARAMS: dict[str, Any] = {
     },
     "prior_strength": 0.3,
 }
+
+
+#: Classes of the default relevance head; column 1 is the appeal (as in two-class models).
+RELEVANCE_LABELS: tuple[str, ...] = ("noise", "appeal", "signal")
+
+
+def relevance_class(row: dict[str, Any]) -> int:
+    """An example's relevance class: appeal, signal (``relevance: signal``) or noise."""
+    if row["appeal"]:
+        return 1
+    return 2 if row.get("relevance") == "signal" else 0
 
 
 def prior_offsets(classes: Sequence[str], prior: dict[str, float], strength: float) -> np.ndarray:
@@ -577,9 +617,62 @@ def read_example_lists(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def read_examples(directory: Path = EXAMPLES_DIR) -> list[dict[str, Any]]:
-    """The self-written examples: JSONL rows {text, appeal: bool, category?} and templates."""
+_OPENERS = ("", "", "", "Здравствуйте! ", "Добрый день. ", "Помогите! ", "Жители просят: ")
+_CLOSERS = (
+    "", "", "", " Уже неделю.", " Третий день так.", " Сколько можно?", " Просим принять меры.",
+    " Примите меры!", " Когда исправят?", "!!!", " Дети ходят рядом.",
+)  # fmt: skip
+
+
+def problem_examples(
+    path: Path = PROBLEMS_PATH, per_type: int = 8, seed: int = 7
+) -> list[dict[str, Any]]:
+    """Appeals written from the problem taxonomy (project-written): each type's examples,
+    and short posts put together from its object, defect and place phrases, so the text
+    model knows every problem the rules know, worded a few ways, with its category."""
+    with open(path, encoding="utf-8") as f:
+        doc = yaml.safe_load(f)
+    lexicons = {k: [str(x) for x in v] for k, v in (doc.get("lexicons") or {}).items()}
+
+    def expand(items: Any) -> list[str]:
+        out: list[str] = []
+        for item in items or ():
+            item = str(item)
+            if item.startswith("@"):
+                out.extend(expand(lexicons.get(item[1:], ())))
+            elif item != "ABSENT":
+                out.append(item)
+        return out
+
+    rng = random.Random(seed)
     rows: list[dict[str, Any]] = []
+    for spec in doc.get("types") or ():
+        cat = spec["category"]
+        for text in spec.get("examples") or ():
+            rows.append({"text": text, "appeal": True, "category": cat})
+        objects = expand(spec.get("object")) or expand(spec.get("alone"))
+        defects = expand(spec.get("defect"))
+        wheres = [w for w in expand(spec.get("where")) if len(w) > 2]
+        for _ in range(per_type):
+            obj = rng.choice(objects)
+            parts = (
+                [obj]
+                if not defects
+                else rng.choice(([obj, rng.choice(defects)], [rng.choice(defects), obj]))
+            )
+            if wheres and rng.random() < 0.7:
+                where = rng.choice(wheres)
+                parts = [where, *parts] if rng.random() < 0.5 else [*parts, where]
+            body = " ".join(parts)
+            text = rng.choice(_OPENERS) + body[:1].upper() + body[1:] + rng.choice(_CLOSERS)
+            rows.append({"text": text, "appeal": True, "category": cat})
+    return rows
+
+
+def read_examples(directory: Path = EXAMPLES_DIR) -> list[dict[str, Any]]:
+    """The self-written examples: JSONL rows {text, appeal: bool, category?}, templates,
+    and appeals written from the problem taxonomy."""
+    rows: list[dict[str, Any]] = problem_examples() if directory == EXAMPLES_DIR else []
     with open(directory / "templates.yaml", encoding="utf-8") as f:
         rows.extend(generate_examples(yaml.safe_load(f)))
     for path in sorted(directory.glob("*.yaml")):
@@ -605,7 +698,7 @@ def default_sources_digest(params: dict[str, Any] | None = None) -> str:
     h = hashlib.sha256()
     p = {**DEFAULT_PARAMS, **(params or {})}
     h.update(json.dumps(p, sort_keys=True).encode())
-    for path in [*sorted(EXAMPLES_DIR.glob("*")), LEXICON_PATH]:
+    for path in [*sorted(EXAMPLES_DIR.glob("*")), LEXICON_PATH, PROBLEMS_PATH]:
         if path.is_file():
             h.update(path.name.encode())
             h.update(path.read_bytes())
@@ -619,19 +712,23 @@ def build_default_model(
     rows = read_examples()
     texts = [r["text"] for r in rows]
     config = FeatureConfig(
-        char_min=int(p["char_min"]), char_max=int(p["char_max"]), grammar=bool(p["grammar"])
+        char_min=int(p["char_min"]),
+        char_max=int(p["char_max"]),
+        grammar=bool(p["grammar"]),
+        style=bool(p.get("style", False)),
+        problems=p.get("problems"),
     )
     feat = Featurizer(config, Lexicon.load(LEXICON_PATH))
     docs, vocab, idf = build_vocabulary(feat, texts, min_df=int(p["min_df"]))
     feat.vocab, feat.idf = vocab, idf
     x = matrix_from_names(feat, docs)
-    y_rel = np.array([1 if r["appeal"] else 0 for r in rows])
+    y_rel = np.array([relevance_class(r) for r in rows])
     w_rel, b_rel = fit_softmax(
         x,
         y_rel,
-        2,
+        len(RELEVANCE_LABELS),
         l2=float(p["l2_relevance"]),
-        sample_weight=balanced_weights(y_rel, 1.0),
+        sample_weight=balanced_weights(y_rel, float(p["relevance_class_power"])),
         max_iter=int(p["max_iter"]),
     )
     cat_rows = [i for i, r in enumerate(rows) if r["appeal"]]
@@ -650,7 +747,7 @@ def build_default_model(
     model = ModelFile(
         featurizer=feat,
         category=LinearHead(classes, w_cat, b_cat),
-        relevance=LinearHead(("other", "appeal"), w_rel, b_rel),
+        relevance=LinearHead(RELEVANCE_LABELS, w_rel, b_rel),
         relevance_threshold=float(p["relevance_threshold"]),
         meta={
             "kind": "default",

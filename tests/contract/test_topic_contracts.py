@@ -245,6 +245,13 @@ def test_every_json_schema_is_used_by_a_topic() -> None:
 # -------------------------------------------------------------- examples
 def test_every_example_file_is_listed() -> None:
     listed = {e for _, e in _examples()}
+    for t in _topics():
+        listed |= {c["file"] for c in contract(t).get("counter_examples") or []}
+        listed |= {
+            r["counter_example"]
+            for r in contract(t).get("stage_rules") or []
+            if "counter_example" in r
+        }
     on_disk = {p.relative_to(EXAMPLES_DIR).as_posix() for p in EXAMPLES_DIR.rglob("*.json")}
     assert on_disk - listed == set(), "examples not listed in any schemas/topics/*.yaml"
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -134,18 +136,80 @@ def test_a_crashed_agent_takes_the_worker_down_with_exit_code_1(stack: Stack) ->
     assert fixed.scalar("SELECT count() FROM incidents.mentions WHERE id = 'vk:orig-1'") == 1
 
 
-def test_the_dlq_limit_stops_the_worker_and_commits_nothing_past_it(stack: Stack) -> None:
-    w = stack.start_worker(
-        INCIDENTS_DLQ_MIN_MESSAGES="20",
-        INCIDENTS_DLQ_WINDOW="40",
-        INCIDENTS_DLQ_MAX_INVALID_RATIO="0.5",
+LOW_LIMIT = {
+    "INCIDENTS_DLQ_MIN_MESSAGES": "20",
+    "INCIDENTS_DLQ_WINDOW": "40",
+    "INCIDENTS_DLQ_MAX_INVALID_RATIO": "0.5",
+    "INCIDENTS_DLQ_MAX_CONSECUTIVE": "30",
+}
+
+
+def _metric(w: Any, line_start: str) -> float | None:
+    with urllib.request.urlopen(w.url + "/metrics", timeout=10) as resp:
+        for line in resp.read().decode().splitlines():
+            if line.startswith(line_start):
+                return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def test_a_producers_invalid_input_is_dead_lettered_while_the_worker_serves_the_rest(
+    stack: Stack,
+) -> None:
+    """One console sends 200 answers without a region (its mistake, against the published
+    contract) and a connector sends 60 lines that are not JSON: every one of them is
+    dead-lettered, the topic is flagged for the operator, and the worker keeps serving the
+    valid answer and post that come after them (docs/operations.md#the-dead-letter-limit)."""
+    w = stack.start_worker(**LOW_LIMIT)
+    stack.publish("mentions.raw", [_mention(1)], [b"vk:orig-1"])
+    stack.wait_drained()
+    answer = {
+        "response_id": "resp-ok",
+        "kind": "interim",
+        "agency": "Администрация г. Иваново",
+        "text": "Здравствуйте! Вывоз мусора организован.",
+        "responded_at": "2026-11-10T12:00:00+03:00",
+        "mention_id": "vk:orig-1",
+        "region": "RU-IVA",
+    }
+    no_region = {k: v for k, v in answer.items() if k != "region"}
+    bad = [json.dumps(dict(no_region, response_id=f"resp-bad-{i}")).encode() for i in range(200)]
+    stack.publish("responses", bad)
+    stack.publish("responses", [json.dumps(answer).encode()])
+    stack.publish("mentions.raw", [b"not json %d" % i for i in range(60)])
+    stack.publish("mentions.raw", [_mention(2, id="vk:after-garbage")], [b"vk:after-garbage"])
+    stack.wait_drained()
+    assert w.alive(), w.tail()
+    assert w.scalar("SELECT count() FROM incidents.replies WHERE response_id = 'resp-ok'") == 1
+    assert w.scalar("SELECT count() FROM incidents.mentions WHERE id = 'vk:after-garbage'") == 1
+    dead = dict(
+        (f"{stage}/{kind}", n)
+        for stage, kind, n in w.query(
+            "SELECT stage, error_kind, uniqExact(dlq_id) FROM incidents.dead_letters "
+            "GROUP BY stage, error_kind"
+        )
     )
-    garbage = [b"not json %d" % i for i in range(60)]
-    stack.publish("mentions.raw", garbage)
+    assert dead == {"respond/schema": 200, "enrich/invalid_json": 60}
+    flag = 'incidents_invalid_input_over_limit{stage="%s",topic="%s"}'
+    assert _metric(w, flag % ("respond", "responses")) == 1.0
+    assert _metric(w, flag % ("enrich", "mentions.raw")) == 1.0
+    log = w.log.read_text()
+    assert '"event": "invalid_input_over_limit"' in log and '"topic": "responses"' in log
+
+
+def test_the_pipelines_own_failures_stop_the_worker_and_commit_nothing_past_them(
+    stack: Stack,
+) -> None:
+    """Invalid messages on a topic the pipeline's own stages write (a bad deploy, two
+    versions of a stage) stop the worker without committing, as arroyo's DLQ limit does:
+    the stream waits for a fix instead of being processed into the dead-letter topic."""
+    w = stack.start_worker(**LOW_LIMIT)
+    garbage = [b"not a mention %d" % i for i in range(60)]
+    stack.publish("mentions.enriched", garbage)
     w.proc.wait(90)
     assert w.proc.returncode == 1
-    assert "INCIDENTS_DLQ_MAX_INVALID_RATIO" in w.log.read_text()
-    # With the limit raised (the operator decided the input is expected), every line is accounted for.
+    assert "INCIDENTS_DLQ_MAX" in w.log.read_text()
+    # With the limit raised (the operator decided the input is expected), every line is
+    # accounted for: nothing was committed past the stop.
     w2 = stack.start_worker(
         INCIDENTS_DLQ_MAX_INVALID_RATIO="1.0", INCIDENTS_DLQ_MAX_CONSECUTIVE="100000"
     )
@@ -155,7 +219,10 @@ def test_the_dlq_limit_stops_the_worker_and_commits_nothing_past_it(stack: Stack
         and w2.scalar("SELECT uniqExact(dlq_id) FROM incidents.dead_letters") < 60
     ):
         time.sleep(1)
-    assert w2.scalar("SELECT uniqExact(dlq_id) FROM incidents.dead_letters") == 60
+    assert (
+        w2.scalar("SELECT uniqExact(dlq_id) FROM incidents.dead_letters WHERE stage = 'group'")
+        == 60
+    )
 
 
 def test_negative_control_a_lossy_worker_is_caught_losing(stack: Stack) -> None:

@@ -30,8 +30,9 @@ rows = [
      "Администрация г. Твери", t0 + timedelta(seconds=i % 600), "RU-TVE", "")
     for i in range(10_000)
 ]
-print(*wh.insert("replies", rows))
-print(*wh.insert("replies", rows))
+first, again = wh.insert("replies", rows), wh.insert("replies", rows)
+print(first.written, first.skipped)
+print(again.written, again.skipped)
 print(wh.query("SELECT count() FROM incidents.replies")[1][0][0])
 """
 

@@ -69,7 +69,7 @@ def test_tables_are_split_by_region_column() -> None:
         "appeals_daily",
         "sources_weekly",
     } == set(REGIONAL)
-    assert set(OTHER) == {"dead_letters", "fact_inserts"}
+    assert set(OTHER) == {"dead_letters", "fact_inserts", "expired_on_arrival"}
 
 
 @pytest.mark.parametrize("cluster", [None, "main"])

@@ -239,3 +239,13 @@ def test_a_copy_first_and_its_original_end_in_one_incident_of_the_originals_regi
     assert again.redelivered
     rec = desk.get_incident(incident)
     assert rec is not None and rec.incident.mentions_count == 2
+
+
+def test_the_metric_knows_every_placing() -> None:
+    """Its series are declared at 0 before the first post (streams/metrics.py)."""
+    from typing import get_args
+
+    from streams.domain.deduplication import Placing
+    from streams.metrics import DEDUP_PLACINGS
+
+    assert set(DEDUP_PLACINGS) == {*get_args(Placing), "redelivered"}

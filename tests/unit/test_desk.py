@@ -671,3 +671,42 @@ def test_a_posts_time_is_stored_as_it_was_written(at: datetime) -> None:
     the same instant and offset as datetime.isoformat gave (the earlier format)."""
     back, before = datetime.fromisoformat(_iso(at)), datetime.fromisoformat(at.isoformat())
     assert back == before and back.utcoffset() == before.utcoffset()
+
+
+def test_a_media_report_about_an_open_problem_is_linked_as_context_not_answered() -> None:
+    desk = new_desk()
+    here = GeoPoint(lat=56.8587, lon=35.9176)
+    (a,) = feed(desk, mention("vk:1", POTHOLE, geo=here))
+    inc_id = a.mentions[0].incident_id or ""
+    report = msgspec.structs.replace(
+        mention(
+            "telegram:news/5",
+            "На Склизкова у дома 12 яма на дороге ломает колёса машинам, жалуются жители",
+            at=T0 + timedelta(hours=2),
+            geo=GeoPoint(lat=56.8588, lon=35.9177),
+            appeal=False,
+        ),
+        relevance="signal",
+    )
+    (b,) = feed(desk, report)
+    assert b.mentions[0].incident_id == inc_id
+    inc = b.incidents[-1]
+    assert inc.signal_ids == ["telegram:news/5"] and inc.mentions_count == 1
+    assert inc.mention_ids == ["vk:1"]
+    assert [(e.type, e.detail) for e in b.events] == [("attached", {"as": "signal"})]
+    # The same report again re-emits what it produced and changes nothing.
+    (again,) = feed(desk, report)
+    assert again.redelivered and again.events[0].detail == {"as": "signal"}
+    assert desk.get_incident(inc_id).incident.signal_ids == ["telegram:news/5"]  # type: ignore[union-attr]
+    # An answer reaches the resident, never the channel.
+    out = _respond(desk, "resp-1", inc_id, "final", T0 + timedelta(hours=3))
+    assert [r.mention_id for r in out.replies] == ["vk:1"]
+
+
+def test_a_media_report_with_no_open_problem_opens_nothing() -> None:
+    report = msgspec.structs.replace(
+        mention("telegram:news/6", "В Твери на Склизкова яма на дороге", appeal=False),
+        relevance="signal",
+    )
+    (out,) = feed(new_desk(), report)
+    assert out.mentions[0].incident_id is None and not out.incidents and not out.events

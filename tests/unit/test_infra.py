@@ -221,6 +221,16 @@ def test_runbook_anchors_exist_once_operations_doc_does() -> None:
     assert not missing, f"docs/operations.md lacks sections for runbook anchors {sorted(missing)}"
 
 
+def test_every_alert_has_its_own_runbook_entry() -> None:
+    """An on-call engineer searches the alert's name: its entry has that heading."""
+    anchors = {
+        r["alert"]: r["annotations"]["runbook_url"].split("#", 1)[1]
+        for r in _rules()
+        if "alert" in r
+    }
+    assert {a: a.lower() for a in anchors} == anchors
+
+
 def test_chart_ships_the_same_rules() -> None:
     assert _load(CHART / "files" / "prometheus-rules.yaml") == _load(RULES), (
         "cp infra/prometheus/rules.yaml infra/helm/incidents/files/prometheus-rules.yaml"
@@ -281,7 +291,23 @@ def test_alerts_fire_in_their_scenarios(tmp_path: Path) -> None:
                 "incidents_messages_in_total", "0+100x40", stage="enrich", topic="mentions.raw"
             ),
             _series("incidents_dlq_total", "0+10x40", stage="enrich", error_kind="schema"),
-            _series("incidents_agent_up", "1x10 0x30", stage="sink", pod="sink-0"),
+            # sink-0 crashed at 10m and came back: the timestamp outlives the process
+            *(
+                _series("incidents_agent_up", "1x40", stage=stage, job=stage, instance="a:6066")
+                for stage in ("group", "respond", "sink")
+            ),
+            _series(
+                "incidents_agent_last_crash_timestamp_seconds",
+                "_x11 600x30",
+                stage="sink",
+                reason="error",
+                pod="sink-0",
+            ),
+            # the only enrich worker stopped after 20m
+            _series("up", "1x20 0x20", job="enrich", instance="e:6066"),
+            _series(
+                "incidents_agent_up", "1x20 stale", stage="enrich", job="enrich", instance="e:6066"
+            ),
             _series("incidents_sink_errors_total", "0+1x40", table="mentions"),
             _series("incidents_sink_rows_total", "0x40", table="mentions"),
             _series("incidents_stage_latency_seconds_bucket", "0x40", stage="group", le="0.5"),
@@ -309,7 +335,14 @@ def test_alerts_fire_in_their_scenarios(tmp_path: Path) -> None:
                 job="enrich",
                 topic="mentions.raw",
             ),
-            _firing("IncidentsAgentDown", "30m", severity="critical", stage="sink", pod="sink-0"),
+            _firing(
+                "IncidentsAgentCrashed", "20m", severity="critical", stage="sink", reason="error"
+            ),
+            _firing("IncidentsAgentCrashed", "30m"),  # 15 minutes later
+            _firing(
+                "IncidentsWorkerDown", "30m", severity="critical", job="enrich", instance="e:6066"
+            ),
+            _firing("IncidentsStageAbsent", "30m", severity="critical", stage="enrich"),
             _firing("IncidentsSlaBreachesRising", "30m"),
         ],
     }
@@ -323,7 +356,11 @@ def test_alerts_fire_in_their_scenarios(tmp_path: Path) -> None:
                 sla="first_reaction",
                 priority="normal",
             ),
-            _series("incidents_agent_up", "1x1500 _x600", stage="respond", pod="respond-0"),
+            _series("incidents_agent_up", "1x1500 stale", stage="respond", pod="respond-0"),
+            *(
+                _series("incidents_agent_up", "1x2100", stage=s)
+                for s in ("enrich", "group", "sink")
+            ),
         ],
         "promql_expr_test": [
             _firing("IncidentsSlaBreachesRising", "23h"),
@@ -334,8 +371,10 @@ def test_alerts_fire_in_their_scenarios(tmp_path: Path) -> None:
                 sla="first_reaction",
                 priority="normal",
             ),
+            _firing("IncidentsStageAbsent", "24h"),
+            # reported for the first 25 hours only, absent since
             _firing("IncidentsStageAbsent", "26h", severity="critical", stage="respond"),
-            _firing("IncidentsStageAbsent", "34h"),
+            _firing("IncidentsStageAbsent", "34h", severity="critical", stage="respond"),
         ],
     }
     shutil.copy(RULES, tmp_path / "rules.yaml")

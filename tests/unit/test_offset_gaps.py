@@ -139,3 +139,30 @@ def test_records_retention_deleted_before_they_were_read_are_counted_not_waited_
     before = expired()
     assert asyncio.run(rt.start_of("mentions.raw", 0, 70)) == 70
     assert expired() - before == 30
+
+
+def test_an_offset_gap_is_counted_under_the_topic_base_name() -> None:
+    """Topic labels are base names everywhere, as the alert rules expect."""
+    s = Settings(topics={"prefix": "tver."})
+    tp = TP("tver.mentions.raw", 0)
+    consumer = _Consumer({tp: 5}, {tp: 0})
+    app = SimpleNamespace(consumer=consumer)
+    rt = Runtime(settings=s, app=app, topics=Topics.from_settings(s))  # type: ignore[arg-type]
+    stream = _Stream([[("tver.mentions.raw", 0, 5), ("tver.mentions.raw", 0, 9)]])
+
+    def gaps(topic: str) -> float:
+        return (
+            metrics.REGISTRY.get_sample_value("incidents_offset_gaps_total", {"topic": topic})
+            or 0.0
+        )
+
+    before = gaps("mentions.raw")
+
+    async def go() -> None:
+        async for _ in rt.batches(stream, 10, 1.0):
+            pass
+
+    with pytest.raises(OffsetGap):
+        asyncio.run(go())
+    assert gaps("mentions.raw") - before == 1
+    assert gaps("tver.mentions.raw") == 0

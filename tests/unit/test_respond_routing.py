@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -16,6 +17,7 @@ from schemas.models import (
     TickCommand,
 )
 from streams.agents.respond import route
+from streams.contracts import decode_operator_command, decode_response
 from streams.domain.enrichment import InvalidInput
 
 AT = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -37,8 +39,22 @@ def test_answers_are_keyed_by_the_incidents_region() -> None:
 
 
 def test_an_answer_to_a_mention_without_region_is_refused_with_a_reason() -> None:
-    with pytest.raises(InvalidInput, match="needs `region` or `incident_id`"):
-        route(_response(mention_id="vk:1"))
+    """The rule is the contract's (schemas/json/official-response.v1.schema.json): the
+    decoder refuses the message, and code cannot build one either."""
+    body = {
+        "response_id": "r1",
+        "kind": "final",
+        "agency": "A",
+        "text": "Ответ",
+        "responded_at": AT.isoformat(),
+        "mention_id": "vk:1",
+    }
+    with pytest.raises(InvalidInput, match="`incident_id`, or `mention_id` with `region`") as e:
+        decode_response(json.dumps(body).encode())
+    assert e.value.kind == "schema"
+    with pytest.raises(ValueError, match="`mention_id` with `region`"):
+        _response(mention_id="vk:1")
+    assert decode_response(json.dumps({**body, "region": "RU-IVA"}).encode()).region == "RU-IVA"
 
 
 def test_operator_commands_route_by_incident_and_internal_ones_are_refused() -> None:
@@ -69,3 +85,11 @@ def test_operator_commands_route_by_incident_and_internal_ones_are_refused() -> 
     ):
         with pytest.raises(InvalidInput, match="internal"):
             route(internal)
+
+
+def test_internal_commands_on_incidents_commands_are_refused_by_the_decoder() -> None:
+    """incidents.commands' contract (operator-command v1) lists the four operator commands."""
+    tick = {"type": "tick", "command_id": "t", "at": AT.isoformat(), "region": "RU-TVE"}
+    with pytest.raises(InvalidInput, match="'tick' is internal") as e:
+        decode_operator_command(json.dumps(tick).encode())
+    assert e.value.kind == "schema"

@@ -117,3 +117,12 @@ def test_configuration_doc_lists_every_setting_with_its_default() -> None:
         check=True,
     ).stdout
     assert table == fresh, "docs/configuration.md is stale: regenerate its table"
+
+
+@pytest.mark.parametrize("top", ["-1", "-15", "many"])
+def test_report_top_takes_a_whole_number_of_rows(
+    top: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["report", "--top", top]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("incidents: error: argument --top: "), err
