@@ -220,7 +220,7 @@ def test_the_pipelines_own_failures_stop_the_worker_and_commit_nothing_past_them
     ):
         time.sleep(1)
     assert (
-        w2.scalar("SELECT uniqExact(dlq_id) FROM incidents.dead_letters WHERE stage = 'group'")
+        w2.scalar("SELECT uniqExact(dlq_id) FROM incidents.dead_letters WHERE stage = 'dedup'")
         == 60
     )
 
