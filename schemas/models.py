@@ -227,8 +227,12 @@ class Place(Struct, omit_defaults=True):
 class Mention(Struct, omit_defaults=True):
     """Mention v1: an enriched mention.
 
-    On mentions.enriched the grouping fields (status, duplicate_of,
-    incident_id) are absent; on mentions.resolved they are set.
+    On mentions.enriched the dedup and grouping fields (status, duplicate_of,
+    incident_id) are absent; on mentions.deduped status and duplicate_of are set,
+    and on mentions.resolved all three. A duplicate carries what its original was
+    found to be about (place, agency, appeal and category), whatever its own
+    source or text suggested; when its own evidence named another region, that
+    reading is kept in ``own_place``.
     """
 
     id: MentionId
@@ -292,6 +296,20 @@ class Mention(Struct, omit_defaults=True):
     ] = False
     origin: OriginField = None
     edited_at: EditedAt = None
+    own_place: Annotated[
+        Place | None,
+        Meta(
+            description="Only on a duplicate whose own evidence (region hint, coordinates, "
+            "text) placed it in another region than its original: that reading, kept and "
+            "flagged. `place` is the original's"
+        ),
+    ] = None
+
+
+#: What the internal topics mentions.enriched and mentions.deduped carry: a batch of
+#: mentions, one Kafka message per stage batch and key (a JSON array), or a single
+#: mention (a dead letter replayed to the topic).
+MentionBatch = list[Mention] | Mention
 
 
 class MentionRef(Struct, omit_defaults=True):
@@ -489,8 +507,38 @@ class TickCommand(IncidentCommand, tag="tick"):
     region: Annotated[str | None, Meta(description="region code or 'unknown'")] = None
 
 
+class AdoptCommand(IncidentCommand, tag="adopt"):
+    """Internal, from the dedup stage to the desk of a post that had no region: a post
+    placed in `region` copies it (or it copied that post and arrived first), so its
+    incident moves to that region."""
+
+    mention_id: Annotated[str, Meta(description="the post without a region (the root)")]
+    region: RegionCode
+    by: Annotated[str, Meta(description="the post that gave the region")]
+
+
+class TakeOverCommand(IncidentCommand, tag="take_over"):
+    """Internal, from desk to desk: an incident of posts without a region, moved into the
+    region a copy of them gave (see AdoptCommand). The receiving desk continues it as
+    `into` (or adds it to `into` when a copy already opened that)."""
+
+    into: str
+    incident: Incident
+    members: list[MentionRef] = field(default_factory=list)
+    answers: list[OfficialResponse] = field(default_factory=list)
+    terms: list[str] = field(default_factory=list)
+    places: list[str] = field(default_factory=list)
+
+
 AnyCommand = (
-    AssignCommand | StatusCommand | MergeCommand | SplitCommand | RespondCommand | TickCommand
+    AssignCommand
+    | StatusCommand
+    | MergeCommand
+    | SplitCommand
+    | RespondCommand
+    | TickCommand
+    | AdoptCommand
+    | TakeOverCommand
 )
 #: What operator consoles may write to incidents.commands: `respond` and `tick` are internal.
 OperatorCommand = AssignCommand | StatusCommand | MergeCommand | SplitCommand
@@ -528,6 +576,7 @@ class DeadLetter(Struct, omit_defaults=True):
 SCHEMAS: dict[str, tuple[type | UnionType, int]] = {
     "raw-mention": (RawMention, 1),
     "mention": (Mention, 1),
+    "mention-batch": (MentionBatch, 1),
     "incident": (Incident, 1),
     "incident-event": (IncidentEvent, 1),
     "official-response": (OfficialResponse, 1),

@@ -11,7 +11,16 @@ twins (the same complaint posted twice), which may be linked.
 
     .venv/bin/python scripts/eval_dedup.py [--originals 20000] [--copy-share 0.3]
                                            [--split dev|heldout] [--style other]
-    .venv/bin/python scripts/eval_dedup.py --independent 30 [--split heldout]
+                                           [--copy-region registry|own|none|other]
+    .venv/bin/python scripts/eval_dedup.py --independent 30 [--split heldout] [--regions 8]
+
+Where a copy says it is (`--copy-region`): `registry` (the default) as city publics
+and chats in a source registry do: 95 % carry the original's region hint, 30 % the
+original's coordinates; `own`: every copy carries the original's region hint (30 %
+its coordinates); `none`: no hint and no coordinates (a chat nobody registered);
+`other`: another region's hint and no coordinates (a neighbouring or federal public
+registered elsewhere). A found copy counts as *placed* when it carries its
+original's region.
 
 `dev` uses the first half of the file (by time), `heldout` the second half;
 tune on dev, report both.
@@ -25,22 +34,38 @@ import json
 import random
 import sys
 import time
+import zlib
 from datetime import datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from streams.domain.dedup_eval import decisions, rewrite, rewrite_other, score  # noqa: E402
+from streams.domain.dedup_eval import (  # noqa: E402
+    decisions,
+    regions,
+    rewrite,
+    rewrite_other,
+    score,
+)
 from streams.domain.normalize import normalize_text  # noqa: E402
 from streams.domain.pipeline import OfflinePipeline  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 
 SPB = ROOT.parent / "shared" / "data" / "spb-appeals.dev.jsonl.gz"
+# Hints of other regions for `--copy-region other` (Leningrad oblast is St Petersburg's
+# neighbour; the others are far away) and for `--independent --regions`.
+OTHER_REGIONS = ["RU-LEN", "RU-MOW", "RU-TVE", "RU-NVS", "RU-KDA", "RU-IVA", "RU-SVE"]
+COPY_REGIONS = ("registry", "own", "none", "other")
 
 
 def build(
-    originals: int, copy_share: float, split: str, seed: int = 3, style: str = "default"
+    originals: int,
+    copy_share: float,
+    split: str,
+    seed: int = 3,
+    style: str = "default",
+    copy_region: str = "registry",
 ) -> tuple[list[bytes], list[dict]]:
     rewrite_fn = rewrite_other if style == "other" else rewrite
     with gzip.open(SPB, "rt", encoding="utf-8") as f:
@@ -81,9 +106,17 @@ def build(
                     "text": text,
                     "created_at": when.isoformat() + "+03:00",
                 }
-                if rng.random() < 0.95:  # city publics and chats are in the source registry
+                # The same draws in every mode, so the modes differ in the region only.
+                registered, pinned = rng.random() < 0.95, rng.random() < 0.3
+                if copy_region == "own":
+                    registered = True
+                elif copy_region in ("none", "other"):
+                    registered = pinned = False
+                if registered:
                     copy["region_hint"] = "RU-SPE"
-                if rng.random() < 0.3:
+                if copy_region == "other":
+                    copy["region_hint"] = OTHER_REGIONS[hash_index(copy["id"])]
+                if pinned:
                     copy["geo"] = {"lat": r["lat"], "lon": r["lon"]}
                 events.append((when, copy, {"id": copy["id"], "copy_of": mid, "kinds": kinds}))
     events.sort(key=lambda e: e[0])
@@ -92,13 +125,20 @@ def build(
     return lines, labels
 
 
-def independent(split: str, days: float, seed: int = 5) -> int:
+def hash_index(key: str, n: int = len(OTHER_REGIONS)) -> int:
+    """A stable pick (Python's hash() of a str changes from run to run)."""
+    return zlib.crc32(key.encode()) % n
+
+
+def independent(split: str, days: float, seed: int = 5, spread: int = 1) -> int:
     """Short appeals (1-10 words) as if posted by different people across networks.
 
     Every text goes out once, on a random network and source, with no place,
     spread evenly over `days`: no post copies another, so every link the desk
     makes between two different texts is false. Identical texts carried to
-    another network within 72 h are linked by design (counted apart).
+    another network within 72 h are linked by design (counted apart) when both
+    are in one region; with `spread` > 1 the posts' region hints are spread over
+    that many regions, and a link between two regions is false whatever the texts.
     """
     with gzip.open(SPB, "rt", encoding="utf-8") as f:
         rows = [json.loads(line) for line in f]
@@ -107,7 +147,8 @@ def independent(split: str, days: float, seed: int = 5) -> int:
     short = [r for r in rows if 1 <= len(normalize_text(r["text"]).split()) <= 10]
     rng = random.Random(seed)
     t0 = datetime(2026, 1, 1)
-    lines, norm = [], {}
+    lines, norm, region = [], {}, {}
+    hints = ["RU-SPE", *OTHER_REGIONS][: max(1, spread)]
     for i, r in enumerate(short):
         platform = rng.choice(["vk", "telegram", "ok", "pos"])
         mid = f"{platform}:{r['id']}"
@@ -118,20 +159,39 @@ def independent(split: str, days: float, seed: int = 5) -> int:
             "source": {"id": f"{platform}-{rng.randint(1, 40)}"},
             "text": r["text"],
             "created_at": (t0 + timedelta(days=days * i / len(short))).isoformat() + "+03:00",
-            "region_hint": "RU-SPE",
+            "region_hint": hints[hash_index(mid, len(hints))],
         }
+        region[mid] = post["region_hint"]
         lines.append(json.dumps(post, ensure_ascii=False).encode())
     decided = decisions(OfflinePipeline(Settings()).run(lines))
     links = [(m, o) for m, o in decided.items() if o]
-    other = sum(1 for m, o in links if norm[m] != norm.get(o))
+    apart = [(m, o) for m, o in links if region[m] != region.get(o)]
+    other = sum(1 for m, o in links if norm[m] != norm.get(o) and region[m] == region.get(o))
+    same = len(links) - other - len(apart)
     print(
         f"split {split}: {len(short):,} short posts by different people over {days:g} days, "
-        f"no places, across vk/telegram/ok/pos\n"
+        f"no places, across vk/telegram/ok/pos, in {len(hints)} region(s)\n"
         f"links between different texts (all false): {other:,} ({other / len(short):.1%})\n"
-        f"links between identical texts (carried over within 72 h, by design): "
-        f"{len(links) - other:,}"
+        f"links between identical texts (carried over within 72 h, by design): {same:,}"
     )
+    if len(hints) > 1:
+        identical = sum(norm[m] == norm.get(o) for m, o in apart)
+        print(
+            f"links between two regions (all false): {len(apart):,} "
+            f"({len(apart) / len(short):.1%}; of identical texts {identical:,})"
+        )
     return 0
+
+
+def own_regions(pipeline: OfflinePipeline, lines: list[bytes], labels: list[dict]) -> dict:
+    """The region each copy's own evidence gives (the enrich stage alone, no dedup)."""
+    copies = [line for line, lab in zip(lines, labels, strict=True) if lab["copy_of"]]
+    en = pipeline.enricher
+    out: dict[str, str | None] = {}
+    for i in range(0, len(copies), 500):
+        for m in en.enrich([en.decode(x) for x in copies[i : i + 500]]):
+            out[m.id] = m.place.region
+    return out
 
 
 def main() -> int:
@@ -147,6 +207,19 @@ def main() -> int:
         help="other: rewrites written apart from the normalizer's lists (generalisation)",
     )
     ap.add_argument(
+        "--copy-region",
+        choices=COPY_REGIONS,
+        default="registry",
+        help="where a copy says it is: as a source registry knows it (default), the "
+        "original's region, none, or another region's (module docstring)",
+    )
+    ap.add_argument(
+        "--regions",
+        type=int,
+        default=1,
+        help="with --independent: spread the posts' region hints over this many regions",
+    )
+    ap.add_argument(
         "--independent",
         type=float,
         metavar="DAYS",
@@ -158,19 +231,34 @@ def main() -> int:
         print(f"{SPB} not found: this evaluation needs the St Petersburg data", file=sys.stderr)
         return 2
     if args.independent:
-        return independent(args.split, args.independent)
-    lines, labels = build(args.originals, args.copy_share, args.split, style=args.style)
+        return independent(args.split, args.independent, spread=args.regions)
+    lines, labels = build(
+        args.originals, args.copy_share, args.split, style=args.style, copy_region=args.copy_region
+    )
     pipeline = OfflinePipeline(Settings())
     t0 = time.perf_counter()
     results = list(pipeline.run(lines))
     secs = time.perf_counter() - t0
     decided = decisions(results)
-    s = score(labels, decided)
+    placed = regions(results)
+    s = score(labels, decided, placed)
     print(
-        f"split {args.split}, {args.style} rewrites: {len(lines)} mentions "
-        f"({args.originals} originals), {secs:.1f} s"
+        f"split {args.split}, {args.style} rewrites, copies' region {args.copy_region}: "
+        f"{len(lines)} mentions ({args.originals} originals), {secs:.1f} s"
     )
     print(s.render())
+    # By what the copy's own evidence (hint, coordinates, text) says of its region.
+    own = own_regions(pipeline, lines, labels)
+    print(f"\n{'copy says':<22} {'copies':>7} {'recall':>7} {'placed':>7}")
+    for name, keep in (
+        ("no region", lambda r: r is None),
+        ("the original's region", lambda r: r == "RU-SPE"),
+        ("another region", lambda r: r is not None and r != "RU-SPE"),
+    ):
+        sub = [lab for lab in labels if not lab["copy_of"] or keep(own.get(lab["id"]))]
+        ss = score(sub, decided, placed)
+        if ss.copies:
+            print(f"{name:<22} {ss.copies:>7} {ss.recall:>7.3f} {ss.placed_recall:>7.3f}")
     # By length of the original: short portal texts are the hard part.
     words = {
         json.loads(line)["id"]: len(normalize_text(json.loads(line)["text"]).split())

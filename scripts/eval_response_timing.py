@@ -435,7 +435,7 @@ def run_stream(
             probe.wait_drained(
                 [url],
                 {"mentions.raw": n_mentions, "responses": n_answers},
-                {"enrich", "group", "respond", "sink"},
+                {"enrich", "dedup", "group", "respond", "sink"},
                 timeout=max(180.0, n_mentions * 0.2),
                 alive=lambda: proc.poll() is None,
             )

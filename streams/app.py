@@ -23,7 +23,7 @@ import asyncio
 import contextvars
 import functools
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +39,7 @@ from streams import metrics
 from streams.dlq import DlqGuard, DlqLimitExceeded, dead_letter, dlq_headers
 from streams.domain.incidents import GivenUp
 from streams.logs import get as get_logger
-from streams.settings import Settings
+from streams.settings import ROLES, Settings
 from streams.topics import Topics
 from streams.transport import broker_urls
 
@@ -67,11 +67,69 @@ class PartitionedTable(faust.Table):
         return super().partition_for_key(key)
 
 
+class TableStore(MutableMapping[str, bytes]):
+    """A domain object's view of a Faust table: str keys, bytes values, raw on the wire."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def __getitem__(self, key: str) -> bytes:
+        value = self.table.get(key.encode())
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self.table.get(key.encode())
+        return default if value is None else value
+
+    def __setitem__(self, key: str, value: bytes) -> None:
+        self.table[key.encode()] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.table[key.encode()]
+
+    def __iter__(self) -> Iterator[str]:
+        return (k.decode() if isinstance(k, bytes) else k for k in list(self.table.keys()))
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def items(self) -> Iterator[tuple[str, bytes]]:  # type: ignore[override]
+        for k, v in list(self.table.items()):
+            yield (k.decode() if isinstance(k, bytes) else k), v
+
+
+def changelogged_table(app: faust.App, settings: Settings, name: str, help: str) -> Any:
+    """A bytes → bytes table co-partitioned with its stage's input, on a compacted changelog."""
+    changelog = app.topic(
+        settings.topics.name(f"{name}.changelog"),
+        partitions=settings.topics.partitions,
+        compacting=True,
+        deleting=False,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    return app.tables.add(
+        PartitionedTable(
+            app,
+            name=name,
+            default=None,
+            partitions=settings.topics.partitions,
+            key_type=bytes,
+            value_type=bytes,
+            changelog_topic=changelog,
+            beacon=app.tables.beacon,
+            help=help,
+        )
+    )
+
+
 def app_id_for(settings: Settings) -> str:
     """One consumer group per role set: Faust assumes all members run the same agents."""
     roles = sorted(set(settings.worker.roles))
     base = settings.worker.app_id
-    if roles == sorted({"enrich", "group", "respond", "sink"}):
+    if roles == sorted(ROLES):
         return base
     return base + "-" + "-".join(roles)
 
@@ -148,6 +206,7 @@ class Runtime:
     )
     handles: dict[str, Any] = field(default_factory=dict)
     desk: Any = None
+    dedup: Any = None
     warehouse: Any = None
     _outbox: MentionProducer | None = None
     _positions: list[dict[tuple[str, int], int]] = field(default_factory=list)
@@ -307,8 +366,10 @@ class Runtime:
         kind: str,
         reason: str,
         mention_id: str | None = None,
+        value: bytes | None = None,
     ) -> None:
-        """Dead-letter the event's bytes as they arrived."""
+        """Dead-letter the event's bytes as they arrived (``value``: one mention's bytes
+        out of a batch message, which is what a replay must send back)."""
         msg = event.message
         headers = dict(msg.headers or [])
         replayed = headers.get("dlq.replayed", b"0")
@@ -318,7 +379,7 @@ class Runtime:
                 topic=msg.topic,
                 partition=msg.partition,
                 offset=msg.offset,
-                value=msg.value,
+                value=msg.value if value is None else value,
                 key=msg.key,
                 error_kind=kind,
                 reason=reason,

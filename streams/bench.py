@@ -1,9 +1,11 @@
 """`make bench`: throughput figures, printed as a table.
 
 - process: the offline path (validate, enrich, dedup, group) in mentions/s on one core;
-- dedup: normalization + MinHash signatures + LSH lookup + exact verification + window
-  bookkeeping (the desk without grouping), mentions/s on one core, and memory per
-  mention held in the window;
+- dedup: the dedup stage (normalization + MinHash signatures + LSH lookup + exact
+  verification + window bookkeeping), mentions/s on one core, and memory per mention
+  held in the window;
+- dedup-500k: the same with 500,000 posts in the window (a federal week), and what
+  the process holds per post;
 - dedup-short: the same on short posts (1-14 words) across three networks, where the
   short-text rules decide;
 - enrich: the whole enrich stage (decode, classify, priority, locate, route) on one core;
@@ -238,20 +240,20 @@ def _dedup_mentions(
 
 
 def _dedup_rate(settings: Settings, mentions: list[Any]) -> tuple[float, int]:
-    """Mentions/s through a fresh desk's dedup path, and the duplicates it found."""
-    from streams.domain.incidents import Desk
+    """Mentions/s through a fresh dedup stage, and the duplicates it found."""
+    from streams.domain.deduplication import Deduplicator
     from streams.runtime import tune_gc
 
-    desk = Desk({}, settings.dedup, settings.grouping, settings.sla, lambda r, m: UTC)
+    window = Deduplicator({}, settings.dedup)
     dups = 0
     tune_gc()  # as the worker does after startup; the inputs are frozen with the rest
 
     def run() -> None:
         nonlocal dups
         for i in range(0, len(mentions), 500):
-            for p in desk.prepare(mentions[i : i + 500]):
-                out = desk.resolve(p)
-                dups += out.mentions[0].status == "duplicate"
+            for p in window.prepare(mentions[i : i + 500]):
+                verdict = window.resolve(p)
+                dups += verdict.mention.status == "duplicate"
 
     return len(mentions) / timed(run), dups
 
@@ -265,7 +267,7 @@ def bench_dedup(settings: Settings, n: int) -> dict[str, Any]:
     case). The notes add the rate on texts that share no sentence except the 5 %
     reposts (as many as the data allows).
     """
-    from streams.domain.incidents import Desk
+    from streams.domain.deduplication import Deduplicator
 
     texts, origin = texts_of_length(n)
     mentions = _dedup_mentions(texts)
@@ -276,11 +278,11 @@ def bench_dedup(settings: Settings, n: int) -> dict[str, Any]:
     tracemalloc.start()
     before = tracemalloc.take_snapshot()
     store2: dict[str, bytes] = {}
-    desk2 = Desk(store2, settings.dedup, settings.grouping, settings.sla, lambda r, m: UTC)
+    window2 = Deduplicator(store2, settings.dedup)
     m = min(n, 20_000)
     for i in range(0, m, 500):
-        for p in desk2.prepare(mentions[i : i + 500]):
-            desk2.resolve(p)
+        for p in window2.prepare(mentions[i : i + 500]):
+            window2.resolve(p)
     after = tracemalloc.take_snapshot()
     tracemalloc.stop()
     grown = sum(s.size_diff for s in after.compare_to(before, "filename"))
@@ -292,6 +294,90 @@ def bench_dedup(settings: Settings, n: int) -> dict[str, Any]:
         "data": origin,
         "extra": f"{grown / m:,.0f} B/mention in memory (store value {stored:,.0f} B); "
         f"{dups} duplicates; {len(unique):,} texts sharing no sentence: {unique_rate:,.0f}/s",
+    }
+
+
+def resident_bytes() -> int:
+    """This process's resident memory (Linux), 0 where it cannot be read."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def filler_texts(n: int, target: int = 250, seed: int = 13) -> list[str]:
+    """n texts of ~target characters, each of words drawn at random from the source
+    texts (so word frequencies are real ones): posts of a big window that copy nothing
+    and share only what chance and common words make them share."""
+    base, _ = source_texts()
+    words = " ".join(base).split()
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        parts: list[str] = []
+        size = 0
+        while size < target:
+            w = words[rng.randrange(len(words))]
+            parts.append(w)
+            size += len(w) + 1
+        out.append(" ".join(parts)[:target])
+    return out
+
+
+def bench_dedup_window(settings: Settings, n: int, timed_n: int = 50_000) -> dict[str, Any]:
+    """The dedup stage with n posts in the window: n - timed_n posts that copy nothing
+    fill it first (a federal week: ~1 M mentions a day, 7 days, is 7 M), then the
+    `dedup` line's texts (250 characters, 5 % reposts, shared sentences) are timed
+    through it. Memory is the process's resident growth while the window filled,
+    over the posts held (allocator and all), next to the table values alone.
+    """
+    from streams.domain.deduplication import Deduplicator
+    from streams.runtime import tune_gc
+
+    timed_n = min(timed_n, n)
+    texts, origin = texts_of_length(timed_n)
+    # One second apart: n posts within the 7-day window (n <= 604,800).
+    every_s = min(1.0, 7 * 86400 / max(n, 1))
+    fill = _dedup_mentions(filler_texts(n - timed_n), every_s=every_s)
+    timed_posts = _dedup_mentions(texts, every_s=every_s)
+    shift = timedelta(seconds=every_s * len(fill))
+    for m in timed_posts:  # after the filler, ids apart
+        m.created_at += shift
+        m.id = m.id.replace(":d", ":t")
+    store: dict[str, bytes] = {}
+    window = Deduplicator(store, settings.dedup)
+    tune_gc()
+    gc.collect()
+    before = resident_bytes()
+    t0 = time.perf_counter()
+    for i in range(0, len(fill), 500):
+        for p in window.prepare(fill[i : i + 500]):
+            window.resolve(p)
+    fill_s = time.perf_counter() - t0
+    gc.collect()
+    grown = resident_bytes() - before
+    held = window.window_size()
+    dups = 0
+
+    def run() -> None:
+        nonlocal dups
+        for i in range(0, len(timed_posts), 500):
+            for p in window.prepare(timed_posts[i : i + 500]):
+                dups += window.resolve(p).mention.status == "duplicate"
+
+    rate = len(timed_posts) / timed(run)
+    stored = sum(len(v) for v in store.values()) / max(1, len(store))
+    return {
+        "figure": rate,
+        "unit": "mentions/s",
+        "n": n,
+        "data": origin,
+        "extra": f"{len(timed_posts):,} posts timed after {len(fill):,} that copy nothing "
+        f"({len(fill) / max(fill_s, 1e-9):,.0f}/s to fill); window {window.window_size():,} posts; "
+        f"resident memory {grown / max(1, held):,.0f} B/post held "
+        f"({grown / 2**20:,.0f} MiB for {held:,}; table value {stored:,.0f} B); "
+        f"{dups} duplicates",
     }
 
 
@@ -398,7 +484,8 @@ def bench_e2e(settings: Settings, n: int) -> dict[str, Any]:
                     if proc.poll() is not None:
                         raise RuntimeError(f"{mode} worker exited: see {tmp}/{mode}.log")
                     time.sleep(0.05)
-                roles = {"enrich", "group", "sink"} if mode == "pipeline" else {"passthrough"}
+                pipeline_roles = {"enrich", "dedup", "group", "sink"}
+                roles = pipeline_roles if mode == "pipeline" else {"passthrough"}
                 probe.wait_drained([url], {"mentions.raw": n}, roles, timeout=600, settle_s=0.5)
                 end = time.perf_counter()
                 assert first is not None
@@ -666,6 +753,7 @@ BENCHES: dict[str, tuple[Callable[[Settings, int], dict[str, Any]], int, int]] =
     "process": (bench_process, 20_000, 2_000),
     "enrich": (bench_enrich, 20_000, 2_000),
     "dedup": (bench_dedup, 50_000, 5_000),
+    "dedup-500k": (bench_dedup_window, 500_000, 20_000),
     "dedup-short": (bench_dedup_short, 20_000, 2_000),
     "e2e": (bench_e2e, 20_000, 2_000),
     "dashboard": (bench_dashboard, 10_000_000, 200_000),

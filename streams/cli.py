@@ -891,7 +891,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         import msgspec
 
         from connectors.file import read_lines
-        from streams.domain.dedup_eval import decisions, score
+        from streams.domain.dedup_eval import decisions, regions, score
 
         if _input_lines(src) == 0:
             raise UsageError(f"{src} is empty: nothing to score")
@@ -914,9 +914,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 "nothing to score"
             )
         err = _err_console()
-        with err.status(f"running {len(lines):,} mentions through enrich and the desk…"):
+        with err.status(f"running {len(lines):,} mentions through enrich and dedup…"):
             results = list(_pipeline(_settings()).run(lines))
-        print(score(gold, decisions(results)).render())
+        print(score(gold, decisions(results), regions(results)).render())
         return 0
     if args.what == "grouping":
         import msgspec
@@ -1219,7 +1219,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument(
         "--stage",
-        choices=["enrich", "group", "respond", "sink"],
+        choices=["enrich", "dedup", "group", "respond", "sink"],
         help="only dead letters of this pipeline stage",
     )
     sp.add_argument(

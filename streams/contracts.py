@@ -44,7 +44,7 @@ _reply = msgspec.json.Decoder(Reply)
 _reply_result = msgspec.json.Decoder(ReplyResult)
 _dead_letter = msgspec.json.Decoder(DeadLetter)
 
-_INTERNAL_TYPE = re.compile(r"Invalid value '(tick|respond)' - at `\$\.type`")
+_INTERNAL_TYPE = re.compile(r"Invalid value '(tick|respond|adopt|take_over)' - at `\$\.type`")
 
 
 def decode_response(value: bytes | None) -> OfficialResponse:
@@ -78,6 +78,19 @@ def decode_mention(value: bytes | None) -> Mention:
     return obj
 
 
+def decode_mention_batch(value: bytes | None) -> list[Mention]:
+    """A message of mentions.enriched or mentions.deduped: a batch (a JSON array of
+    mentions) or one mention (a dead letter replayed). This is the whole message as
+    the contract sees it; the stages decode each mention alone, so one broken mention
+    is dead-lettered without its batch (streams/agents/dedup.py)."""
+    from streams.topics import unpack_mentions
+
+    parts = unpack_mentions(value)
+    if parts is None:
+        raise InvalidInput("invalid_json", "Mention batch: not a JSON array of mentions")
+    return [decode_mention(part) for part in parts]
+
+
 def _plain(decoder: msgspec.json.Decoder, what: str) -> Callable[[bytes | None], Any]:
     return lambda value: decode_json(value, decoder, what)
 
@@ -94,7 +107,8 @@ class StageDecoder:
 #: stages (mentions.resolved by the sink and analytics) is decoded the same way by both.
 STAGE_DECODERS: dict[str, StageDecoder] = {
     "mentions.raw": StageDecoder("enrich", decode_raw_mention),
-    "mentions.enriched": StageDecoder("group", decode_mention),
+    "mentions.enriched": StageDecoder("dedup", decode_mention_batch),
+    "mentions.deduped": StageDecoder("group", decode_mention_batch),
     "desk.commands": StageDecoder("group", decode_desk_command),
     "responses": StageDecoder("respond", decode_response),
     "incidents.commands": StageDecoder("respond", decode_operator_command),

@@ -128,7 +128,17 @@ OPEN_INCIDENTS = Gauge(
 )
 DEDUP_WINDOW = Gauge(
     "incidents_dedup_window_mentions",
-    "Mentions held in the near-duplicate window by this worker.",
+    "Mentions held in the near-duplicate window by this worker (the dedup stage).",
+    registry=REGISTRY,
+)
+DEDUP_PLACING = Counter(
+    "incidents_dedup_decisions_total",
+    "Dedup stage decisions by how the post was placed: original (not a copy), "
+    "same_region, region_filled (a copy without a region took its original's), "
+    "region_differs (its own region kept in own_place), no_region, adopted (a copy "
+    "gave its region-less original's family its region), redelivered, revised (a new "
+    "version of a post already decided: an edit, judged again).",
+    ["placing"],
     registry=REGISTRY,
 )
 INCIDENT_EVENTS = Counter(
@@ -273,6 +283,25 @@ def declare_desk(categories: Iterable[str]) -> None:
     for sla in SLA_CLOCKS:
         for priority in get_args(Priority):
             SLA_BREACHES.labels(sla, priority)
+
+
+#: How the dedup stage placed a post (streams/domain/deduplication.py Placing).
+DEDUP_PLACINGS = (
+    "original",
+    "same_region",
+    "region_filled",
+    "region_differs",
+    "no_region",
+    "adopted",
+    "redelivered",
+    "revised",
+)
+
+
+def declare_dedup() -> None:
+    """The dedup stage's decision counter at 0 for every placing."""
+    for placing in DEDUP_PLACINGS:
+        DEDUP_PLACING.labels(placing)
 
 
 def declare_sink(tables: Iterable[str]) -> None:

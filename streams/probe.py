@@ -21,7 +21,8 @@ from typing import Any
 #: Which stage consumes each topic (base names), for the drained check.
 CONSUMERS: dict[str, str] = {
     "mentions.raw": "enrich",
-    "mentions.enriched": "group",
+    "mentions.enriched": "dedup",
+    "mentions.deduped": "group",
     "desk.commands": "group",
     "responses": "respond",
     "incidents.commands": "respond",

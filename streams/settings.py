@@ -29,12 +29,8 @@ from pydantic_settings import (
 
 from schemas.models import Platform
 
-ROLES: tuple[Literal["enrich", "group", "respond", "sink"], ...] = (
-    "enrich",
-    "group",
-    "respond",
-    "sink",
-)
+Role = Literal["enrich", "dedup", "group", "respond", "sink"]
+ROLES: tuple[Role, ...] = ("enrich", "dedup", "group", "respond", "sink")
 DEV_PSEUDONYM_KEY = "dev-only-pseudonym-key-change-me"
 
 
@@ -178,7 +174,7 @@ class WorkerSettings(BaseModel):
         pattern=r"^[A-Za-z0-9_.-]+$",
         description="consumer group base name; workers with other role sets get a suffix",
     )
-    roles: Annotated[list[Literal["enrich", "group", "respond", "sink"]], CommaList] = Field(
+    roles: Annotated[list[Role], CommaList] = Field(
         default_factory=lambda: list(ROLES),
         description="which agents this process runs (comma-separated in the env)",
     )

@@ -2,17 +2,65 @@
 
 The per-topic contracts (purpose, producers, consumers, schema versions,
 examples) are in ``schemas/topics/<topic>.yaml``; this module is what the code
-uses. Topics that feed the stateful stage (``mentions.enriched`` and
-``desk.commands``) must have the same partition count and be keyed by region,
-because the desk's table is co-partitioned with them: everything that can
-belong to one incident meets on one partition.
+uses. Two stateful stages, two meeting points:
+
+- ``mentions.enriched`` feeds the dedup stage and is keyed by the dedup scope
+  (one key, ``DEDUP_SCOPE``): every post meets every earlier post of the window,
+  whatever its region, on one partition;
+- ``mentions.deduped`` and ``desk.commands`` feed the desk and must have the same
+  partition count and be keyed by region, because the desk's table is
+  co-partitioned with them: everything that can belong to one incident meets on
+  one partition.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+import msgspec
+
 from streams.settings import Settings
+
+#: The key of every post on mentions.enriched: the window is one (docs/architecture.md).
+DEDUP_SCOPE = b"all"
+#: The largest batch message on mentions.enriched and mentions.deduped: within one
+#: consumer fetch of a partition (streams/app.py, 128 KB); a mention longer than that
+#: goes alone, as any message would.
+MAX_BATCH_BYTES = 96 * 1024
+_raw_list = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+def pack_mentions(encoded: Iterable[bytes], limit: int = MAX_BATCH_BYTES) -> list[bytes]:
+    """Encoded mentions as JSON arrays of at most ``limit`` bytes (a mention alone may
+    be larger): one Kafka message per stage batch and key on the internal mention
+    topics, so a hop costs the broker and the consumer a message per batch, not per
+    mention."""
+    out: list[bytes] = []
+    chunk: list[bytes] = []
+    size = 1  # "[", then each item with the "," or "]" after it
+    for item in encoded:
+        if chunk and size + len(item) + 1 > limit:
+            out.append(b"[" + b",".join(chunk) + b"]")
+            chunk, size = [], 1
+        chunk.append(item)
+        size += len(item) + 1
+    if chunk:
+        out.append(b"[" + b",".join(chunk) + b"]")
+    return out
+
+
+def unpack_mentions(value: bytes | None) -> list[bytes] | None:
+    """The mentions of a message: a batch (JSON array) split into each mention's bytes,
+    one mention (a dead letter replayed) as it is; None when a batch is not valid JSON
+    (the whole message is then dead-lettered)."""
+    if not value or value.lstrip()[:1] != b"[":
+        return [value or b""]
+    try:
+        return [bytes(item) for item in _raw_list.decode(value)]
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return None
+
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -32,6 +80,7 @@ class Topics:
     raw: str
     dlq: str
     enriched: str
+    deduped: str
     resolved: str
     incidents: str
     events: str
@@ -48,6 +97,7 @@ class Topics:
             raw=n("mentions.raw"),
             dlq=n("mentions.dlq"),
             enriched=n("mentions.enriched"),
+            deduped=n("mentions.deduped"),
             resolved=n("mentions.resolved"),
             incidents=n("incidents"),
             events=n("incidents.events"),
@@ -75,7 +125,8 @@ class Topics:
                 ),
             ),
             (self.dlq, TopicSpec("mentions.dlq", "original key", retention_ms=30 * DAY_MS)),
-            (self.enriched, TopicSpec("mentions.enriched", "region", retention_ms=keep)),
+            (self.enriched, TopicSpec("mentions.enriched", "dedup scope", retention_ms=keep)),
+            (self.deduped, TopicSpec("mentions.deduped", "region", retention_ms=keep)),
             (self.resolved, TopicSpec("mentions.resolved", "region", retention_ms=keep)),
             (self.incidents, TopicSpec("incidents", "incident id", compacted=True)),
             (self.events, TopicSpec("incidents.events", "incident id", retention_ms=keep)),
@@ -91,6 +142,7 @@ class Topics:
             self.raw,
             self.dlq,
             self.enriched,
+            self.deduped,
             self.resolved,
             self.incidents,
             self.events,
@@ -128,7 +180,7 @@ def ensure_topics(s: Settings, timeout: float = 30.0) -> list[str]:
         parts = spec.partitions or s.topics.partitions
         if name in existing:
             have = len(existing[name].partitions)
-            if have != parts and name in (topics.enriched, topics.desk_commands):
+            if have != parts and name in (topics.deduped, topics.desk_commands):
                 raise RuntimeError(
                     f"topic {name} has {have} partitions but INCIDENTS_TOPICS_PARTITIONS={parts}: "
                     "the stateful stage needs them equal"

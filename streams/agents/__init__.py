@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 
 
 def register_roles(app: faust.App, rt: Runtime, roles: Iterable[str]) -> None:
-    from streams.agents import enrich, group, respond, sink
+    from streams.agents import dedup, enrich, group, respond, sink
 
-    modules = {"enrich": enrich, "group": group, "respond": respond, "sink": sink}
+    modules = {"enrich": enrich, "dedup": dedup, "group": group, "respond": respond, "sink": sink}
     for role in roles:
         modules[role].register(app, rt)

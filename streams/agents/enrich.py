@@ -1,4 +1,4 @@
-"""enrich: mentions.raw → mentions.enriched (keyed by region) | mentions.dlq.
+"""enrich: mentions.raw → mentions.enriched (one key: the dedup stage's window) | mentions.dlq.
 
 Stateless and batched: the classifier runs once per batch, which is what makes
 thousands of mentions a second possible in Python (DESIGN §4).
@@ -13,7 +13,7 @@ from schemas.models import Mention, RawMention, encode
 from streams import metrics
 from streams.app import observe_batch
 from streams.domain.enrichment import Enricher, InvalidInput
-from streams.domain.incidents import region_key
+from streams.topics import DEDUP_SCOPE, pack_mentions
 
 if TYPE_CHECKING:
     import faust
@@ -60,12 +60,9 @@ def register(app: faust.App, rt: Runtime) -> None:
                     mention.relevance or "noise",
                     "true" if mention.needs_review else "false",
                 ).inc()
-                rt.send(
-                    rt.topics.enriched,
-                    region_key(mention.place.region).encode(),
-                    encode(mention),
-                    STAGE,
-                )
+            # One message per batch (and size limit): the dedup stage reads one partition.
+            for value in pack_mentions(encode(mention) for _ev, mention in enriched):
+                rt.send(rt.topics.enriched, DEDUP_SCOPE, value, STAGE)
             for ev, mention_id, reason in failed:
                 rt.dead_letter(STAGE, ev, "processing_error", reason, mention_id)
                 guard.record(True, ev.message.topic, "processing_error")

@@ -1,22 +1,24 @@
-"""group: mentions.enriched + desk.commands → mentions.resolved, incidents, events, replies.
+"""group: mentions.deduped + desk.commands → mentions.resolved, incidents, events, replies.
 
-The stateful stage. Both inputs are keyed by region and co-partitioned with the
-desk table's changelog, so one worker owns everything that can belong to one
-incident. Per event the agent sets the partition its table writes go to,
-calls the desk, and sends what the desk decided.
+The desk. Both inputs are keyed by region and co-partitioned with the desk
+table's changelog, so one worker owns everything that can belong to one
+incident. The posts come from the dedup stage, copies already keyed by their
+original's region. Per event the agent sets the partition its table writes go
+to, calls the desk, and sends what the desk decided (commands for another
+region's desk go back to desk.commands).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, MutableMapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from schemas.models import Incident, Mention, encode
 from streams import metrics
-from streams.app import ACTIVE_PARTITION, PartitionedTable, observe_batch
-from streams.contracts import decode_desk_command, decode_mention
+from streams.agents.dedup import batch_messages, decode_mentions
+from streams.app import ACTIVE_PARTITION, TableStore, changelogged_table, observe_batch
+from streams.contracts import decode_desk_command
 from streams.domain.classify import category_labels
 from streams.domain.enrichment import InvalidInput
 from streams.domain.geo import Gazetteer
@@ -34,61 +36,10 @@ STAGE = "group"
 log = get_logger("streams.group")
 
 
-class TableStore(MutableMapping[str, bytes]):
-    """The desk's view of a Faust table: str keys, bytes values, raw on the wire."""
-
-    def __init__(self, table: Any) -> None:
-        self.table = table
-
-    def __getitem__(self, key: str) -> bytes:
-        value = self.table.get(key.encode())
-        if value is None:
-            raise KeyError(key)
-        return value
-
-    def get(self, key: str, default: Any = None) -> Any:
-        value = self.table.get(key.encode())
-        return default if value is None else value
-
-    def __setitem__(self, key: str, value: bytes) -> None:
-        self.table[key.encode()] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.table[key.encode()]
-
-    def __iter__(self) -> Iterator[str]:
-        return (k.decode() if isinstance(k, bytes) else k for k in list(self.table.keys()))
-
-    def __len__(self) -> int:
-        return len(self.table)
-
-    def items(self) -> Iterator[tuple[str, bytes]]:  # type: ignore[override]
-        for k, v in list(self.table.items()):
-            yield (k.decode() if isinstance(k, bytes) else k), v
-
-
 def register(app: faust.App, rt: Runtime) -> None:
     s = rt.settings
-    changelog = app.topic(
-        s.topics.name("desk.changelog"),
-        partitions=s.topics.partitions,
-        compacting=True,
-        deleting=False,
-        key_serializer="raw",
-        value_serializer="raw",
-    )
-    table = app.tables.add(
-        PartitionedTable(
-            app,
-            name="desk",
-            default=None,
-            partitions=s.topics.partitions,
-            key_type=bytes,
-            value_type=bytes,
-            changelog_topic=changelog,
-            beacon=app.tables.beacon,
-            help="incident desk state (mentions in the dedup window, incidents)",
-        )
+    table = changelogged_table(
+        app, s, "desk", help="incident desk state (posts' decisions and addressing, incidents)"
     )
     desk = Desk(
         store=TableStore(table),
@@ -108,7 +59,7 @@ def register(app: faust.App, rt: Runtime) -> None:
 
     table.on_recover(on_recovered)
     source = app.topic(
-        rt.topics.enriched,
+        rt.topics.deduped,
         rt.topics.desk_commands,
         key_type=bytes,
         value_type=bytes,
@@ -119,8 +70,8 @@ def register(app: faust.App, rt: Runtime) -> None:
     t = rt.topics
     rt.declare(
         STAGE,
-        [t.enriched, t.desk_commands],
-        [t.resolved, t.events, t.replies, t.incidents, t.dlq],
+        [t.deduped, t.desk_commands],
+        [t.resolved, t.events, t.replies, t.incidents, t.desk_commands, t.dlq],
     )
     metrics.declare_desk(category_labels(s.enrich.category_model))
 
@@ -130,17 +81,21 @@ def register(app: faust.App, rt: Runtime) -> None:
         guard = rt.guard(STAGE)
         rt.started.add(STAGE)
         metrics.AGENT_UP.labels(STAGE).set(1)
-        async for events in rt.batches(stream, s.worker.batch_size, within=s.worker.batch_within_s):
+        # mentions.deduped carries batches: fewer messages a processing batch, about
+        # batch_size mentions' worth (desk.commands carries one command a message).
+        take = batch_messages(s.worker.batch_size)
+        async for events in rt.batches(stream, take, within=s.worker.batch_within_s):
             started = time.perf_counter()
             rt.inject_faults(events)
-            items: list[tuple[Any, Any]] = []
+            mentions = [ev for ev in events if ev.message.topic == rt.topics.deduped]
+            # (event, mention or command, a batch mention's own bytes for a dead letter)
+            items: list[tuple[Any, Any, bytes | None]] = decode_mentions(rt, STAGE, mentions, guard)
             for ev in events:
+                if ev.message.topic == rt.topics.deduped:
+                    continue
                 rt.count_in(STAGE, ev)
                 try:
-                    if ev.message.topic == rt.topics.enriched:
-                        items.append((ev, decode_mention(ev.message.value)))
-                    else:
-                        items.append((ev, decode_desk_command(ev.message.value)))
+                    items.append((ev, decode_desk_command(ev.message.value), None))
                     guard.record(False, ev.message.topic)
                 except InvalidInput as err:
                     rt.dead_letter(
@@ -154,23 +109,18 @@ def register(app: faust.App, rt: Runtime) -> None:
             # Event-time order inside the batch (mentions and commands of one region
             # share a partition; the desk's SLA clock and answer parking run on event time).
             items.sort(key=lambda item: _event_time(item[1]))
-            mentions = [obj for _, obj in items if isinstance(obj, Mention)]
-            prepared = iter(desk.prepare(mentions))
             latest: dict[str, Incident] = {}
-            for ev, obj in items:
+            for ev, obj, value in items:
                 token = ACTIVE_PARTITION.set(ev.message.partition)
                 try:
-                    if isinstance(obj, Mention):
-                        outcome = desk.resolve(next(prepared))
-                    else:
-                        outcome = desk.command(obj)
+                    outcome = desk.resolve(obj) if isinstance(obj, Mention) else desk.command(obj)
                 except Exception as exc:  # a desk bug must not stop the stream
                     outcome = Outcome(error=("processing_error", f"{type(exc).__name__}: {exc}"))
                 finally:
                     ACTIVE_PARTITION.reset(token)
                 if outcome.error:
                     kind, reason = outcome.error
-                    rt.dead_letter(STAGE, ev, kind, reason, getattr(obj, "id", None))
+                    rt.dead_letter(STAGE, ev, kind, reason, getattr(obj, "id", None), value)
                     continue
                 if outcome.parked:
                     log.info(
@@ -183,8 +133,7 @@ def register(app: faust.App, rt: Runtime) -> None:
                 rt.send(rt.topics.incidents, inc.id.encode(), encode(inc), STAGE)
             await rt.settle()
             metrics.OPEN_INCIDENTS.set(desk.open_incidents())
-            metrics.DEDUP_WINDOW.set(desk.window_size())
-            observe_batch(STAGE, started, len(events))
+            observe_batch(STAGE, started, len(items))
 
 
 def _event_time(obj: Any) -> datetime:
@@ -212,6 +161,8 @@ def _publish(rt: Runtime, out: Outcome, latest: dict[str, Incident]) -> None:
         if not out.redelivered:
             metrics.REPLIES.labels(r.platform).inc()
         rt.send(rt.topics.replies, r.mention_id.encode(), encode(r), STAGE)
+    for key, command in out.forward:  # to the desk of another region
+        rt.send(rt.topics.desk_commands, key.encode(), encode(command), STAGE)
     for inc in out.incidents:
         prev = latest.get(inc.id)
         if prev is None or inc.version >= prev.version:

@@ -13,7 +13,15 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from schemas.models import AnyCommand, OfficialResponse, RespondCommand, TickCommand, encode
+from schemas.models import (
+    AdoptCommand,
+    AnyCommand,
+    OfficialResponse,
+    RespondCommand,
+    TakeOverCommand,
+    TickCommand,
+    encode,
+)
 from streams import metrics
 from streams.app import observe_batch
 from streams.contracts import decode_operator_command, decode_response
@@ -41,7 +49,8 @@ def route(obj: OfficialResponse | AnyCommand) -> tuple[str, AnyCommand]:
         return region_key(region), RespondCommand(
             command_id=obj.response_id, at=obj.responded_at, response=obj
         )
-    if isinstance(obj, TickCommand | RespondCommand):  # the decoder refuses them; code may not
+    # The decoder refuses them; code may not.
+    if isinstance(obj, TickCommand | RespondCommand | AdoptCommand | TakeOverCommand):
         raise InvalidInput(
             "schema",
             f"IncidentCommand: '{obj.__struct_config__.tag}' is internal; answers go to the "

@@ -180,7 +180,7 @@ def run_demo(settings: Settings, keep_running: bool = False) -> int:
                 probe.wait_drained(
                     [url],
                     external,
-                    {"enrich", "group", "respond", "sink"},
+                    {"enrich", "dedup", "group", "respond", "sink"},
                     timeout=180,
                     alive=lambda: proc.poll() is None,
                     progress=show,

@@ -666,6 +666,279 @@ static PyObject *overlap_text(PyObject *self, PyObject *args)
     return result;
 }
 
+/* ---------------------------------------------------------- overlap_records */
+
+/* The length of the msgpack value at p (its header and body), or -1 when it is not one
+ * of the kinds a record's leading fields use (str, float, int, nil). */
+static Py_ssize_t mp_skip(const unsigned char *p, Py_ssize_t left)
+{
+    if (left < 1)
+        return -1;
+    unsigned char c = p[0];
+    Py_ssize_t n;
+    if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3)
+        return 1; /* fixint, negative fixint, nil, bool */
+    if (c >= 0xa0 && c <= 0xbf)
+        n = 1 + (c & 0x1f);
+    else if (c == 0xd9 && left >= 2)
+        n = 2 + p[1];
+    else if (c == 0xda && left >= 3)
+        n = 3 + ((Py_ssize_t)p[1] << 8 | p[2]);
+    else if (c == 0xdb && left >= 5)
+        n = 5 + ((Py_ssize_t)p[1] << 24 | (Py_ssize_t)p[2] << 16 | (Py_ssize_t)p[3] << 8 | p[4]);
+    else if (c == 0xca || c == 0xce || c == 0xd2)
+        n = 5;
+    else if (c == 0xcb || c == 0xcf || c == 0xd3)
+        n = 9;
+    else if (c == 0xcc || c == 0xd0)
+        n = 2;
+    else if (c == 0xcd || c == 0xd1)
+        n = 3;
+    else
+        return -1;
+    return n <= left ? n : -1;
+}
+
+/* The body of the msgpack str at p: *s and *n, or -1. */
+static int mp_str(const unsigned char *p, Py_ssize_t left, const unsigned char **s, Py_ssize_t *n)
+{
+    Py_ssize_t whole = mp_skip(p, left), head;
+    if (whole < 0)
+        return -1;
+    if (p[0] >= 0xa0 && p[0] <= 0xbf)
+        head = 1;
+    else if (p[0] == 0xd9)
+        head = 2;
+    else if (p[0] == 0xda)
+        head = 3;
+    else if (p[0] == 0xdb)
+        head = 5;
+    else
+        return -1;
+    *s = p + head;
+    *n = whole - head;
+    return 0;
+}
+
+/* UTF-8 (valid, as msgspec writes it) to code points; returns how many, -1 if invalid.
+ * out has room for n values (never more code points than bytes). */
+static Py_ssize_t utf8_codepoints(const unsigned char *s, Py_ssize_t n, uint32_t *out)
+{
+    Py_ssize_t i = 0, k = 0;
+    while (i < n) {
+        uint32_t c = s[i];
+        if (c < 0x80) { /* ASCII: spaces and digits */
+            out[k++] = c;
+            i++;
+            continue;
+        }
+        if ((c & 0xe0) == 0xc0 && i + 1 < n && (s[i + 1] & 0xc0) == 0x80) { /* Cyrillic */
+            out[k++] = (c & 0x1f) << 6 | (s[i + 1] & 0x3f);
+            i += 2;
+            continue;
+        }
+        int more;
+        if ((c & 0xf0) == 0xe0) {
+            more = 2;
+            c &= 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            more = 3;
+            c &= 0x07;
+        } else {
+            return -1;
+        }
+        if (i + more >= n)
+            return -1;
+        for (int j = 1; j <= more; j++) {
+            if ((s[i + j] & 0xc0) != 0x80)
+                return -1;
+            c = c << 6 | (s[i + j] & 0x3f);
+        }
+        out[k++] = c;
+        i += more + 1;
+    }
+    return k;
+}
+
+/* grams_of() for code points already in a buffer. */
+static void grams_of_codepoints(const uint32_t *cp, Py_ssize_t n, int k, const uint32_t *mul,
+                                uint32_t *h)
+{
+    Py_ssize_t whole = n >= k ? n - k + 1 : 0;
+    memset(h, 0, (size_t)whole * sizeof(uint32_t));
+    for (int j = 0; j < k; j++) {
+        uint32_t m = mul[j];
+        for (Py_ssize_t i = 0; i < whole; i++)
+            h[i] = (h[i] * 31u) ^ (cp[i + j] * m);
+    }
+    if (!whole) {
+        uint32_t v = 0;
+        for (int j = 0; j < k; j++)
+            v = (v * 31u) ^ ((j < n ? cp[j] : 1u) * mul[j]);
+        h[0] = v;
+    }
+}
+
+/* The msgpack int at p (positive), or -1. */
+static long long mp_uint(const unsigned char *p, Py_ssize_t left)
+{
+    if (left < 1)
+        return -1;
+    if (p[0] <= 0x7f)
+        return p[0];
+    if (p[0] == 0xcc && left >= 2)
+        return p[1];
+    if (p[0] == 0xcd && left >= 3)
+        return (long long)p[1] << 8 | p[2];
+    if (p[0] == 0xce && left >= 5)
+        return (long long)p[1] << 24 | (long long)p[2] << 16 | (long long)p[3] << 8 | p[4];
+    return -1;
+}
+
+/* The slot of a value of a already in the table the first time it is asked for in a
+ * round (marked 2, so the caller can unmark it), or -1 (asked before, or absent). */
+static Py_ssize_t u32set_first_hit(U32Set *t, uint32_t v)
+{
+    size_t at = (v * 0x9E3779B1u) & t->mask;
+    while (t->used[at]) {
+        if (t->keys[at] == v) {
+            if (t->used[at] & 2)
+                return -1;
+            t->used[at] |= 2;
+            return (Py_ssize_t)at;
+        }
+        at = (at + 1) & t->mask;
+    }
+    return -1;
+}
+
+/* screen_records(a, records, field, k, mul, gate) -> [(i, shared, distinct in a, distinct in
+ * its text, its characters, its words)] for the records worth a full look, i their
+ * position. A record is msgpack, an array whose item `field` is the normalized text (a
+ * str; the items before it str, numbers or nil) and item field + 1 the count of its
+ * distinct k-grams. gate = (post's words, min_words, least grams inside, post's k-grams,
+ * threshold, least containment): a record is dropped when it is neither too short to
+ * tell by its k-grams (fewer than min_words words on either side, or fewer than
+ * `least grams inside` k-grams) nor close enough (Jaccard >= threshold, or the shorter
+ * set has >= `least grams inside` k-grams and >= 0.4 of the longer's and >= `least
+ * containment` of it in the longer): Deduplicator._screen, compiled. A record that is None or
+ * laid out otherwise comes back as (i, -1, 0, 0, 0, 0): the caller decodes it. One call
+ * for all the candidates of a post: no Python object made for their texts, and the post's
+ * k-grams put in a table once. */
+static PyObject *screen_records(PyObject *self, PyObject *args)
+{
+    Py_buffer a_v, mul_v;
+    PyObject *records, *mul_o, *out = NULL;
+    int field, k;
+    Py_ssize_t post_words, min_words, min_inside, post_grams;
+    double threshold, least;
+    if (!PyArg_ParseTuple(args, "y*O!iiO(nnnndd)", &a_v, &PyList_Type, &records, &field, &k,
+                          &mul_o, &post_words, &min_words, &min_inside, &post_grams, &threshold,
+                          &least))
+        return NULL;
+    if (k < 1 || k > 16 || field < 0 || read_u32(mul_o, &mul_v, k, "mul") < 0) {
+        if (k < 1 || k > 16 || field < 0)
+            PyErr_SetString(PyExc_ValueError, "k or field out of range");
+        PyBuffer_Release(&a_v);
+        return NULL;
+    }
+    const uint32_t *a = a_v.buf;
+    Py_ssize_t na = a_v.len / 4, ua = 0;
+    U32Set set;
+    if (u32set_init(&set, na) < 0) {
+        u32set_free(&set);
+        PyBuffer_Release(&a_v);
+        PyBuffer_Release(&mul_v);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < na; i++)
+        ua += u32set_mark(&set, a[i], 1) == 0;
+    out = PyList_New(0);
+    uint32_t local_cp[1024], local_h[1024];
+    Py_ssize_t count = PyList_GET_SIZE(records);
+    for (Py_ssize_t r = 0; out && r < count; r++) {
+        PyObject *item = PyList_GET_ITEM(records, r), *row = NULL;
+        Py_ssize_t shared = -1, ub = 0, n = 0, words = 0;
+        int keep = 1;
+        if (PyBytes_Check(item)) {
+            const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(item), *s;
+            Py_ssize_t left = PyBytes_GET_SIZE(item), len, at;
+            int ok = left > 0 && ((p[0] & 0xf0) == 0x90 ? (p[0] & 0x0f) > field + 1
+                                                        : p[0] == 0xdc && left >= 3 &&
+                                                              ((p[1] << 8) | p[2]) > field + 1);
+            at = left > 0 && (p[0] & 0xf0) == 0x90 ? 1 : 3;
+            for (int f = 0; ok && f < field; f++) {
+                Py_ssize_t skip = mp_skip(p + at, left - at);
+                ok = skip > 0;
+                at += skip;
+            }
+            if (ok && mp_str(p + at, left - at, &s, &len) == 0) {
+                long long distinct = mp_uint(s + len, left - (s + len - p));
+                uint32_t *cp = len <= 1024 ? local_cp : PyMem_Malloc(sizeof(uint32_t) * len);
+                n = cp && distinct >= 0 ? utf8_codepoints(s, len, cp) : -1;
+                Py_ssize_t grams = (n < k ? k : n) - k + 1;
+                uint32_t *h = n < 0 ? NULL
+                              : grams <= 1024 ? local_h
+                                              : PyMem_Malloc(sizeof(uint32_t) * grams);
+                if (n >= 0 && h) {
+                    grams_of_codepoints(cp, n, k, mul_v.buf, h);
+                    shared = 0;
+                    for (Py_ssize_t i = 0; i < grams; i++) {
+                        Py_ssize_t slot = u32set_first_hit(&set, h[i]);
+                        if (slot >= 0)
+                            h[shared++] = (uint32_t)slot; /* h[i] is read: room to note it */
+                    }
+                    for (Py_ssize_t i = 0; i < shared; i++) /* unmarked for the next record */
+                        set.used[h[i]] &= 1;
+                    ub = (Py_ssize_t)distinct;
+                    for (Py_ssize_t i = 0; i < n; i++)
+                        words += cp[i] == ' ';
+                    words = n ? words + 1 - (cp[n - 1] == ' ') : 0;
+                    /* The gate (the first test of _is_copy, on the counts alone). */
+                    Py_ssize_t fewest = post_words < words ? post_words : words;
+                    Py_ssize_t g = n - k + 1 < post_grams ? n - k + 1 : post_grams;
+                    int too_short = fewest < min_words || g < min_inside;
+                    Py_ssize_t shorter = ua <= ub ? ua : ub, longer = ua <= ub ? ub : ua;
+                    double jac = 0.0, cont = 0.0;
+                    if (shorter) {
+                        jac = (double)shared / (double)(ua + ub - shared);
+                        cont = (double)shared / (double)shorter;
+                    }
+                    int inside = shorter >= min_inside && (double)shorter >= 0.4 * (double)longer;
+                    keep = too_short || jac >= threshold || (inside && cont >= least);
+                } else if (n >= 0 && !h) {
+                    PyErr_NoMemory();
+                }
+                if (h && h != local_h)
+                    PyMem_Free(h);
+                if (cp && cp != local_cp)
+                    PyMem_Free(cp);
+                if (PyErr_Occurred()) {
+                    Py_CLEAR(out);
+                    break;
+                }
+                if (shared < 0) /* not read: the caller decides */
+                    ub = n = words = 0;
+            }
+        }
+        if (!keep)
+            continue;
+        row = shared < 0 ? Py_BuildValue("(nnnnnn)", r, (Py_ssize_t)-1, (Py_ssize_t)0,
+                                         (Py_ssize_t)0, (Py_ssize_t)0, (Py_ssize_t)0)
+                         : Py_BuildValue("(nnnnnn)", r, shared, ua, ub, n, words);
+        if (!row || PyList_Append(out, row) < 0) {
+            Py_XDECREF(row);
+            Py_CLEAR(out);
+            break;
+        }
+        Py_DECREF(row);
+    }
+    u32set_free(&set);
+    PyBuffer_Release(&a_v);
+    PyBuffer_Release(&mul_v);
+    return out;
+}
+
 /* -------------------------------------------------------- matching_blocks */
 
 typedef struct {
@@ -1185,6 +1458,9 @@ static PyMethodDef methods[] = {
      "overlap(a, b) -> (shared, distinct in a, distinct in b) of two uint32 buffers."},
     {"overlap_text", overlap_text, METH_VARARGS,
      "overlap_text(a, text, k, mul) -> overlap(a, the k-gram hashes of text)."},
+    {"screen_records", screen_records, METH_VARARGS,
+     "screen_records(a, records, field, k, mul, gate) -> [(i, shared, distinct in a, distinct "
+     "in its text, its characters, its words)] for the msgpack records worth a full look."},
     {"matching_blocks", matching_blocks, METH_VARARGS,
      "matching_blocks(a, b) -> difflib's get_matching_blocks for two lists of words (no junk)."},
     {"clean_words", clean_words, METH_O,

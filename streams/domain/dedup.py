@@ -153,6 +153,15 @@ class Signer:
             return _similarity_of(*fast.overlap_text(shingles, normalized, self.k, self._mul_bytes))
         return similarity(shingles, self.shingles(normalized))
 
+    def distinct(self, shingles: np.ndarray | None, normalized: str) -> int:
+        """How many distinct k-grams a normalized text has (``shingles``: its k-gram
+        hashes when the caller has them)."""
+        grams = self.shingles(normalized) if shingles is None else shingles
+        fast = speedups.compiled
+        if fast is not None:
+            return int(fast.overlap(grams, b"")[1])
+        return len(set(grams.tolist()))
+
     def signatures(self, shingle_sets: Sequence[np.ndarray]) -> np.ndarray:
         """MinHash values (n × num_perm, uint32) equal to datasketch's update_batch.
 
@@ -316,6 +325,7 @@ def word_containment(a: Sequence[str], b: Sequence[str], at_least: float = 0.0) 
     may_miss = counted * (1 - at_least) + 1e-9
     found = missed = 0
     last = len(short) - 1
+    by_len: dict[int, list[str]] | None = None  # the pool by word length, for typos
     for i, w in enumerate(short):
         if len(w) <= 2 and w.isalpha():
             continue
@@ -325,9 +335,15 @@ def word_containment(a: Sequence[str], b: Sequence[str], at_least: float = 0.0) 
             return 0.0  # another house, entrance or flat number: another place
         elif i == last and any(x.startswith(w) for x in pool):
             found += 1  # the last word of a cut-off text may itself be cut
-        elif any(near(w, x) for x in pool):
-            found += 1
         else:
+            if by_len is None:
+                by_len = {}
+                for x in pool:
+                    by_len.setdefault(len(x), []).append(x)
+            n = len(w)  # a typo changes a word's length by one letter at most
+            if any(near(w, x) for size in (n - 1, n, n + 1) for x in by_len.get(size, ())):
+                found += 1
+                continue
             missed += 1
             if missed > may_miss:
                 return found / counted  # below at_least whatever the rest holds

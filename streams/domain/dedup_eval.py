@@ -6,7 +6,10 @@ lines go through the very enrich + desk code of the pipeline, in file order,
 and each decision is scored:
 
 - a copy is found when its `duplicate_of` is the original it copies (or that
-  original's own original: the root of its family);
+  original's own original: the root of its family); given each line's region
+  as the pipeline put it, a found copy is also counted as *placed* when it
+  carries its original's region (a copy takes its original's place, whatever
+  region its own source or text suggested);
 - a decision "duplicate of X" is right when X is in the same family, or when
   X's text is the same as the true original's (`text_key`: several people or
   one person posted the very same text; the spec links a copy to the first
@@ -180,6 +183,8 @@ class DedupScore:
     false_links: list[tuple[str, str]] = field(default_factory=list)
     missed: list[str] = field(default_factory=list)
     by_kind: dict[str, list[int]] = field(default_factory=dict)  # kind -> [copies, found]
+    placed: int | None = None  # found copies carrying their original's region (when known)
+    misplaced: list[str] = field(default_factory=list)
 
     @property
     def precision(self) -> float:
@@ -188,6 +193,11 @@ class DedupScore:
     @property
     def recall(self) -> float:
         return self.found / self.copies if self.copies else 1.0
+
+    @property
+    def placed_recall(self) -> float:
+        """Copies found *and* carrying their original's region, over all copies."""
+        return (self.placed or 0) / self.copies if self.copies else 1.0
 
     @property
     def f1(self) -> float:
@@ -200,6 +210,10 @@ class DedupScore:
             f"predicted duplicates {self.predicted}  right {self.right}",
             f"precision {self.precision:.4f}  recall {self.recall:.4f}  F1 {self.f1:.4f}",
         ]
+        if self.placed is not None:
+            lines.append(
+                f"found with their original's region {self.placed}  recall {self.placed_recall:.4f}"
+            )
         if self.by_kind:
             lines.append("")
             lines.append(f"{'rewrite':<12} {'copies':>7} {'found':>7} {'recall':>7}")
@@ -208,8 +222,13 @@ class DedupScore:
         return "\n".join(lines)
 
 
-def score(labels: Sequence[dict[str, Any]], decided: dict[str, str | None]) -> DedupScore:
-    """labels: {id, copy_of, twin_of?, text_key?, kinds?} per line; decided: id -> duplicate_of."""
+def score(
+    labels: Sequence[dict[str, Any]],
+    decided: dict[str, str | None],
+    placed: dict[str, str | None] | None = None,
+) -> DedupScore:
+    """labels: {id, copy_of, twin_of?, text_key?, kinds?} per line; decided: id -> duplicate_of;
+    placed (optional): id -> the region the pipeline gave the line."""
     family: dict[str, str] = {}
     twin: dict[str, str] = {}
     text_key = {lab["id"]: lab.get("text_key") for lab in labels}
@@ -218,7 +237,7 @@ def score(labels: Sequence[dict[str, Any]], decided: dict[str, str | None]) -> D
         family[lab["id"]] = family.get(parent, parent) if parent else lab["id"]
         if lab.get("twin_of"):
             twin[lab["id"]] = str(lab["twin_of"])
-    s = DedupScore()
+    s = DedupScore(placed=0 if placed is not None else None)
     for lab in labels:
         mid = lab["id"]
         if mid not in decided:
@@ -233,6 +252,11 @@ def score(labels: Sequence[dict[str, Any]], decided: dict[str, str | None]) -> D
             s.copies += 1
             ok = got is not None and (family.get(got, got) == family[mid] or same_text(got))
             s.found += ok
+            if ok and placed is not None:
+                if placed.get(mid) == placed.get(lab["copy_of"]):
+                    s.placed = (s.placed or 0) + 1
+                else:
+                    s.misplaced.append(mid)
             for kind in lab.get("kinds") or ():  # the rewrites, when the file names them
                 n_f = s.by_kind.setdefault(kind, [0, 0])
                 n_f[0] += 1
@@ -248,6 +272,15 @@ def score(labels: Sequence[dict[str, Any]], decided: dict[str, str | None]) -> D
             else:
                 s.false_links.append((mid, got))
     return s
+
+
+def regions(results: Iterable[Any]) -> dict[str, str | None]:
+    """id -> region from `OfflinePipeline.run` results (redeliveries excluded)."""
+    return {
+        r.id: r.region
+        for r in results
+        if r.id is not None and r.status != "rejected" and not r.redelivery
+    }
 
 
 def decisions(results: Iterable[Any]) -> dict[str, str | None]:

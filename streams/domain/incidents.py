@@ -1,10 +1,15 @@
-"""The incident desk: exact and near-duplicate detection, grouping, lifecycle, replies, SLA.
+"""The incident desk: grouping, lifecycle, replies, SLA, for the posts of its regions.
+
+The desk takes posts after the dedup stage (streams/domain/deduplication.py),
+which has already said whether each one is new or a copy (and of which post, in
+which region). A copy joins its original's incident; a new appeal is grouped
+with the open incidents of its region and category, or opens one.
 
 Everything that needs memory of earlier mentions lives here, behind a plain
 ``MutableMapping[str, bytes]``. In the stream that mapping is a Faust table
 (changelogged, partitioned by region, so one worker owns a region at a time);
 offline (``incidents process``) it is a dict. The desk keeps derived indexes
-(LSH buckets, open incidents per region and category, timers) in memory and
+(open incidents per region and category, timers, expiry heaps) in memory and
 rebuilds them from the mapping after a restart or a rebalance, so the mapping is
 the only state that must survive.
 
@@ -17,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
@@ -25,12 +29,11 @@ from datetime import UTC, datetime, tzinfo
 from typing import Literal
 
 import msgspec
-import numpy as np
 
 from schemas.models import (
+    AdoptCommand,
     AnyCommand,
     AssignCommand,
-    GeoPoint,
     Incident,
     IncidentEvent,
     IncidentEventType,
@@ -43,28 +46,10 @@ from schemas.models import (
     SlaState,
     SplitCommand,
     StatusCommand,
+    TakeOverCommand,
     TickCommand,
 )
-from streams.domain import speedups
-from streams.domain.dedup import (
-    EDGE_WORDS,
-    MIN_KEPT,
-    CandidateIndex,
-    GramSet,
-    Partners,
-    Signer,
-    Similarity,
-    WordPair,
-    added_apart,
-    carries,
-    gram_set,
-    match_ratio,
-    misspelt,
-    near,
-    retyped,
-    similarity,
-    word_containment,
-)
+from streams.domain.deduplication import UNKNOWN_REGION, address_key, region_key
 from streams.domain.grouping import (
     GroupIndex,
     Probe,
@@ -72,12 +57,10 @@ from streams.domain.grouping import (
     Rules,
     Topic,
     building_details,
-    haversine_m,
     place_marks,
     topic_of,
 )
-from streams.domain.normalize import fingerprint, strip_and_split, words_and_breaks
-from streams.domain.origin import StatedOrigins, stated_origin
+from streams.domain.normalize import strip_and_split
 from streams.domain.problems import Taxonomy
 from streams.domain.sla import SlaPolicy, WorkCalendar
 from streams.settings import DedupSettings, GroupingSettings, SlaSettings
@@ -85,12 +68,19 @@ from streams.settings import DedupSettings, GroupingSettings, SlaSettings
 Detail = dict[str, str | int | float | bool | None]  # an IncidentEvent's detail
 
 
+def _by(operator: str | None, **detail: str | None) -> Detail:
+    """An event's detail with the operator who caused it (`by`), when the message named one."""
+    out: Detail = dict(detail)
+    if operator:
+        out["by"] = operator
+    return out
+
+
 def _created_detail(inc: Incident) -> Detail | None:
     """A `created` event names the incident this one follows, if any."""
     return {"reopened_from": inc.reopened_from} if inc.reopened_from else None
 
 
-UNKNOWN_REGION = "unknown"
 OPEN_STATUSES = frozenset({"new", "assigned", "in_progress", "answered_interim"})
 # Incidents a new appeal may still join: open ones, answered ones (the answer may
 # be disputed) and closed ones (a repeat reopens them) inside the grouping window.
@@ -104,16 +94,6 @@ _MAX_TOPICS = 16
 _MAX_SIGNALS = 20
 # Answers an incident keeps for posts that join it later (the latest ones).
 _MAX_ANSWERS_KEPT = 32
-# Words a repost may add around a short text ("Нам пишут: …", "… Помогите!").
-_SHORT_ADDED = 4
-# Fewest 5-grams of a text that may be found "inside" a longer one (a cut or wrapped copy).
-_MIN_INSIDE_GRAMS = 24
-# The top level of _short_match: the same text, carried over or at the same place.
-_SAME_TEXT = 3.0
-_EXCLAIMS = re.compile(r"[!?]\W*$")
-# The longest short text looked up as a run of a short post's words (see _short_inside).
-_SHORT_SPAN_WORDS = 6
-_MAX_NORM = 2000
 _STOP = frozenset(
     (
         "и в во на не что это как так по за из у к о об от до для же ли бы то все уже "
@@ -123,19 +103,6 @@ _STOP = frozenset(
         "просим прошу помогите пожалуйста"
     ).split()
 )
-_ADDR_NOISE = re.compile(
-    r"\b(?:ул|улица|пр|пр-т|проспект|пер|переулок|ш|шоссе|наб|набережная|бульвар|б-р|пл|"
-    r"площадь|д|дом|дома|корп|корпус|к|стр|строение|лит|литера|кв|г|город|во|дворе|у|на|по)\b\.?",
-    re.I,
-)
-
-
-def _by(operator: str | None, **detail: str | None) -> Detail:
-    """An event's detail with the operator who caused it (`by`), when the message named one."""
-    out: Detail = dict(detail)
-    if operator:
-        out["by"] = operator
-    return out
 
 
 def short_hash(*parts: str, size: int = 8) -> str:
@@ -144,11 +111,6 @@ def short_hash(*parts: str, size: int = 8) -> str:
         h.update(p.encode("utf-8"))
         h.update(b"\x1f")
     return h.hexdigest()
-
-
-def region_key(region: str | None) -> str:
-    """Partition key of a mention: its region, or 'unknown' (one partition for the unlocated)."""
-    return region or UNKNOWN_REGION
 
 
 def incident_region(incident_id: str) -> str | None:
@@ -170,15 +132,6 @@ def _terms(words: Sequence[str]) -> set[str]:
     return {w[:6] for w in words if len(w) >= 3 and w not in _STOP and not w.isdigit()}
 
 
-def _address_key(address: str | None) -> str | None:
-    if not address:
-        return None
-    key = " ".join(
-        _ADDR_NOISE.sub(" ", address.lower().replace("ё", "е")).replace(",", " ").split()
-    )
-    return key or None
-
-
 def _topic(m: Mention) -> Topic | None:
     return topic_of(m.source.id, m.source_topic)
 
@@ -191,31 +144,15 @@ def _with_topic(topics: list[Topic], topic: Topic | None) -> list[Topic]:
     return [*topics, topic]
 
 
-def _one_address_within(a: str, b: str) -> bool:
-    """ "дома 14" and "дома 14 по улице советской": one reading of the address holds the
-    other (a cut-off copy, or a copy whose case hid the street), or they differ by a
-    typo in one word (never in a number), so they do not disagree."""
-    wa, wb = a.split(), b.split()
-    sa, sb = set(wa), set(wb)
-    if sa <= sb or sb <= sa:
-        return True
-    if len(wa) != len(wb):
-        return False
-    # One word of it retyped with a typo ("ул ботвническая 18"): the same address.
-    differ = [(x, y) for x, y in zip(wa, wb, strict=True) if x != y]
-    return len(differ) == 1 and near(*differ[0])
-
-
 class MentionRecord(msgspec.Struct, array_like=True, omit_defaults=True):
-    """What the desk remembers of a mention inside the dedup window."""
+    """What the desk remembers of a post: its decision and addressing (no text; the
+    dedup stage keeps that). `m:` inside the dedup window, `a:` after it for posts of
+    an incident and of a feedback platform (late answers)."""
 
     id: str
     rk: str
     at: float
     created_at: str
-    fp: str
-    norm: str  # normalized text (capped): re-shingled only to verify a candidate
-    sig: bytes
     status: str
     platform: str
     source_id: str
@@ -224,12 +161,10 @@ class MentionRecord(msgspec.Struct, array_like=True, omit_defaults=True):
     incident_id: str | None = None
     category: str | None = None
     municipality: str | None = None
-    lat: float | None = None
-    lon: float | None = None
-    address_key: str | None = None
-    # The version judged: the platform's edit time (0: the first version, never edited).
+    # The version judged: the platform's edit time (0: the first version, never edited),
+    # and its words' fingerprint (an edit that changes only punctuation keeps the verdict).
     edited: float = 0.0
-    origin: str | None = None  # the post it says it copies (stated_origin)
+    fp: str = ""
 
 
 class ParkedResponse(msgspec.Struct):
@@ -293,6 +228,9 @@ class Outcome:
     error: tuple[str, str] | None = None  # (error_kind, reason) when the input is refused
     # Inputs given up on later (an answer whose mention never came).
     dead_letters: list[GivenUp] = field(default_factory=list)
+    # Commands for the desk of another region (region key, command): an incident moved
+    # there (TakeOverCommand), an answer to an incident that moved.
+    forward: list[tuple[str, AnyCommand]] = field(default_factory=list)
 
     def extend(self, other: Outcome) -> None:
         self.mentions.extend(other.mentions)
@@ -300,66 +238,28 @@ class Outcome:
         self.events.extend(other.events)
         self.replies.extend(other.replies)
         self.dead_letters.extend(other.dead_letters)
+        self.forward.extend(other.forward)
 
 
 @dataclass(slots=True)
-class Prepared:
-    """A mention with its signature, computed in batches before the stateful part."""
+class Post:
+    """A post as the desk handles it; its words are split only when grouping needs them."""
 
     mention: Mention
     rk: str
-    fp: str
-    norm: str
-    shingles: np.ndarray
-    sig: bytes  # the MinHash signature as little-endian uint32 values, as stored
-    band_keys: np.ndarray
-    word_list: list[str]
-    words: int
     at: float  # created_at as a timestamp
-    address_key: str | None = None
-    cut: bool = False  # a cut marker or an ellipsis at the end: a feed may have cut the text
-    clean: str = ""  # the text without links, tags, emojis and wrappers (strip_noise)
-    _breaks: tuple[list[str], list[bool]] | None = None
+    _words: list[str] | None = None
     _terms: frozenset[str] | None = None
     _places: frozenset[str] | None = None
     _details: frozenset[str] | None = None
-    _gram_set: GramSet | None = None
-    _partners: Partners | None = None
-    _exclaims: bool | None = None
-
-    @property
-    def breaks(self) -> tuple[list[str], list[bool]]:
-        """Words with the wrappers kept, and the sentence breaks between them."""
-        if self._breaks is None:
-            self._breaks = words_and_breaks(self.mention.text)
-        return self._breaks
-
-    @property
-    def partners(self) -> Partners:
-        """Partners of this post's words, for comparing it with many originals."""
-        if self._partners is None:
-            self._partners = Partners(self.word_list)
-        return self._partners
-
-    @property
-    def exclaims(self) -> bool:
-        """The post ends with an exclamation or a question (links, tags, emojis aside)."""
-        if self._exclaims is None:
-            self._exclaims = bool(_EXCLAIMS.search(self.clean))
-        return self._exclaims
-
-    @property
-    def gram_set(self) -> GramSet:
-        """The shingles as a set, for exact verification against candidates."""
-        if self._gram_set is None:
-            self._gram_set = gram_set(self.shingles)
-        return self._gram_set
 
     @property
     def terms(self) -> frozenset[str]:
         """Content stems, for grouping appeals (computed only when needed)."""
         if self._terms is None:
-            self._terms = frozenset(_terms(self.word_list))
+            if self._words is None:
+                self._words = strip_and_split(self.mention.text)[2]
+            self._terms = frozenset(_terms(self._words))
         return self._terms
 
     @property
@@ -390,12 +290,6 @@ def _iso(at: datetime) -> str:
     return _enc_json.encode(at)[1:-1].decode()
 
 
-def _word_count(norm: str) -> int:
-    """len(norm.split()) of a normalized text (words joined by single spaces, perhaps
-    cut at _MAX_NORM), without making the words."""
-    return norm.count(" ") + 1 - norm.endswith(" ") if norm else 0
-
-
 class Desk:
     def __init__(
         self,
@@ -415,25 +309,8 @@ class Desk:
         self.policy = SlaPolicy(sla)
         self.timezone_of = timezone_of
         self.population_of = population_of
-        self.signer = Signer(
-            num_perm=dedup.num_perm,
-            candidate_threshold=dedup.candidate_threshold,
-            k=dedup.shingle_chars,
-        )
-        # Half the candidate threshold in agreeing MinHash values: a cut-off copy keeping
-        # 60 % of its original still agrees on ~60 %, an accidental candidate on few.
-        self._prefilter = int(dedup.num_perm * dedup.candidate_threshold * 0.5)
-        self._gram_cache: dict[str, GramSet] = {}
-        self._origins = StatedOrigins(store)
-        # Set while a new version of a mention is re-judged: its events get ids of their own.
-        self._revision = ""
         self._calendars: dict[tuple[str | None, str | None], WorkCalendar] = {}
         self._built = False
-        self._cand = CandidateIndex()
-        self._fp: dict[tuple[str, str], str] = {}
-        # Texts of up to _SHORT_SPAN_WORDS words by their normalized text, for the run
-        # lookup of _short_inside (hashing each run for _fp costs more than the lookup).
-        self._short_texts: dict[tuple[str, str], str] = {}
         self._expiry: dict[str, list[tuple[float, str]]] = defaultdict(list)
         # Slim records of appeals past the dedup window, so late answers find their post.
         self._archive_expiry: dict[str, list[tuple[float, str]]] = defaultdict(list)
@@ -455,6 +332,8 @@ class Desk:
         self._status: dict[str, str] = {}
         self._timers: dict[str, list[tuple[float, str, str]]] = defaultdict(list)
         self._clock: dict[str, float] = {}
+        # Set while a new version of a mention is re-judged: its events get ids of their own.
+        self._revision = ""
 
     # ----------------------------------------------------------------- state
     def _get_mention(self, mention_id: str) -> MentionRecord | None:
@@ -486,9 +365,6 @@ class Desk:
     def _ensure_built(self) -> None:
         if self._built:
             return
-        self._cand.clear()
-        self._fp.clear()
-        self._short_texts.clear()
         self._expiry.clear()
         self._archive_expiry.clear()
         self._groups.clear()
@@ -501,8 +377,6 @@ class Desk:
                 continue
             if key.startswith("m:"):
                 m = _dec_mention.decode(raw)
-                sig = np.frombuffer(m.sig, dtype="<u4").astype(np.uint32)[None, :]
-                self._cand.add(m.id, m.rk, self.signer.band_keys(sig)[0], m.sig, m.at)
                 self._index_mention(m)
                 self._clock[m.rk] = max(self._clock.get(m.rk, 0.0), m.at)
             elif key.startswith("i:"):
@@ -519,11 +393,7 @@ class Desk:
         self._built = True
 
     def _index_mention(self, m: MentionRecord) -> None:
-        """The exact indexes and the window's expiry; the candidate index is the caller's
-        (resolve() fills it as it looks candidates up)."""
-        self._fp.setdefault((m.rk, m.fp), m.id)
-        if m.norm.count(" ") < _SHORT_SPAN_WORDS:
-            self._short_texts.setdefault((m.rk, m.norm), m.id)
+        """The window's expiry: a post's record leaves with the dedup window."""
         heapq.heappush(self._expiry[m.rk], (m.at, m.id))
 
     def _index_incident(self, rec: IncidentRecord) -> None:
@@ -571,77 +441,48 @@ class Desk:
         return cal
 
     # ------------------------------------------------------------- mentions
-    def prepare(self, mentions: Sequence[Mention]) -> list[Prepared]:
-        """Signatures for a batch (vectorised); no state is touched."""
-        stripped = [strip_and_split(m.text) for m in mentions]
-        words = [w for _, _, w in stripped]
-        norms = [" ".join(w) for w in words]
-        shingles, sigs = self.signer.sign(norms)
-        bands = self.signer.band_keys(sigs)
-        sig_bytes = sigs.astype("<u4", copy=False).tobytes()
-        width = 4 * sigs.shape[1]
-        return [
-            Prepared(
-                mention=m,
-                rk=region_key(m.place.region),
-                fp=fingerprint(norms[i]),
-                norm=norms[i],
-                address_key=_address_key(m.place.address),
-                shingles=shingles[i],
-                sig=sig_bytes[i * width : (i + 1) * width],
-                band_keys=bands[i],
-                word_list=w,
-                words=len(w),
-                at=m.created_at.timestamp(),
-                cut=stripped[i][1],
-                clean=stripped[i][0],
-            )
-            for i, (m, w) in enumerate(zip(mentions, words, strict=True))
-        ]
-
-    def resolve(self, p: Prepared) -> Outcome:
-        """Decide one enriched mention: redelivery, new version, duplicate or new; attach or
-        open an incident."""
+    def resolve(self, m: Mention) -> Outcome:
+        """Take one post as the dedup stage decided it (status, duplicate_of): a copy joins
+        its original's incident, a new appeal is grouped or opens one; a redelivery
+        re-emits what the post produced the first time, a new version (an edit) moves the
+        post where its new verdict puts it."""
         self._ensure_built()
-        m = p.mention
-        known = self._get_known(m.id)
+        rk = region_key(m.place.region)
+        current = self._get_mention(m.id)
+        known: MentionRecord | None
+        if current is not None and _newer(m, current):
+            if current.rk == rk:
+                return self._revise(m, current)
+            # A new version placed in another region is a new post on that region's desk:
+            # in the stream it is another partition, perhaps another worker's, and this
+            # desk decides as one that does not see it (docs/incidents.md, "Edited posts").
+            known = None
+        else:
+            known = current or self._get_known(m.id)
         if known is not None:
-            if _newer(m, known) and known.fp:  # an edit, still in the window
-                return self._revise(p, known)
             return self._redelivery(m, known)
         out = Outcome()
+        p = Post(mention=m, rk=rk, at=m.created_at.timestamp())
         # Time first: fire the region's due timers and expire the window up to now.
         self._advance(p.rk, p.at, out)
         self._decide(p, out)
         return out
 
-    def _decide(self, p: Prepared, out: Outcome, vacated: str | None = None) -> None:
-        """Find the post's original or its incident, and remember it.
+    def _decide(self, p: Post, out: Outcome, vacated: str | None = None) -> None:
+        """Place the post: a copy in its original's incident, an appeal grouped or in an
+        incident of its own, a media report as context; and remember it.
 
         ``vacated``: an incident this post (a new version of it) was the only member of
         and has just left; it is reused when the post opens none of another.
         """
         m = p.mention
         at = p.at
-        # Indexed now (every decided post is), which also yields its LSH candidates:
-        # for a text long enough to be told by its words, only those whose MinHash
-        # agrees enough (an estimate of the Jaccard, cheap; it drops the candidates a
-        # band collision brought in by chance before their records are read).
-        sig = p.sig
-        long_enough = p.words >= self.dedup.min_words
-        candidates = self._cand.add(
-            m.id, p.rk, p.band_keys, sig, at, agreeing=self._prefilter if long_enough else 0
-        )
-        origin = stated_origin(m)
-        original = self._stated_original(p, origin) or self._find_original(p, candidates)
         status: Literal["accepted", "duplicate"] = "accepted"
         incident_id: str | None = None
         duplicate_of: str | None = None
-        if original is not None:
-            status, duplicate_of = "duplicate", original.id
-            incident_id = original.incident_id
-            if incident_id:
-                self._attach(incident_id, m, p, at, out, duplicate_of=original.id)
+        if m.status == "duplicate" and m.duplicate_of:
+            status, duplicate_of = "duplicate", m.duplicate_of
+            incident_id = self._join_family(p, duplicate_of, out)
         elif m.is_appeal:
             incident_id = self._group(p, at, out, vacated)
         elif m.relevance == "signal":
@@ -649,7 +490,7 @@ class Desk:
         if vacated and incident_id != vacated:
             # Merged into the incident the post is now a member of; closed when it is in
             # none, or only as a signal (no longer an appeal).
-            member_of = incident_id if original is not None or m.is_appeal else None
+            member_of = incident_id if duplicate_of is not None or m.is_appeal else None
             self._vacate(vacated, member_of, m, out)
 
         rec = MentionRecord(
@@ -657,9 +498,6 @@ class Desk:
             rk=p.rk,
             at=at,
             created_at=_iso(m.created_at),
-            fp=p.fp,
-            norm=p.norm[:_MAX_NORM],
-            sig=sig,
             status=status,
             platform=m.platform,
             source_id=m.source.id,
@@ -668,15 +506,11 @@ class Desk:
             incident_id=incident_id,
             category=m.category,
             municipality=m.place.municipality,
-            lat=m.place.geo.lat if m.place.geo else None,
-            lon=m.place.geo.lon if m.place.geo else None,
-            address_key=p.address_key,
             edited=m.edited_at.timestamp() if m.edited_at else 0.0,
-            origin=origin,
+            fp=m.fingerprint,
         )
         self._put_mention(rec)
         self._index_mention(rec)
-        self._origins.remember(m.id, origin, self._seen)
         if m.id in self._parked:
             self._unpark(m.id, out)
         out.mentions.insert(
@@ -686,33 +520,21 @@ class Desk:
             ),
         )
 
-    def _seen(self, mention_id: str) -> bool:
-        """A mention in the dedup window (not only an appeal's slim record kept after it)."""
-        return ("m:" + mention_id) in self.store
-
-    def _stated_original(self, p: Prepared, origin: str | None) -> MentionRecord | None:
-        """The family root of the post its platform says this one copies (origin.py)."""
-        linked = self._origins.linked(p.mention.id, origin, self._seen)
-        if linked is None:
-            return None
-        rec = self._get_mention(linked)
-        if rec is None or not self._in_window(p, rec):
-            return None
-        return self._root(linked)
-
     # ----------------------------------------------------------------- edits
-    def _revise(self, p: Prepared, old: MentionRecord) -> Outcome:
-        """A new version of a mention already decided (the platform says it was edited).
+    def _revise(self, m: Mention, old: MentionRecord) -> Outcome:
+        """A new version of a post already placed (the platform says it was edited); the
+        dedup stage has judged it again.
 
-        Same words: the new version is recorded and keeps its verdict. Other words: the
-        post leaves the incident it was in and is decided again as if it had just come
-        (docs/incidents.md, "Edited posts"); copies of it stay where they are.
+        Same words: the new version is recorded and keeps its place. Other words: the
+        post leaves the incident it was in and is placed again by its new verdict, as if
+        it had just come (docs/incidents.md, "Edited posts"); copies of it stay where
+        they are.
         """
-        m = p.mention
         assert m.edited_at is not None
         out = Outcome(revised=True)
+        p = Post(mention=m, rk=old.rk, at=m.created_at.timestamp())
         self._advance(p.rk, p.at, out)
-        if p.fp == old.fp:
+        if old.fp and m.fingerprint == old.fp:
             old.edited = m.edited_at.timestamp()
             self._put_mention(old)
             out.mentions.append(
@@ -726,21 +548,11 @@ class Desk:
             return out
         self._revision = "@" + _iso(m.edited_at)
         try:
-            self._unindex(old)
             vacated = self._leave(old.incident_id, m, out) if old.incident_id else None
             self._decide(p, out, vacated)
         finally:
             self._revision = ""
         return out
-
-    def _unindex(self, rec: MentionRecord) -> None:
-        """Forget a version's text in the window's indexes (its record is replaced)."""
-        self._cand.remove(rec.id)
-        self._gram_cache.pop(rec.id, None)
-        if self._fp.get((rec.rk, rec.fp)) == rec.id:
-            del self._fp[(rec.rk, rec.fp)]
-        if self._short_texts.get((rec.rk, rec.norm)) == rec.id:
-            del self._short_texts[(rec.rk, rec.norm)]
 
     def _leave(self, inc_id: str, m: Mention, out: Outcome) -> str | None:
         """The edited post leaves its incident; returns the incident if the post was its
@@ -797,14 +609,13 @@ class Desk:
         self._index_incident(rec)
         out.incidents.append(inc)
 
-    def _refill(self, inc_id: str, p: Prepared, at: float, out: Outcome) -> str:
+    def _refill(self, inc_id: str, p: Post, at: float, out: Outcome) -> str:
         """An incident whose only post was edited and still opens no other: the post stays
         its member and the incident takes what the new version says."""
         m = p.mention
         rec = self.get_incident(inc_id)
         assert rec is not None
         inc = rec.incident
-        addr = _address_key(m.place.address)
         ref = self._ref(m)
         rec.members, inc.mention_ids = [ref], [m.id]
         inc.mentions_count = 1
@@ -823,7 +634,7 @@ class Desk:
         rec.places = sorted(p.places)[:_MAX_PLACES]
         rec.details = sorted(p.details)[:_MAX_PLACES]
         rec.topics = _with_topic([], _topic(m))
-        rec.address_key = addr
+        rec.address_key = address_key(m.place.address)
         rec.last_at = max(rec.last_at, at)
         edited = m.edited_at or m.created_at
         inc.updated_at = max(inc.updated_at, edited)
@@ -835,6 +646,32 @@ class Desk:
         self._index_incident(rec)
         out.incidents.append(inc)
         return inc.id
+
+    def _join_family(self, p: Post, original_id: str, out: Outcome) -> str | None:
+        """A copy joins its original's incident (none when the original has none).
+
+        The dedup stage keys a copy by its original's region, so the original is on
+        this desk. Not when the original had no region and this copy gave its family
+        one (adoption): the original's incident is still on the desk of `unknown`,
+        which moves it here as `<region>/<hash of the original>` (TakeOverCommand). A
+        copy that arrives first opens that incident (an appeal), or joins it.
+        """
+        original = self._get_known(original_id)
+        # Only a record of this region's partition: a worker that happens to hold the
+        # partition of `unknown` too sees its records, and must decide as one that does not.
+        if original is not None and original.rk == p.rk:
+            if original.incident_id:
+                self._attach(original.incident_id, p.mention, p, p.at, out, original_id)
+            return original.incident_id
+        family = f"{p.rk}/{short_hash(original_id)}"
+        if self.get_incident(family) is not None:
+            self._attach(family, p.mention, p, p.at, out, original_id)
+            return family
+        if not p.mention.is_appeal:
+            return None
+        return self._open_incident(
+            p, p.at, address_key(p.mention.place.address), out, inc_id=family
+        )
 
     def _redelivery(self, m: Mention, known: MentionRecord) -> Outcome:
         """The same id again: re-emit what it produced, change nothing."""
@@ -866,238 +703,8 @@ class Desk:
                     out.replies.extend(self._reply(rec.incident, ref, a) for a in rec.answers)
         return out
 
-    def _short_inside(self, p: Prepared) -> set[str]:
-        """Short posts whose whole text is a run of this short post's words.
-
-        A short text carried over with a few words added («Нам пишут: мусор на
-        газоне. Помогите!») shares too few k-grams with it for the LSH bands to
-        find it reliably; its words are a contiguous run of the copy's, so an index
-        of the short texts by their words finds it exactly. Whether it is a copy is
-        then decided by the short-text rules (_short_match).
-        """
-        n = p.words
-        if n < 2 or n > _SHORT_SPAN_WORDS + 2 * _SHORT_ADDED:
-            return set()
-        words = p.word_list
-        found = set()
-        for size in range(max(1, n - 2 * _SHORT_ADDED), min(_SHORT_SPAN_WORDS, n - 1) + 1):
-            for start in range(n - size + 1):
-                hit = self._short_texts.get((p.rk, " ".join(words[start : start + size])))
-                if hit is not None:
-                    found.add(hit)
-        return found
-
-    def _find_original(self, p: Prepared, candidates: set[str]) -> MentionRecord | None:
-        """The first-seen mention this one copies, or None.
-
-        ``candidates``: the LSH candidates; for a text of ``min_words`` or more,
-        those whose MinHash agrees in ``_prefilter`` places or more.
-        """
-        if p.words < self.dedup.min_words:
-            # "Мусор", "снег на дороге": hundreds of people write exactly this about
-            # hundreds of places. A text this short says nothing about which post
-            # it copies, so only the same place makes it a copy.
-            return self._find_short_original(p, candidates | self._short_inside(p))
-        best: tuple[float, float, str] | None = None
-        found = self._short_inside(p)
-        first = self._fp.get((p.rk, p.fp))
-        if first is not None:
-            found.add(first)
-        # What the exact fingerprints found needs no MinHash agreement.
-        for cand_id in [*found, *(candidates - found)]:
-            cand = self._get_mention(cand_id)
-            if cand is None:
-                continue
-            exact = cand.fp == p.fp
-            if not self._in_window(p, cand) or self._other_place(p, cand):
-                continue
-            # Five short words ("мешки с мусором на газоне") are as common as fewer:
-            # below _MIN_INSIDE_GRAMS a text is never "inside" another, so the short rules.
-            grams = min(len(p.shingles), len(cand.norm) - self.signer.k + 1)
-            cand_count = _word_count(cand.norm)
-            too_short = min(p.words, cand_count) < self.dedup.min_words or (
-                grams < _MIN_INSIDE_GRAMS
-            )
-            if too_short and not self._short_match(p, cand, cand.norm.split()):
-                continue  # one of the two is too short to tell which post the other copies
-            if exact:
-                sim = Similarity(1.0, 1.0, len(p.norm), len(p.norm))
-            elif too_short:
-                # Ranked by Jaccard: a short text is trivially "inside" a longer one.
-                jaccard = self._similarity(p, cand).jaccard
-                sim = Similarity(jaccard, jaccard, 0, 0)
-            else:
-                sim = self._similarity(p, cand)
-                if not self._is_copy(sim, p, cand, cand_count):
-                    continue
-            root = self._root(cand_id)
-            if root is None or (root.id != cand_id and self._other_place(p, root)):
-                continue  # the copy had no place, its original is somewhere else
-            score = max(sim.jaccard, sim.containment * 0.99)
-            if best is None or (score, -cand.at) > (best[0], -best[1]):
-                best = (score, cand.at, root.id)
-        return self._get_mention(best[2]) if best else None
-
-    def _similarity(self, p: Prepared, cand: MentionRecord) -> Similarity:
-        """Exact k-gram similarity of the post and a candidate."""
-        if speedups.compiled is not None:  # the candidate's k-grams hashed as they are counted
-            return self.signer.similarity(p.shingles, cand.norm)
-        return similarity(p.gram_set, self._cached_grams(cand))
-
-    def _cached_grams(self, rec: MentionRecord) -> GramSet:
-        """Shingles of a candidate; popular originals are verified against again and again."""
-        grams = self._gram_cache.get(rec.id)
-        if grams is None:
-            if len(self._gram_cache) > 20_000:
-                self._gram_cache.clear()
-            grams = gram_set(self.signer.shingles(rec.norm))
-            self._gram_cache[rec.id] = grams
-        return grams
-
-    def _in_window(self, p: Prepared, rec: MentionRecord) -> bool:
-        return rec.at >= p.at - self.dedup.window_days * 86400
-
-    def _other_place(self, p: Prepared, rec: MentionRecord) -> bool:
-        """Both posts say where they are, and it is not the same place: not a copy."""
-        geo = p.mention.place.geo
-        if geo is not None and rec.lat is not None and rec.lon is not None:
-            far = haversine_m(geo, GeoPoint(lat=rec.lat, lon=rec.lon)) > self.dedup.max_distance_m
-            if far:
-                return True
-        a, b = p.address_key, rec.address_key
-        return bool(a and b and a != b and not _one_address_within(a, b))
-
-    def _find_short_original(self, p: Prepared, ids: set[str]) -> MentionRecord | None:
-        """A short text: the same words (typos forgiven) at the same place, or carried over."""
-        first = self._fp.get((p.rk, p.fp))
-        if first is not None:
-            ids.add(first)
-        # «Мусор» meets every «Мусор» of the window: hundreds. Without a place, only a
-        # post carried over recently can be the original; and the earliest post of the
-        # best level wins, so in time order the first of the top level ends the search.
-        placed = p.mention.place.geo is not None or p.address_key is not None
-        since = float("-inf") if placed else p.at - self.dedup.short_repost_hours * 3600
-        best: tuple[float, float, MentionRecord] | None = None
-        for cand_id in self._cand.by_time(ids, since):
-            rec = self._get_mention(cand_id)
-            if rec is None or not self._in_window(p, rec) or self._other_place(p, rec):
-                continue
-            if p.mention.place.geo is not None and rec.lat is None:
-                continue  # a post that knows its place does not copy one that does not
-            level = self._short_match(p, rec, rec.norm.split())
-            if level and (best is None or (level, -rec.at) > best[:2]):
-                best = (level, -rec.at, rec)
-                if level >= _SAME_TEXT:
-                    break
-        return self._root(best[2].id) if best else None
-
-    def _short_match(self, p: Prepared, rec: MentionRecord, words: list[str]) -> float:
-        """How surely a short text and another are one post: 0 not at all.
-
-        3: the same text, 2: the same words with typos — either at the same place, or
-        carried over to another network soon after. Between 1 and 1.5 (closer is
-        higher): a few words added at the edges ("Нам пишут: …", "… Помогите!"), only
-        when carried over: at one place, "Роллеты на фасаде" and "Самовольно
-        установлены роллеты на фасаде" are two residents. The earliest of the best
-        level wins, so a copy with a sign-off goes to its own original rather than to
-        a shorter text somebody else wrote.
-        """
-        mine = p.word_list
-        carried = self._short_repost(p, rec)
-        if not carried and not self._same_place(p, rec):
-            return 0.0
-        if rec.fp == p.fp or retyped(words, mine):
-            return _SAME_TEXT if rec.fp == p.fp else 2.0
-        # Words added: only carried over, and only by the later post (when the copy is
-        # the stored one, its punctuation is gone, so it is not taken for a copy).
-        if not carried or rec.at > p.at:
-            return 0.0
-        if not carries(words, mine, _SHORT_ADDED, p.cut, 1.0, misspelt, p.partners):
-            return 0.0  # nothing of a short text may be cut
-        if not added_apart(words, *p.breaks, p.exclaims):
-            return 0.0  # added words written into the sentence: somebody else's post
-        return 1.0 + 0.5 * match_ratio(words, mine)
-
-    def _carries(
-        self,
-        p: Prepared,
-        rec: MentionRecord,
-        words: list[str],
-        max_added: int = EDGE_WORDS,
-        min_kept: float = MIN_KEPT,
-        typo: WordPair = near,
-    ) -> bool:
-        """dedup.carries with the earlier of the two posts as the original."""
-        if rec.at <= p.at:
-            return carries(words, p.word_list, max_added, p.cut, min_kept, typo, p.partners)
-        return carries(p.word_list, words, max_added, min_kept=min_kept, typo=typo)
-
-    def _short_repost(self, p: Prepared, rec: MentionRecord) -> bool:
-        """The same short text soon after, in another network: most likely carried over.
-
-        Two residents of one city do write "мусор не вывозят" independently, but
-        they usually do it on the same portal or in the same public; a copy shows
-        up elsewhere, within hours.
-        """
-        hours = self.dedup.short_repost_hours
-        soon = p.at - rec.at <= hours * 3600
-        return soon and rec.platform != p.mention.platform and rec.source_id != p.mention.source.id
-
-    def _same_place(self, p: Prepared, rec: MentionRecord) -> bool:
-        geo = p.mention.place.geo
-        if geo is not None and rec.lat is not None and rec.lon is not None:
-            return haversine_m(geo, GeoPoint(lat=rec.lat, lon=rec.lon)) <= 100
-        return bool(p.address_key and p.address_key == rec.address_key)
-
-    def _is_copy(self, sim: Similarity, p: Prepared, cand: MentionRecord, cand_count: int) -> bool:
-        """Close in characters, and the words say copy rather than a shared template
-        (``cand_count``: the candidate's words)."""
-        d = self.dedup
-        few = min(p.words, cand_count) <= d.sentence_words
-        # A cut-off tail or an added wrapper: one text almost inside the other,
-        # and the shorter one long enough to mean something.
-        inside = sim.shorter >= _MIN_INSIDE_GRAMS and sim.shorter >= 0.4 * sim.longer
-        if few:  # the words decide, in order
-            aligned = inside and sim.containment >= d.aligned_containment
-            return (sim.jaccard >= d.threshold or aligned) and self._few_words_copy(
-                p, cand, cand.norm.split()
-            )
-        if sim.jaccard >= d.threshold or (inside and sim.containment >= d.containment):
-            cand_words = cand.norm.split()
-            share = word_containment(p.word_list, cand_words, at_least=d.word_containment)
-            if share >= d.word_containment:
-                return True
-        elif not (inside and sim.containment >= d.aligned_containment):
-            return False  # most candidates: a shared sentence or two, no more
-        else:
-            cand_words = cand.norm.split()
-        # Words added at the edges (a wrapper or sign-off nobody listed), a tail
-        # cut with a feed's own marker, glued words: the aligned words decide.
-        return self._carries(p, cand, cand_words)
-
-    def _few_words_copy(self, p: Prepared, rec: MentionRecord, words: list[str]) -> bool:
-        """A text of a sentence or so, and another: the words in order, none changed
-        for another word, none inserted in the middle ("незаконная решетка" /
-        "незаконная глухая решетка" are two residents); words added at the edges
-        stand apart from it; its tail is cut only with a feed's marker."""
-        later = rec.at <= p.at
-        min_kept = MIN_KEPT if later and p.cut else 1.0
-        if not self._carries(p, rec, words, min_kept=min_kept, typo=misspelt):
-            return False
-        return not later or added_apart(words, *p.breaks, p.exclaims)
-
-    def _root(self, mention_id: str) -> MentionRecord | None:
-        rec = self._get_mention(mention_id)
-        seen = 0
-        while rec is not None and rec.duplicate_of and seen < 16:
-            parent = self._get_mention(rec.duplicate_of)
-            if parent is None:
-                break
-            rec, seen = parent, seen + 1
-        return rec
-
     # ------------------------------------------------------------- grouping
-    def _probe(self, p: Prepared, at: float, addr: str | None) -> Probe:
+    def _probe(self, p: Post, at: float, addr: str | None) -> Probe:
         m = p.mention
         return Probe(
             municipality=m.place.municipality,
@@ -1112,9 +719,9 @@ class Desk:
             details=p.details,
         )
 
-    def _group(self, p: Prepared, at: float, out: Outcome, vacated: str | None = None) -> str:
+    def _group(self, p: Post, at: float, out: Outcome, vacated: str | None = None) -> str:
         m = p.mention
-        addr = _address_key(m.place.address)
+        addr = address_key(m.place.address)
         probe = self._probe(p, at, addr)
         best, follows = self._groups.best((p.rk, self._bucket(m.category)), probe)
         if best is not None:
@@ -1147,12 +754,12 @@ class Desk:
                     return code
         return current
 
-    def _link_signal(self, p: Prepared, out: Outcome) -> str | None:
+    def _link_signal(self, p: Post, out: Outcome) -> str | None:
         """A media report about a problem an open incident is about: listed on it as
         context (signal_ids), not a member: not counted, never answered, opens nothing."""
         m = p.mention
         inc_id = self._groups.best_in_region(
-            p.rk, self._probe(p, p.at, _address_key(m.place.address))
+            p.rk, self._probe(p, p.at, address_key(m.place.address))
         )
         rec = self.get_incident(inc_id) if inc_id else None
         if rec is None:
@@ -1178,10 +785,16 @@ class Desk:
         return population is not None and population <= limit
 
     def _open_incident(
-        self, p: Prepared, at: float, addr: str | None, out: Outcome, follows: str | None = None
+        self,
+        p: Post,
+        at: float,
+        addr: str | None,
+        out: Outcome,
+        follows: str | None = None,
+        inc_id: str | None = None,
     ) -> str:
         m = p.mention
-        inc_id = f"{p.rk}/{short_hash(m.id)}"
+        inc_id = inc_id or f"{p.rk}/{short_hash(m.id)}"
         opened = m.created_at
         cal = self.calendar(m.place.region, m.place.municipality)
         sla = SlaState(first_reaction_due=self.policy.first_reaction_due(cal, opened, m.priority))
@@ -1236,7 +849,7 @@ class Desk:
         self,
         inc_id: str,
         m: Mention,
-        p: Prepared,
+        p: Post,
         at: float,
         out: Outcome,
         duplicate_of: str | None = None,
@@ -1265,7 +878,7 @@ class Desk:
                 inc.geo = m.place.geo
             if not inc.address and m.place.address:
                 inc.address = m.place.address
-                rec.address_key = _address_key(m.place.address)
+                rec.address_key = address_key(m.place.address)
         if _rank(m.priority) > _rank(inc.priority):
             inc.priority = m.priority
         rec.last_at = max(rec.last_at, at)
@@ -1342,6 +955,10 @@ class Desk:
             self.store["c:" + rk] = str(_ts(cmd.at)).encode()
             self._advance(rk, _ts(cmd.at), out)
             return out
+        if isinstance(cmd, AdoptCommand):
+            return self._adopt(cmd)
+        if isinstance(cmd, TakeOverCommand):
+            return self._take_over(cmd)
         target = getattr(cmd, "incident_id", None)
         rec = self.get_incident(target) if target else None
         if rec is None:
@@ -1469,6 +1086,179 @@ class Desk:
         out.incidents.insert(0, inc)
         return out
 
+    # ------------------------------------------------------------- adoption
+    def _adopt(self, cmd: AdoptCommand) -> Outcome:
+        """A post without a region got one from its copy (the dedup stage says so): its
+        incident, here on the desk of `unknown`, moves to that region's desk as
+        `<region>/<hash of the post>`, where the copy joins it (TakeOverCommand)."""
+        root = self._get_known(cmd.mention_id)
+        rec = self.get_incident(root.incident_id) if root and root.incident_id else None
+        if rec is None or incident_region(rec.incident.id) is not None:
+            return Outcome()  # no incident to move (not an appeal): the copy opens its own
+        inc = rec.incident
+        into = f"{region_key(cmd.region)}/{short_hash(cmd.mention_id)}"
+        take = TakeOverCommand(
+            command_id=f"take:{inc.id}",
+            at=cmd.at,
+            into=into,
+            incident=msgspec.structs.replace(inc),
+            members=list(rec.members),
+            answers=list(rec.answers),
+            terms=list(rec.terms),
+            places=list(rec.places),
+        )
+        forward: list[tuple[str, AnyCommand]] = [(region_key(cmd.region), take)]
+        if cmd.command_id in rec.commands:  # again: the move is sent again, the receiver knows it
+            return Outcome(redelivered=True, incidents=[inc], forward=forward)
+        if inc.status == "merged_into":
+            return Outcome()  # moved already (another copy's region came first) or merged
+        out = Outcome(forward=forward)
+        inc.status = "merged_into"
+        inc.merged_into = into
+        inc.version += 1
+        out.events.append(
+            self._event(
+                inc,
+                "merged",
+                cmd.at,
+                cause=cmd.command_id,
+                detail={"into": into, "by": "region_from_copy", "copy": cmd.by},
+            )
+        )
+        rec.commands.append(cmd.command_id)
+        self._put_incident(rec)
+        self._index_incident(rec)
+        out.incidents.append(inc)
+        return out
+
+    def _take_over(self, cmd: TakeOverCommand) -> Outcome:
+        """Continue an incident moved here from `unknown`, or add it to the incident a copy
+        of its posts opened here first; its posts get this incident's answers and the
+        posts here get the answers it brings."""
+        rec = self.get_incident(cmd.into)
+        if rec is not None and cmd.command_id in rec.commands:
+            return Outcome(redelivered=True, incidents=[rec.incident])
+        out = Outcome()
+        moved = cmd.incident
+        region = incident_region(cmd.into)
+        rk = region_key(region)
+        if rec is None:
+            cal = self.calendar(region, moved.municipality)
+            sla = msgspec.structs.replace(moved.sla)
+            if sla.first_reaction_at is None and not sla.first_reaction_breached:
+                sla.first_reaction_due = self.policy.first_reaction_due(
+                    cal, moved.opened_at, moved.priority
+                )
+            status = moved.status
+            if status == "merged_into":
+                status = "assigned" if moved.agency else "new"
+            inc = msgspec.structs.replace(
+                moved,
+                id=cmd.into,
+                region=region,
+                status=status,
+                version=1,
+                merged_into=None,
+                sla=sla,
+                mention_ids=[],
+                mentions_count=0,
+                platforms=[],
+            )
+            rec = IncidentRecord(
+                incident=inc,
+                members=[],
+                terms=[],
+                address_key=address_key(moved.address),
+                last_at=_ts(moved.updated_at),
+            )
+            out.events.append(
+                self._event(
+                    inc, "created", moved.opened_at, cause=cmd.command_id,
+                    detail={"moved_from": moved.id},
+                )
+            )  # fmt: skip
+        inc = rec.incident
+        before = list(rec.members)
+        held = {ref.id for ref in rec.members}
+        fresh = [ref for ref in cmd.members if ref.id not in held]
+        for ref in fresh:
+            if len(rec.members) < self.grouping.max_mentions_per_incident:
+                rec.members.append(ref)
+                inc.mention_ids.append(ref.id)
+            if ref.platform not in inc.platforms:
+                inc.platforms.append(ref.platform)
+        inc.mentions_count += moved.mentions_count
+        answered = {a.response_id for a in rec.answers} | set(rec.responses)
+        brought = [a for a in cmd.answers if a.response_id not in answered]
+        rec.answers = sorted(
+            [*rec.answers, *brought], key=lambda a: (a.responded_at, a.response_id)
+        )[-_MAX_ANSWERS_KEPT:]
+        rec.responses.extend(a.response_id for a in brought)
+        self._take_answers(inc, moved)
+        rec.terms = sorted(set(rec.terms) | set(cmd.terms))[:_MAX_TERMS]
+        rec.places = sorted(set(rec.places) | set(cmd.places))[:_MAX_PLACES]
+        if not inc.address and moved.address:
+            inc.address = moved.address
+            rec.address_key = address_key(moved.address)
+        rec.last_at = max(rec.last_at, _ts(moved.updated_at))
+        inc.updated_at = max(inc.updated_at, moved.updated_at)
+        if _rank(moved.priority) > _rank(inc.priority):
+            inc.priority = moved.priority
+        inc.version += 1
+        for ref in fresh:
+            kind: IncidentEventType = "duplicate_linked" if ref.duplicate_of else "attached"
+            out.events.append(self._event(inc, kind, ref.created_at, mention_id=ref.id))
+            out.replies.extend(self._reply(inc, ref, a) for a in rec.answers)
+            # So that an answer addressed to the post by its id (and region) finds the
+            # incident here. A record of it that this worker already sees (it holds the
+            # partition of `unknown` too, or runs offline) leads there as well: the
+            # incident it names forwards answers here.
+            if self._get_known(ref.id) is None:
+                self._archive(ref, rk, cmd.into)
+        for ref in before:
+            out.replies.extend(self._reply(inc, ref, a) for a in brought)
+        rec.commands.append(cmd.command_id)
+        self._put_incident(rec)
+        self._index_incident(rec)
+        out.incidents.append(inc)
+        return out
+
+    def _take_answers(self, inc: Incident, moved: Incident) -> None:
+        """The earliest answer times of both incidents (their order does not matter)."""
+        mine, theirs = inc.sla, moved.sla
+        for name in ("first_reaction_at", "final_answer_at"):
+            a, b = getattr(mine, name), getattr(theirs, name)
+            if b is not None and (a is None or b < a):
+                setattr(mine, name, b)
+        if mine.final_answer_due is None or (
+            theirs.final_answer_due is not None and theirs.final_answer_due < mine.final_answer_due
+        ):
+            mine.final_answer_due = theirs.final_answer_due
+        if inc.status in OPEN_STATUSES:
+            if mine.final_answer_at is not None:
+                inc.status = "answered_final"
+            elif mine.first_reaction_at is not None and theirs.first_reaction_at is not None:
+                inc.status = "answered_interim"
+
+    def _archive(self, ref: MentionRef, rk: str, incident_id: str) -> None:
+        """A slim record of a post that came here with a moved incident (no window entry:
+        the desk never saw the post itself)."""
+        at = _ts(ref.created_at)
+        rec = MentionRecord(
+            id=ref.id,
+            rk=rk,
+            at=at,
+            created_at=_iso(ref.created_at),
+            status="duplicate" if ref.duplicate_of else "accepted",
+            platform=ref.platform,
+            source_id=ref.source_id,
+            url=ref.url,
+            duplicate_of=ref.duplicate_of,
+            incident_id=incident_id,
+        )
+        self.store["a:" + ref.id] = _enc.encode(rec)
+        heapq.heappush(self._archive_expiry[rk], (at, ref.id))
+
     def _respond(self, r: OfficialResponse) -> Outcome:
         out = Outcome()
         inc_id = r.incident_id
@@ -1483,6 +1273,16 @@ class Desk:
         rec = self.get_incident(inc_id) if inc_id else None
         if rec is None and r.incident_id is None and r.mention_id is not None:
             return self._park(r, r.mention_id)
+        moved_to = (
+            rec.incident.merged_into if rec and rec.incident.status == "merged_into" else None
+        )
+        if moved_to and incident_region(moved_to) != rec.incident.region:  # type: ignore[union-attr]
+            # The incident moved to another region's desk (a copy gave it a region): so does
+            # the answer, addressed to the incident there.
+            there = incident_region(moved_to)
+            again = msgspec.structs.replace(r, incident_id=moved_to, region=there)
+            command = RespondCommand(command_id=r.response_id, at=r.responded_at, response=again)
+            return Outcome(forward=[(region_key(there), command)])
         if rec is None:
             where = r.incident_id or r.mention_id
             return Outcome(
@@ -1746,21 +1546,14 @@ class Desk:
         while expiry and expiry[0][0] < horizon:
             _, mention_id = heapq.heappop(expiry)
             rec = self._get_mention(mention_id)
-            if rec is None:
+            if rec is None or rec.rk != rk:  # gone, or a new version placed elsewhere
                 continue
             del self.store["m:" + mention_id]
-            self._origins.forget(mention_id, rec.origin)
-            self._cand.remove(mention_id)
-            if self._fp.get((rec.rk, rec.fp)) == mention_id:
-                del self._fp[(rec.rk, rec.fp)]
-            if self._short_texts.get((rec.rk, rec.norm)) == mention_id:
-                del self._short_texts[(rec.rk, rec.norm)]
             # Kept: posts of an incident, and every post of a feedback platform (`pos`),
             # where each post expects an answer even when the classifier passed it over.
             if (rec.incident_id or rec.platform in ANSWERED_PLATFORMS) and now - rec.at <= keep_s:
                 # What an answer (and a redelivery) needs: incident, addressing, status.
-                slim = msgspec.structs.replace(rec, fp="", norm="", sig=b"")
-                self.store["a:" + mention_id] = _enc.encode(slim)
+                self.store["a:" + mention_id] = _enc.encode(rec)
                 heapq.heappush(self._archive_expiry[rk], (rec.at, mention_id))
         archive = self._archive_expiry[rk]
         while archive and archive[0][0] < now - keep_s:
@@ -1768,10 +1561,6 @@ class Desk:
             self.store.pop("a:" + mention_id, None)
 
     # ---------------------------------------------------------------- stats
-    def window_size(self) -> int:
-        self._ensure_built()
-        return len(self._cand)
-
     def open_incidents(self) -> int:
         self._ensure_built()
         return sum(1 for st in self._status.values() if st in OPEN_STATUSES)
@@ -1783,7 +1572,7 @@ def _response_key(r: OfficialResponse) -> bytes:
 
 
 def _newer(m: Mention, known: MentionRecord) -> bool:
-    """Whether a mention is a later version than the one the desk decided: versions are
+    """Whether a mention is a later version than the one the desk placed: versions are
     ordered by the platform's edit time (none: the first version); ties keep the first."""
     return m.edited_at is not None and m.edited_at.timestamp() > known.edited
 
@@ -1804,7 +1593,7 @@ __all__ = [
     "IncidentRecord",
     "MentionRecord",
     "Outcome",
-    "Prepared",
+    "Post",
     "incident_region",
     "region_key",
     "short_hash",

@@ -1,22 +1,28 @@
 """The offline path: the stream's domain code run in-process over a file.
 
 ``incidents process`` uses this, and so do benchmarks and backfills. It calls
-exactly what the agents call (Enricher.decode/enrich, Desk.prepare/resolve,
-Desk.command), in the same order, with a dict instead of a Faust table.
+exactly what the agents call (Enricher.decode/enrich, Deduplicator.prepare/
+resolve, Desk.resolve/command), in the same order, with dicts instead of Faust
+tables; what one stage sends another (a copy's AdoptCommand, a moved incident)
+is handed over at once instead of through desk.commands.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 
-from schemas.models import Mention, OfficialResponse, RawMention, RespondCommand
+from schemas.models import AnyCommand, Mention, OfficialResponse, RawMention, RespondCommand
+from streams.domain.deduplication import Deduplicator
 from streams.domain.enrichment import Enricher, InvalidInput
 from streams.domain.incidents import Desk, Outcome
 from streams.settings import Settings
+
+# How many desk-to-desk hand-overs one input may cause (an adoption: two).
+_MAX_HOPS = 8
 
 
 def lenient_id(value: bytes) -> str | None:
@@ -42,6 +48,49 @@ def build_desk(settings: Settings, store: MutableMapping[str, bytes], enricher: 
     )
 
 
+class Resolver:
+    """The stateful stages in process: the dedup stage, then the desk of the post's
+    region, then what they send each other, as the dedup and group agents do."""
+
+    def __init__(
+        self,
+        dedup: Deduplicator,
+        desk: Desk,
+        on_outcome: Callable[[Outcome], None] | None = None,
+    ) -> None:
+        self.dedup = dedup
+        self.desk = desk
+        self.on_outcome = on_outcome
+
+    def resolve(self, mentions: Sequence[Mention]) -> list[Outcome]:
+        """One desk outcome per mention, in order (the first carries the mention)."""
+        outcomes = []
+        for p in self.dedup.prepare(mentions):
+            verdict = self.dedup.resolve(p)
+            outcome = self.desk.resolve(verdict.mention)
+            self._seen(outcome, 0)
+            outcomes.append(outcome)
+            for _key, cmd in verdict.commands:
+                self.command(cmd)
+        return outcomes
+
+    def command(self, cmd: AnyCommand, hops: int = 0) -> Outcome:
+        outcome = self.desk.command(cmd)
+        self._seen(outcome, hops)
+        return outcome
+
+    def _seen(self, outcome: Outcome, hops: int) -> None:
+        if self.on_outcome is not None:
+            self.on_outcome(outcome)
+        if hops < _MAX_HOPS:
+            for _key, cmd in outcome.forward:
+                self.command(cmd, hops + 1)
+
+
+def build_dedup(settings: Settings, store: MutableMapping[str, bytes]) -> Deduplicator:
+    return Deduplicator(store=store, settings=settings.dedup)
+
+
 @dataclass
 class LineResult:
     """One output line of `incidents process` (DESIGN §3)."""
@@ -60,6 +109,9 @@ class LineResult:
     agency: str | None = None
     priority: str | None = None
     incident_id: str | None = None
+    # A duplicate whose own evidence placed it elsewhere: that region (`region` is its
+    # original's).
+    own_region: str | None = None
     redelivery: bool = False
     error_kind: str | None = None
     error: str | None = None
@@ -86,13 +138,20 @@ class OfflinePipeline:
         enricher: Enricher | None = None,
         store: MutableMapping[str, bytes] | None = None,
         on_outcome: Callable[[Outcome], None] | None = None,
+        dedup_store: MutableMapping[str, bytes] | None = None,
     ) -> None:
-        """``on_outcome`` sees every desk outcome (incidents, events, replies), in order."""
+        """``on_outcome`` sees every desk outcome (incidents, events, replies), in order;
+        ``store`` is the desk's state, ``dedup_store`` the dedup window's."""
         self.settings = settings
         self.on_outcome = on_outcome
         self.enricher = enricher or Enricher.from_settings(settings.enrich)
         self.store: MutableMapping[str, bytes] = store if store is not None else {}
+        self.dedup_store: MutableMapping[str, bytes] = (
+            dedup_store if dedup_store is not None else {}
+        )
         self.desk = build_desk(settings, self.store, self.enricher)
+        self.dedup = build_dedup(settings, self.dedup_store)
+        self.resolver = Resolver(self.dedup, self.desk, on_outcome)
         self.totals = Totals()
 
     def run(self, lines: Iterable[bytes], batch: int = 500) -> Iterator[LineResult]:
@@ -118,11 +177,8 @@ class OfflinePipeline:
             except InvalidInput as err:
                 results[i] = self._rejected(lenient_id(line), err.kind, err.reason)
         mentions = self.enricher.enrich([raw for _, raw in valid])
-        prepared = self.desk.prepare(mentions)
-        for (i, _), p in zip(valid, prepared, strict=True):
-            outcome = self.desk.resolve(p)
-            if self.on_outcome is not None:
-                self.on_outcome(outcome)
+        outcomes = self.resolver.resolve(mentions)
+        for (i, _), outcome in zip(valid, outcomes, strict=True):
             results[i] = self._accepted(outcome)
         done = [r for r in results if r is not None]
         self.totals.lines += len(done)
@@ -135,14 +191,11 @@ class OfflinePipeline:
         a response names its mention's region or its incident (as the router
         requires) and is not re-validated here.
         """
-        outcome = self.desk.command(
+        return self.resolver.command(
             RespondCommand(
                 command_id=response.response_id, at=response.responded_at, response=response
             )
         )
-        if self.on_outcome is not None:
-            self.on_outcome(outcome)
-        return outcome
 
     def _rejected(self, mention_id: str | None, kind: str, reason: str) -> LineResult:
         self.totals.rejected += 1
@@ -179,5 +232,6 @@ class OfflinePipeline:
             agency=m.agency,
             priority=m.priority,
             incident_id=m.incident_id,
+            own_region=m.own_place.region if m.own_place else None,
             redelivery=outcome.redelivered,
         )

@@ -34,7 +34,7 @@ TOPICS_DIR = SCHEMAS_DIR / "topics"
 EXAMPLES_DIR = SCHEMAS_DIR / "examples"
 
 #: Topics the pipeline uses that streams.topics.Topics does not list: Faust's table changelog.
-FAUST_TOPICS = {"desk.changelog"}
+FAUST_TOPICS = {"desk.changelog", "dedup.changelog"}
 
 REQUIRED_FIELDS = {
     "topic",
@@ -267,17 +267,18 @@ def test_example_is_valid(topic: str, example: str) -> None:
     assert msgspec.to_builtins(obj) == doc
 
     value = contract(topic)["value"]
-    for name in value.get("absent_fields", []):
-        assert name not in doc, f"{name} must not be set on {topic}"
-    for name in value.get("present_fields", []):
-        assert doc.get(name) is not None, f"{name} must be set on {topic}"
-    if "accepted_types" in value:
-        assert doc["type"] in value["accepted_types"]
+    for item in doc if isinstance(doc, list) else [doc]:  # a batch: each of its messages
+        for name in value.get("absent_fields", []):
+            assert name not in item, f"{name} must not be set on {topic}"
+        for name in value.get("present_fields", []):
+            assert item.get(name) is not None, f"{name} must be set on {topic}"
+        if "accepted_types" in value:
+            assert item["type"] in value["accepted_types"]
 
-    key = contract(topic)["key"]
-    if "field" in key and "pattern" in key:
-        derived = _dig(doc, key["field"]) or key.get("default")
-        assert derived is not None and re.fullmatch(key["pattern"], derived), derived
+        key = contract(topic)["key"]
+        if "field" in key and "pattern" in key:
+            derived = _dig(item, key["field"]) or key.get("default")
+            assert derived is not None and re.fullmatch(key["pattern"], derived), derived
 
 
 def test_a_dead_letter_carries_a_truncated_json_line() -> None:
@@ -395,7 +396,8 @@ def test_broken_example_fails_both_validators(topic: str, example: str, mutate: 
 def test_unknown_fields_are_ignored(topic: str, example: str) -> None:
     """BACKWARD: a producer may add an optional field before consumers know it."""
     doc = copy.deepcopy(json.loads(load_example(example)))
-    doc["added_in_a_later_version"] = {"anything": [1, "два", None]}
+    for item in doc if isinstance(doc, list) else [doc]:  # a batch: each of its messages
+        item["added_in_a_later_version"] = {"anything": [1, "два", None]}
     assert schema_errors(topic, doc) == []
     assert msgspec_error(topic, json.dumps(doc).encode()) is None
 

@@ -154,7 +154,12 @@ def settle_until_complete(
 def where_lost(
     stack: Stack,
     lost: list[str],
-    topics: tuple[str, ...] = ("mentions.raw", "mentions.enriched", "mentions.resolved"),
+    topics: tuple[str, ...] = (
+        "mentions.raw",
+        "mentions.enriched",
+        "mentions.deduped",
+        "mentions.resolved",
+    ),
 ) -> str:
     """Where each lost mention got to: the topic positions that hold it, and what
     the workers logged about offsets and partitions. A loss under a fault is rare
@@ -205,6 +210,7 @@ def group_positions(
     topics: tuple[str, ...] = (
         "mentions.raw",
         "mentions.enriched",
+        "mentions.deduped",
         "mentions.resolved",
         "mentions.dlq",
     ),

@@ -220,7 +220,7 @@ def test_the_pipelines_own_failures_stop_the_worker_and_commit_nothing_past_them
     ):
         time.sleep(1)
     assert (
-        w2.scalar("SELECT uniqExact(dlq_id) FROM incidents.dead_letters WHERE stage = 'group'")
+        w2.scalar("SELECT uniqExact(dlq_id) FROM incidents.dead_letters WHERE stage = 'dedup'")
         == 60
     )
 
@@ -228,7 +228,7 @@ def test_the_pipelines_own_failures_stop_the_worker_and_commit_nothing_past_them
 def test_negative_control_a_lossy_worker_is_caught_losing(stack: Stack) -> None:
     """Acking before the broker confirms (INCIDENTS_FAULTS_LOSSY) + kill -9 must show up as lost."""
     lossy = stack.start_worker(INCIDENTS_WORKER_ROLES="enrich", INCIDENTS_FAULTS_LOSSY="true")
-    sink = stack.start_worker(INCIDENTS_WORKER_ROLES="group,respond,sink")
+    sink = stack.start_worker(INCIDENTS_WORKER_ROLES="dedup,group,respond,sink")
     lines = [_mention(i, id=f"vk:lossy-{i}") for i in range(300)]
     stack.publish("mentions.raw", lines, [f"vk:lossy-{i}".encode() for i in range(300)])
     # Batches are acked at once and committed within a second; their outputs linger 10 s.

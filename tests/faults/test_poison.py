@@ -13,8 +13,8 @@ from tests.integration.conftest import Stack
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 INPUTS = [
-    "mentions.raw", "mentions.enriched", "desk.commands", "responses", "incidents.commands",
-    "mentions.resolved", "incidents", "incidents.events", "replies.outbound",
+    "mentions.raw", "mentions.enriched", "mentions.deduped", "desk.commands", "responses",
+    "incidents.commands", "mentions.resolved", "incidents", "incidents.events", "replies.outbound",
 ]  # fmt: skip
 GOOD = {
     "id": "vk:after-poison",
@@ -51,3 +51,27 @@ def test_poison_in_every_topic_is_dead_lettered_and_the_worker_keeps_going(stack
         assert d["reason"] and d["error_kind"] in ("invalid_json", "schema", "invalid_encoding")
     stored = {r[0] for r in w.query("SELECT topic FROM incidents.dead_letters")}
     assert {stack.topic(b) for b in INPUTS} <= stored
+
+
+def test_a_bad_mention_inside_a_batch_is_dead_lettered_alone_with_its_own_bytes(
+    stack: Stack,
+) -> None:
+    """mentions.enriched carries batches: one broken mention in one costs nothing to the
+    others, and its dead letter holds its bytes, which a replay can send back alone."""
+    from schemas.models import encode
+    from streams.domain.enrichment import Enricher
+    from streams.settings import Settings
+    from streams.topics import pack_mentions
+
+    w = stack.start_worker()
+    en = Enricher.from_settings(Settings().enrich)
+    good = en.enrich([en.decode(json.dumps(GOOD, ensure_ascii=False).encode())])[0]
+    broken = b'{"id": "vk:broken-in-batch", "text": 5}'
+    (batch,) = pack_mentions([broken, encode(good)])
+    stack.publish("mentions.enriched", [batch], [b"all"])
+    stack.wait_drained()
+    assert w.scalar("SELECT count() FROM incidents.mentions WHERE id = 'vk:after-poison'") == 1
+    dlq = [json.loads(v) for _, v, _ in stack.read_topic("mentions.dlq") if v.startswith(b"{")]
+    (letter,) = [d for d in dlq if d.get("mention_id") == "vk:broken-in-batch"]
+    assert base64.b64decode(letter["original_b64"]) == broken
+    assert letter["stage"] == "dedup" and letter["error_kind"] == "schema"

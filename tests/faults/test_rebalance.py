@@ -18,7 +18,7 @@ from tests.integration.conftest import Stack, Worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
-PROCESSING = "enrich,group,respond"
+PROCESSING = "enrich,dedup,group,respond"
 
 
 def test_workers_joining_and_leaving_lose_nothing(stack: Stack) -> None:

@@ -161,7 +161,7 @@ class Stack:
             probe.wait_drained(
                 [w.url for w in live],
                 self.external,
-                roles or {"enrich", "group", "respond", "sink"},
+                roles or {"enrich", "dedup", "group", "respond", "sink"},
                 timeout=timeout,
                 alive=lambda: all(w.alive() for w in live),
             )

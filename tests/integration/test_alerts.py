@@ -53,7 +53,7 @@ from tests.promtool import (
 pytestmark = pytest.mark.integration
 
 MARK = "ALERTS-TEST-CRASH-MARK"
-STAGES = ("enrich", "group", "respond", "sink")
+STAGES = ("enrich", "dedup", "group", "respond", "sink")
 CONSUMED = set(CONSUMERS)
 #: Every topic a worker's metrics may name (base names).
 TOPICS = CONSUMED | {"desk.changelog", "replies.results"}
@@ -225,7 +225,7 @@ def test_a_crash_is_counted_and_outlives_the_process(captures: Captures) -> None
         "incidents_agent_last_crash_timestamp_seconds", stage="enrich", reason="error"
     )
     assert captures.idle.at < crashed_at < cap.at
-    for stage in ("group", "respond", "sink"):
+    for stage in ("dedup", "group", "respond", "sink"):
         assert cap.value("incidents_agent_crashes_total", stage=stage, reason="error") == 0
 
 
@@ -253,8 +253,9 @@ def test_a_producers_invalid_input_is_flagged_and_stops_nothing(captures: Captur
 
 def test_a_tripped_dlq_limit_is_counted_and_outlives_the_process(captures: Captures) -> None:
     cap = captures.after_dlq_limit
-    assert cap.value("incidents_dlq_limit_exceeded_total", stage="group") == 1
-    assert cap.value("incidents_agent_crashes_total", stage="group", reason="dlq_limit") == 1
+    # mentions.enriched is the dedup stage's input
+    assert cap.value("incidents_dlq_limit_exceeded_total", stage="dedup") == 1
+    assert cap.value("incidents_agent_crashes_total", stage="dedup", reason="dlq_limit") == 1
     # the earlier crash is still counted: the file keeps every process's crashes
     assert cap.value("incidents_agent_crashes_total", stage="enrich", reason="error") == 1
     assert cap.value("incidents_dlq_limit_exceeded_total", stage="enrich") == 0
@@ -383,7 +384,7 @@ def test_a_crashed_agent_raises_an_alert_once_its_worker_is_back(
 @covers("IncidentsDlqLimitExceeded")
 def test_a_tripped_dlq_limit_raises_its_alert(captures: Captures, tmp_path: Path) -> None:
     series = timeline([(captures.after_crash, 20), (None, 1), (captures.after_dlq_limit, 20)])
-    tripped = _alert("IncidentsDlqLimitExceeded", "critical", stage="group")
+    tripped = _alert("IncidentsDlqLimitExceeded", "critical", stage="dedup")
     _check(tmp_path, series, [firing_at("19m", []), firing_at("22m", [tripped])])
 
 
@@ -394,7 +395,7 @@ def test_a_dlq_limit_tripped_before_the_first_scrape_still_alerts(
     """A new instance whose counter is already 1 at its first scrape: no increase to see,
     the timestamp says it."""
     series = timeline([(None, 5), (captures.after_dlq_limit, 10)])
-    tripped = _alert("IncidentsDlqLimitExceeded", "critical", stage="group")
+    tripped = _alert("IncidentsDlqLimitExceeded", "critical", stage="dedup")
     _check(tmp_path, series, [firing_at("6m", [tripped], alert="IncidentsDlqLimitExceeded")])
 
 
@@ -425,7 +426,9 @@ def test_a_stalled_sink_raises_stalled_alerts(captures: Captures, tmp_path: Path
         {
             ("incidents_messages_in_total", "enrich", "mentions.raw"): 10,
             ("incidents_messages_out_total", "enrich", "mentions.enriched"): 10,
-            ("incidents_messages_in_total", "group", "mentions.enriched"): 10,
+            ("incidents_messages_in_total", "dedup", "mentions.enriched"): 10,
+            ("incidents_messages_out_total", "dedup", "mentions.deduped"): 10,
+            ("incidents_messages_in_total", "group", "mentions.deduped"): 10,
             ("incidents_messages_out_total", "group", "mentions.resolved"): 10,
             ("incidents_consumer_lag_messages", None, "mentions.resolved"): 3,
         }

@@ -21,7 +21,8 @@ from tests.integration.conftest import Stack, jsonl
 pytestmark = pytest.mark.integration
 
 SCHEMA_OF_TOPIC = {
-    "mentions.enriched": "mention",
+    "mentions.enriched": "mention-batch",
+    "mentions.deduped": "mention-batch",
     "mentions.resolved": "mention",
     "incidents": "incident",
     "incidents.events": "incident-event",
@@ -143,6 +144,7 @@ def test_every_message_on_every_topic_matches_its_json_schema(pipeline: Stack) -
             seen[base] += 1
     for base in (
         "mentions.enriched",
+        "mentions.deduped",
         "mentions.resolved",
         "incidents",
         "incidents.events",
@@ -225,9 +227,11 @@ def test_the_stream_and_incidents_process_decide_alike(pipeline: Stack) -> None:
     from streams.settings import Settings
 
     streamed = {}
-    for _key, value, _headers in pipeline.read_topic("mentions.enriched"):
+    # What the worker decided for each post: a copy carries its original's classification
+    # (the dedup stage), so the posts as resolved, not as enriched.
+    for _key, value, _headers in pipeline.read_topic("mentions.resolved"):
         m = json.loads(value)
-        streamed[m["id"]] = m
+        streamed.setdefault(m["id"], m)
     offline = {r.id: r for r in OfflinePipeline(Settings()).run(MENTIONS) if r.error_kind is None}
     common = set(streamed) & set(offline)
     assert len(common) >= 0.9 * len(offline), "the worker enriched the sample's posts"

@@ -20,7 +20,7 @@ from streams.domain.dedup import (
     similarity,
     word_containment,
 )
-from streams.domain.incidents import _word_count
+from streams.domain.deduplication import _word_count
 from streams.domain.normalize import normalize_text, words_and_breaks
 
 

@@ -130,12 +130,35 @@ def test_the_same_short_text_links_to_the_earliest_post_it_can_come_from() -> No
     assert there.mentions[0].duplicate_of == "pos:4"
 
 
-def test_copies_in_another_region_are_not_compared() -> None:
+def test_a_copy_placed_in_another_region_is_still_a_copy_and_takes_the_originals_place() -> None:
+    """A neighbouring region's public (or a federal one registered elsewhere) reposts the
+    complaint: one post, in the original's region; what the copy's own source said is kept."""
     desk = new_desk()
     feed(desk, mention("pos:1", ORIGINAL, appeal=False))
-    (out,) = feed(desk, mention("vk:2", ORIGINAL, region="RU-IVA", municipality="Иваново", appeal=False,
+    (out,) = feed(desk, mention("vk:2", f"Подписчики пишут: «{ORIGINAL}»", region="RU-IVA",
+                                 municipality="Иваново", appeal=False,
                                  at=T0 + timedelta(hours=1)))  # fmt: skip
-    assert out.mentions[0].status == "accepted"
+    copy = out.mentions[0]
+    assert copy.status == "duplicate" and copy.duplicate_of == "pos:1"
+    assert (copy.place.region, copy.place.municipality) == ("RU-TVE", "Тверь")
+    assert copy.own_place is not None and copy.own_place.region == "RU-IVA"
+
+
+@pytest.mark.parametrize("text", ["Мусор не вывозят", "Во дворе дома не горит ни один фонарь"])
+@pytest.mark.parametrize(
+    ("region", "is_copy"),
+    [("RU-TVE", True), (None, True), ("RU-IVA", False)],
+)
+def test_a_sentence_word_for_word_is_a_copy_unless_it_is_placed_in_another_region(
+    text: str, region: str | None, is_copy: bool
+) -> None:
+    """«Мусор не вывозят» on another network within hours, or a sentence word for word:
+    one post when nothing says otherwise; in another region, another resident."""
+    desk = new_desk()
+    feed(desk, mention("pos:1", text, appeal=False))
+    (out,) = feed(desk, mention("vk:2", text, region=region, municipality=None,
+                                 appeal=False, at=T0 + timedelta(hours=2)))  # fmt: skip
+    assert (out.mentions[0].duplicate_of == "pos:1") is is_copy
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""The incident desk: redelivery, copies, grouping, responses, commands, SLA, windows, restarts."""
+"""The incident desk (after the dedup stage, as `incidents process` runs them): redelivery,
+copies, grouping, responses, commands, SLA, windows, restarts."""
 
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ from schemas.models import (
     StatusCommand,
     TickCommand,
 )
+from streams.domain.deduplication import Deduplicator
 from streams.domain.incidents import Desk, Outcome, _iso
+from streams.domain.pipeline import Resolver
 from streams.settings import DedupSettings, GroupingSettings, SlaSettings
 
 MSK = timezone(timedelta(hours=3))
@@ -65,13 +68,25 @@ def mention(
     )
 
 
+class Stages(Resolver):
+    """The dedup stage and the desk, as `incidents process` chains them; the desk's own
+    methods and state are reached through it (`stages.get_incident`, `stages.store`)."""
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.desk, name)
+
+    def window_size(self) -> int:
+        return self.dedup.window_size()
+
+
 def new_desk(
     store: dict[str, bytes] | None = None,
     population_of: Callable[[str | None, str | None], int | None] | None = None,
     grouping: GroupingSettings | None = None,
+    dedup_store: dict[str, bytes] | None = None,
     **sla: object,
-) -> Desk:
-    return Desk(
+) -> Stages:
+    desk = Desk(
         store=store if store is not None else {},
         dedup=DedupSettings(),
         grouping=grouping or GroupingSettings(),
@@ -79,10 +94,12 @@ def new_desk(
         timezone_of=lambda region, municipality: MSK,
         population_of=population_of,
     )
+    dedup = Deduplicator(dedup_store if dedup_store is not None else {}, DedupSettings())
+    return Stages(dedup, desk)
 
 
-def feed(desk: Desk, *mentions: Mention) -> list[Outcome]:
-    return [desk.resolve(p) for p in desk.prepare(list(mentions))]
+def feed(desk: Stages, *mentions: Mention) -> list[Outcome]:
+    return desk.resolve(list(mentions))
 
 
 POTHOLE = (
@@ -434,9 +451,10 @@ def test_the_dedup_window_expires_old_mentions() -> None:
 
 def test_state_survives_a_restart_from_the_store_alone() -> None:
     store: dict[str, bytes] = {}
-    desk = new_desk(store)
+    window: dict[str, bytes] = {}
+    desk = new_desk(store, dedup_store=window)
     (a,) = feed(desk, mention("vk:1", POTHOLE))
-    restarted = new_desk(dict(store))  # a new process recovering the table
+    restarted = new_desk(dict(store), dedup_store=dict(window))  # new processes recover tables
     (dup,) = feed(
         restarted, mention("telegram:2", "Репост: " + POTHOLE, at=T0 + timedelta(hours=1))
     )

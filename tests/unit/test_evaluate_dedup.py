@@ -87,3 +87,17 @@ def test_a_line_without_id_is_one_clear_error(tmp_path: Path) -> None:
     done = _evaluate(path)
     assert done.returncode != 0
     assert done.stderr.strip().splitlines()[-1].endswith("a labelled RawMention needs an `id`")
+
+
+def test_a_copy_without_a_region_is_found_and_placed_in_its_originals(tmp_path: Path) -> None:
+    """A chat no registry places pastes the complaint: the copy is found, and carries the
+    original's region (the line users read to check where copies were counted)."""
+    copy = _line(1, f"Нам пишут: {ORIGINAL}", "vk:eval-0", "telegram")
+    del copy["region_hint"]
+    rows = [_line(0, ORIGINAL, None), copy]
+    path = tmp_path / "labelled.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n")
+    done = _evaluate(path)
+    assert done.returncode == 0, done.stderr
+    assert _figures(done.stdout) == (1.0, 1.0)
+    assert "found with their original's region 1  recall 1.0000" in done.stdout

@@ -542,7 +542,7 @@ def _declared_topics() -> dict[str, dict[str, Any]]:
 
 
 def test_topics_yaml_lists_exactly_the_pipeline_topics() -> None:
-    expected = set(Topics.from_settings(Settings()).all()) | {"desk.changelog"}
+    expected = set(Topics.from_settings(Settings()).all()) | {"desk.changelog", "dedup.changelog"}
     assert set(_declared_topics()) == expected
 
 
@@ -557,6 +557,7 @@ def test_topic_configs_match_streams_topics() -> None:
         if spec.retention_ms is None:
             assert "retention.ms" not in configs, name
     assert declared["desk.changelog"]["configs"]["cleanup.policy"] == "compact"
+    assert declared["dedup.changelog"]["configs"]["cleanup.policy"] == "compact"
 
 
 def test_topics_are_replicated_for_production() -> None:
@@ -565,7 +566,7 @@ def test_topics_are_replicated_for_production() -> None:
         isr = int(topic["configs"]["min.insync.replicas"])
         assert topic["replication"] >= 3 and 1 <= isr < topic["replication"], name
     co_partitioned = {
-        declared[n]["partitions"] for n in ("mentions.enriched", "desk.commands", "desk.changelog")
+        declared[n]["partitions"] for n in ("mentions.deduped", "desk.commands", "desk.changelog")
     }
     assert len(co_partitioned) == 1, "the group stage's inputs and changelog need equal partitions"
     assert {t["partitions"] for t in declared.values()} == {

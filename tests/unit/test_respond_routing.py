@@ -7,7 +7,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from schemas.models import AssignCommand, OfficialResponse, RespondCommand, TickCommand
+from schemas.models import (
+    AdoptCommand,
+    AssignCommand,
+    Incident,
+    OfficialResponse,
+    RespondCommand,
+    TakeOverCommand,
+    TickCommand,
+)
 from streams.agents.respond import route
 from streams.contracts import decode_operator_command, decode_response
 from streams.domain.enrichment import InvalidInput
@@ -55,6 +63,25 @@ def test_operator_commands_route_by_incident_and_internal_ones_are_refused() -> 
     for internal in (
         TickCommand(command_id="t", at=AT, region="RU-TVE"),
         RespondCommand(command_id="r", at=AT, response=_response(incident_id="RU-TVE/00")),
+        # What the dedup stage and the desks send each other to move an incident.
+        AdoptCommand(command_id="a", at=AT, mention_id="vk:1", region="RU-TVE", by="ok:2"),
+        TakeOverCommand(
+            command_id="t2",
+            at=AT,
+            into="RU-TVE/00",
+            incident=Incident(
+                id="unknown/00",
+                region=None,
+                category=None,
+                status="new",
+                priority="normal",
+                opened_at=AT,
+                updated_at=AT,
+                version=1,
+                title="-",
+                mentions_count=1,
+            ),
+        ),
     ):
         with pytest.raises(InvalidInput, match="internal"):
             route(internal)

@@ -12,7 +12,7 @@ def test_defaults_describe_the_embedded_stack() -> None:
     s = load_settings()
     assert s.clickhouse.url.startswith("chdb://") and s.clickhouse.embedded
     assert s.kafka.bootstrap.startswith("127.0.0.1:")
-    assert set(s.worker.roles) == {"enrich", "group", "respond", "sink"}
+    assert set(s.worker.roles) == {"enrich", "dedup", "group", "respond", "sink"}
 
 
 def test_pointing_at_real_clusters_needs_only_env(monkeypatch: pytest.MonkeyPatch) -> None:

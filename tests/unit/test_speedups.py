@@ -11,7 +11,6 @@ import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC
 from pathlib import Path
 
 import numpy as np
@@ -186,10 +185,10 @@ def test_agreeing_picks_what_numpy_picks(rows: list[list[int]], at_least: int) -
 
 
 @needs_build
-def test_the_desk_decides_the_same_with_and_without_the_compiled_twins() -> None:
-    """The bundled sample's texts and copies of them through a fresh desk both ways."""
+def test_the_dedup_stage_decides_the_same_with_and_without_the_compiled_twins() -> None:
+    """The bundled sample's texts and copies of them through a fresh dedup stage both ways."""
     from streams.bench import _dedup_mentions
-    from streams.domain.incidents import Desk
+    from streams.domain.deduplication import Deduplicator
     from streams.settings import Settings
 
     sample = Path(__file__).parents[2] / "streams" / "demo" / "sample" / "mentions.jsonl"
@@ -210,11 +209,11 @@ def test_the_desk_decides_the_same_with_and_without_the_compiled_twins() -> None
     s = Settings()
 
     def decide() -> list[tuple[str, str | None]]:
-        desk = Desk({}, s.dedup, s.grouping, s.sla, lambda r, m: UTC)
+        window = Deduplicator({}, s.dedup)
         out = []
         for i in range(0, len(mentions), 500):
-            for p in desk.prepare(mentions[i : i + 500]):
-                m = desk.resolve(p).mentions[0]
+            for p in window.prepare(mentions[i : i + 500]):
+                m = window.resolve(p).mention
                 out.append((m.status, m.duplicate_of))
         return out
 
@@ -338,3 +337,68 @@ def test_similarity_to_a_stored_text_counts_what_python_sets_count(
     got = signer.similarity(signer.shingles(mine), stored)
     with python_only():
         assert got == signer.similarity(signer.shingles(mine), stored)
+
+
+def _screened_in_python(
+    shingles: np.ndarray, records: list[bytes | None], gate: tuple[int, int, int, int, float, float]
+) -> list[tuple[int, int, int, int, int, int]]:
+    """screen_records' reference: decode each record and count as Deduplicator does."""
+    import msgspec
+
+    from streams.domain.dedup import Signer
+    from streams.domain.deduplication import NORM_FIELD, _word_count
+
+    post_words, min_words, min_inside, post_grams, threshold, least = gate
+    signer = Signer()
+    rows = []
+    mine = len(set(shingles.tolist()))
+    for i, raw in enumerate(records):
+        fields = msgspec.msgpack.decode(raw) if raw is not None else None
+        if not isinstance(fields, list) or len(fields) < NORM_FIELD + 2:
+            rows.append((i, -1, 0, 0, 0, 0))
+            continue
+        norm, theirs = fields[NORM_FIELD], fields[NORM_FIELD + 1]
+        with python_only():
+            sim = signer.similarity(shingles, norm)
+        inter = round(sim.containment * sim.shorter)
+        words = _word_count(norm)
+        grams = min(post_grams, len(norm) - signer.k + 1)
+        too_short = min(post_words, words) < min_words or grams < min_inside
+        shorter, longer = sorted((mine, theirs))
+        jac = inter / (mine + theirs - inter) if shorter else 0.0
+        cont = inter / shorter if shorter else 0.0
+        inside = shorter >= min_inside and shorter >= 0.4 * longer
+        if too_short or jac >= threshold or (inside and cont >= least):
+            rows.append((i, inter, mine, theirs, len(norm), words))
+    return rows
+
+
+@needs_build
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet="абвгдеёжз ийклмно12 xyz\u00e9\U0001f600", max_size=120),
+    st.lists(st.text(alphabet="абвгдеёжз ийклмно12 xyz\u00e9\U0001f600", max_size=120), max_size=8),
+    st.integers(1, 12),
+    st.floats(0.1, 1.0),
+)
+def test_screened_records_are_counted_as_the_python_code_counts_them(
+    post: str, texts: list[str], post_words: int, least: float
+) -> None:
+    """The dedup stage's compiled screen reads a candidate's text from its stored bytes and
+    drops what _is_copy would refuse on the counts alone: the same counts as Python's."""
+    import msgspec
+
+    from streams.domain.dedup import Signer
+    from streams.domain.deduplication import NORM_FIELD
+
+    signer = Signer()
+    shingles = signer.shingles(" ".join(post.split()))
+    records: list[bytes | None] = [None]
+    for text in texts:
+        norm = " ".join(text.split())
+        grams = len(set(signer.shingles(norm).tolist()))
+        records.append(msgspec.msgpack.encode(["vk:1", 1.5, "fp", norm, grams, b"sig", "x"]))
+    records.append(msgspec.msgpack.encode(["too", "few"]))  # laid out otherwise
+    gate = (post_words, 5, 24, len(shingles), 0.6, least)
+    got = fast.screen_records(shingles, records, NORM_FIELD, 5, signer._mul_bytes, gate)  # type: ignore[union-attr]
+    assert [tuple(row) for row in got] == _screened_in_python(shingles, records, gate)

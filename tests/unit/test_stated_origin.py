@@ -1,8 +1,8 @@
 """Stated origins: a repost or forward the platform names is linked without comparing texts.
 
 streams/domain/origin.py says what happens when the original is in the window,
-when it arrives after its copies, and when it never comes; the desk calls it
-before the text rules (Desk._stated_original).
+when it arrives after its copies, and when it never comes; the dedup stage calls it
+before the text rules (Deduplicator._stated_original), with its own window and store.
 """
 
 from __future__ import annotations
@@ -85,16 +85,17 @@ def test_an_original_that_never_comes_changes_nothing_and_is_forgotten_with_its_
     origin = "vk:wall100_1"  # a resident's wall nobody monitors
     (copy,) = feed(desk, copy_of("vk:wall-51000001_5", SHORT, origin))
     assert copy.mentions[0].status == "accepted" and copy.mentions[0].incident_id
-    assert desk.store.get("o:" + origin) == b"vk:wall-51000001_5"
-    days = desk.dedup.window_days + 1
+    window = desk.dedup.store  # the dedup stage's store holds the window
+    assert window.get("o:" + origin) == b"vk:wall-51000001_5"
+    days = desk.dedup.dedup.window_days + 1
     feed(desk, mention("vk:wall-1_999", "Другой пост много позже", at=T0 + timedelta(days=days)))
-    assert "o:" + origin not in desk.store  # left the window with the copy that named it
+    assert "o:" + origin not in window  # left the window with the copy that named it
 
 
 def test_an_original_outside_the_window_is_not_linked() -> None:
     desk = new_desk()
     feed(desk, mention("telegram:-1002000111222/5120", SHORT))
-    later = desk.dedup.window_days + 2
+    later = desk.dedup.dedup.window_days + 2
     (fwd,) = feed(
         desk,
         copy_of("telegram:-1001733245519/9120", SHORT, "telegram:-1002000111222/5120", 24 * later),
@@ -103,16 +104,19 @@ def test_an_original_outside_the_window_is_not_linked() -> None:
 
 
 def test_links_survive_a_restart() -> None:
-    """The first copy's standing is in the store, which is all a restarted desk has."""
+    """The first copy's standing is in the stores, which are all restarted stages have."""
     store: dict[str, bytes] = {}
+    window: dict[str, bytes] = {}
     origin = "telegram:-1002000111222/5120"
-    feed(new_desk(store), copy_of("telegram:-1001733245519/9120", SHORT, origin))
-    (late,) = feed(new_desk(store), mention(origin, SHORT, at=T0))
+    feed(
+        new_desk(store, dedup_store=window), copy_of("telegram:-1001733245519/9120", SHORT, origin)
+    )
+    (late,) = feed(new_desk(store, dedup_store=window), mention(origin, SHORT, at=T0))
     assert late.mentions[0].duplicate_of == "telegram:-1001733245519/9120"
 
 
 def test_stated_origins_alone() -> None:
-    """The small interface a dedup stage calls (what the desk does above)."""
+    """The small interface the dedup stage calls (what it does above)."""
     store: dict[str, bytes] = {}
     links = StatedOrigins(store)
     seen = {"a"}
