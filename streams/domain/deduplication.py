@@ -17,6 +17,12 @@ has one (*adoption*): that copy keeps its own place, later copies inherit it,
 and an ``AdoptCommand`` tells the desk of the region-less posts to move their
 incident into that region (docs/dedup.md, docs/architecture.md).
 
+A post whose platform names its original (``Mention.origin``: a VK repost, a
+Telegram forward) is linked to it before any text rule (streams/domain/origin.py).
+A newer version of a post already decided (a later ``edited_at``: an edit) is
+judged again with other words, and keeps its verdict with the same words; the
+desk then moves it between incidents (docs/incidents.md, "Edited posts").
+
 Everything is a pure function of the store (a ``MutableMapping[str, bytes]``:
 a Faust table in the stream, a dict offline) and the input, so a redelivered
 post re-emits exactly its first verdict. The candidate index, fingerprints and

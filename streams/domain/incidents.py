@@ -3,7 +3,9 @@
 The desk takes posts after the dedup stage (streams/domain/deduplication.py),
 which has already said whether each one is new or a copy (and of which post, in
 which region). A copy joins its original's incident; a new appeal is grouped
-with the open incidents of its region and category, or opens one.
+with the open incidents of its region and category, or opens one. A newer version
+of a post (an edit, judged again by the dedup stage) whose words changed leaves
+its incident and is placed again by its new verdict.
 
 Everything that needs memory of earlier mentions lives here, behind a plain
 ``MutableMapping[str, bytes]``. In the stream that mapping is a Faust table

@@ -21,8 +21,9 @@ not link across one platform):
 
 What (2) needs is one entry per named original: ``o:<original id>`` → the id of
 the first copy that named it, kept in the same store as the window and dropped
-when that copy leaves it. Everything else is the caller's (the desk's, or a dedup
-stage's): what "in the window" means and what the root of a family is.
+when that copy leaves it. Everything else is the caller's (the dedup stage,
+``Deduplicator._stated_original``): what "in the window" means and what the root
+of a family is.
 """
 
 from __future__ import annotations

@@ -13,8 +13,21 @@ from datetime import timedelta
 import msgspec
 import pytest
 
-from schemas.models import AdoptCommand, GeoPoint, Mention, OfficialResponse, RespondCommand
-from streams.domain.deduplication import ABOUT_FIELDS, OWN_FIELDS, Deduplicator, Verdict
+from schemas.models import (
+    AdoptCommand,
+    GeoPoint,
+    Mention,
+    OfficialResponse,
+    Origin,
+    RespondCommand,
+)
+from streams.domain.deduplication import (
+    ABOUT_FIELDS,
+    OWN_FIELDS,
+    Deduplicator,
+    Verdict,
+    placing_of,
+)
 from streams.settings import DedupSettings
 from tests.unit.test_desk import T0, feed, mention, new_desk
 
@@ -249,3 +262,82 @@ def test_the_metric_knows_every_placing() -> None:
     from streams.metrics import DEDUP_PLACINGS
 
     assert set(DEDUP_PLACINGS) == {*get_args(Placing), "redelivered", "revised"}
+
+
+# ------------------------------------------- stated origins and edits (issue 29)
+def _naming(m: Mention, original: str) -> Mention:
+    """The post as a connector publishes a repost or forward: its origin stated."""
+    return msgspec.structs.replace(
+        m,
+        origin=Origin(id=original, platform=original.split(":", 1)[0]),  # type: ignore[arg-type]
+    )
+
+
+def _edited(m: Mention, text: str, minutes: int = 30) -> Mention:
+    return msgspec.structs.replace(
+        m, text=text, edited_at=m.created_at + timedelta(minutes=minutes)
+    )
+
+
+def test_a_forward_placed_in_another_region_is_linked_by_its_stated_origin() -> None:
+    """The platform's word links a copy wherever its source is registered: a neighbouring
+    region's chat forwarding a Tver post joins the Tver incident (one window, not one per
+    region), and keeps its own region as evidence."""
+    stages = new_desk()
+    (orig,) = feed(stages, _original())
+    forward = _naming(mention("telegram:-100777/5", "👆 Вот, полюбуйтесь", region="RU-IVA"), "vk:1")
+    (out,) = feed(stages, forward)
+    m = out.mentions[0]
+    assert (m.status, m.duplicate_of) == ("duplicate", "vk:1")
+    assert m.place.region == "RU-TVE" and m.incident_id == orig.mentions[0].incident_id
+    assert m.own_place is not None and m.own_place.region == "RU-IVA"
+    assert m.origin is not None and m.origin.id == "vk:1"  # its own statement, emitted
+
+
+def test_a_copy_takes_its_originals_place_but_not_its_origin_or_version() -> None:
+    """`origin` and `edited_at` are the post's own: a text copy of a repost that stands for
+    an unseen original does not claim that original, nor the repost's edit time."""
+    window = _window()
+    first = _naming(_original(), "vk:wall100_1")  # names a post never seen
+    first = msgspec.structs.replace(first, edited_at=T0 + timedelta(minutes=5))
+    root, copy = _decide(window, first, _copy())
+    assert root.mention.status == "accepted" and root.mention.origin is not None
+    m = copy.mention
+    assert m.duplicate_of == "vk:1" and m.place.region == "RU-TVE"
+    assert m.origin is None and m.edited_at is None
+
+
+def test_an_edit_is_judged_again_and_its_old_words_no_longer_make_copies() -> None:
+    """The dedup stage keeps the version it judged: a newer one with other words is decided
+    again (counted as revised); a post with the old words is then nobody's copy."""
+    store: dict[str, bytes] = {}
+    window = _window(store)
+    pipe = mention("vk:5", "На Волоколамском шоссе прорвало трубу, вода идёт по дороге и "
+                   "заливает подвалы домов 3 и 5, аварийная служба не приезжает")  # fmt: skip
+    (first,) = _decide(window, _original())
+    (moved,) = _decide(window, pipe, _edited(_original(), f"Подписчики пишут: {pipe.text}"))[1:]
+    assert moved.revised and placing_of(moved) == "revised"
+    assert (moved.mention.status, moved.mention.duplicate_of) == ("duplicate", "vk:5")
+    assert moved.mention.fingerprint != first.mention.fingerprint
+    (again,) = _decide(_window(dict(store)), _original())  # the old version, after a restart
+    assert again.redelivered and again.mention.duplicate_of == "vk:5"
+    (late,) = _decide(window, _copy("ok:7", hours=3))  # the old words, elsewhere
+    assert late.mention.status == "accepted" and late.mention.duplicate_of is None
+
+
+def test_an_edited_original_is_not_taken_for_a_copy_of_its_own_copies() -> None:
+    """An original with a line added still contains its copies' text; the copies name it as
+    their original, so it stays the root of its family and in its incident."""
+    stages = new_desk()
+    (orig,) = feed(stages, _original())
+    (copy,) = feed(stages, _copy())
+    assert copy.mentions[0].duplicate_of == "vk:1"
+    longer = f"{ORIGINAL} Обновление: яму огородили лентой, но ремонта так и нет."
+    (out,) = feed(stages, _edited(_original(), longer, minutes=180))
+    m = out.mentions[0]
+    assert out.revised and (m.status, m.duplicate_of) == ("accepted", None)
+    assert m.incident_id == orig.mentions[0].incident_id
+    rec = stages.get_incident(m.incident_id or "")
+    assert rec is not None and sorted(rec.incident.mention_ids) == ["telegram:2", "vk:1"]
+    (later,) = feed(stages, _copy("ok:8", hours=5))
+    assert later.mentions[0].duplicate_of == "vk:1"
