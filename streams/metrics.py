@@ -193,6 +193,13 @@ OFFSET_GAPS = Counter(
     ["topic"],
     registry=REGISTRY,
 )
+OFFSETS_WITHOUT_RECORDS = Counter(
+    "incidents_offsets_without_records_total",
+    "Offsets a gapless topic's consumer jumped over that hold no record for it (transaction "
+    "markers on Apache Kafka): checked, not a gap.",
+    ["topic"],
+    registry=REGISTRY,
+)
 EXPIRED_UNREAD = Counter(
     "incidents_expired_unread_total",
     "Records retention deleted before this consumer group read them (the lag outgrew retention).",
@@ -241,6 +248,7 @@ def declare_stage(
         EXPIRED_UNREAD.labels(topic)
     for topic in gapless:
         OFFSET_GAPS.labels(topic)
+        OFFSETS_WITHOUT_RECORDS.labels(topic)
     for topic in outputs:
         MESSAGES_OUT.labels(stage, topic)
     for kind in get_args(ErrorKind):

@@ -458,10 +458,20 @@ class FaultSettings(BaseModel):
         description="while this file exists, the next batch reports an offset gap and the "
         "file is removed (a one-off broker gap)",
     )
+    skip_file: Path | None = Field(
+        None,
+        description="while this file exists, the consumer seeks 3 records past where it has "
+        "fetched on one partition and the file is removed (a real hole in what it reads)",
+    )
     lossy: bool = Field(
         False,
         description="NEGATIVE CONTROL ONLY: ack batches without waiting for the broker "
         "(loses messages on kill -9); never in production",
+    )
+    unguarded: bool = Field(
+        False,
+        description="NEGATIVE CONTROL ONLY: commit across offset jumps without checking "
+        "them for holes; never in production",
     )
 
 

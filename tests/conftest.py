@@ -21,3 +21,18 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("INCIDENTS_"):
             monkeypatch.delenv(name, raising=False)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    from tests import brokers
+
+    return brokers.header()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    from tests import brokers
+
+    kept, dropped = brokers.deselect(items)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
