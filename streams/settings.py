@@ -74,6 +74,12 @@ class KafkaSettings(BaseModel):
     heartbeat_interval_s: float = Field(1.0, gt=0, description="consumer heartbeat")
     rebalance_timeout_s: float = Field(5.0, gt=0, description="how long a rebalance may take")
     commit_interval_s: float = Field(1.0, gt=0, description="how often acked offsets are committed")
+    broker: Literal["auto", "kafka", "tansu"] = Field(
+        "auto",
+        description="whose offset gaps to expect: tansu (every jump is a hole, restart), kafka "
+        "(a jump is checked: transaction markers are not holes); auto tells tansu by its "
+        "cluster id",
+    )
 
     @field_validator("bootstrap")
     @classmethod

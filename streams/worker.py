@@ -35,7 +35,9 @@ def run_worker(settings: Settings) -> None:
     app, rt = create_app(settings)
     # The embedded broker skips records; on Apache Kafka an offset jump can be a
     # transaction marker, so a jump is checked before it counts as a hole (Runtime.hole).
-    broker = broker_kind(settings.kafka.librdkafka())
+    broker: str = settings.kafka.broker
+    if broker == "auto":
+        broker = broker_kind(settings.kafka.librdkafka())
     rt.strict_gaps = broker == "tansu"
     tune_gc()  # after the models and gazetteer are loaded
     if (

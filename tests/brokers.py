@@ -121,3 +121,35 @@ def start(name: str, root: Path) -> Iterator[Broker]:
         yield Broker("kafka", k.bootstrap, k.replication_factor, cluster=k)
     finally:
         k.stop()
+
+
+def leader_of(bootstrap: str, topic: str, partition: int) -> int:
+    """The node leading a partition now."""
+    from confluent_kafka.admin import AdminClient
+
+    md = AdminClient({"bootstrap.servers": bootstrap}).list_topics(topic, timeout=10)
+    return int(md.topics[topic].partitions[partition].leader)
+
+
+def wait_in_sync(bootstrap: str, prefix: str = "", timeout: float = 120.0) -> None:
+    """Until every replica of every topic (with the prefix) is in sync again."""
+    import time
+
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    deadline = time.monotonic() + timeout
+    behind: list[str] = []
+    while time.monotonic() < deadline:
+        md = admin.list_topics(timeout=10)
+        behind = [
+            f"{t}[{p}]"
+            for t, tm in md.topics.items()
+            if t.startswith(prefix)
+            for p, pm in tm.partitions.items()
+            if set(pm.isrs) != set(pm.replicas)
+        ]
+        if not behind:
+            return
+        time.sleep(1)
+    raise AssertionError(f"replicas still out of sync after {timeout:.0f} s: {behind[:10]}")

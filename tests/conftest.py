@@ -36,3 +36,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Which broker ran, and the outcome counts on each (the header is hidden by -q)."""
+    from tests import brokers
+
+    per: dict[str, dict[str, int]] = {}
+    for outcome in ("passed", "failed", "error", "skipped"):
+        for rep in terminalreporter.stats.get(outcome, []):
+            nodeid = getattr(rep, "nodeid", "")
+            if getattr(rep, "when", "call") != "call" and outcome == "passed":
+                continue
+            ids = nodeid.rpartition("[")[2].rstrip("]").split("-")
+            name = next((b for b in ("kafka", "tansu") if b in ids), None)
+            if name:
+                per.setdefault(name, {}).setdefault(outcome, 0)
+                per[name][outcome] += 1
+    terminalreporter.write_line(brokers.header())
+    for name, counts in sorted(per.items()):
+        shown = ", ".join(f"{n} {k}" for k, n in counts.items())
+        terminalreporter.write_line(f"integration tests on {name}: {shown}")

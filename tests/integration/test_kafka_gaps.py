@@ -1,0 +1,177 @@
+"""The worker's offset guards on Apache Kafka: normal gaps pass, a real hole is caught.
+
+On Apache Kafka offsets have gaps that lose nothing: a transactional producer
+leaves one offset per commit (its marker), retention deletes records at the
+head, compaction removes superseded ones (the incidents topic; covered in
+tests/faults/test_kafka_cluster.py). The guards written for the embedded
+broker (streams/app.py: a jump is a hole, the worker restarts in place) must
+let those through and still stop at records the consumer really skipped.
+Each has its negative control.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from tests.faults.conftest import expected_of, settle_until_complete
+from tests.integration.conftest import Stack, Worker
+
+pytestmark = [pytest.mark.integration, pytest.mark.kafka_only]
+
+RESTARTED = '"event": "restarting_after_offset_gap"'
+
+
+def _mention(run: str, i: int) -> tuple[bytes, bytes]:
+    mention_id = f"vk:{run}-{i}"
+    obj = {
+        "id": mention_id,
+        "platform": "vk",
+        "source": {"id": f"club{i % 7}"},
+        "text": f"Во дворе дома {i} по улице Спартака не вывозят мусор, контейнеры переполнены",
+        "created_at": f"2026-11-10T09:{i % 60:02d}:00+03:00",
+        "region_hint": "RU-IVA",
+    }
+    return mention_id.encode(), json.dumps(obj, ensure_ascii=False).encode()
+
+
+def _metric(w: Worker, name: str, topic: str = "mentions.raw") -> float:
+    with urllib.request.urlopen(w.url + "/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    for line in text.splitlines():
+        if line.startswith(name + "{") and f'topic="{topic}"' in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def _stored(w: Worker, run: str) -> int:
+    return int(w.scalar(f"SELECT count() FROM incidents.mentions WHERE id LIKE 'vk:{run}-%'"))
+
+
+def _wait_stored(w: Worker, run: str, n: int, timeout: float = 120.0) -> int:
+    deadline = time.monotonic() + timeout
+    got = _stored(w, run)
+    while got < n and time.monotonic() < deadline and w.alive():
+        time.sleep(0.5)
+        got = _stored(w, run)
+    return got
+
+
+def _transactions(stack: Stack, run: str, start: int, n: int, per: int = 5) -> None:
+    """n mentions in transactions of ``per``: each commit leaves a marker offset."""
+    p = Producer(
+        {
+            "bootstrap.servers": stack.broker.bootstrap,
+            "transactional.id": f"tx-{uuid.uuid4().hex[:8]}",
+            "partitioner": "murmur2_random",
+        }
+    )
+    p.init_transactions(30)
+    for first in range(start, start + n, per):
+        p.begin_transaction()
+        for i in range(first, min(first + per, start + n)):
+            key, value = _mention(run, i)
+            p.produce(stack.topic("mentions.raw"), value, key=key)
+        p.commit_transaction(30)
+    stack.external["mentions.raw"] = stack.external.get("mentions.raw", 0) + n
+
+
+def test_transaction_markers_are_not_holes(stack: Stack) -> None:
+    """A transactional producer upstream (Kafka Connect, Flink): the worker reads past
+    every marker, in the stream and at the head after a restart, without restarting."""
+    stack.topic("mentions.raw")
+    w = stack.start_worker()
+    _transactions(stack, "tx", 0, 60)
+    assert _wait_stored(w, "tx", 60) == 60, w.tail(40)
+    w.stop()  # its committed offsets now point at markers
+    w = stack.start_worker()
+    _transactions(stack, "tx", 60, 30)
+    assert _wait_stored(w, "tx", 90) == 90, w.tail(40)
+    log = "\n".join(x.log.read_text() for x in stack.workers)
+    assert RESTARTED not in log
+    assert _metric(w, "incidents_offset_gaps_total") == 0
+    assert _metric(w, "incidents_offsets_without_records_total") > 0
+    assert '"broker": "kafka"' in log
+
+
+def test_negative_control_markers_read_as_holes_restart_the_worker(stack: Stack) -> None:
+    """The same stream with the embedded broker's rule (every jump is a hole,
+    INCIDENTS_KAFKA_BROKER=tansu): the worker restarts at the first marker."""
+    w = stack.start_worker(INCIDENTS_KAFKA_BROKER="tansu", INCIDENTS_WORKER_GAP_RESTARTS="1")
+    _transactions(stack, "txneg", 0, 30)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and RESTARTED not in w.log.read_text() and w.alive():
+        time.sleep(0.5)
+    assert RESTARTED in w.log.read_text(), w.tail(40)
+
+
+def test_records_retention_deleted_before_they_were_read_are_counted_not_waited_for(
+    stack: Stack,
+) -> None:
+    """Records deleted from the head of mentions.raw (retention's DeleteRecords) while
+    the worker was away: counted as expired, no restart, the rest processed."""
+    raw = stack.topic("mentions.raw")
+    w = stack.start_worker()
+    stack.publish("mentions.raw", *_batch("ret", 0, 40))
+    assert _wait_stored(w, "ret", 40) == 40
+    w.stop()
+    stack.publish("mentions.raw", *_batch("ret", 40, 40))
+    admin = AdminClient({"bootstrap.servers": stack.broker.bootstrap})
+    c = Consumer({"bootstrap.servers": stack.broker.bootstrap, "group.id": "ends"})
+    ends = [
+        TopicPartition(raw, p, c.get_watermark_offsets(TopicPartition(raw, p), timeout=10)[1])
+        for p in range(stack.partitions)
+    ]
+    c.close()
+    for fut in admin.delete_records(ends).values():
+        fut.result(30)  # everything of the second batch is gone, unread
+    stack.publish("mentions.raw", *_batch("ret", 80, 20))
+    w = stack.start_worker()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and _stored(w, "ret") < 60:
+        time.sleep(0.5)
+    ids = {r[0] for r in w.query("SELECT id FROM incidents.mentions WHERE id LIKE 'vk:ret-%'")}
+    assert ids == {f"vk:ret-{i}" for i in [*range(40), *range(80, 100)]}
+    assert _metric(w, "incidents_expired_unread_total") == 40
+    assert RESTARTED not in "\n".join(x.log.read_text() for x in stack.workers)
+
+
+def _batch(run: str, start: int, n: int) -> tuple[list[bytes], list[bytes | None]]:
+    pairs = [_mention(run, i) for i in range(start, start + n)]
+    return [v for _, v in pairs], [k for k, _ in pairs]
+
+
+def _hole(stack: Stack, tmp_path: Path, run: str, **extra: str) -> tuple[Worker, object]:
+    """2000 mentions waiting, then a worker that skips 3 of them once (a real hole:
+    its consumer seeks past records it never fetched)."""
+    values, keys = _batch(run, 0, 2000)
+    stack.publish("mentions.raw", values, keys)
+    skip = tmp_path / "skip"
+    skip.touch()
+    w = stack.start_worker(INCIDENTS_FAULTS_SKIP_FILE=str(skip), **extra)
+    result = settle_until_complete(stack, w, expected_of(stack, values), timeout=120)
+    assert not skip.exists(), "the hole was made"
+    return w, result
+
+
+def test_a_real_hole_is_caught_and_read_again(stack: Stack, tmp_path: Path) -> None:
+    w, result = _hole(stack, tmp_path, "hole")
+    assert not result.lost, result.summary()  # type: ignore[attr-defined]
+    assert not any(result.duplicated_rows.values())  # type: ignore[attr-defined]
+    assert RESTARTED in w.log.read_text()
+    assert w.alive()
+
+
+def test_negative_control_an_unguarded_worker_commits_across_the_hole(
+    stack: Stack, tmp_path: Path
+) -> None:
+    w, result = _hole(stack, tmp_path, "unguarded", INCIDENTS_FAULTS_UNGUARDED="true")
+    assert len(result.lost) == 3, result.summary()  # type: ignore[attr-defined]
+    assert RESTARTED not in w.log.read_text()
