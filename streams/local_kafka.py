@@ -549,6 +549,13 @@ def main(argv: list[str] | None = None) -> int:
                 raise KafkaUnavailable(reason)
             print(f"Apache Kafka {kafka_version()} jars in {fetch(quiet=False)}")
             return 0
+        if args.dir is None and args.command in ("stop", "status"):
+            # whichever cluster is running from var/kafka (started with 1 or 3 nodes)
+            for candidate in sorted(CACHE.glob("cluster-*")):
+                found = LocalKafka.from_state(candidate)
+                if found is not None and any(n.alive() for n in found.nodes):
+                    root = candidate
+                    break
         running = LocalKafka.from_state(root)
         if args.command == "status":
             if running is None or not any(n.alive() for n in running.nodes):

@@ -236,6 +236,8 @@ DURABLE: dict[str, Counter | Gauge] = {
     "incidents_agent_last_crash_timestamp_seconds": AGENT_LAST_CRASH,
     "incidents_dlq_limit_exceeded_total": DLQ_LIMIT,
     "incidents_offset_gaps_total": OFFSET_GAPS,
+    # counted at a restart's first read, often just before an offset gap restarts it again
+    "incidents_expired_unread_total": EXPIRED_UNREAD,
 }
 
 
