@@ -158,6 +158,8 @@ class Runtime:
     _probe: HoleProbe | None = None
     _probe_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _skipping: bool = False
+    #: committed offset per partition whose expired records were already counted
+    _expired_at: dict[tuple[str, int], int] = field(default_factory=dict)
 
     def topic(self, name: str) -> faust.TopicT:
         return self.app.topic(
@@ -230,16 +232,7 @@ class Runtime:
         except Exception:  # unknown: the probe below reads from start anyway
             earliest = None
         if earliest is not None and earliest > start:
-            gone = min(earliest, end) - start
-            metrics.EXPIRED_UNREAD.labels(self.base(topic)).inc(gone)
-            log.warning(
-                "records_expired_unread",
-                topic=topic,
-                partition=partition,
-                committed=start,
-                log_start=earliest,
-                hint="retention deleted them before this group read them",
-            )
+            self.expired(topic, partition, start, min(earliest, end))
             start = earliest
             if start >= end:
                 return False
@@ -301,17 +294,26 @@ class Runtime:
             log.warning("earliest_offset_unknown", topic=topic, partition=partition, error=str(exc))
             return committed
         if earliest is not None and earliest > committed:
-            metrics.EXPIRED_UNREAD.labels(self.base(topic)).inc(earliest - committed)
-            log.warning(
-                "records_expired_unread",
-                topic=topic,
-                partition=partition,
-                committed=committed,
-                log_start=earliest,
-                hint="retention deleted them before this group read them",
-            )
+            self.expired(topic, partition, committed, earliest)
             return earliest
         return committed
+
+    def expired(self, topic: str, partition: int, committed: int, log_start: int) -> None:
+        """Records retention deleted before this group read them: counted and logged once
+        per partition and committed offset, whoever sees it first (the seek to the
+        committed offsets, streams/transport.py, or the first record, ``start_of``)."""
+        if self._expired_at.get((topic, partition)) == committed:
+            return
+        self._expired_at[(topic, partition)] = committed
+        metrics.EXPIRED_UNREAD.labels(self.base(topic)).inc(log_start - committed)
+        log.warning(
+            "records_expired_unread",
+            topic=topic,
+            partition=partition,
+            committed=committed,
+            log_start=log_start,
+            hint="retention deleted them before this group read them",
+        )
 
     def forget_positions(self) -> None:
         """After a rebalance, each partition's next record is held to its committed
@@ -596,6 +598,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     app = faust.App(app_id_for(settings), **faust_settings(settings))
     app.librdkafka_conf = settings.kafka.librdkafka()  # type: ignore[attr-defined]  # for the high-watermark probe
     rt = Runtime(settings=settings, app=app, topics=Topics.from_settings(settings))
+    app.incidents_runtime = rt  # type: ignore[attr-defined]  # the transport counts expiries
     _register_web(app, rt)
     _register_lag(app, rt)
 

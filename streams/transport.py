@@ -200,7 +200,28 @@ class Consumer(faust_aiokafka.Consumer):
                 partitions=" ".join(sorted(f"{tp.topic}:{tp.partition}" for tp in unread)[:40]),
                 hint="nothing committed on these yet",
             )
+        await self._count_expired(
+            {tp: off for tp, off in committed.items() if off and tp.topic not in changelogs}
+        )
         return committed
+
+    async def _count_expired(self, committed: Mapping[TP, int]) -> None:
+        """Records retention deleted before the group read them, counted where the committed
+        offsets are sought: the first record of such a partition often arrives before
+        Faust knows its committed offset, and the head check (``Runtime.start_of``) then
+        has nothing to compare it with (seen on Apache Kafka)."""
+        rt = getattr(self.app, "incidents_runtime", None)
+        if rt is None or not committed:
+            return
+        try:
+            earliest = await self.earliest_offsets(*committed)
+        except Exception as exc:  # a count, never a new failure
+            log.warning("earliest_offset_unknown", error=str(exc)[:200])
+            return
+        for tp, offset in committed.items():
+            start = earliest.get(tp)
+            if start is not None and start > offset:
+                rt.expired(tp.topic, tp.partition, offset, start)
 
 
 class Transport(faust_aiokafka.Transport):

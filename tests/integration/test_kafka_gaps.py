@@ -181,7 +181,9 @@ def _batch(run: str, start: int, n: int) -> tuple[list[bytes], list[bytes | None
     return [v for _, v in pairs], [k for k, _ in pairs]
 
 
-def _hole(stack: Stack, tmp_path: Path, run: str, **extra: str) -> tuple[Worker, object]:
+def _hole(
+    stack: Stack, tmp_path: Path, run: str, timeout: float = 120, **extra: str
+) -> tuple[Worker, object]:
     """2000 mentions waiting, then a worker that skips 3 of them once (a real hole:
     its consumer seeks past records it never fetched)."""
     values, keys = _batch(run, 0, 2000)
@@ -190,7 +192,7 @@ def _hole(stack: Stack, tmp_path: Path, run: str, **extra: str) -> tuple[Worker,
     skip = tmp_path / "skip"
     skip.touch()
     w = stack.start_worker(INCIDENTS_FAULTS_SKIP_FILE=str(skip), **extra)
-    result = settle_until_complete(stack, w, expected_of(stack, values), timeout=120)
+    result = settle_until_complete(stack, w, expected_of(stack, values), timeout=timeout)
     assert not skip.exists(), "the hole was made"
     return w, result
 
@@ -206,6 +208,6 @@ def test_a_real_hole_is_caught_and_read_again(stack: Stack, tmp_path: Path) -> N
 def test_negative_control_an_unguarded_worker_commits_across_the_hole(
     stack: Stack, tmp_path: Path
 ) -> None:
-    _, result = _hole(stack, tmp_path, "unguarded", INCIDENTS_FAULTS_UNGUARDED="true")
+    _, result = _hole(stack, tmp_path, "unguarded", 45, INCIDENTS_FAULTS_UNGUARDED="true")
     assert len(result.lost) == 3, result.summary()  # type: ignore[attr-defined]
     assert not _gaps_on(stack, "mentions.raw")
