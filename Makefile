@@ -16,7 +16,7 @@ help:
 	@echo "make test-fast  - the tests that need no broker (unit and contract)"
 	@echo "make test-kafka - every integration test on a local 3-node Apache Kafka (Java 17 + Maven)"
 	@echo "make bench      - throughput figures (process, dedup, enrich, end-to-end vs passthrough)"
-	@echo "make soak       - the fault-injection tests at full length (20 kill -9, 10 rebalances, 60 s outage, 100k bad inputs)"
+	@echo "make soak       - the fault-injection tests at full length (20 kill -9, 10 rebalances, 60 s outage, 100k bad inputs; Kafka leader kills)"
 	@echo "make kafka      - start a local Apache Kafka (KRaft) on 127.0.0.1:29092.. (BROKERS=1|3)"
 	@echo "make kafka-stop - stop it"
 	@echo "make lint       - ruff and mypy"

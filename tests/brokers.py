@@ -102,14 +102,43 @@ class Broker:
         return self.name == "kafka"
 
 
+#: The Kafka cluster of this test process, shared by the conftests that each define the
+#: fixture (integration, faults): started once, stopped by the last user. (Each of them
+#: gets its own embedded broker, as before.)
+_RUNNING: dict[str, tuple[Broker, int]] = {}
+
+
 def start(name: str, root: Path) -> Iterator[Broker]:
     if name == "tansu":
-        b = EmbeddedBroker(log_path=root / "tansu.log").start()
+        b = _start(name, root)
         try:
-            yield Broker("tansu", b.bootstrap, 1, embedded=b)
+            yield b
         finally:
-            b.stop()
+            assert b.embedded is not None
+            b.embedded.stop()
         return
+    if name in _RUNNING:
+        b, users = _RUNNING[name]
+        _RUNNING[name] = (b, users + 1)
+    else:
+        b = _start(name, root)
+        _RUNNING[name] = (b, 1)
+    try:
+        yield b
+    finally:
+        b, users = _RUNNING[name]
+        if users > 1:
+            _RUNNING[name] = (b, users - 1)
+        else:
+            del _RUNNING[name]
+            if b.cluster is not None:
+                b.cluster.stop()
+
+
+def _start(name: str, root: Path) -> Broker:
+    if name == "tansu":
+        e = EmbeddedBroker(log_path=root / "tansu.log").start()
+        return Broker("tansu", e.bootstrap, 1, embedded=e)
     k = LocalKafka(root=root, brokers=3, heap="320m")
     try:
         k.start(timeout=180)
@@ -117,10 +146,7 @@ def start(name: str, root: Path) -> Iterator[Broker]:
         if CHOICE.explicit:
             raise
         pytest.skip(f"Apache Kafka did not start: {exc}")
-    try:
-        yield Broker("kafka", k.bootstrap, k.replication_factor, cluster=k)
-    finally:
-        k.stop()
+    return Broker("kafka", k.bootstrap, k.replication_factor, cluster=k)
 
 
 def leader_of(bootstrap: str, topic: str, partition: int) -> int:
