@@ -11,7 +11,7 @@ LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet --cust
 
 help:
 	@echo "make setup      - create .venv and install the locked versions (the other targets call it)"
-	@echo "make demo       - start the embedded broker, the worker and ClickHouse (chDB), replay the sample, print the report"
+	@echo "make demo       - start the embedded broker, the worker, ClickHouse (chDB) and the operator console, replay the sample, print the report; Ctrl-C stops"
 	@echo "make test       - unit, contract and integration tests against the real broker and chDB"
 	@echo "make test-fast  - the tests that need no broker (unit and contract)"
 	@echo "make test-kafka - every integration test on a local 3-node Apache Kafka (Java 17 + Maven)"
@@ -51,7 +51,7 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
 demo: setup
-	$(BIN)/incidents demo
+	$(BIN)/incidents demo --keep-running
 
 test: setup
 	$(BIN)/python -m pytest -q

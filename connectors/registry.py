@@ -28,7 +28,11 @@ class _Strict(BaseModel):
 
 class SourceEntry(_Strict):
     platform: RegistryPlatform
-    id: str = Field(min_length=1, description="native id: VK owner id (-club), OK gid, chat id")
+    id: str = Field(
+        min_length=1,
+        description="native id: VK owner id (-club), OK gid, chat id (`private`: the bot's "
+        "private chats, Telegram)",
+    )
     name: str | None = None
     kind: Kind
     region: str = Field(pattern=r"^RU-[A-Z]{2,3}$")

@@ -13,6 +13,14 @@ Entries are published oldest first; the validators are saved only with the
 cursor of the whole page, so a restart mid-page fetches the feed again.
 
 Ids: ``rss:<source id>/<16 hex of the entry's guid or link>``.
+
+Tidy-ups real feeds need: a summary's "read more" tail («Читать далее…»,
+«Подробнее», "Read more") becomes a plain ellipsis (the text was cut, which
+dedup must know, but the link words are not the post's); non-breaking and other
+odd spaces become spaces; and the entry's author is published only when it is
+a person: many regional CMSs put the rubric («Происшествия», «Onliner |
+Технологии») or the outlet's name in ``<author>``/``<dc:creator>``, which
+would make a rubric look like the author of every post in it.
 """
 
 from __future__ import annotations
@@ -47,16 +55,49 @@ from connectors.settings import ConnectorSettings
 
 KEEP_SEEN = 1000
 _TAG = re.compile(r"<[^>]+>")
-_SPACE = re.compile(r"[ \t\r\f\v]+")
+_BREAK = re.compile(r"<br\s*/?>|</p>|</div>|</li>", re.I)
+# Spaces of every kind a CMS emits (no-break, thin, narrow, ideographic…), zero-width ones.
+_SPACE = re.compile(r"[^\S\n]+")
+_ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
+# A summary's link to the full text, at its very end: «… Читать далее →», "[…]".
+_READ_MORE = re.compile(
+    r"(?:\s*(?:…|\.\.\.))?[\s(\[«]*(?:читать\s+(?:далее|дальше|полностью|подробнее)"
+    r"|подробнее|далее|показать\s+полностью|read\s+more|continue\s+reading"
+    r"|\[\s*(?:…|\.\.\.)\s*\])\s*(?:…|\.\.\.|→|»|>>|&raquo;)?[\s)\]»→.:]*$",
+    re.I,
+)
+
+
+_MAILBOX = re.compile(r"^\S+@\S+\s*\((.+)\)$")
 
 
 def plain(fragment: str) -> str:
-    """Text of an HTML fragment (feed summaries are HTML)."""
-    text = _TAG.sub(
-        " ", fragment.replace("<br>", "\n").replace("<br/>", "\n").replace("</p>", "\n")
-    )
-    lines = [_SPACE.sub(" ", line).strip() for line in html.unescape(text).splitlines()]
-    return "\n".join(line for line in lines if line)
+    """Text of an HTML fragment (feed summaries are HTML): tags out, paragraphs as lines,
+    every kind of space a space, and a "read more" tail as an ellipsis."""
+    text = html.unescape(_TAG.sub(" ", _BREAK.sub("\n", fragment)))
+    text = _ZERO_WIDTH.sub("", text)
+    lines = [_SPACE.sub(" ", line).strip() for line in text.splitlines()]
+    text = "\n".join(line for line in lines if line)
+    cut = _READ_MORE.search(text)
+    if cut and cut.start() > 0:
+        text = text[: cut.start()].rstrip(" ,;:—-.") + "…"
+    return text
+
+
+def person(author: str | None, rubrics: set[str], feed_title: str | None) -> str | None:
+    """The entry's author when it names a person, not a rubric or the outlet itself."""
+    if not author:
+        return None
+    name = " ".join(author.split())
+    mailbox = _MAILBOX.match(name)  # RSS 2.0: "news@site.ru (Имя)"
+    if mailbox:
+        name = mailbox.group(1).strip()
+    elif "@" in name:
+        return None  # an address alone names nobody
+    low = name.casefold()
+    if "|" in name or low in rubrics or (feed_title and low == feed_title.casefold()):
+        return None
+    return name
 
 
 def entry_key(guid: str) -> str:
@@ -69,14 +110,20 @@ def _iso(parsed: Any) -> str | None:
     return datetime.fromtimestamp(timegm(parsed), UTC).isoformat()
 
 
-def simplify(entry: Any) -> dict[str, Any]:
+def simplify(entry: Any, feed_title: str | None = None) -> dict[str, Any]:
     """The fields we use, as plain JSON (this is what a dead letter keeps)."""
+    tags = entry.get("tags") or []
+    rubrics = {
+        " ".join(str(t.get("term") or t.get("label") or "").split()).casefold()
+        for t in tags
+        if isinstance(t, dict)
+    } - {""}
     return {
         "id": entry.get("id"),
         "link": entry.get("link"),
         "title": entry.get("title"),
         "summary": entry.get("summary"),
-        "author": entry.get("author"),
+        "author": person(entry.get("author"), rubrics, feed_title),
         "published": _iso(entry.get("published_parsed")) or _iso(entry.get("updated_parsed")),
         "published_raw": entry.get("published") or entry.get("updated"),
     }
@@ -91,6 +138,8 @@ def map_entry(e: dict[str, Any], source: SourceEntry) -> MapResult:
     title = plain(e.get("title") or "")
     body = plain(e.get("summary") or "")
     text = title if not body or body.startswith(title) else f"{title}\n\n{body}".strip()
+    if text == "…":
+        text = ""
     if not text:
         return "no_text"
     sid = re.sub(r"\s+", "_", source.id)
@@ -136,8 +185,9 @@ class FeedSource:
         seen = list(cursor.get("seen", []))
         known = set(seen)
         fresh = []
+        feed_title = feed.feed.get("title") if isinstance(feed.feed, dict) else None
         for raw in feed.entries:
-            e = simplify(raw)
+            e = simplify(raw, feed_title)
             guid = e.get("id") or e.get("link")
             k = entry_key(guid) if guid else None
             if k in known:

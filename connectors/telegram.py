@@ -12,11 +12,21 @@ Two modes (``INCIDENTS_CONNECTORS_TELEGRAM_MODE``):
   ``secret_token``); the handler publishes and waits for the broker before it
   answers 200, and the Bot API retries anything else.
 
-Only ``message`` and ``channel_post`` updates with text or a caption are
-published; edits, service messages and media without a caption are counted as
-skipped. Errors: 401 (bad token) and 409 (a webhook is set, or another
-getUpdates runs with the same token) are fatal; 429 is retried after
-``parameters.retry_after``.
+``message`` and ``channel_post`` updates with text or a caption are published;
+``edited_message`` and ``edited_channel_post`` are published too, as a new
+version of the same mention (same id, ``edited_at`` = the edit's time). Service
+messages and media without a caption are counted as skipped, and so are the
+bot's private chats unless the registry lists a ``telegram`` source with id
+``private`` (then they are that source: its name, kind and region; their
+messages have no public link). A forward names the post it copies in ``origin``
+when the platform does (a channel post: ``forward_origin`` of type ``channel``,
+or the older ``forward_from_chat`` + ``forward_from_message_id``); its author
+is the original's (the channel, the user forwarded from), not the forwarder's,
+and the chat it was forwarded into stays the source. A message sent on behalf
+of a chat or channel (``sender_chat``: channel posts, anonymous group admins)
+has that chat as its author, named by ``author_signature`` when there is one.
+Errors: 401 (bad token) and 409 (a webhook is set, or another getUpdates runs
+with the same token) are fatal; 429 is retried after ``parameters.retry_after``.
 
 Ids: ``telegram:<chat id>/<message id>`` (``telegram:-1001733245519/8817``).
 """
@@ -51,8 +61,12 @@ from connectors.registry import Registry
 from connectors.settings import ConnectorSettings
 
 UPDATES = ("message", "channel_post")
-IGNORED = ("edited_message", "edited_channel_post")
+EDITS = ("edited_message", "edited_channel_post")
 PAGE = 100
+#: The registry source id that makes the bot's private chats a monitored source.
+PRIVATE_SOURCE = "private"
+# Who Telegram says sent a message posted on behalf of a chat: not a person.
+_STAND_INS = frozenset({1087968824, 136817688, 777000})  # GroupAnonymousBot, Channel_Bot, Telegram
 
 
 def _token(conf: ConnectorSettings) -> None:
@@ -122,6 +136,9 @@ class TelegramApi:
 
 
 def message_url(chat: dict[str, Any], message_id: int) -> str | None:
+    """The public link of a message: only channels and groups have one."""
+    if chat.get("type") == "private":
+        return None
     username = chat.get("username")
     if isinstance(username, str) and username:
         return f"https://t.me/{username}/{message_id}"
@@ -131,15 +148,85 @@ def message_url(chat: dict[str, Any], message_id: int) -> str | None:
     return None
 
 
+def _chat_author(chat: dict[str, Any], signature: Any) -> dict[str, Any] | None:
+    if chat.get("id") is None:
+        return None
+    name = signature if isinstance(signature, str) and signature else chat.get("title")
+    return {"id": str(chat["id"]), "name": name or None}
+
+
+def _user_author(user: Any) -> dict[str, Any] | None:
+    if not isinstance(user, dict) or user.get("id") is None:
+        return None
+    name = " ".join(p for p in (user.get("first_name"), user.get("last_name")) if p)
+    return {"id": str(user["id"]), "name": name or None}
+
+
+def forward_of(msg: dict[str, Any]) -> tuple[bool, dict[str, Any] | None, dict[str, Any] | None]:
+    """(is a forward, origin, the original's author) of a message.
+
+    ``forward_origin`` (Bot API 7.0) or the older ``forward_*`` fields. Only a
+    channel post has an id the platform names (the origin); a forward from a
+    user, a hidden user or an anonymous chat admin names an author at most.
+    """
+    fo = msg.get("forward_origin")
+    if isinstance(fo, dict):
+        kind = fo.get("type")
+        if kind == "channel" and isinstance(fo.get("chat"), dict):
+            chat = fo["chat"]
+            return (
+                True,
+                _origin(chat, fo.get("message_id")),
+                _chat_author(chat, fo.get("author_signature")),
+            )
+        if kind == "chat" and isinstance(fo.get("sender_chat"), dict):
+            return True, None, _chat_author(fo["sender_chat"], fo.get("author_signature"))
+        if kind == "user":
+            return True, None, _user_author(fo.get("sender_user"))
+        return True, None, None  # hidden_user: a name the user chose, no id
+    chat = msg.get("forward_from_chat")
+    if isinstance(chat, dict):
+        origin = None
+        if chat.get("type") == "channel":
+            origin = _origin(chat, msg.get("forward_from_message_id"))
+        return True, origin, _chat_author(chat, msg.get("forward_signature"))
+    if isinstance(msg.get("forward_from"), dict):
+        return True, None, _user_author(msg["forward_from"])
+    if msg.get("forward_date") is not None:
+        return True, None, None  # forward_sender_name only
+    return False, None, None
+
+
+def _origin(chat: dict[str, Any], message_id: Any) -> dict[str, Any] | None:
+    if not isinstance(message_id, int) or isinstance(message_id, bool) or message_id <= 0:
+        return None
+    if not isinstance(chat.get("id"), int):
+        return None
+    return {
+        "id": f"telegram:{chat['id']}/{message_id}",
+        "platform": "telegram",
+        "url": message_url(chat, message_id),
+    }
+
+
+def _kind(chat: dict[str, Any]) -> str:
+    """An unregistered chat's kind: a channel broadcasts, a group talks."""
+    return "channel" if chat.get("type") == "channel" else "chat"
+
+
 def map_update(update: dict[str, Any], registry: Registry) -> MapResult:
-    kind = next((k for k in UPDATES if k in update), None)
+    kind = next((k for k in UPDATES + EDITS if k in update), None)
     if kind is None:
-        return "edited" if any(k in update for k in IGNORED) else "other_update"
+        return "other_update"
     msg = update[kind]
     chat = msg["chat"]
     chat_id, message_id = chat["id"], msg["message_id"]
     if not isinstance(chat_id, int) or not isinstance(message_id, int):
         raise TypeError(f"chat.id and message_id must be integers, got {chat_id!r}/{message_id!r}")
+    private = chat.get("type") == "private"
+    entry = registry.lookup("telegram", PRIVATE_SOURCE if private else str(chat_id))
+    if private and entry is None:
+        return "private_chat"  # a resident writing to the bot: not a monitored source
     text = msg.get("text", msg.get("caption"))
     if text is None:
         return "no_text"
@@ -147,30 +234,38 @@ def map_update(update: dict[str, Any], registry: Registry) -> MapResult:
         raise TypeError(f"text must be a string, got {type(text).__name__}")
     if not text.strip():
         return "no_text"
-    author = None
-    sender = msg.get("from")
-    if isinstance(sender, dict) and sender.get("id") is not None:
-        name = " ".join(p for p in (sender.get("first_name"), sender.get("last_name")) if p)
-        author = {"id": str(sender["id"]), "name": name or None}
-    elif isinstance(msg.get("sender_chat"), dict):
-        author = {"id": str(msg["sender_chat"]["id"]), "name": msg["sender_chat"].get("title")}
+    forwarded, origin, author = forward_of(msg)
+    if not forwarded:
+        sender_chat = msg.get("sender_chat")
+        sender = msg.get("from")
+        if isinstance(sender_chat, dict):
+            author = _chat_author(sender_chat, msg.get("author_signature"))
+        elif isinstance(sender, dict) and sender.get("id") not in _STAND_INS:
+            author = _user_author(sender)
     reply_to = None
     rt = msg.get("reply_to_message")
     if isinstance(rt, dict) and isinstance(rt.get("message_id"), int):
         reply_to = f"telegram:{chat_id}/{rt['message_id']}"
-    url = message_url(chat, message_id)
-    entry = registry.lookup("telegram", str(chat_id))
-    fields = source_fields(entry, str(chat_id), name=chat.get("title"))
-    if entry is None:
-        fields["source"]["kind"] = "chat"
+    edited = msg.get("edit_date") if kind in EDITS else None
+    if kind in EDITS and not isinstance(edited, int):
+        raise TypeError(f"{kind} without an integer edit_date: {edited!r}")
+    if private:
+        assert entry is not None
+        fields = source_fields(entry, PRIVATE_SOURCE)
+    else:
+        fields = source_fields(entry, str(chat_id), name=chat.get("title"))
+        if entry is None:
+            fields["source"]["kind"] = _kind(chat)
     return mention(
         id=f"telegram:{chat_id}/{message_id}",
         platform="telegram",
         text=text,
         created_at=from_unix(msg["date"]),
         author=author,
-        url=url,
+        url=message_url(chat, message_id),
         reply_to=reply_to,
+        origin=origin,
+        edited_at=from_unix(edited) if edited is not None else None,
         **fields,
     )
 
@@ -192,7 +287,7 @@ class UpdatesSource:
             offset=offset,
             limit=PAGE,
             timeout=self.long_poll_s,
-            allowed_updates=list(UPDATES + IGNORED),
+            allowed_updates=list(UPDATES + EDITS),
         )
         if not isinstance(result, list):
             raise MalformedResponse("getUpdates: result is not a list", msgspec.json.encode(result))
@@ -257,7 +352,7 @@ async def set_webhook(api: TelegramApi, conf: ConnectorSettings) -> None:
         "setWebhook",
         url=conf.telegram_webhook_url,
         secret_token=conf.telegram_webhook_secret.get_secret_value(),
-        allowed_updates=list(UPDATES + IGNORED),
+        allowed_updates=list(UPDATES + EDITS),
     )
 
 

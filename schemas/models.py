@@ -143,8 +143,47 @@ class Engagement(Struct, omit_defaults=True):
     views: Annotated[int, Meta(ge=0)] | None = None
 
 
+class Origin(Struct, omit_defaults=True):
+    """The post a repost or a forward copies, as its platform names it."""
+
+    id: Annotated[
+        MentionId,
+        Meta(
+            description="The original's mention id (`platform:native-id`), as a connector "
+            "would publish the original itself, e.g. vk:wall-41237765_61502",
+            examples=["vk:wall-41237765_61502", "telegram:-1001888000111/2291"],
+        ),
+    ]
+    platform: Platform
+    url: ShortText | None = None
+
+
+OriginField = Annotated[
+    Origin | None,
+    Meta(
+        description="Set when the platform states that this post copies another one (a VK "
+        "repost's copy_history, a Telegram forward of a channel post): dedup links the two "
+        "without comparing texts (docs/dedup.md). Absent when the platform names no "
+        "original post"
+    ),
+]
+EditedAt = Annotated[
+    AwareTime | None,
+    Meta(
+        description="When the platform says the post was last edited. A post read again "
+        "after an edit is published again with the same id and a later edited_at: a new "
+        "version of the same mention, which the pipeline re-judges. Versions of one id are "
+        "ordered by edited_at (absent: the first version, before any edit); a version not "
+        "newer than the one already seen changes nothing"
+    ),
+]
+
+
 class RawMention(Struct, omit_defaults=True):
-    """RawMention v1: what connectors publish to mentions.raw."""
+    """RawMention v1: what connectors publish to mentions.raw.
+
+    v1.1 added the optional ``origin`` and ``edited_at`` in place (backward compatible).
+    """
 
     id: MentionId
     platform: Platform
@@ -166,6 +205,8 @@ class RawMention(Struct, omit_defaults=True):
     geo: GeoPoint | None = None
     metrics: Engagement | None = None
     source_topic: SourceTopic | None = None
+    origin: OriginField = None
+    edited_at: EditedAt = None
 
     def __post_init__(self) -> None:
         enforce(self)
@@ -249,6 +290,8 @@ class Mention(Struct, omit_defaults=True):
             "console may show the post for a decision (absent when false)"
         ),
     ] = False
+    origin: OriginField = None
+    edited_at: EditedAt = None
 
 
 class MentionRef(Struct, omit_defaults=True):
@@ -311,6 +354,7 @@ class Incident(Struct, omit_defaults=True):
 IncidentEventType = Literal[
     "created",
     "attached",
+    "detached",
     "duplicate_linked",
     "assigned",
     "status_changed",

@@ -725,6 +725,13 @@ def insert_rates(tmp: str, m: int) -> tuple[float, float, int]:
     return m / sink_s, m / plain_s, m
 
 
+def bench_console(settings: Settings, n: int) -> dict[str, Any]:
+    """The operator console's pages over N open incidents (streams/console/bench.py)."""
+    from streams.console.bench import run
+
+    return run(settings, n, clickhouse=n >= 5_000)
+
+
 BENCHES: dict[str, tuple[Callable[[Settings, int], dict[str, Any]], int, int]] = {
     # name: (function, n, quick n)
     "process": (bench_process, 20_000, 2_000),
@@ -734,6 +741,7 @@ BENCHES: dict[str, tuple[Callable[[Settings, int], dict[str, Any]], int, int]] =
     "e2e": (bench_e2e, 20_000, 2_000),
     "e2e-kafka": (bench_e2e_kafka, 20_000, 2_000),
     "dashboard": (bench_dashboard, 10_000_000, 200_000),
+    "console": (bench_console, 10_000, 500),
 }
 
 

@@ -996,7 +996,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 COMMANDS = [
     "process", "replay", "report", "worker", "broker", "topics", "migrate", "demo", "schemas",
-    "config", "verify", "dlq", "train", "evaluate", "bench", "connect", "replies",
+    "config", "verify", "dlq", "train", "evaluate", "bench", "connect", "replies", "console",
 ]  # fmt: skip
 
 
@@ -1162,7 +1162,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("demo", "broker + worker + ClickHouse, replay the sample, print the report")
     sp.add_argument(
-        "--keep-running", action="store_true", help="leave broker and worker up until Ctrl-C"
+        "--keep-running",
+        action="store_true",
+        help="also start the operator console; leave broker, worker and console up until Ctrl-C",
     )
     sp.set_defaults(fn=cmd_demo)
 
@@ -1321,6 +1323,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.set_defaults(fn=cmd_bench)
     from connectors.cli import register; register(sub)  # noqa: E702, I001  # fmt: skip
+    from streams.console.cli import register as console; console(sub)  # noqa: E702, I001  # fmt: skip
     return p
 
 

@@ -61,7 +61,8 @@ MESSAGES_OUT = Counter(
 )
 MENTIONS = Counter(
     "incidents_mentions_total",
-    "Mentions decided by the desk: accepted, duplicate, redelivered (same id again).",
+    "Mentions decided by the desk: accepted, duplicate, redelivered (same id again), "
+    "revised (a later version of one already decided: an edit).",
     ["platform", "status"],
     registry=REGISTRY,
 )
@@ -227,7 +228,7 @@ AGENT_LAST_CRASH = Gauge(
 )
 
 CRASH_REASONS = ("error", "dlq_limit", "offset_gap")
-MENTION_STATUSES = (*get_args(MentionStatus), "redelivered")
+MENTION_STATUSES = (*get_args(MentionStatus), "redelivered", "revised")
 SLA_CLOCKS = ("first_reaction", "final_answer")
 
 #: What a crash changes just before the process ends, by exposed name: kept in a file.
@@ -366,3 +367,59 @@ def save(path: Path) -> None:
 
 def render() -> bytes:
     return generate_latest(REGISTRY)
+
+
+# ------------------------------------------------------------ operator console
+# The console (`incidents console`) is its own process with its own /metrics: a registry
+# of its own, so it does not expose the worker's series at zero.
+CONSOLE_REGISTRY = CollectorRegistry(auto_describe=True)
+ProcessCollector(registry=CONSOLE_REGISTRY)
+
+CONSOLE_RECORDS = Counter(
+    "incidents_console_records_total",
+    "Records the console read into its view, per topic (base name).",
+    ["topic"],
+    registry=CONSOLE_REGISTRY,
+)
+CONSOLE_BAD_RECORDS = Counter(
+    "incidents_console_bad_records_total",
+    "Records the console could not decode (logged with topic, partition and offset), per topic.",
+    ["topic"],
+    registry=CONSOLE_REGISTRY,
+)
+CONSOLE_LOADED = Gauge(
+    "incidents_console_view_loaded",
+    "1 once the console's view has read the topics up to where they stood at its start.",
+    registry=CONSOLE_REGISTRY,
+)
+CONSOLE_INCIDENTS = Gauge(
+    "incidents_console_view_incidents",
+    "Incidents held in the console's view (its regions).",
+    registry=CONSOLE_REGISTRY,
+)
+CONSOLE_ACTIONS = Counter(
+    "incidents_console_actions_total",
+    "Operator actions the console published, per kind (assign, set_status, merge, split, "
+    "respond) and outcome (sent, refused: not allowed or invalid).",
+    ["kind", "outcome"],
+    registry=CONSOLE_REGISTRY,
+)
+CONSOLE_LOGINS = Counter(
+    "incidents_console_logins_total",
+    "Login attempts, per outcome (ok, wrong, limited).",
+    ["outcome"],
+    registry=CONSOLE_REGISTRY,
+)
+CONSOLE_PAGE = Histogram(
+    "incidents_console_page_seconds",
+    "Time to build a page, per page (queue, card, search, rows).",
+    ["page"],
+    buckets=_LATENCY_BUCKETS,
+    registry=CONSOLE_REGISTRY,
+)
+for _outcome in ("ok", "wrong", "limited"):
+    CONSOLE_LOGINS.labels(_outcome)
+
+
+def render_console() -> bytes:
+    return generate_latest(CONSOLE_REGISTRY)

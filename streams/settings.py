@@ -481,6 +481,53 @@ class FaultSettings(BaseModel):
     )
 
 
+class ConsoleSettings(BaseModel):
+    """The operator console (`incidents console`, docs/console.md)."""
+
+    web_host: str = Field("127.0.0.1", description="bind address of the console")
+    web_port: int = Field(6080, ge=0, le=65535, description="port of the console")
+    users_file: Path | None = Field(
+        None,
+        description="YAML with the console's users (role, regions, scrypt password hash) and, "
+        "for header auth, groups; default: the built-in demo users (loopback only)",
+    )
+    auth: Literal["local", "header"] = Field(
+        "local",
+        description="local: login form against users_file; header: a forward-auth proxy "
+        "(OIDC/SSO) in front names the user in a header",
+    )
+    auth_user_header: str = Field(
+        "X-Forwarded-User", description="header auth: the header naming the user"
+    )
+    auth_groups_header: str = Field(
+        "X-Forwarded-Groups",
+        description="header auth: comma-separated groups, mapped to role and regions by "
+        "users_file `groups`",
+    )
+    trusted_proxies: Annotated[list[str], CommaList] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description="header auth: peer addresses whose user header is believed",
+    )
+    cookie_secure: bool = Field(
+        True, description="session cookie only over HTTPS (browsers exempt http://127.0.0.1)"
+    )
+    session_hours: float = Field(12.0, gt=0, description="a login lasts this long")
+    login_attempts: int = Field(
+        5, ge=1, description="failed logins per user name and per address before a pause"
+    )
+    login_window_s: float = Field(
+        300.0, gt=0, description="the window (and pause) of the login limit"
+    )
+    clock: Literal["wall", "events"] = Field(
+        "wall",
+        description="SLA time left counted to the wall clock, or to the newest event time "
+        "seen in the region (replays of history, the demo)",
+    )
+    page_size: int = Field(100, ge=10, le=1000, description="queue rows per page")
+
+    _proxies = field_validator("trusted_proxies", mode="before")(_comma_list)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="INCIDENTS_",
@@ -499,6 +546,7 @@ class Settings(BaseSettings):
     grouping: GroupingSettings = GroupingSettings()
     sla: SlaSettings = SlaSettings()
     faults: FaultSettings = FaultSettings()
+    console: ConsoleSettings = ConsoleSettings()
     log: Literal["json", "console"] = Field("json", description="log format")
     loglevel: Literal["debug", "info", "warning", "error"] = Field("info", description="log level")
 

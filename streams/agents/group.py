@@ -194,7 +194,9 @@ def _event_time(obj: Any) -> datetime:
 def _publish(rt: Runtime, out: Outcome, latest: dict[str, Incident]) -> None:
     now = datetime.now(UTC)
     for m in out.mentions:
-        status = "redelivered" if out.redelivered else (m.status or "accepted")
+        status = (
+            "redelivered" if out.redelivered else "revised" if out.revised else m.status
+        ) or "accepted"
         metrics.MENTIONS.labels(m.platform, status).inc()
         if status == "accepted" and m.is_appeal:
             metrics.APPEALS.labels(m.category or "none").inc()

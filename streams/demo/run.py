@@ -4,8 +4,10 @@ Starts tansu on a free loopback port, creates the topics, starts one worker
 process (all roles; it owns the embedded ClickHouse in var/clickhouse), replays
 the bundled sample (mentions, then the operators' responses), waits until
 everything has drained, stops the worker so the ClickHouse directory is free,
-and prints the oversight report from it. Everything it started is stopped on
-exit or Ctrl-C.
+and prints the oversight report from it. With ``--keep-running`` (what `make
+demo` runs) it also starts the operator console, prints the report through the
+running worker, the console's URL and a demo login, and keeps everything up
+until Ctrl-C. Everything it started is stopped on exit or Ctrl-C.
 """
 
 from __future__ import annotations
@@ -45,6 +47,17 @@ def _stop(proc: subprocess.Popen[bytes] | None, timeout: float = 40.0) -> int | 
         return proc.wait(timeout=10)
 
 
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def run_demo(settings: Settings, keep_running: bool = False) -> int:
     from connectors.file import count_lines, replay_merged
     from connectors.producer import MentionProducer
@@ -62,6 +75,8 @@ def run_demo(settings: Settings, keep_running: bool = False) -> int:
 
     broker: EmbeddedBroker | None = None
     worker: subprocess.Popen[bytes] | None = None
+    desk: subprocess.Popen[bytes] | None = None  # the operator console (--keep-running)
+    desk_url = ""
     worker_log = logs_dir / "worker.log"
     try:
         with console.status("starting the embedded Kafka-protocol broker (tansu)…"):
@@ -104,6 +119,21 @@ def run_demo(settings: Settings, keep_running: bool = False) -> int:
         console.print(
             f"worker   all stages, metrics and health on [bold]{url}[/] (log: {worker_log})"
         )
+        if keep_running:
+            # the operator console follows the topics from the start, so it fills as the
+            # sample is replayed; its SLA clocks count to the sample's own time (Nov 2026)
+            desk_port = 6080 if _port_free(6080) else free_port()
+            desk_url = f"http://127.0.0.1:{desk_port}"
+            desk = subprocess.Popen(
+                [sys.executable, "-m", "streams.cli", "console"],
+                env=dict(
+                    env, INCIDENTS_CONSOLE_WEB_PORT=str(desk_port), INCIDENTS_CONSOLE_CLOCK="events"
+                ),
+                stdout=open(logs_dir / "console.log", "wb"),  # noqa: SIM115
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            console.print(f"console  operator desk on [bold]{desk_url}[/] (login tver / demo)")
 
         producer = MentionProducer(s.kafka, client_id="incidents-demo")
         sources = [
@@ -160,13 +190,30 @@ def run_demo(settings: Settings, keep_running: bool = False) -> int:
                 return 1
 
         if keep_running:
+            from streams.report import http_query
+
+            # the report through the worker, which owns the chDB directory while it runs
+            render(collect(http_query(url), s.clickhouse.database), console)
             console.print(
-                f"\nrunning: broker {broker.bootstrap}, worker {url} "
-                f"(`incidents report --via {url}`); Ctrl-C stops both"
+                f"\n[bold]Operator console[/]  [bold]{desk_url}[/]   login [bold]tver[/], "
+                "password [bold]demo[/]  (also ivanovo, nsk: operators of their regions; "
+                "tver-lead: supervisor; federal: viewer of every region; log: "
+                f"{logs_dir / 'console.log'})"
             )
+            console.print(
+                f"running: broker {broker.bootstrap}, worker {url} "
+                f"(`incidents report --via {url}`), console {desk_url}; Ctrl-C stops them"
+            )
+
+            def _interrupt(*_: object) -> None:
+                raise KeyboardInterrupt  # `kill` stops it as Ctrl-C does: cleanly
+
+            signal.signal(signal.SIGTERM, _interrupt)
             with contextlib.suppress(KeyboardInterrupt):
-                while worker.poll() is None:
+                while worker.poll() is None and (desk is None or desk.poll() is None):
                     time.sleep(1)
+            _stop(desk)
+            desk = None
 
         with console.status("stopping the worker (it commits and releases ClickHouse)…"):
             code = _stop(worker)
@@ -176,8 +223,8 @@ def run_demo(settings: Settings, keep_running: bool = False) -> int:
 
         warehouse = Warehouse(s.clickhouse)
         try:
-            sections = collect(warehouse.query, s.clickhouse.database)
-            render(sections, console)
+            if not keep_running:  # printed through the worker already
+                render(collect(warehouse.query, s.clickhouse.database), console)
             _, counts = warehouse.query(
                 "SELECT table, sum(rows) FROM system.parts WHERE active AND database = %(db)s "
                 "GROUP BY table ORDER BY table",
@@ -202,6 +249,7 @@ def run_demo(settings: Settings, keep_running: bool = False) -> int:
         console.print("\ninterrupted: stopping what the demo started")
         return 130
     finally:
+        _stop(desk)
         _stop(worker)
         if broker is not None:
             broker.stop()

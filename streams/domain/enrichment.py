@@ -346,4 +346,6 @@ class Enricher:
             problems=[t.code for t in types],
             relevance=relevance,
             needs_review=review,
+            origin=raw.origin,
+            edited_at=raw.edited_at,
         )

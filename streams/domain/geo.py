@@ -1200,7 +1200,7 @@ def _find_address(text: str, folded: str, keys: list[str]) -> str | None:
 _UPPER_CYR = re.compile(r"[А-ЯЁ]")
 _LOWER_CYR = re.compile(r"[а-яё]")
 _FOLDED_TOKEN = re.compile(r"[а-яе]+(?:-[а-яе]+)?")
-_NAME_LINKS = _words("им имени реки канала героя героев маршала генерала адмирала академика")
+_SHOUT_NAME_LINKS = _words("им имени реки канала героя героев маршала генерала адмирала академика")
 
 
 def _shouting(text: str) -> bool:
@@ -1222,7 +1222,7 @@ def _unshout(folded: str) -> str:
             continue
         prev = tokens[i - 1].group() if i else ""
         nxt = tokens[i + 1].group() if i + 1 < len(tokens) else ""
-        if prev in _ADDRESS_TRIGGERS or prev in _NAME_LINKS or nxt in _STREET_TYPE_WORDS:
+        if prev in _ADDRESS_TRIGGERS or prev in _SHOUT_NAME_LINKS or nxt in _STREET_TYPE_WORDS:
             out[m.start()] = w[0].upper()
     return "".join(out)
 

@@ -77,6 +77,7 @@ from streams.domain.grouping import (
     topic_of,
 )
 from streams.domain.normalize import fingerprint, strip_and_split, words_and_breaks
+from streams.domain.origin import StatedOrigins, stated_origin
 from streams.domain.problems import Taxonomy
 from streams.domain.sla import SlaPolicy, WorkCalendar
 from streams.settings import DedupSettings, GroupingSettings, SlaSettings
@@ -127,6 +128,14 @@ _ADDR_NOISE = re.compile(
     r"площадь|д|дом|дома|корп|корпус|к|стр|строение|лит|литера|кв|г|город|во|дворе|у|на|по)\b\.?",
     re.I,
 )
+
+
+def _by(operator: str | None, **detail: str | None) -> Detail:
+    """An event's detail with the operator who caused it (`by`), when the message named one."""
+    out: Detail = dict(detail)
+    if operator:
+        out["by"] = operator
+    return out
 
 
 def short_hash(*parts: str, size: int = 8) -> str:
@@ -218,6 +227,9 @@ class MentionRecord(msgspec.Struct, array_like=True, omit_defaults=True):
     lat: float | None = None
     lon: float | None = None
     address_key: str | None = None
+    # The version judged: the platform's edit time (0: the first version, never edited).
+    edited: float = 0.0
+    origin: str | None = None  # the post it says it copies (stated_origin)
 
 
 class ParkedResponse(msgspec.Struct):
@@ -276,6 +288,7 @@ class Outcome:
     events: list[IncidentEvent] = field(default_factory=list)
     replies: list[Reply] = field(default_factory=list)
     redelivered: bool = False
+    revised: bool = False  # a new version (an edit) of a mention already decided
     parked: bool = False  # an answer waiting for its mention to arrive
     error: tuple[str, str] | None = None  # (error_kind, reason) when the input is refused
     # Inputs given up on later (an answer whose mention never came).
@@ -411,6 +424,9 @@ class Desk:
         # 60 % of its original still agrees on ~60 %, an accidental candidate on few.
         self._prefilter = int(dedup.num_perm * dedup.candidate_threshold * 0.5)
         self._gram_cache: dict[str, GramSet] = {}
+        self._origins = StatedOrigins(store)
+        # Set while a new version of a mention is re-judged: its events get ids of their own.
+        self._revision = ""
         self._calendars: dict[tuple[str | None, str | None], WorkCalendar] = {}
         self._built = False
         self._cand = CandidateIndex()
@@ -584,17 +600,29 @@ class Desk:
         ]
 
     def resolve(self, p: Prepared) -> Outcome:
-        """Decide one enriched mention: redelivery, duplicate or new; attach or open an incident."""
+        """Decide one enriched mention: redelivery, new version, duplicate or new; attach or
+        open an incident."""
         self._ensure_built()
         m = p.mention
         known = self._get_known(m.id)
         if known is not None:
+            if _newer(m, known) and known.fp:  # an edit, still in the window
+                return self._revise(p, known)
             return self._redelivery(m, known)
-
         out = Outcome()
-        at = p.at
         # Time first: fire the region's due timers and expire the window up to now.
-        self._advance(p.rk, at, out)
+        self._advance(p.rk, p.at, out)
+        self._decide(p, out)
+        return out
+
+    def _decide(self, p: Prepared, out: Outcome, vacated: str | None = None) -> None:
+        """Find the post's original or its incident, and remember it.
+
+        ``vacated``: an incident this post (a new version of it) was the only member of
+        and has just left; it is reused when the post opens none of another.
+        """
+        m = p.mention
+        at = p.at
         # Indexed now (every decided post is), which also yields its LSH candidates:
         # for a text long enough to be told by its words, only those whose MinHash
         # agrees enough (an estimate of the Jaccard, cheap; it drops the candidates a
@@ -604,7 +632,8 @@ class Desk:
         candidates = self._cand.add(
             m.id, p.rk, p.band_keys, sig, at, agreeing=self._prefilter if long_enough else 0
         )
-        original = self._find_original(p, candidates)
+        origin = stated_origin(m)
+        original = self._stated_original(p, origin) or self._find_original(p, candidates)
         status: Literal["accepted", "duplicate"] = "accepted"
         incident_id: str | None = None
         duplicate_of: str | None = None
@@ -614,9 +643,14 @@ class Desk:
             if incident_id:
                 self._attach(incident_id, m, p, at, out, duplicate_of=original.id)
         elif m.is_appeal:
-            incident_id = self._group(p, at, out)
+            incident_id = self._group(p, at, out, vacated)
         elif m.relevance == "signal":
             incident_id = self._link_signal(p, out)
+        if vacated and incident_id != vacated:
+            # Merged into the incident the post is now a member of; closed when it is in
+            # none, or only as a signal (no longer an appeal).
+            member_of = incident_id if original is not None or m.is_appeal else None
+            self._vacate(vacated, member_of, m, out)
 
         rec = MentionRecord(
             id=m.id,
@@ -637,9 +671,12 @@ class Desk:
             lat=m.place.geo.lat if m.place.geo else None,
             lon=m.place.geo.lon if m.place.geo else None,
             address_key=p.address_key,
+            edited=m.edited_at.timestamp() if m.edited_at else 0.0,
+            origin=origin,
         )
         self._put_mention(rec)
         self._index_mention(rec)
+        self._origins.remember(m.id, origin, self._seen)
         if m.id in self._parked:
             self._unpark(m.id, out)
         out.mentions.insert(
@@ -648,7 +685,156 @@ class Desk:
                 m, status=status, duplicate_of=duplicate_of, incident_id=incident_id
             ),
         )
+
+    def _seen(self, mention_id: str) -> bool:
+        """A mention in the dedup window (not only an appeal's slim record kept after it)."""
+        return ("m:" + mention_id) in self.store
+
+    def _stated_original(self, p: Prepared, origin: str | None) -> MentionRecord | None:
+        """The family root of the post its platform says this one copies (origin.py)."""
+        linked = self._origins.linked(p.mention.id, origin, self._seen)
+        if linked is None:
+            return None
+        rec = self._get_mention(linked)
+        if rec is None or not self._in_window(p, rec):
+            return None
+        return self._root(linked)
+
+    # ----------------------------------------------------------------- edits
+    def _revise(self, p: Prepared, old: MentionRecord) -> Outcome:
+        """A new version of a mention already decided (the platform says it was edited).
+
+        Same words: the new version is recorded and keeps its verdict. Other words: the
+        post leaves the incident it was in and is decided again as if it had just come
+        (docs/incidents.md, "Edited posts"); copies of it stay where they are.
+        """
+        m = p.mention
+        assert m.edited_at is not None
+        out = Outcome(revised=True)
+        self._advance(p.rk, p.at, out)
+        if p.fp == old.fp:
+            old.edited = m.edited_at.timestamp()
+            self._put_mention(old)
+            out.mentions.append(
+                msgspec.structs.replace(
+                    m,
+                    status=old.status,
+                    duplicate_of=old.duplicate_of,
+                    incident_id=old.incident_id,
+                )
+            )
+            return out
+        self._revision = "@" + _iso(m.edited_at)
+        try:
+            self._unindex(old)
+            vacated = self._leave(old.incident_id, m, out) if old.incident_id else None
+            self._decide(p, out, vacated)
+        finally:
+            self._revision = ""
         return out
+
+    def _unindex(self, rec: MentionRecord) -> None:
+        """Forget a version's text in the window's indexes (its record is replaced)."""
+        self._cand.remove(rec.id)
+        self._gram_cache.pop(rec.id, None)
+        if self._fp.get((rec.rk, rec.fp)) == rec.id:
+            del self._fp[(rec.rk, rec.fp)]
+        if self._short_texts.get((rec.rk, rec.norm)) == rec.id:
+            del self._short_texts[(rec.rk, rec.norm)]
+
+    def _leave(self, inc_id: str, m: Mention, out: Outcome) -> str | None:
+        """The edited post leaves its incident; returns the incident if the post was its
+        only member (then it stays as it is until _decide knows where the post goes)."""
+        rec = self.get_incident(inc_id)
+        if rec is None:
+            return None
+        inc = rec.incident
+        at = m.edited_at or m.created_at
+        if m.id in inc.signal_ids:
+            inc.signal_ids.remove(m.id)
+            detail: Detail = {"as": "signal", "by": "edit"}
+        elif any(r.id == m.id for r in rec.members) or m.id in inc.mention_ids:
+            if inc.mentions_count <= 1:
+                self._groups.remove((region_key(inc.region), self._bucket(inc.category)), inc.id)
+                return inc.id
+            rec.members = [r for r in rec.members if r.id != m.id]
+            inc.mention_ids = [i for i in inc.mention_ids if i != m.id]
+            inc.mentions_count -= 1
+            if inc.primary_mention_id == m.id:
+                inc.primary_mention_id = rec.members[0].id if rec.members else None
+            detail = {"by": "edit"}
+        else:
+            return None
+        inc.updated_at = max(inc.updated_at, at)
+        inc.version += 1
+        out.events.append(self._event(inc, "detached", at, mention_id=m.id, detail=detail))
+        self._put_incident(rec)
+        self._index_incident(rec)
+        out.incidents.append(inc)
+        return None
+
+    def _vacate(self, inc_id: str, now: str | None, m: Mention, out: Outcome) -> None:
+        """The incident an edited post was alone in, once the post went elsewhere: merged
+        into the incident it joined, or closed when it joined none (no longer an appeal)."""
+        rec = self.get_incident(inc_id)
+        if rec is None:
+            return
+        inc = rec.incident
+        at = m.edited_at or m.created_at
+        inc.version += 1
+        out.events.append(self._event(inc, "detached", at, mention_id=m.id, detail={"by": "edit"}))
+        if now is not None:
+            inc.status, inc.merged_into = "merged_into", now
+            kind: IncidentEventType = "merged"
+            detail: Detail = {"into": now, "by": "edit"}
+        else:
+            inc.status, inc.closed_at = "closed", at
+            kind, detail = "closed", {"reason": "edited", "by": "edit"}
+        inc.updated_at = max(inc.updated_at, at)
+        inc.version += 1
+        out.events.append(self._event(inc, kind, at, cause=f"{kind}:{m.id}", detail=detail))
+        self._put_incident(rec)
+        self._index_incident(rec)
+        out.incidents.append(inc)
+
+    def _refill(self, inc_id: str, p: Prepared, at: float, out: Outcome) -> str:
+        """An incident whose only post was edited and still opens no other: the post stays
+        its member and the incident takes what the new version says."""
+        m = p.mention
+        rec = self.get_incident(inc_id)
+        assert rec is not None
+        inc = rec.incident
+        addr = _address_key(m.place.address)
+        ref = self._ref(m)
+        rec.members, inc.mention_ids = [ref], [m.id]
+        inc.mentions_count = 1
+        inc.primary_mention_id = m.id
+        inc.title = m.text[:140]
+        inc.category = m.category
+        inc.municipality = m.place.municipality
+        inc.address = m.place.address
+        inc.geo = m.place.geo
+        inc.problem = m.problems[0] if m.problems else None
+        if _rank(m.priority) > _rank(inc.priority):
+            inc.priority = m.priority
+        if not inc.agency and m.agency:
+            inc.agency = m.agency
+        rec.terms = sorted(p.terms)[:_MAX_TERMS]
+        rec.places = sorted(p.places)[:_MAX_PLACES]
+        rec.details = sorted(p.details)[:_MAX_PLACES]
+        rec.topics = _with_topic([], _topic(m))
+        rec.address_key = addr
+        rec.last_at = max(rec.last_at, at)
+        edited = m.edited_at or m.created_at
+        inc.updated_at = max(inc.updated_at, edited)
+        inc.version += 1
+        out.events.append(
+            self._event(inc, "attached", edited, mention_id=m.id, detail={"by": "edit"})
+        )
+        self._put_incident(rec)
+        self._index_incident(rec)
+        out.incidents.append(inc)
+        return inc.id
 
     def _redelivery(self, m: Mention, known: MentionRecord) -> Outcome:
         """The same id again: re-emit what it produced, change nothing."""
@@ -926,7 +1112,7 @@ class Desk:
             details=p.details,
         )
 
-    def _group(self, p: Prepared, at: float, out: Outcome) -> str:
+    def _group(self, p: Prepared, at: float, out: Outcome, vacated: str | None = None) -> str:
         m = p.mention
         addr = _address_key(m.place.address)
         probe = self._probe(p, at, addr)
@@ -934,6 +1120,8 @@ class Desk:
         if best is not None:
             self._attach(best, m, p, at, out)
             return best
+        if vacated is not None:
+            return self._refill(vacated, p, at, out)
         return self._open_incident(p, at, addr, out, follows)
 
     def _bucket(self, category: str | None) -> str | None:
@@ -1123,8 +1311,10 @@ class Desk:
         cause: str | None = None,
         stable: bool = False,
     ) -> IncidentEvent:
-        """An event whose id depends only on what caused it, so replays give the same id."""
-        event_id = short_hash(inc.id, kind, cause or mention_id or response_id or "", size=10)
+        """An event whose id depends only on what caused it, so replays give the same id
+        (and a new version of a mention, the events of its own)."""
+        key = (cause or mention_id or response_id or "") + self._revision
+        event_id = short_hash(inc.id, kind, key, size=10)
         return IncidentEvent(
             event_id=event_id,
             incident_id=inc.id,
@@ -1177,7 +1367,13 @@ class Desk:
             if cmd.status == "closed":
                 inc.closed_at = cmd.at
             out.events.append(
-                self._event(inc, kind, cmd.at, cause=cmd.command_id, detail={"reason": cmd.reason})
+                self._event(
+                    inc,
+                    kind,
+                    cmd.at,
+                    cause=cmd.command_id,
+                    detail=_by(cmd.operator, reason=cmd.reason),
+                )
             )
         elif isinstance(cmd, MergeCommand):
             into = self.get_incident(cmd.into)
@@ -1196,7 +1392,13 @@ class Desk:
             inc.merged_into = into.incident.id
             inc.version += 1
             out.events.append(
-                self._event(inc, "merged", cmd.at, cause=cmd.command_id, detail={"into": cmd.into})
+                self._event(
+                    inc,
+                    "merged",
+                    cmd.at,
+                    cause=cmd.command_id,
+                    detail=_by(cmd.operator, into=cmd.into),
+                )
             )
             into.commands.append(cmd.command_id)
             self._put_incident(into)
@@ -1240,9 +1442,23 @@ class Desk:
                         mrec.incident_id = new_id
                         self.store[prefix + ref.id] = _enc.encode(mrec)
             out.events.append(
-                self._event(inc, "split", cmd.at, cause=cmd.command_id, detail={"into": new_id})
+                self._event(
+                    inc,
+                    "split",
+                    cmd.at,
+                    cause=cmd.command_id,
+                    detail=_by(cmd.operator, into=new_id),
+                )
             )
-            out.events.append(self._event(new_inc, "created", cmd.at, cause=cmd.command_id))
+            out.events.append(
+                self._event(
+                    new_inc,
+                    "created",
+                    cmd.at,
+                    cause=cmd.command_id,
+                    detail=_by(cmd.operator, split_from=inc.id),
+                )
+            )
             self._put_incident(new_rec)
             self._index_incident(new_rec)
             out.incidents.append(new_inc)
@@ -1313,7 +1529,7 @@ class Desk:
                 "responded",
                 r.responded_at,
                 response_id=r.response_id,
-                detail={"kind": r.kind, "responder": r.agency},
+                detail=_by(r.operator, kind=r.kind, responder=r.agency),
             )
         )
         # A reaction that came after its deadline, without a tick in between.
@@ -1533,6 +1749,7 @@ class Desk:
             if rec is None:
                 continue
             del self.store["m:" + mention_id]
+            self._origins.forget(mention_id, rec.origin)
             self._cand.remove(mention_id)
             if self._fp.get((rec.rk, rec.fp)) == mention_id:
                 del self._fp[(rec.rk, rec.fp)]
@@ -1563,6 +1780,12 @@ class Desk:
 def _response_key(r: OfficialResponse) -> bytes:
     """The key the responses topic carries (the response id, see streams/topics.py)."""
     return r.response_id.encode()
+
+
+def _newer(m: Mention, known: MentionRecord) -> bool:
+    """Whether a mention is a later version than the one the desk decided: versions are
+    ordered by the platform's edit time (none: the first version); ties keep the first."""
+    return m.edited_at is not None and m.edited_at.timestamp() > known.edited
 
 
 def _rank(priority: str) -> int:

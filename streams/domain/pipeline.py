@@ -155,7 +155,9 @@ class OfflinePipeline:
         duplicate_of = m.duplicate_of
         if outcome.redelivered:
             status, duplicate_of = "duplicate", m.duplicate_of or m.id
-        if status == "duplicate":
+        if outcome.revised:
+            pass  # a later version of a mention counted at its first
+        elif status == "duplicate":
             self.totals.duplicate += 1
         else:
             self.totals.accepted += 1

@@ -186,6 +186,34 @@ class RoutingTable:
                 return agency
         return None
 
+    def agencies(
+        self, region: str | None, municipality: str | None = None, whole_region: bool = False
+    ) -> list[str]:
+        """Every agency the table names for a place: the municipality's entries (or, with
+        ``whole_region``, those of every municipality of the region), the region's and the
+        catch-all ones. What an operator console offers when an incident is (re)assigned."""
+        rkey, mkey = _key(region), _key(municipality)
+        nodes: list[_Node] = []
+        for (r, m), (_name, node) in self.municipalities.items():
+            if (whole_region and r == rkey and rkey != _WILD) or (
+                mkey != _WILD and m == mkey and r in (rkey, _WILD)
+            ):
+                nodes.append(node)
+        if rkey != _WILD and rkey in self.regions:
+            nodes.append(self.regions[rkey][1])
+        nodes.append(self.root)
+        out: dict[str, None] = {}
+        for node in nodes:
+            for name in (
+                node.default,
+                *node.problems.values(),
+                *node.agencies.values(),
+                *node.categories.values(),
+            ):
+                if name:
+                    out.setdefault(name, None)
+        return list(out)
+
     # -- learning ---------------------------------------------------------
     @classmethod
     def learn(

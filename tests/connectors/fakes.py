@@ -196,8 +196,23 @@ class FakeVk(FakeServer):
         return {"count": len(wall), "items": page(wall, offset, count, self.page_cap)}
 
     def wall_get_comments(self, form: dict[str, Any]) -> Any:
+        """Comments of a post with their threads, as VK answers: `thread.items` holds the
+        first `thread_items_count` replies (none without it); `comment_id` lists one
+        thread's replies instead."""
         key = (int(form["owner_id"]), int(form["post_id"]))
-        items = self.comments.get(key, [])
+        with self.lock:
+            items = [dict(c) for c in self.comments.get(key, [])]
+        if form.get("comment_id"):
+            parent = next((c for c in items if str(c.get("id")) == form["comment_id"]), None)
+            if parent is None:
+                raise LookupError(f"no comment {form['comment_id']}")
+            items = list((parent.get("thread") or {}).get("items", []))
+        else:
+            inline = int(form.get("thread_items_count", 0) or 0)
+            for c in items:
+                if isinstance(c.get("thread"), dict):
+                    replies = c["thread"].get("items", [])
+                    c["thread"] = {**c["thread"], "items": replies[:inline]}
         if form.get("sort", "asc") != "asc":
             items = list(reversed(items))
         offset, count = int(form.get("offset", 0)), int(form.get("count", 10))

@@ -81,7 +81,7 @@ def test_vk_wall_pages_through_new_posts_oldest_first(tmp_path, fake_vk: FakeVk,
     assert len(offsets) >= 4  # 15 posts, 4 a page: several pages
     dl = [d for d in pub.dead_letters() if d.stage == "connector:vk"]
     assert len(dl) == 1 and "unix time" in dl[0].reason and dl[0].error_kind == "schema"
-    assert rt.store.get("vk:wall:-41237765") == {"last_id": 61502}
+    assert rt.store.get("vk:wall:-41237765")["last_id"] == 61502
     # nothing new: nothing published; a new post: only it
     before = len(pub.ids())
     _poll(rt, vk)
@@ -138,7 +138,7 @@ def test_vk_access_denied_skips_only_that_source(tmp_path, fake_vk: FakeVk, regi
     )
     _poll(rt, vk)  # the first wall.get (Tver) is refused; Ivanovo and the rest go on
     assert rt.store.get("vk:wall:-41237765") is None
-    assert rt.store.get("vk:wall:-1234567") == {"last_id": 61502}
+    assert rt.store.get("vk:wall:-1234567")["last_id"] == 61502
 
 
 def test_vk_malformed_page_is_retried_then_dead_lettered(
@@ -245,9 +245,12 @@ def test_telegram_long_polling_confirms_by_offset(
         "telegram:-1001733245519/8817",
         "telegram:-1001888000111/2291",
         "telegram:-1001733245519/8819",
+        "telegram:-1001733245519/8817",  # its edit: the same mention, a new version
         "telegram:-1001733245519/8821",
         "telegram:-1001999000222/412",
     ]
+    edit = pub.mentions()[3]
+    assert edit["text"] == "исправлено" and edit["edited_at"] > edit["created_at"]
     assert len(pub.dead_letters()) == 1
     assert rt.store.get("telegram:updates") == {"offset": 734010}
     offsets = [c.get("offset") for c in fake_telegram.called("getUpdates")]

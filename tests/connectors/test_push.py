@@ -124,7 +124,7 @@ def test_telegram_webhook_mode(tmp_path: Path, registry) -> None:
 
     codes = run(go())
     assert codes[0] == 401 and set(codes[1:]) == {200}
-    assert len(pub.ids()) == 5 and len(pub.dead_letters()) == 1
+    assert len(pub.ids()) == 6 and len(pub.dead_letters()) == 1  # 8817 and its edit
 
 
 def _replies() -> list[Reply]:

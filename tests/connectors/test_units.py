@@ -108,7 +108,9 @@ def test_telegram_updates(registry) -> None:
     cap = telegram.map_update(ups[734004], registry)
     assert cap.text.startswith("Вот такая яма") and cap.reply_to == "telegram:-1001733245519/8817"
     assert telegram.map_update(ups[734003], registry) == "no_text"
-    assert telegram.map_update(ups[734005], registry) == "edited"
+    edit = telegram.map_update(ups[734005], registry)  # a new version of 8817, same id
+    assert edit.id == m.id and edit.text == "исправлено" and edit.created_at == m.created_at
+    assert edit.edited_at is not None and edit.edited_at > m.created_at
     assert telegram.map_update(ups[734008], registry) == "other_update"
     stranger = telegram.map_update(ups[734009], registry)
     assert stranger.region_hint is None and stranger.source.kind == "chat"
@@ -142,7 +144,7 @@ def test_portal_field_mapping(registry) -> None:
 
 def test_rss_text_and_ids(registry) -> None:
     assert rss.plain("<p>В домах на <b>улице</b> нет&nbsp;воды.</p><p>Второй</p>") == (
-        "В домах на улице нет\xa0воды.\nВторой"
+        "В домах на улице нет воды.\nВторой"
     )
     entry = registry.lookup("rss", "tverlife")
     e = {"id": "tverlife-58120", "link": "https://x", "title": "Заголовок", "summary": "Текст",

@@ -1,13 +1,15 @@
 """Check tests/data/grouping_scenes.jsonl: contracts, labels and the shape of every scene.
 
-    .venv/bin/python tests/data/check_scenes.py [FILE] [--process]
+    .venv/bin/python tests/data/check_scenes.py [FILE] [--process] [--score]
 
 Every line must decode as a RawMention with the project's own decoder and
 checks, carry a `scene` and a `group` label (`<scene>-<letter>`), and every
 scene must be one address: 4-12 posts over at most 5 days, at least two
 networks, one region, pins within 15 m of each other. With --process the file
 also goes through enrich and the desk (as `incidents process` does) and no line
-may be rejected. Exits 1 with one line per fault.
+may be rejected. With --score it prints the grouping's pairwise and B-cubed figures
+against the labels, with the problem check and without it (docs/incidents.md).
+Exits 1 with one line per fault.
 """
 
 from __future__ import annotations
@@ -81,6 +83,21 @@ def main(argv: list[str]) -> int:
         appeals = sum(1 for r in results if r.is_appeal)
         dups = sum(1 for r in results if r.status == "duplicate")
         print(f"pipeline: {len(results)} lines, {dups} duplicates, {appeals} taken for appeals")
+    if "--score" in argv and not faults:
+        from streams.domain.grouping_eval import incident_ids, score_labelled
+        from streams.domain.pipeline import OfflinePipeline
+
+        labels = {p["id"]: p["group"] for ps in scenes.values() for p in ps}
+        for name, problems in (("with problem types", True), ("without", False)):
+            s = settings.model_copy(deep=True)
+            s.grouping.problems = problems
+            decided = incident_ids(OfflinePipeline(s).run(lines))
+            score = score_labelled([decided.get(i) for i in labels], list(labels.values()))
+            pw, b3 = score.pairwise.scores, score.bcubed
+            print(
+                f"{name}: pairwise P {pw.precision:.3f} R {pw.recall:.3f} F1 {pw.f1:.3f}; "
+                f"B-cubed F1 {b3.f1:.3f}"
+            )
     groups = {p["group"] for ps in scenes.values() for p in ps}
     sizes = sorted(len(ps) for ps in scenes.values())
     print(

@@ -216,3 +216,28 @@ def test_replaying_the_same_file_twice_changes_nothing(pipeline: Stack) -> None:
     pipeline.wait_drained()
     after = _counts(pipeline)
     assert after == before
+
+
+def test_the_stream_and_incidents_process_decide_alike(pipeline: Stack) -> None:
+    """One code path: what the worker published for each post (its problem types,
+    category, priority, agency, appeal or not) is what `incidents process` decides
+    for the same lines, so an operator can re-run a day offline and see the same."""
+    from streams.domain.pipeline import OfflinePipeline
+    from streams.settings import Settings
+
+    streamed = {}
+    for _key, value, _headers in pipeline.read_topic("mentions.enriched"):
+        m = json.loads(value)
+        streamed[m["id"]] = m
+    offline = {r.id: r for r in OfflinePipeline(Settings()).run(MENTIONS) if r.error_kind is None}
+    common = set(streamed) & set(offline)
+    assert len(common) >= 0.9 * len(offline), "the worker enriched the sample's posts"
+    assert any(streamed[i].get("problems") for i in common), "the sample names problems"
+    differ = []
+    for i in sorted(common):
+        s, o = streamed[i], offline[i]
+        mine = (s.get("problems") or [], s["category"], s["priority"], s["agency"], s["is_appeal"])
+        theirs = (o.problems or [], o.category, o.priority, o.agency, o.is_appeal)
+        if mine != theirs:
+            differ.append((i, mine, theirs))
+    assert not differ, differ[:5]

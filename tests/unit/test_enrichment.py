@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -79,3 +80,16 @@ def test_the_portals_own_topic_reaches_the_desk(enricher: Enricher) -> None:
     assert mention.source_topic == "Ворота, двери"
     (untagged,) = enricher.enrich([raw("vk", TERSE[0])])
     assert untagged.source_topic is None
+
+
+def test_origin_and_edit_time_are_carried_onto_the_mention(enricher: Enricher) -> None:
+    """RawMention 1.1's origin and edited_at reach the desk (and mentions.resolved)."""
+    examples = Path(__file__).resolve().parents[2] / "schemas" / "examples" / "mentions.raw"
+    repost = msgspec.json.decode((examples / "vk-repost.json").read_bytes(), type=RawMention)
+    edit = msgspec.json.decode((examples / "telegram-edit.json").read_bytes(), type=RawMention)
+    plain = msgspec.json.decode((examples / "vk-pothole.json").read_bytes(), type=RawMention)
+    m_repost, m_edit, m_plain = enricher.enrich([repost, edit, plain])
+    assert m_repost.origin == repost.origin and m_repost.origin is not None
+    assert m_edit.edited_at == edit.edited_at and m_edit.edited_at is not None
+    assert m_plain.origin is None and m_plain.edited_at is None  # a 1.0 producer's post
+    assert b'"origin"' not in msgspec.json.encode(m_plain)  # absent, not null

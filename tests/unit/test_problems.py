@@ -273,3 +273,17 @@ def test_the_grouping_scenes_development_set() -> None:
     s = score_labelled([decided.get(i) for i in groups], list(groups.values()))
     assert s.pairwise.scores.precision >= 0.80, s.render()
     assert s.bcubed.f1 >= 0.70, s.render()
+
+
+def test_the_documented_taxonomy_table_is_the_bundled_taxonomy() -> None:
+    """docs/problems.md is where people review the taxonomy: it must be the one that runs."""
+    from streams.domain.problems import table_markdown
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "problems.md").read_text("utf-8")
+    begin, end = "<!-- taxonomy:begin -->\n", "<!-- taxonomy:end -->"
+    assert begin in doc and end in doc
+    shown = doc.split(begin, 1)[1].split(end, 1)[0]
+    assert shown == table_markdown(TAX), (
+        "docs/problems.md is stale: regenerate it with "
+        "`.venv/bin/python -m streams.domain.problems table`"
+    )

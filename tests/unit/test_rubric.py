@@ -95,14 +95,38 @@ def test_problem_types_learned_from_history_and_evaluated(
     _history(hist)
     mp.write_text(yaml.safe_dump(MAP, allow_unicode=True), encoding="utf-8")
     assert (
-        main(["train", str(hist), "--problems", "--label-field", "reason", "--rubric-map",
-              str(mp), "--validation", "0", "-o", str(model)])  # fmt: skip
+        main(
+            [
+                "train",
+                str(hist),
+                "--problems",
+                "--label-field",
+                "reason",
+                "--rubric-map",
+                str(mp),
+                "--validation",
+                "0",
+                "-o",
+                str(model),
+            ]
+        )
         == 0
     )
     capsys.readouterr()
     assert (
-        main(["evaluate", "problems", str(hist), "--label-field", "reason", "--rubric-map",
-              str(mp), "--problem-model", str(model)])  # fmt: skip
+        main(
+            [
+                "evaluate",
+                "problems",
+                str(hist),
+                "--label-field",
+                "reason",
+                "--rubric-map",
+                str(mp),
+                "--problem-model",
+                str(model),
+            ]
+        )
         == 0
     )
     out = capsys.readouterr().out
