@@ -7,15 +7,18 @@ LOCK   := requirements/dev.lock
 UV_VERSION := 0.13.9
 LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet --custom-compile-command "make lock"
 
-.PHONY: setup lock demo test test-fast bench soak lint fmt schemas dashboards clean help
+.PHONY: setup lock demo test test-fast test-kafka bench soak lint fmt schemas dashboards clean help kafka kafka-stop
 
 help:
 	@echo "make setup      - create .venv and install the locked versions (the other targets call it)"
 	@echo "make demo       - start the embedded broker, the worker, ClickHouse (chDB) and the operator console, replay the sample, print the report; Ctrl-C stops"
 	@echo "make test       - unit, contract and integration tests against the real broker and chDB"
 	@echo "make test-fast  - the tests that need no broker (unit and contract)"
+	@echo "make test-kafka - every integration test on a local 3-node Apache Kafka (Java 17 + Maven)"
 	@echo "make bench      - throughput figures (process, dedup, enrich, end-to-end vs passthrough)"
-	@echo "make soak       - the fault-injection tests at full length (20 kill -9, 10 rebalances, 60 s outage, 100k bad inputs)"
+	@echo "make soak       - the fault-injection tests at full length (20 kill -9, 10 rebalances, 60 s outage, 100k bad inputs; Kafka leader kills)"
+	@echo "make kafka      - start a local Apache Kafka (KRaft) on 127.0.0.1:29092.. (BROKERS=1|3)"
+	@echo "make kafka-stop - stop it"
 	@echo "make lint       - ruff and mypy"
 	@echo "make fmt        - ruff format and the fixable lint"
 	@echo "make lock       - re-resolve pyproject.toml's ranges into requirements/*.lock (see README: upgrading)"
@@ -55,6 +58,19 @@ test: setup
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not integration"
+
+# Every integration test on Apache Kafka (make test runs a representative subset there).
+test-kafka: setup
+	INCIDENTS_TEST_BROKER=kafka $(BIN)/python -m pytest -q -m integration
+
+# A local Apache Kafka without Docker: jars from Maven Central (infra/kafka/pom.xml) into
+# var/kafka, KRaft nodes with small heaps on loopback; `make kafka-stop` stops them.
+BROKERS ?= 1
+kafka: setup
+	infra/kafka/cluster.sh start --brokers $(BROKERS)
+
+kafka-stop: setup
+	infra/kafka/cluster.sh stop
 
 bench: setup
 	$(BIN)/incidents bench

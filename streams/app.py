@@ -41,7 +41,7 @@ from streams.domain.incidents import GivenUp
 from streams.logs import get as get_logger
 from streams.settings import ROLES, Settings
 from streams.topics import Topics
-from streams.transport import broker_urls
+from streams.transport import HoleProbe, broker_urls
 
 log = get_logger("streams.app")
 AgentFn = Callable[[Any], Awaitable[None]]
@@ -210,6 +210,15 @@ class Runtime:
     warehouse: Any = None
     _outbox: MentionProducer | None = None
     _positions: list[dict[tuple[str, int], int]] = field(default_factory=list)
+    #: Every offset jump on a gapless topic is a hole (the embedded broker: it has
+    #: skipped records, and nothing there writes transactions). False on Apache Kafka,
+    #: where a jump can be a transaction marker: there the hole is checked (``hole``).
+    strict_gaps: bool = True
+    _probe: HoleProbe | None = None
+    _probe_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _skipping: bool = False
+    #: committed offset per partition whose expired records were already counted
+    _expired_at: dict[tuple[str, int], int] = field(default_factory=dict)
 
     def topic(self, name: str) -> faust.TopicT:
         return self.app.topic(
@@ -259,7 +268,62 @@ class Runtime:
             self.gapless,
             start_of=self.start_of,
             base=self.base,
+            hole=None if self.settings.faults.unguarded else self.hole,
         )
+
+    async def hole(self, topic: str, partition: int, start: int, end: int) -> bool:
+        """Whether the offsets ``[start, end)`` the consumer jumped over held records it
+        should have read: a hole, which the worker must not commit across.
+
+        On the embedded broker every jump is one (``strict_gaps``). On Apache Kafka a
+        jump is normal where the offsets hold no record for a consumer: transaction
+        markers (a transactional producer upstream: one offset per commit or abort),
+        and records that retention deleted before anyone read them (counted as
+        expired, as at the head of a partition). Anything else is read again by an
+        independent consumer from ``start``: a record found below ``end`` is a hole.
+        When the check itself fails, the jump counts as a hole (restarting is safe).
+        """
+        if self.strict_gaps:
+            return True
+        tp = TP(topic, partition)
+        try:
+            earliest = (await self.app.consumer.earliest_offsets(tp)).get(tp)
+        except Exception:  # unknown: the probe below reads from start anyway
+            earliest = None
+        if earliest is not None and earliest > start:
+            self.expired(topic, partition, start, min(earliest, end))
+            start = earliest
+            if start >= end:
+                return False
+        async with self._probe_lock:
+            if self._probe is None:
+                self._probe = HoleProbe(self.settings.kafka.librdkafka())
+            try:
+                first = await asyncio.to_thread(
+                    self._probe.first_offset, topic, partition, start, end
+                )
+            except Exception as exc:
+                log.warning(
+                    "offset_jump_unchecked",
+                    topic=topic,
+                    partition=partition,
+                    expected=start,
+                    got=end,
+                    error=str(exc)[:300],
+                )
+                return True
+        if first is not None:
+            return True
+        metrics.OFFSETS_WITHOUT_RECORDS.labels(self.base(topic)).inc(end - start)
+        log.info(
+            "offsets_without_records",
+            topic=topic,
+            partition=partition,
+            expected=start,
+            got=end,
+            hint="transaction markers: nothing was skipped",
+        )
+        return False
 
     async def start_of(self, topic: str, partition: int, offset: int) -> int | None:
         """Where reading a partition must start after an assignment: its committed offset.
@@ -289,17 +353,26 @@ class Runtime:
             log.warning("earliest_offset_unknown", topic=topic, partition=partition, error=str(exc))
             return committed
         if earliest is not None and earliest > committed:
-            metrics.EXPIRED_UNREAD.labels(self.base(topic)).inc(earliest - committed)
-            log.warning(
-                "records_expired_unread",
-                topic=topic,
-                partition=partition,
-                committed=committed,
-                log_start=earliest,
-                hint="retention deleted them before this group read them",
-            )
+            self.expired(topic, partition, committed, earliest)
             return earliest
         return committed
+
+    def expired(self, topic: str, partition: int, committed: int, log_start: int) -> None:
+        """Records retention deleted before this group read them: counted and logged once
+        per partition and committed offset, whoever sees it first (the seek to the
+        committed offsets, streams/transport.py, or the first record, ``start_of``)."""
+        if self._expired_at.get((topic, partition)) == committed:
+            return
+        self._expired_at[(topic, partition)] = committed
+        metrics.EXPIRED_UNREAD.labels(self.base(topic)).inc(log_start - committed)
+        log.warning(
+            "records_expired_unread",
+            topic=topic,
+            partition=partition,
+            committed=committed,
+            log_start=log_start,
+            hint="retention deleted them before this group read them",
+        )
 
     def forget_positions(self) -> None:
         """After a rebalance, each partition's next record is held to its committed
@@ -340,6 +413,35 @@ class Runtime:
             gap.unlink(missing_ok=True)
             msg = next(iter(events)).message
             raise OffsetGap(f"{msg.topic}[{msg.partition}]: fault injection: gap file {gap}")
+        skip = self.settings.faults.skip_file
+        if skip is not None and events and not self._skipping and skip.exists():
+            msg = next(iter(events)).message
+            self._skipping = True
+            self.handles["skip"] = asyncio.ensure_future(
+                self._skip_ahead(TP(msg.topic, msg.partition), skip)
+            )
+
+    async def _skip_ahead(self, tp: TP, flag: Path, records: int = 3) -> None:
+        """Fault injection: seek the consumer past records it has not fetched yet, so
+        they are in the log but never reach the agent (a real hole, made by the client).
+        Waits for a partition with more than ``records`` unfetched records."""
+        try:
+            consumer: Any = self.app.consumer
+            position = await consumer.position(tp)
+            high = consumer.highwater(tp)
+            if position is None or high is None or position + records >= high:
+                return
+            flag.unlink(missing_ok=True)
+            log.warning(
+                "fault_injection_skip",
+                topic=tp.topic,
+                partition=tp.partition,
+                skipped_from=position,
+                to=position + records,
+            )
+            await consumer.seek(tp, position + records)
+        finally:
+            self._skipping = False
 
     def send(
         self,
@@ -482,6 +584,10 @@ class OffsetGap(RuntimeError):
     """Records were skipped on a topic where offsets cannot have holes: restart, do not commit."""
 
 
+async def _every_jump_is_a_hole(topic: str, partition: int, start: int, end: int) -> bool:
+    return True
+
+
 async def batches(
     stream: Any,
     size: int,
@@ -490,6 +596,7 @@ async def batches(
     gapless: Callable[[str], bool] = lambda topic: True,
     start_of: Callable[[str, int, int], Awaitable[int | None]] | None = None,
     base: Callable[[str], str] = lambda topic: topic,
+    hole: Callable[[str, int, int, int], Awaitable[bool]] | None = _every_jump_is_a_hole,
 ) -> AsyncIterator[list[EventT]]:
     """Batches of events, acked only after the agent's body finished with them.
 
@@ -507,6 +614,9 @@ async def batches(
       the hole, the worker restarts and resumes from the committed offset. The
       first record of a partition after an assignment is held to ``start_of``
       (the committed offset): a hole at the head is a hole too.
+    - ``hole`` decides whether a jump skipped records (``Runtime.hole``: on Apache
+      Kafka, offsets of transaction markers hold no record); None turns the check
+      off (the negative control, ``INCIDENTS_FAULTS_UNGUARDED``).
     """
     # Next expected offset per partition; the runtime clears it when partitions
     # are revoked or assigned, and the first record after that is held to where
@@ -519,7 +629,13 @@ async def batches(
             want = expected.get(key)
             if want is None and start_of is not None and gapless(msg.topic):
                 want = await start_of(msg.topic, msg.partition, msg.offset)
-            if want is not None and msg.offset > want and gapless(msg.topic):
+            if (
+                hole is not None
+                and want is not None
+                and msg.offset > want
+                and gapless(msg.topic)
+                and await hole(msg.topic, msg.partition, want, msg.offset)
+            ):
                 metrics.OFFSET_GAPS.labels(base(msg.topic)).inc()
                 raise OffsetGap(
                     f"{msg.topic}[{msg.partition}]: expected offset {want}, got {msg.offset}; "
@@ -543,6 +659,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     app = faust.App(app_id_for(settings), **faust_settings(settings))
     app.librdkafka_conf = settings.kafka.librdkafka()  # type: ignore[attr-defined]  # for the high-watermark probe
     rt = Runtime(settings=settings, app=app, topics=Topics.from_settings(settings))
+    app.incidents_runtime = rt  # type: ignore[attr-defined]  # the transport counts expiries
     _register_web(app, rt)
     _register_lag(app, rt)
 

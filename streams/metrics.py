@@ -204,6 +204,13 @@ OFFSET_GAPS = Counter(
     ["topic"],
     registry=REGISTRY,
 )
+OFFSETS_WITHOUT_RECORDS = Counter(
+    "incidents_offsets_without_records_total",
+    "Offsets a gapless topic's consumer jumped over that hold no record for it (transaction "
+    "markers on Apache Kafka): checked, not a gap.",
+    ["topic"],
+    registry=REGISTRY,
+)
 EXPIRED_UNREAD = Counter(
     "incidents_expired_unread_total",
     "Records retention deleted before this consumer group read them (the lag outgrew retention).",
@@ -240,6 +247,8 @@ DURABLE: dict[str, Counter | Gauge] = {
     "incidents_agent_last_crash_timestamp_seconds": AGENT_LAST_CRASH,
     "incidents_dlq_limit_exceeded_total": DLQ_LIMIT,
     "incidents_offset_gaps_total": OFFSET_GAPS,
+    # counted at a restart's first read, often just before an offset gap restarts it again
+    "incidents_expired_unread_total": EXPIRED_UNREAD,
 }
 
 
@@ -252,6 +261,7 @@ def declare_stage(
         EXPIRED_UNREAD.labels(topic)
     for topic in gapless:
         OFFSET_GAPS.labels(topic)
+        OFFSETS_WITHOUT_RECORDS.labels(topic)
     for topic in outputs:
         MESSAGES_OUT.labels(stage, topic)
     for kind in get_args(ErrorKind):

@@ -70,6 +70,12 @@ class KafkaSettings(BaseModel):
     heartbeat_interval_s: float = Field(1.0, gt=0, description="consumer heartbeat")
     rebalance_timeout_s: float = Field(5.0, gt=0, description="how long a rebalance may take")
     commit_interval_s: float = Field(1.0, gt=0, description="how often acked offsets are committed")
+    broker: Literal["auto", "kafka", "tansu"] = Field(
+        "auto",
+        description="whose offset gaps to expect: tansu (every jump is a hole, restart), kafka "
+        "(a jump is checked: transaction markers are not holes); auto tells tansu by its "
+        "cluster id",
+    )
 
     @field_validator("bootstrap")
     @classmethod
@@ -454,10 +460,20 @@ class FaultSettings(BaseModel):
         description="while this file exists, the next batch reports an offset gap and the "
         "file is removed (a one-off broker gap)",
     )
+    skip_file: Path | None = Field(
+        None,
+        description="while this file exists, the consumer seeks 3 records past where it has "
+        "fetched on one partition and the file is removed (a real hole in what it reads)",
+    )
     lossy: bool = Field(
         False,
         description="NEGATIVE CONTROL ONLY: ack batches without waiting for the broker "
         "(loses messages on kill -9); never in production",
+    )
+    unguarded: bool = Field(
+        False,
+        description="NEGATIVE CONTROL ONLY: commit across offset jumps without checking "
+        "them for holes; never in production",
     )
 
 

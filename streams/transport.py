@@ -84,6 +84,75 @@ def fetch_highwaters(
     return {key: max(off, found.get(key, off)) for key, off in reported.items()}
 
 
+def broker_kind(librdkafka_conf: dict[str, Any], timeout: float = 10.0) -> str:
+    """``tansu`` for the embedded broker, ``kafka`` for Apache Kafka and the rest.
+
+    Told by the cluster id in the metadata: tansu reports ``tansu_cluster`` unless
+    started with another one (streams/broker.py starts it with the default).
+    """
+    from confluent_kafka.admin import AdminClient
+
+    md = AdminClient({**librdkafka_conf, "log_level": 0}).list_topics(timeout=timeout)
+    return "tansu" if (md.cluster_id or "").startswith("tansu") else "kafka"
+
+
+class HoleProbe:
+    """Reads a partition from an offset with its own librdkafka consumer, to tell an
+    offset jump that skipped records (a hole) from offsets that hold none for a
+    consumer (transaction markers; on compacted topics, compacted records).
+
+    Same isolation level as Faust's consumer (read_uncommitted with
+    ``processing_guarantee=at_least_once``): what it reads, the worker should have.
+    One consumer per worker, created on the first jump; one question at a time.
+    """
+
+    def __init__(self, librdkafka_conf: dict[str, Any]) -> None:
+        self.conf = librdkafka_conf
+        self._consumer: Any = None
+
+    def first_offset(self, topic: str, partition: int, start: int, end: int) -> int | None:
+        """The offset of the first record at or after ``start``, if it is below ``end``;
+        None when the offsets ``[start, end)`` hold no record."""
+        from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+        if self._consumer is None:
+            self._consumer = Consumer(
+                {
+                    **self.conf,
+                    "group.id": f"incidents-hole-probe-{uuid.uuid4().hex[:8]}",
+                    "enable.auto.commit": False,
+                    "enable.partition.eof": True,
+                    "auto.offset.reset": "earliest",
+                    "isolation.level": "read_uncommitted",
+                    "fetch.wait.max.ms": 10,
+                }
+            )
+        c = self._consumer
+        c.assign([TopicPartition(topic, partition, start)])
+        try:
+            deadline = time.monotonic() + 15.0
+            while time.monotonic() < deadline:
+                msg = c.poll(0.2)
+                if msg is None or msg.topic() != topic or msg.partition() != partition:
+                    continue
+                err = msg.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        return None  # the end of the log, and nothing before it
+                    continue
+                offset = msg.offset()
+                assert offset is not None  # a record always has one
+                return offset if offset < end else None
+            raise TimeoutError(f"{topic}[{partition}] from {start}: no answer within 15 s")
+        finally:
+            c.unassign()
+
+    def close(self) -> None:
+        if self._consumer is not None:
+            self._consumer.close()
+            self._consumer = None
+
+
 class Consumer(faust_aiokafka.Consumer):
     async def highwaters(self, *partitions: TP) -> Mapping[TP, int]:
         reported = await super().highwaters(*partitions)
@@ -131,7 +200,28 @@ class Consumer(faust_aiokafka.Consumer):
                 partitions=" ".join(sorted(f"{tp.topic}:{tp.partition}" for tp in unread)[:40]),
                 hint="nothing committed on these yet",
             )
+        await self._count_expired(
+            {tp: off for tp, off in committed.items() if off and tp.topic not in changelogs}
+        )
         return committed
+
+    async def _count_expired(self, committed: Mapping[TP, int]) -> None:
+        """Records retention deleted before the group read them, counted where the committed
+        offsets are sought: the first record of such a partition often arrives before
+        Faust knows its committed offset, and the head check (``Runtime.start_of``) then
+        has nothing to compare it with (seen on Apache Kafka)."""
+        rt = getattr(self.app, "incidents_runtime", None)
+        if rt is None or not committed:
+            return
+        try:
+            earliest = await self.earliest_offsets(*committed)
+        except Exception as exc:  # a count, never a new failure
+            log.warning("earliest_offset_unknown", error=str(exc)[:200])
+            return
+        for tp, offset in committed.items():
+            start = earliest.get(tp)
+            if start is not None and start > offset:
+                rt.expired(tp.topic, tp.partition, offset, start)
 
 
 class Transport(faust_aiokafka.Transport):

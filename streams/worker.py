@@ -24,6 +24,7 @@ from streams.domain import speedups
 from streams.runtime import tune_gc
 from streams.settings import Settings
 from streams.topics import ensure_topics
+from streams.transport import broker_kind
 
 
 def run_worker(settings: Settings) -> None:
@@ -32,6 +33,12 @@ def run_worker(settings: Settings) -> None:
     settings.worker.data_dir.mkdir(parents=True, exist_ok=True)
     created = ensure_topics(settings)
     app, rt = create_app(settings)
+    # The embedded broker skips records; on Apache Kafka an offset jump can be a
+    # transaction marker, so a jump is checked before it counts as a hole (Runtime.hole).
+    broker: str = settings.kafka.broker
+    if broker == "auto":
+        broker = broker_kind(settings.kafka.librdkafka())
+    rt.strict_gaps = broker == "tansu"
     tune_gc()  # after the models and gazetteer are loaded
     if (
         "enrich" in settings.worker.roles
@@ -47,6 +54,7 @@ def run_worker(settings: Settings) -> None:
         app_id=app.conf.id,
         roles=settings.worker.roles,
         bootstrap=settings.kafka.bootstrap,
+        broker=broker,
         clickhouse=settings.clickhouse.resolved_url() if "sink" in settings.worker.roles else None,
         web=f"http://{settings.worker.web_host}:{settings.worker.web_port}",
         topics_created=created,

@@ -52,6 +52,7 @@ class Load:
     total: int
     rate: float
     seed: int = 1
+    redeliver: bool = True  # 3 % byte-for-byte repeats (they re-emit their incident events)
     lines: list[bytes] = field(default_factory=list)
     _thread: threading.Thread | None = None
     error: BaseException | None = None
@@ -64,7 +65,7 @@ class Load:
         run = f"{self.seed}-{rng.randrange(10**6)}"
         for i in range(self.total):
             r = rng.random()
-            if r < 0.03 and out:  # a redelivery of an earlier line, byte for byte
+            if r < 0.03 and out and self.redeliver:  # an earlier line again, byte for byte
                 out.append(rng.choice(out))
                 continue
             if r < 0.05:  # invalid input
@@ -276,6 +277,10 @@ def fault_stack(stack: Stack) -> Iterator[Stack]:
 
 def pytest_terminal_summary(terminalreporter: object) -> None:
     from tests.faults.test_bad_input import TOTALS
+    from tests.faults.test_kafka_cluster import FIGURES
+
+    for line in FIGURES:
+        terminalreporter.write_line(line)  # type: ignore[attr-defined]
 
     if TOTALS["lines"]:
         terminalreporter.write_line(  # type: ignore[attr-defined]

@@ -1,6 +1,7 @@
-"""Fixtures for tests over the real embedded broker (tansu) and real chDB.
+"""Fixtures for tests over a real broker (tansu, Apache Kafka or both) and real chDB.
 
-One broker per test session; each test module gets its own topic prefix and
+One broker per test session and kind (tests/brokers.py: INCIDENTS_TEST_BROKER);
+each test module gets its own topic prefix and
 consumer group, so modules do not see each other's messages. Workers run as
 subprocesses (`incidents worker`), exactly as deployed, and own their chDB
 directory; tests read ClickHouse through the worker's /query endpoint.
@@ -25,18 +26,20 @@ from confluent_kafka import Consumer, TopicPartition
 
 from connectors.producer import MentionProducer
 from streams import probe
-from streams.broker import EmbeddedBroker, free_port
+from streams.broker import free_port
 from streams.settings import KafkaSettings
+from tests import brokers
+from tests.brokers import Broker
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="session")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
-    log = tmp_path_factory.mktemp("broker") / "tansu.log"
-    b = EmbeddedBroker(log_path=log).start()
-    yield b
-    b.stop()
+@pytest.fixture(scope="session", params=brokers.CHOICE.params)
+def broker(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Broker]:
+    """The embedded broker, or a local 3-node Apache Kafka (tests/brokers.py)."""
+    yield from brokers.start(request.param, tmp_path_factory.mktemp(request.param))
 
 
 @dataclass
@@ -93,7 +96,7 @@ class Worker:
 class Stack:
     """A test's own corner of the broker: topic prefix, app id, ClickHouse directory."""
 
-    broker: EmbeddedBroker
+    broker: Broker
     root: Path
     prefix: str
     app_id: str
@@ -114,6 +117,7 @@ class Stack:
             INCIDENTS_KAFKA_BOOTSTRAP=self.broker.bootstrap,
             INCIDENTS_TOPICS_PREFIX=self.prefix,
             INCIDENTS_TOPICS_PARTITIONS=str(self.partitions),
+            INCIDENTS_TOPICS_REPLICATION_FACTOR=str(self.broker.replication_factor),
             INCIDENTS_WORKER_APP_ID=self.app_id,
             INCIDENTS_WORKER_DATA_DIR=str(self.root / "worker"),
             INCIDENTS_CLICKHOUSE_URL=self.clickhouse_url,
@@ -208,7 +212,7 @@ class Stack:
 
 
 @pytest.fixture
-def stack(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Stack]:
+def stack(broker: Broker, tmp_path: Path) -> Iterator[Stack]:
     s = Stack(
         broker, tmp_path, prefix=f"t{uuid.uuid4().hex[:6]}.", app_id=f"it-{uuid.uuid4().hex[:6]}"
     )
@@ -217,9 +221,7 @@ def stack(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="module")
-def module_stack(
-    broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
+def module_stack(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("stack")
     s = Stack(broker, root, prefix=f"m{uuid.uuid4().hex[:6]}.", app_id=f"it-{uuid.uuid4().hex[:6]}")
     yield s

@@ -18,7 +18,8 @@ from schemas.registry import load_schema
 from tests.conftest import SAMPLE
 from tests.integration.conftest import Stack, jsonl
 
-pytestmark = pytest.mark.integration
+# The spine: also on Apache Kafka in the default run on both brokers (tests/brokers.py).
+pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
 SCHEMA_OF_TOPIC = {
     "mentions.enriched": "mention-batch",

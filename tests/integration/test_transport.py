@@ -19,16 +19,16 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 import streams.transport  # noqa: F401  # registers kafkasafe://
-from streams.broker import EmbeddedBroker
 from streams.transport import broker_urls
+from tests.brokers import Broker
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
 
-def _topic_with_records(broker: EmbeddedBroker, n: int) -> str:
+def _topic_with_records(broker: Broker, n: int) -> str:
     topic = f"rewind-{uuid.uuid4().hex[:8]}"
     admin = AdminClient({"bootstrap.servers": broker.bootstrap})
-    for fut in admin.create_topics([NewTopic(topic, 1, 1)]).values():
+    for fut in admin.create_topics([NewTopic(topic, 1, broker.replication_factor)]).values():
         fut.result()
     p = Producer({"bootstrap.servers": broker.bootstrap})
     for i in range(n):
@@ -37,9 +37,7 @@ def _topic_with_records(broker: EmbeddedBroker, n: int) -> str:
     return topic
 
 
-async def _offsets_read_around_a_rewind(
-    broker: EmbeddedBroker, topic: str, datadir: Path
-) -> list[int]:
+async def _offsets_read_around_a_rewind(broker: Broker, topic: str, datadir: Path) -> list[int]:
     app = faust.App(
         f"rewind-{uuid.uuid4().hex[:8]}",
         broker=broker_urls([broker.bootstrap]),
@@ -52,6 +50,7 @@ async def _offsets_read_around_a_rewind(
         broker_heartbeat_interval=1.0,
         broker_rebalance_timeout=5.0,
         datadir=str(datadir),
+        topic_replication_factor=broker.replication_factor,
     )
     source = app.topic(topic, value_type=bytes, value_serializer="raw")
     seen: list[int] = []
@@ -80,7 +79,7 @@ async def _offsets_read_around_a_rewind(
 
 
 def test_a_rewind_with_nothing_committed_reads_from_the_log_start(
-    broker: EmbeddedBroker, tmp_path: Path
+    broker: Broker, tmp_path: Path
 ) -> None:
     topic = _topic_with_records(broker, 50)
     seen = asyncio.run(_offsets_read_around_a_rewind(broker, topic, tmp_path))

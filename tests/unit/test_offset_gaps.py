@@ -166,3 +166,56 @@ def test_an_offset_gap_is_counted_under_the_topic_base_name() -> None:
         asyncio.run(go())
     assert gaps("mentions.raw") - before == 1
     assert gaps("tver.mentions.raw") == 0
+
+
+def test_a_jump_the_hole_check_finds_empty_is_read_through_and_acked() -> None:
+    """On Apache Kafka a jump over a transaction marker holds no record: the check
+    (Runtime.hole, here a stand-in) says so and the batch goes on."""
+    asked: list[tuple[str, int, int, int]] = []
+
+    async def empty(topic: str, partition: int, start: int, end: int) -> bool:
+        asked.append((topic, partition, start, end))
+        return False
+
+    stream = _Stream([[("raw", 0, 40), ("raw", 0, 41)], [("raw", 0, 43), ("raw", 0, 44)]])
+
+    async def go() -> list[int]:
+        seen = []
+        async for events in batches(stream, 10, 1.0, hole=empty):
+            seen += [e.message.offset for e in events]
+        return seen
+
+    assert asyncio.run(go()) == [40, 41, 43, 44]
+    assert asked == [("raw", 0, 42, 43)]
+    assert len(stream.acked) == 4
+
+
+def test_on_the_embedded_broker_every_jump_is_a_hole_without_asking() -> None:
+    tp = TP("mentions.raw", 0)
+    consumer = _Consumer({tp: 40}, {tp: 0})
+    rt = _runtime(consumer)
+    assert rt.strict_gaps  # the default, and what the worker keeps on tansu
+    assert asyncio.run(rt.hole("mentions.raw", 0, 42, 43)) is True
+    assert consumer.asked == []  # no log start, no probe
+
+
+def test_on_kafka_records_deleted_in_the_jump_are_expired_and_the_rest_probed() -> None:
+    """A jump whose start retention deleted: counted as expired; the offsets left
+    are read by the probe, which finds no record there (a marker)."""
+    tp = TP("mentions.raw", 0)
+    rt = _runtime(_Consumer({tp: 40}, {tp: 50}))
+    rt.strict_gaps = False
+    probed: list[tuple[int, int]] = []
+
+    class _Probe:
+        def first_offset(self, topic: str, partition: int, start: int, end: int) -> int | None:
+            probed.append((start, end))
+            return None
+
+    rt._probe = _Probe()  # type: ignore[assignment]
+    labels = {"topic": "mentions.raw"}
+    before = metrics.REGISTRY.get_sample_value("incidents_expired_unread_total", labels) or 0.0
+    assert asyncio.run(rt.hole("mentions.raw", 0, 45, 52)) is False
+    after = metrics.REGISTRY.get_sample_value("incidents_expired_unread_total", labels) or 0.0
+    assert after - before == 5
+    assert probed == [(50, 52)]
