@@ -416,6 +416,9 @@ class Runtime:
         skip = self.settings.faults.skip_file
         if skip is not None and events and not self._skipping and skip.exists():
             msg = next(iter(events)).message
+            only = _read_text(skip)
+            if only and _base(msg.topic, self.settings) != only:
+                return
             self._skipping = True
             self.handles["skip"] = asyncio.ensure_future(
                 self._skip_ahead(TP(msg.topic, msg.partition), skip)
@@ -809,3 +812,11 @@ def status_snapshot(rt: Runtime) -> dict[str, Any]:
         "sink_skipped": _counter_total(metrics.SINK_SKIPPED, ["table"]),
         "sink_errors": _counter_total(metrics.SINK_ERRORS, ["table"]),
     }
+
+
+def _read_text(path: Path) -> str:
+    """A fault flag's content (a topic's base name, or nothing); "" once it is gone."""
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""

@@ -267,6 +267,10 @@ class LocalKafka:
             "share.coordinator.state.topic.min.isr": str(min(2, rf)),
             "auto.create.topics.enable": "false",
             "unclean.leader.election.enable": "false",
+            # Leaders move only when a node goes away (or a test moves them), not five
+            # minutes after a node came back: the preferred-leader election would move
+            # group coordinators and leaders in the middle of whatever runs then.
+            "auto.leader.rebalance.enable": "false",
             # A group's first member does not wait 3 s for others (tests form many groups).
             "group.initial.rebalance.delay.ms": "0",
             # Small machine: few threads, small buffers and indexes.
@@ -444,7 +448,10 @@ class LocalKafka:
                     raise KafkaUnavailable(
                         f"Kafka node {n.node_id} exited at start; its log:\n{n.tail()}"
                     )
-            if want <= self.registered():
+            # A node killed a moment ago is still in the metadata until its session
+            # times out: its own listener being open again is what says it is back.
+            listening = all(port_open(self.host, n.port) for n in nodes or self.nodes)
+            if listening and want <= self.registered():
                 return
             if time.monotonic() > deadline:
                 raise KafkaUnavailable(

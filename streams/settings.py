@@ -463,7 +463,8 @@ class FaultSettings(BaseModel):
     skip_file: Path | None = Field(
         None,
         description="while this file exists, the consumer seeks 3 records past where it has "
-        "fetched on one partition and the file is removed (a real hole in what it reads)",
+        "fetched on one partition and the file is removed (a real hole in what it reads); "
+        "a topic's base name in the file limits it to that topic",
     )
     lossy: bool = Field(
         False,

@@ -38,7 +38,8 @@ from tests.integration.conftest import Stack, Worker
 pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.kafka_only]
 
 PROCESSING = "enrich,group,respond"
-# The rebalance pair runs in `make soak` only: `make test` keeps near 20 minutes.
+# The rebalance pair, the RF 1 control and the compaction fault run in `make soak` only;
+# `make test` keeps the leader kill and the topic configs (it stays near 20 minutes).
 soak_only = pytest.mark.skipif(not SOAK, reason="a long Kafka fault: make soak runs it")
 FIGURES: list[str] = []  # printed at the end of the session (tests/faults/conftest.py)
 
@@ -144,6 +145,7 @@ def test_kill_9_of_a_partition_leader_loses_nothing_and_doubles_nothing(stack: S
     assert not any(doubles.values()), doubles
 
 
+@soak_only
 def test_negative_control_a_lost_leader_with_replication_factor_1_is_caught_losing(
     stack: Stack,
 ) -> None:
@@ -306,6 +308,7 @@ def _mismatches(latest: dict[str, bytes], want: dict[str, int]) -> list[str]:
     return out
 
 
+@soak_only
 def test_worker_killed_during_compaction_and_a_fresh_consumer_rebuilds_the_latest_state(
     stack: Stack,
 ) -> None:
