@@ -199,6 +199,7 @@ _enc_json = msgspec.json.Encoder()
 _dec_mention = msgspec.msgpack.Decoder(MentionRecord)
 _dec_incident = msgspec.msgpack.Decoder(IncidentRecord)
 _dec_parked = msgspec.msgpack.Decoder(ParkedResponse)
+_dec_adopt = msgspec.msgpack.Decoder(AdoptCommand)
 
 
 @dataclass(frozen=True, slots=True)
@@ -521,6 +522,10 @@ class Desk:
                 m, status=status, duplicate_of=duplicate_of, incident_id=incident_id
             ),
         )
+        waiting = self.store.get("p:" + m.id)
+        if waiting:  # its family's region came first (AdoptCommand parked by _adopt)
+            del self.store["p:" + m.id]
+            out.extend(self._adopt(_dec_adopt.decode(waiting)))
 
     # ----------------------------------------------------------------- edits
     def _revise(self, m: Mention, old: MentionRecord) -> Outcome:
@@ -1094,7 +1099,14 @@ class Desk:
         incident, here on the desk of `unknown`, moves to that region's desk as
         `<region>/<hash of the post>`, where the copy joins it (TakeOverCommand)."""
         root = self._get_known(cmd.mention_id)
-        rec = self.get_incident(root.incident_id) if root and root.incident_id else None
+        if root is None:
+            # The root's own verdict has not reached this desk yet: the command comes on
+            # desk.commands, the verdict on mentions.deduped, and nothing orders the two
+            # (on a real cluster the command can come first). Held until the root is
+            # placed, in the desk's table (survives a restart), then applied.
+            self.store["p:" + cmd.mention_id] = _enc.encode(cmd)
+            return Outcome()
+        rec = self.get_incident(root.incident_id) if root.incident_id else None
         if rec is None or incident_region(rec.incident.id) is not None:
             return Outcome()  # no incident to move (not an appeal): the copy opens its own
         inc = rec.incident

@@ -254,6 +254,34 @@ def test_a_copy_first_and_its_original_end_in_one_incident_of_the_originals_regi
     assert rec is not None and rec.incident.mentions_count == 2
 
 
+def test_a_move_that_overtakes_its_roots_verdict_waits_for_the_root() -> None:
+    """The move (desk.commands) and the root's own verdict (mentions.deduped) travel on
+    two topics; on a real cluster the move can come first. The desk holds it, in its
+    table, until the root is placed, then moves the incident: one incident at the end,
+    not a family split between `unknown` and the region (seen on Apache Kafka)."""
+    stages = new_desk()
+    window, desk = stages.dedup, stages.desk
+    (root,) = _decide(window, _copy(hours=0.5))
+    (orig,) = _decide(window, _original(at=T0 + timedelta(hours=1)))
+    ((_, adopt),) = orig.commands
+    early = stages.command(adopt)
+    assert not early.events and not early.forward and early.error is None
+    assert "p:telegram:2" in desk.store  # held, and kept by a restart (the table)
+    placed = desk.resolve(root.mention)
+    moved_from = placed.mentions[0].incident_id
+    assert moved_from and moved_from.startswith("unknown/")
+    assert [e.type for e in placed.events][-1:] == ["merged"]
+    ((key, take),) = placed.forward
+    assert key == "RU-TVE"
+    stages.command(take)
+    joined = desk.resolve(orig.mention)
+    incident = joined.mentions[0].incident_id
+    assert incident and incident.startswith("RU-TVE/")
+    rec = desk.get_incident(incident)
+    assert rec is not None and sorted(rec.incident.mention_ids) == ["telegram:2", "vk:1"]
+    assert "p:telegram:2" not in desk.store
+
+
 def test_the_metric_knows_every_placing() -> None:
     """Its series are declared at 0 before the first post (streams/metrics.py)."""
     from typing import get_args
