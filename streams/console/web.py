@@ -542,13 +542,9 @@ async def act(request: web.Request) -> web.StreamResponse:
         return _refuse(request, 409, "Инцидент объединён с другим: действуйте в нём.", kind)
     now = datetime.now(UTC)
     action_id = f"console-{uuid.uuid4().hex}"
-    if action == "assign":
-        agency = field_("agency")
-        if agency not in _agencies(con, user, inc):
-            return _refuse(request, 400, "Такого ведомства нет в таблице маршрутизации.", kind)
-        cmd: Any = AssignCommand(
-            command_id=action_id, at=now, incident_id=iid, agency=agency, operator=user.name
-        )
+
+    async def command(cmd: Any, event: str, label: str) -> web.StreamResponse:
+        """Publish one incident command, keyed by the incident, and wait for its event."""
         return await _send(
             request,
             kind,
@@ -557,9 +553,18 @@ async def act(request: web.Request) -> web.StreamResponse:
             "incidents.commands",
             iid,
             encode(cmd),
-            expected_event_id(iid, "assigned", action_id),
-            f"назначить: {agency}",
+            expected_event_id(iid, event, action_id),
+            label,
         )
+
+    if action == "assign":
+        agency = field_("agency")
+        if agency not in _agencies(con, user, inc):
+            return _refuse(request, 400, "Такого ведомства нет в таблице маршрутизации.", kind)
+        cmd: Any = AssignCommand(
+            command_id=action_id, at=now, incident_id=iid, agency=agency, operator=user.name
+        )
+        return await command(cmd, "assigned", f"назначить: {agency}")
     if action == "status":
         status = field_("status")
         if status not in ("in_progress", "closed", "rejected"):
@@ -574,17 +579,7 @@ async def act(request: web.Request) -> web.StreamResponse:
             reason=reason,
         )
         event = "closed" if status == "closed" else "status_changed"
-        return await _send(
-            request,
-            kind,
-            iid,
-            action_id,
-            "incidents.commands",
-            iid,
-            encode(cmd),
-            expected_event_id(iid, event, action_id),
-            f"статус: {labels.label('status', status)}",
-        )
+        return await command(cmd, event, f"статус: {labels.label('status', status)}")
     if action == "merge":
         into = field_("into")
         target = con.view.visible(into, user.regions)
@@ -597,17 +592,7 @@ async def act(request: web.Request) -> web.StreamResponse:
         cmd = MergeCommand(
             command_id=action_id, at=now, incident_id=iid, into=into, operator=user.name
         )
-        return await _send(
-            request,
-            kind,
-            iid,
-            action_id,
-            "incidents.commands",
-            iid,
-            encode(cmd),
-            expected_event_id(iid, "merged", action_id),
-            f"объединить с {into}",
-        )
+        return await command(cmd, "merged", f"объединить с {into}")
     if action == "split":
         chosen = [v for v in form.getall("mention", []) if isinstance(v, str)]
         members = set(inc.mention_ids)
@@ -618,17 +603,7 @@ async def act(request: web.Request) -> web.StreamResponse:
         cmd = SplitCommand(
             command_id=action_id, at=now, incident_id=iid, mention_ids=chosen, operator=user.name
         )
-        return await _send(
-            request,
-            kind,
-            iid,
-            action_id,
-            "incidents.commands",
-            iid,
-            encode(cmd),
-            expected_event_id(iid, "split", action_id),
-            f"выделить публикаций: {len(chosen)}",
-        )
+        return await command(cmd, "split", f"выделить публикаций: {len(chosen)}")
     # respond
     text = field_("text")
     answer_kind = field_("kind")
