@@ -99,22 +99,26 @@ def test_holes_are_allowed_where_they_are_legitimate() -> None:
 
 
 class _Consumer:
+    """Faust's consumer (the committed offsets it sought to) and the worker's probe of the
+    partitions' log starts (``HoleProbe.log_start``), as one stand-in."""
+
     def __init__(self, committed: dict[TP, int], earliest: dict[TP, int]) -> None:
         self._committed_offset = committed
         self.earliest = earliest
         self.asked: list[TP] = []
 
-    async def earliest_offsets(self, *tps: TP) -> dict[TP, int]:
-        self.asked.extend(tps)
-        return {tp: self.earliest[tp] for tp in tps}
+    def log_start(self, topic: str, partition: int) -> int:
+        self.asked.append(TP(topic, partition))
+        return self.earliest[TP(topic, partition)]
 
 
-def _runtime(consumer: _Consumer) -> Runtime:
-    s = Settings()
+def _runtime(consumer: _Consumer, settings: Settings | None = None) -> Runtime:
+    s = settings or Settings()
     return Runtime(
         settings=s,
         app=SimpleNamespace(consumer=consumer),  # type: ignore[arg-type]
         topics=Topics.from_settings(s),
+        _probe=consumer,  # type: ignore[arg-type]
     )
 
 
@@ -145,9 +149,7 @@ def test_an_offset_gap_is_counted_under_the_topic_base_name() -> None:
     """Topic labels are base names everywhere, as the alert rules expect."""
     s = Settings(topics={"prefix": "tver."})
     tp = TP("tver.mentions.raw", 0)
-    consumer = _Consumer({tp: 5}, {tp: 0})
-    app = SimpleNamespace(consumer=consumer)
-    rt = Runtime(settings=s, app=app, topics=Topics.from_settings(s))  # type: ignore[arg-type]
+    rt = _runtime(_Consumer({tp: 5}, {tp: 0}), s)
     stream = _Stream([[("tver.mentions.raw", 0, 5), ("tver.mentions.raw", 0, 9)]])
 
     def gaps(topic: str) -> float:
@@ -203,16 +205,15 @@ def test_on_kafka_records_deleted_in_the_jump_are_expired_and_the_rest_probed() 
     """A jump whose start retention deleted: counted as expired; the offsets left
     are read by the probe, which finds no record there (a marker)."""
     tp = TP("mentions.raw", 0)
-    rt = _runtime(_Consumer({tp: 40}, {tp: 50}))
-    rt.strict_gaps = False
     probed: list[tuple[int, int]] = []
 
-    class _Probe:
+    class _Probe(_Consumer):
         def first_offset(self, topic: str, partition: int, start: int, end: int) -> int | None:
             probed.append((start, end))
             return None
 
-    rt._probe = _Probe()  # type: ignore[assignment]
+    rt = _runtime(_Probe({tp: 40}, {tp: 50}))
+    rt.strict_gaps = False
     labels = {"topic": "mentions.raw"}
     before = metrics.REGISTRY.get_sample_value("incidents_expired_unread_total", labels) or 0.0
     assert asyncio.run(rt.hole("mentions.raw", 0, 45, 52)) is False
