@@ -266,7 +266,11 @@ def _hole(
     handed over, so the hole starts at or before the 3 records."""
     values, keys = _batch(run, 0, 1200)
     _create_topics(stack)  # Kafka creates no topic on first use here
-    stack.publish("mentions.raw", values, keys)
+    # Flushed 20 at a time: Kafka hands over whole record batches, and one batch of a
+    # partition's 300 mentions would reach the consumer in one fetch, leaving nothing
+    # unfetched to skip.
+    for i in range(0, len(values), 20):
+        stack.publish("mentions.raw", values[i : i + 20], keys[i : i + 20])
     skip = tmp_path / "skip"
     skip.write_text(only)
     w = stack.start_worker(INCIDENTS_FAULTS_SKIP_FILE=str(skip), **extra)
@@ -285,7 +289,10 @@ def _skipped(w: Worker) -> tuple[str, int, int]:
 
 
 def test_a_real_hole_is_caught_and_read_again(stack: Stack, tmp_path: Path) -> None:
-    w, result = _hole(stack, tmp_path, "hole")
+    # On mentions.raw: a hole in a compacted topic (incidents) is not one the guard
+    # can tell from compaction, and the skip would take the first topic that has
+    # records left to fetch.
+    w, result = _hole(stack, tmp_path, "hole", only="mentions.raw")
     assert not result.lost, result.summary()  # type: ignore[attr-defined]
     assert not any(result.duplicated_rows.values())  # type: ignore[attr-defined]
     topic, partition, start = _skipped(w)
@@ -306,7 +313,7 @@ def test_negative_control_an_unguarded_worker_commits_across_the_hole(
         tmp_path,
         "unguarded",
         45,
-        only="mentions.resolved",
+        only="mentions.raw",
         INCIDENTS_FAULTS_UNGUARDED="true",
     )
     # At least the 3 skipped mentions (the seek also drops what was fetched and not yet
