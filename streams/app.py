@@ -690,6 +690,8 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
         rt.forget_positions()
+        for guard in rt.guards.values():
+            guard.reset()  # the dead-letter limit counts per partition, from the assignment
         names = sorted(f"{_base(tp.topic, settings)}:{tp.partition}" for tp in assigned)
         log.info("partitions_assigned", count=len(names), partitions=" ".join(names[:60]))
 

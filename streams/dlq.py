@@ -16,7 +16,8 @@ it is (docs/operations.md#the-dead-letter-limit):
   anything invalid on a topic the pipeline's own stages write: the pipeline's
   mistake (a bad deploy, two versions of a stage). Over the limit the stage stops
   the worker without committing, so the stream waits for a fix instead of being
-  processed into the dead-letter topic (getsentry/arroyo's DLQ limit).
+  processed into the dead-letter topic (getsentry/arroyo's DLQ limit, counted as
+  arroyo counts it: per partition, from each assignment).
 """
 
 from __future__ import annotations
@@ -134,7 +135,13 @@ class DlqGuard:
     """The dead-letter limit of one stage: sliding-window invalid ratio and a cap on
     consecutive invalid messages (INCIDENTS_DLQ_*), counted separately for the
     pipeline's own failures (stop) and for each input topic written from outside
-    (flag, alert, keep serving); see the module docstring."""
+    (flag, alert, keep serving); see the module docstring.
+
+    The pipeline's own failures are counted per partition, as arroyo's DLQ limit
+    does: one partition of bad input is not diluted by the good ones of the others,
+    and a partition's count starts again when partitions are assigned (``reset``):
+    the new owner decides on what it reads itself.
+    """
 
     stage: str
     settings: DlqSettings
@@ -142,28 +149,35 @@ class DlqGuard:
     outside: frozenset[str] = frozenset()
     #: A topic's name as metric labels carry it (without the deployment prefix).
     label: Callable[[str], str] = str
-    _own: _Window = field(init=False)
+    _own: dict[tuple[str, int], _Window] = field(default_factory=dict)
     _inputs: dict[str, _Window] = field(default_factory=dict)
     _kinds: dict[str, Counter[str]] = field(default_factory=dict)
     _flagged: set[str] = field(default_factory=set)
 
-    def __post_init__(self) -> None:
-        self._own = _Window(self.settings.window)
-
-    def record(self, invalid: bool, topic: str = "", kind: str = "") -> None:
+    def record(self, invalid: bool, topic: str = "", kind: str = "", partition: int = 0) -> None:
         """One message of `topic` handled: valid, or dead-lettered with error `kind`.
 
-        Raises DlqLimitExceeded when the pipeline's own failures pass the limit.
+        Raises DlqLimitExceeded when the pipeline's own failures on the message's
+        partition pass the limit.
         """
         from_outside = topic in self.outside
         producers = invalid and from_outside and kind != "processing_error"
         if from_outside:
             self._input(topic, producers, kind)
-        self._own.add(invalid and not producers)
-        reason = self._own.over(self.settings)
+        own = self._own.get((topic, partition))
+        if own is None:
+            own = self._own[(topic, partition)] = _Window(self.settings.window)
+        own.add(invalid and not producers)
+        reason = own.over(self.settings)
         if reason:
             metrics.DLQ_LIMIT.labels(self.stage).inc()
-            raise DlqLimitExceeded(f"{self.stage}: {reason}; stopping without committing")
+            where = f"{self.label(topic)}[{partition}]: " if topic else ""
+            raise DlqLimitExceeded(f"{self.stage}: {where}{reason}; stopping without committing")
+
+    def reset(self) -> None:
+        """Partitions were assigned: every partition's count of own failures starts again
+        (the flags of outside topics stay: they speak of a producer, not a partition)."""
+        self._own.clear()
 
     def flagged(self) -> set[str]:
         """The outside topics whose invalid input is over the limit now."""

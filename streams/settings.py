@@ -455,6 +455,11 @@ class FaultSettings(BaseModel):
     crash_marker: str | None = Field(
         None, description="an agent crashes on a batch containing this text (crash handling)"
     )
+    fail_marker: str | None = Field(
+        None,
+        description="the enrich step fails on a post whose text contains this text, as a bug "
+        "in domain code would (the post is dead-lettered alone, the batch goes on)",
+    )
     gap_file: Path | None = Field(
         None,
         description="while this file exists, the next batch reports an offset gap and the "

@@ -1,7 +1,9 @@
 """Agents: one thin module per stage, registered explicitly by role.
 
-Each agent decodes raw bytes itself, calls domain code, sends its outputs,
-counts, and dead-letters what it cannot handle. No domain logic lives here.
+Each agent declares its stage (input topics and their decoders, outputs, the
+stage's step from streams/domain/stages.py, what it publishes) and the step
+runner (streams/runner.py) runs it: decode, step, dead-letter, send, settle,
+count. No domain logic lives here.
 """
 
 from __future__ import annotations

@@ -3,28 +3,26 @@
 The desk. Both inputs are keyed by region and co-partitioned with the desk
 table's changelog, so one worker owns everything that can belong to one
 incident. The posts come from the dedup stage, copies already keyed by their
-original's region. Per event the agent sets the partition its table writes go
-to, calls the desk, and sends what the desk decided (commands for another
-region's desk go back to desk.commands).
+original's region. The step runner (streams/runner.py) hands the desk step
+(streams/domain/stages.py) each post and command in event-time order, with table
+writes going to its partition; this module sends what the desk decided
+(commands for another region's desk go back to desk.commands).
 """
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from schemas.models import Incident, Mention, encode
-from streams import metrics
-from streams.agents.dedup import batch_messages, decode_mentions
-from streams.app import ACTIVE_PARTITION, TableStore, changelogged_table, observe_batch
+from schemas.models import Incident, encode
+from streams import metrics, runner
+from streams.agents.dedup import batch_messages
+from streams.app import TableStore, changelogged_table
 from streams.contracts import decode_desk_command
 from streams.domain.classify import category_labels
-from streams.domain.enrichment import InvalidInput
-from streams.domain.geo import Gazetteer
-from streams.domain.incidents import Desk, Outcome, region_key
-from streams.domain.pipeline import lenient_id
-from streams.domain.problems import Taxonomy
+from streams.domain.incidents import Outcome, region_key
+from streams.domain.pipeline import build_desk
+from streams.domain.stages import desk_step
 from streams.logs import get as get_logger
 
 if TYPE_CHECKING:
@@ -32,138 +30,81 @@ if TYPE_CHECKING:
 
     from streams.app import Runtime
 
-STAGE = "group"
 log = get_logger("streams.group")
 
 
 def register(app: faust.App, rt: Runtime) -> None:
-    s = rt.settings
+    s, t = rt.settings, rt.topics
     table = changelogged_table(
         app, s, "desk", help="incident desk state (posts' decisions and addressing, incidents)"
     )
-    desk = Desk(
-        store=TableStore(table),
-        dedup=s.dedup,
-        grouping=s.grouping,
-        sla=s.sla,
-        timezone_of=lambda region, municipality: Gazetteer.default().timezone(region, municipality),
-        population_of=lambda region, municipality: Gazetteer.default().population(
-            region, municipality
-        ),
-        problems=Taxonomy.load(s.enrich.problems_file),
-    )
-    rt.desk = desk
+    desk = rt.desk = build_desk(s, TableStore(table))
 
     async def on_recovered() -> None:
         desk.invalidate()  # indexes are rebuilt from the recovered table on next use
 
     table.on_recover(on_recovered)
-    source = app.topic(
-        rt.topics.deduped,
-        rt.topics.desk_commands,
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-        partitions=s.topics.partitions,
-    )
-    t = rt.topics
-    rt.declare(
-        STAGE,
-        [t.deduped, t.desk_commands],
-        [t.resolved, t.events, t.replies, t.incidents, t.desk_commands, t.dlq],
-    )
     metrics.declare_desk(category_labels(s.enrich.category_model))
 
-    @app.agent(source, name=STAGE, concurrency=1)
-    @rt.supervised(STAGE)
-    async def group(stream: faust.StreamT[bytes]) -> None:
-        guard = rt.guard(STAGE)
-        rt.started.add(STAGE)
-        metrics.AGENT_UP.labels(STAGE).set(1)
-        # mentions.deduped carries batches: fewer messages a processing batch, about
-        # batch_size mentions' worth (desk.commands carries one command a message).
-        take = batch_messages(s.worker.batch_size)
-        async for events in rt.batches(stream, take, within=s.worker.batch_within_s):
-            started = time.perf_counter()
-            rt.inject_faults(events)
-            mentions = [ev for ev in events if ev.message.topic == rt.topics.deduped]
-            # (event, mention or command, a batch mention's own bytes for a dead letter)
-            items: list[tuple[Any, Any, bytes | None]] = decode_mentions(rt, STAGE, mentions, guard)
-            for ev in events:
-                if ev.message.topic == rt.topics.deduped:
-                    continue
-                rt.count_in(STAGE, ev)
-                try:
-                    items.append((ev, decode_desk_command(ev.message.value), None))
-                    guard.record(False, ev.message.topic)
-                except InvalidInput as err:
-                    rt.dead_letter(
-                        STAGE,
-                        ev,
-                        err.kind,
-                        err.reason,
-                        lenient_id(ev.message.value or b""),
-                    )
-                    guard.record(True, ev.message.topic, err.kind)
-            # Event-time order inside the batch (mentions and commands of one region
-            # share a partition; the desk's SLA clock and answer parking run on event time).
-            items.sort(key=lambda item: _event_time(item[1]))
-            latest: dict[str, Incident] = {}
-            for ev, obj, value in items:
-                token = ACTIVE_PARTITION.set(ev.message.partition)
-                try:
-                    outcome = desk.resolve(obj) if isinstance(obj, Mention) else desk.command(obj)
-                except Exception as exc:  # a desk bug must not stop the stream
-                    outcome = Outcome(error=("processing_error", f"{type(exc).__name__}: {exc}"))
-                finally:
-                    ACTIVE_PARTITION.reset(token)
-                if outcome.error:
-                    kind, reason = outcome.error
-                    rt.dead_letter(STAGE, ev, kind, reason, getattr(obj, "id", None), value)
-                    continue
-                if outcome.parked:
-                    log.info(
-                        "answer_parked", partition=ev.message.partition, offset=ev.message.offset
-                    )
-                for given_up in outcome.dead_letters:
-                    rt.given_up(STAGE, given_up)
-                _publish(rt, outcome, latest)
-            for inc in latest.values():
-                rt.send(rt.topics.incidents, inc.id.encode(), encode(inc), STAGE)
-            await rt.settle()
-            metrics.OPEN_INCIDENTS.set(desk.open_incidents())
-            observe_batch(STAGE, started, len(items))
+    def publish(out: runner.Outputs, done: list[Any]) -> None:
+        latest: dict[str, Incident] = {}
+        for d in done:
+            outcome: Outcome = d.value
+            if outcome.parked:
+                msg = d.tag.event.message
+                log.info("answer_parked", partition=msg.partition, offset=msg.offset)
+            for given_up in outcome.dead_letters:
+                out.given_up(given_up)
+            _publish(out, t, outcome, latest)
+        for inc in latest.values():
+            out.send(t.incidents, inc.id.encode(), encode(inc))
+
+    runner.register(
+        app,
+        rt,
+        runner.Stage(
+            "group",
+            # mentions.deduped carries batches: fewer messages a processing batch, about
+            # batch_size mentions' worth (desk.commands carries one command a message).
+            inputs={
+                t.deduped: runner.mention_batch,
+                t.desk_commands: runner.single(decode_desk_command),
+            },
+            outputs=[t.resolved, t.events, t.replies, t.incidents, t.desk_commands, t.dlq],
+            step=desk_step(desk),
+            publish=publish,
+            take=batch_messages(s.worker.batch_size),
+            within=s.worker.batch_within_s,
+            partitioned=True,
+            after=lambda: metrics.OPEN_INCIDENTS.set(desk.open_incidents()),
+        ),
+    )
 
 
-def _event_time(obj: Any) -> datetime:
-    return obj.created_at if isinstance(obj, Mention) else obj.at
-
-
-def _publish(rt: Runtime, out: Outcome, latest: dict[str, Incident]) -> None:
+def _publish(out: runner.Outputs, t: Any, o: Outcome, latest: dict[str, Incident]) -> None:
     now = datetime.now(UTC)
-    for m in out.mentions:
-        status = (
-            "redelivered" if out.redelivered else "revised" if out.revised else m.status
-        ) or "accepted"
+    for m in o.mentions:
+        status = ("redelivered" if o.redelivered else "revised" if o.revised else m.status) or (
+            "accepted"
+        )
         metrics.MENTIONS.labels(m.platform, status).inc()
         if status == "accepted" and m.is_appeal:
             metrics.APPEALS.labels(m.category or "none").inc()
             metrics.EVENT_DELAY.observe(max(0.0, (now - m.created_at).total_seconds()))
-        rt.send(rt.topics.resolved, region_key(m.place.region).encode(), encode(m), STAGE)
-    for e in out.events:
-        if not out.redelivered:
+        out.send(t.resolved, region_key(m.place.region).encode(), encode(m))
+    for e in o.events:
+        if not o.redelivered:
             metrics.INCIDENT_EVENTS.labels(e.type).inc()
             if e.type == "sla_breached":
                 metrics.SLA_BREACHES.labels(str(e.detail.get("sla")), e.priority or "normal").inc()
-        rt.send(rt.topics.events, e.incident_id.encode(), encode(e), STAGE)
-    for r in out.replies:
-        if not out.redelivered:
+        out.send(t.events, e.incident_id.encode(), encode(e))
+    for r in o.replies:
+        if not o.redelivered:
             metrics.REPLIES.labels(r.platform).inc()
-        rt.send(rt.topics.replies, r.mention_id.encode(), encode(r), STAGE)
-    for key, command in out.forward:  # to the desk of another region
-        rt.send(rt.topics.desk_commands, key.encode(), encode(command), STAGE)
-    for inc in out.incidents:
+        out.send(t.replies, r.mention_id.encode(), encode(r))
+    for key, command in o.forward:  # to the desk of another region
+        out.send(t.desk_commands, key.encode(), encode(command))
+    for inc in o.incidents:
         prev = latest.get(inc.id)
         if prev is None or inc.version >= prev.version:
             latest[inc.id] = inc

@@ -13,13 +13,11 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from streams import metrics
-from streams.app import observe_batch
+from streams import metrics, runner
 from streams.contracts import STAGE_DECODERS
-from streams.domain.enrichment import InvalidInput
+from streams.domain.steps import Step
 from streams.logs import get as get_logger
 from streams.warehouse import Warehouse, WarehouseError, rows_for
 
@@ -28,91 +26,73 @@ if TYPE_CHECKING:
 
     from streams.app import Runtime
 
-STAGE = "sink"
 log = get_logger("streams.sink")
 
 
 def register(app: faust.App, rt: Runtime) -> None:
-    s = rt.settings
-    t = rt.topics
-    # topic -> (table, the topic's decoder: streams/contracts.py)
-    routes: dict[str, tuple[str, Callable[[bytes | None], Any]]] = {
-        t.resolved: ("mentions", STAGE_DECODERS["mentions.resolved"].decode),
-        t.incidents: ("incidents", STAGE_DECODERS["incidents"].decode),
-        t.events: ("incident_events", STAGE_DECODERS["incidents.events"].decode),
-        t.replies: ("replies", STAGE_DECODERS["replies.outbound"].decode),
-        t.dlq: ("dead_letters", STAGE_DECODERS["mentions.dlq"].decode),
+    s, t = rt.settings, rt.topics
+    # topic -> (table, contract name of the topic: its decoder, streams/contracts.py)
+    routes = {
+        t.resolved: ("mentions", "mentions.resolved"),
+        t.incidents: ("incidents", "incidents"),
+        t.events: ("incident_events", "incidents.events"),
+        t.replies: ("replies", "replies.outbound"),
+        t.dlq: ("dead_letters", "mentions.dlq"),
     }
-    warehouse = Warehouse(s.clickhouse, down_file=s.faults.clickhouse_down_file)
-    rt.warehouse = warehouse
-    source = app.topic(
-        *routes,
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-        partitions=s.topics.partitions,
-    )
-    rt.declare(STAGE, list(routes), [t.dlq])
+    warehouse = rt.warehouse = Warehouse(s.clickhouse, down_file=s.faults.clickhouse_down_file)
     metrics.declare_sink([*(table for table, _ in routes.values()), "schema_migrations"])
 
-    @app.agent(source, name=STAGE, concurrency=1)
-    @rt.supervised(STAGE)
-    async def sink(stream: faust.StreamT[bytes]) -> None:
+    async def migrate() -> None:
         applied = await _until_ok(rt, "schema_migrations", warehouse.migrate)
         if applied:
             log.info("migrations_applied", applied=applied)
-        guard = rt.guard(STAGE)
-        rt.started.add(STAGE)
-        metrics.AGENT_UP.labels(STAGE).set(1)
-        async for events in rt.batches(
-            stream, s.clickhouse.batch_rows, within=s.clickhouse.flush_interval_s
-        ):
-            started = time.perf_counter()
-            rt.inject_faults(events)
-            per_table: dict[str, list[tuple[Any, int, int]]] = {}
-            for ev in events:
-                msg = ev.message
-                rt.count_in(STAGE, ev)
-                table, decode = routes[msg.topic]
-                try:
-                    obj = decode(msg.value)
-                    guard.record(False, ev.message.topic)
-                except InvalidInput as err:
-                    guard.record(True, ev.message.topic, err.kind)
-                    if msg.topic == t.dlq:
-                        # Never dead-letter the dead-letter topic into itself.
-                        metrics.DLQ.labels(STAGE, err.kind).inc()
-                        log.error(
-                            "poison_in_dlq",
-                            partition=msg.partition,
-                            offset=msg.offset,
-                            reason=err.reason[:300],
-                        )
-                    else:
-                        rt.dead_letter(STAGE, ev, err.kind, err.reason)
-                    continue
-                per_table.setdefault(table, []).append((obj, msg.partition, msg.offset))
-            for table, items in per_table.items():
-                rows = rows_for(table, items)
-                done = await _until_ok(rt, table, warehouse.insert, table, rows)
-                metrics.SINK_ROWS.labels(table).inc(done.written)
-                metrics.SINK_SKIPPED.labels(table).inc(done.skipped)
-                if done.expired:
-                    metrics.SINK_EXPIRED.labels(table).inc(done.expired)
-                    log.warning(
-                        "rows_older_than_retention",
-                        table=table,
-                        rows=done.expired,
-                        ttl_days=done.ttl_days,
-                        oldest=done.oldest.isoformat() if done.oldest else None,
-                        message=f"{done.expired} rows older than the retention of "
-                        f"{done.ttl_days} days were not stored",
-                        setting="INCIDENTS_CLICKHOUSE_TTL_DAYS (raise it and restart the "
-                        "sink or run `incidents migrate` to keep such history)",
-                    )
-            await rt.settle()
-            observe_batch(STAGE, started, len(events))
+
+    async def write(out: runner.Outputs, done: list[Any]) -> None:
+        per_table: dict[str, list[tuple[Any, int, int]]] = {}
+        for d in done:
+            msg = d.tag.event.message
+            per_table.setdefault(routes[msg.topic][0], []).append(
+                (d.value, msg.partition, msg.offset)
+            )
+        for table, items in per_table.items():
+            done_ = await _until_ok(rt, table, warehouse.insert, table, rows_for(table, items))
+            _count(table, done_)
+
+    runner.register(
+        app,
+        rt,
+        runner.Stage(
+            "sink",
+            inputs={
+                topic: runner.single(STAGE_DECODERS[contract].decode)
+                for topic, (_table, contract) in routes.items()
+            },
+            outputs=[t.dlq],
+            step=Step("sink"),
+            publish=write,
+            take=s.clickhouse.batch_rows,
+            within=s.clickhouse.flush_interval_s,
+            on_start=migrate,
+        ),
+    )
+
+
+def _count(table: str, done: Any) -> None:
+    metrics.SINK_ROWS.labels(table).inc(done.written)
+    metrics.SINK_SKIPPED.labels(table).inc(done.skipped)
+    if done.expired:
+        metrics.SINK_EXPIRED.labels(table).inc(done.expired)
+        log.warning(
+            "rows_older_than_retention",
+            table=table,
+            rows=done.expired,
+            ttl_days=done.ttl_days,
+            oldest=done.oldest.isoformat() if done.oldest else None,
+            message=f"{done.expired} rows older than the retention of "
+            f"{done.ttl_days} days were not stored",
+            setting="INCIDENTS_CLICKHOUSE_TTL_DAYS (raise it and restart the "
+            "sink or run `incidents migrate` to keep such history)",
+        )
 
 
 async def _until_ok(rt: Runtime, table: str, fn: Any, *args: Any) -> Any:

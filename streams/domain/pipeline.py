@@ -1,28 +1,34 @@
-"""The offline path: the stream's domain code run in-process over a file.
+"""The offline path: the stream's stages run in-process over a file.
 
-``incidents process`` uses this, and so do benchmarks and backfills. It calls
-exactly what the agents call (Enricher.decode/enrich, Deduplicator.prepare/
-resolve, Desk.resolve/command), in the same order, with dicts instead of Faust
-tables; what one stage sends another (a copy's AdoptCommand, a moved incident)
-is handed over at once instead of through desk.commands.
+``incidents process`` uses this, and so do benchmarks and backfills. It runs the
+very steps the agents run (streams/domain/stages.py: the enrich, dedup and desk
+steps, their event-time order and failure isolation included), with dicts
+instead of Faust tables; what one stage sends another (a copy's AdoptCommand, a
+moved incident) is handed over at once instead of through desk.commands.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
 from schemas.models import AnyCommand, Mention, OfficialResponse, RawMention, RespondCommand
 from streams.domain.deduplication import Deduplicator
 from streams.domain.enrichment import Enricher, InvalidInput
+from streams.domain.geo import Gazetteer
 from streams.domain.incidents import Desk, Outcome
+from streams.domain.problems import Taxonomy
+from streams.domain.stages import dedup_step, desk_step, enrich_step
+from streams.domain.steps import Done, Failed
 from streams.settings import Settings
 
 # How many desk-to-desk hand-overs one input may cause (an adoption: two).
 _MAX_HOPS = 8
+
+T = TypeVar("T")
 
 
 def lenient_id(value: bytes) -> str | None:
@@ -36,20 +42,31 @@ def lenient_id(value: bytes) -> str | None:
     return None
 
 
-def build_desk(settings: Settings, store: MutableMapping[str, bytes], enricher: Enricher) -> Desk:
+def build_desk(
+    settings: Settings,
+    store: MutableMapping[str, bytes],
+    gazetteer: Gazetteer | None = None,
+    problems: Taxonomy | None = None,
+) -> Desk:
+    """The desk, wired once for the stream and for `incidents process`. Without a
+    gazetteer the bundled one is loaded when the desk first needs a time zone."""
+
+    def places() -> Gazetteer:
+        return gazetteer if gazetteer is not None else Gazetteer.default()
+
     return Desk(
         store=store,
         dedup=settings.dedup,
         grouping=settings.grouping,
         sla=settings.sla,
-        timezone_of=enricher.gazetteer.timezone,
-        population_of=enricher.gazetteer.population,
-        problems=enricher.problems,
+        timezone_of=lambda region, municipality: places().timezone(region, municipality),
+        population_of=lambda region, municipality: places().population(region, municipality),
+        problems=problems if problems is not None else Taxonomy.load(settings.enrich.problems_file),
     )
 
 
 class Resolver:
-    """The stateful stages in process: the dedup stage, then the desk of the post's
+    """The stateful stages in process: the dedup step, then the desk step of the post's
     region, then what they send each other, as the dedup and group agents do."""
 
     def __init__(
@@ -61,21 +78,34 @@ class Resolver:
         self.dedup = dedup
         self.desk = desk
         self.on_outcome = on_outcome
+        self._dedup = dedup_step(dedup)
+        self._desk = desk_step(desk)
 
-    def resolve(self, mentions: Sequence[Mention]) -> list[Outcome]:
-        """One desk outcome per mention, in order (the first carries the mention)."""
-        outcomes = []
-        for p in self.dedup.prepare(mentions):
-            verdict = self.dedup.resolve(p)
-            outcome = self.desk.resolve(verdict.mention)
-            self._seen(outcome, 0)
-            outcomes.append(outcome)
+    def run(self, items: Sequence[tuple[T, Mention]]) -> Iterator[Done[T, Outcome] | Failed[T]]:
+        """Each post's desk outcome (its first mention is the post), in event-time order;
+        a copy's commands reach their desk right after it."""
+        for found in self._dedup.run(items):
+            if isinstance(found, Failed):
+                yield found
+                continue
+            verdict = found.value
+            (decided,) = self._desk.run([(found.tag, verdict.mention)])
+            if isinstance(decided, Done):
+                self._seen(decided.value, 0)
+            yield decided
             for _key, cmd in verdict.commands:
                 self.command(cmd)
+
+    def resolve(self, mentions: Sequence[Mention]) -> list[Outcome]:
+        """One desk outcome per mention, in input order (a failure: an Outcome with error)."""
+        outcomes = [Outcome() for _ in mentions]
+        for r in self.run(list(enumerate(mentions))):
+            outcomes[r.tag] = r.value if isinstance(r, Done) else _refused(r)
         return outcomes
 
     def command(self, cmd: AnyCommand, hops: int = 0) -> Outcome:
-        outcome = self.desk.command(cmd)
+        (r,) = self._desk.run([(None, cmd)])
+        outcome = r.value if isinstance(r, Done) else _refused(r)
         self._seen(outcome, hops)
         return outcome
 
@@ -85,6 +115,10 @@ class Resolver:
         if hops < _MAX_HOPS:
             for _key, cmd in outcome.forward:
                 self.command(cmd, hops + 1)
+
+
+def _refused(failed: Failed[Any]) -> Outcome:
+    return Outcome(error=(failed.kind, failed.reason))
 
 
 def build_dedup(settings: Settings, store: MutableMapping[str, bytes]) -> Deduplicator:
@@ -149,7 +183,10 @@ class OfflinePipeline:
         self.dedup_store: MutableMapping[str, bytes] = (
             dedup_store if dedup_store is not None else {}
         )
-        self.desk = build_desk(settings, self.store, self.enricher)
+        self.desk = build_desk(
+            settings, self.store, self.enricher.gazetteer, self.enricher.problems
+        )
+        self._enrich = enrich_step(self.enricher, settings.faults.fail_marker)
         self.dedup = build_dedup(settings, self.dedup_store)
         self.resolver = Resolver(self.dedup, self.desk, on_outcome)
         self.totals = Totals()
@@ -169,17 +206,26 @@ class OfflinePipeline:
             yield from self._chunk(chunk)
 
     def _chunk(self, lines: list[bytes]) -> list[LineResult]:
+        """The enrich step, then the dedup and desk steps, as the agents run them: event
+        time order inside the chunk, one bad line failing alone; results in input order."""
         results: list[LineResult | None] = [None] * len(lines)
-        valid: list[tuple[int, RawMention]] = []
+        decoded: list[tuple[int, RawMention]] = []
         for i, line in enumerate(lines):
             try:
-                valid.append((i, self.enricher.decode(line)))
+                decoded.append((i, self.enricher.decode(line)))
             except InvalidInput as err:
                 results[i] = self._rejected(lenient_id(line), err.kind, err.reason)
-        mentions = self.enricher.enrich([raw for _, raw in valid])
-        outcomes = self.resolver.resolve(mentions)
-        for (i, _), outcome in zip(valid, outcomes, strict=True):
-            results[i] = self._accepted(outcome)
+        enriched: list[tuple[int, Mention]] = []
+        for r in self._enrich.run(decoded):
+            if isinstance(r, Done):
+                enriched.append((r.tag, r.value))
+            else:
+                results[r.tag] = self._rejected(r.id, r.kind, r.reason)
+        for d in self.resolver.run(enriched):
+            if isinstance(d, Done):
+                results[d.tag] = self._accepted(d.value)
+            else:
+                results[d.tag] = self._rejected(d.id, d.kind, d.reason)
         done = [r for r in results if r is not None]
         self.totals.lines += len(done)
         return done

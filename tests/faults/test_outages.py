@@ -204,7 +204,8 @@ def test_the_pipelines_own_failures_stop_the_worker_and_commit_nothing_past_them
     the stream waits for a fix instead of being processed into the dead-letter topic."""
     w = stack.start_worker(**LOW_LIMIT)
     garbage = [b"not a mention %d" % i for i in range(60)]
-    stack.publish("mentions.enriched", garbage)
+    # Keyed as the enrich stage keys the topic (one key): the limit counts per partition.
+    stack.publish("mentions.enriched", garbage, [b"all"] * len(garbage))
     w.proc.wait(90)
     assert w.proc.returncode == 1
     assert "INCIDENTS_DLQ_MAX" in w.log.read_text()

@@ -133,9 +133,12 @@ def captures(module_stack: Stack) -> Iterator[Captures]:
     after_bad_input = scrape_when_quiet(second)
 
     # The DLQ limit on the pipeline's own failures: 30 invalid messages in a row on a
-    # topic our stages write stop the worker (exit 1, nothing committed).
+    # topic our stages write stop the worker (exit 1, nothing committed). Keyed as the
+    # enrich stage keys the topic (one key): the limit counts per partition.
     stack.external.clear()
-    stack.publish("mentions.enriched", [b"not a mention %d {" % i for i in range(30)])
+    stack.publish(
+        "mentions.enriched", [b"not a mention %d {" % i for i in range(30)], [b"all"] * 30
+    )
     _exited(second, "the DLQ limit")
     third = stack.start_worker()  # default limits: the messages become dead letters
     stack.external.clear()

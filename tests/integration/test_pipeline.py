@@ -245,3 +245,73 @@ def test_the_stream_and_incidents_process_decide_alike(pipeline: Stack) -> None:
         if mine != theirs:
             differ.append((i, mine, theirs))
     assert not differ, differ[:5]
+
+
+def _post(mid: str, text: str, at: str) -> bytes:
+    platform = mid.split(":", 1)[0]
+    post = {"id": mid, "platform": platform, "source": {"id": f"src-{mid}"}, "text": text,
+            "created_at": at, "region_hint": "RU-TVE"}  # fmt: skip
+    return json.dumps(post, ensure_ascii=False).encode()
+
+
+POTHOLE = (
+    "На улице Склизкова возле дома 12 огромная яма на дороге, машины ломают колёса, отремонтируйте"
+)
+FAIL_MARKER = "fault-injected-bug"
+
+
+def test_the_stream_and_incidents_process_decide_alike_out_of_order_and_around_a_failure(
+    stack: Stack,
+) -> None:
+    """One batch that is not in event-time order and holds a post the enrich step fails on
+    (INCIDENTS_FAULTS_FAIL_MARKER, as a bug in domain code would) and a line that is not
+    JSON. In file order a post eight days later comes before a copy of the first post:
+    handled in that order, the first post would have left the seven-day dedup window and
+    the copy would open an incident of its own. The worker and `incidents process` run
+    the same steps, so both put the batch in event-time order (the copy is the first
+    post's), dead-letter the failing post alone, and decide every line alike."""
+    from streams.domain.pipeline import OfflinePipeline
+    from streams.settings import Settings
+
+    first = _post("vk:order-first", POTHOLE, "2026-11-02T10:00:00+03:00")
+    later = _post(
+        "vk:order-later",
+        "В Твери на улице Советской третий день не вывозят мусор с контейнерной площадки",
+        "2026-11-10T12:00:00+03:00",
+    )
+    failing = _post(
+        "vk:order-failing",
+        f"Во дворе дома 5 на улице Горького в Твери не горят фонари {FAIL_MARKER}",
+        "2026-11-02T12:00:00+03:00",
+    )
+    copy = _post("telegram:order-copy", POTHOLE, "2026-11-02T11:00:00+03:00")
+    lines = [first, later, failing, b"{not json", copy]
+    stack.start_worker(
+        INCIDENTS_FAULTS_FAIL_MARKER=FAIL_MARKER,
+        # One processing batch for the five lines (they share a partition and a fetch).
+        INCIDENTS_WORKER_BATCH_WITHIN_S="2",
+    )
+    stack.publish("mentions.raw", lines, [b"one-partition"] * len(lines))
+    stack.wait_drained()
+
+    s = Settings()
+    s = s.model_copy(update={"faults": s.faults.model_copy(update={"fail_marker": FAIL_MARKER})})
+    offline = list(OfflinePipeline(s).run(lines))
+    streamed = {}
+    for _key, value, _headers in stack.read_topic("mentions.resolved"):
+        m = json.loads(value)
+        streamed.setdefault(m["id"], (m["status"], m.get("duplicate_of"), m.get("incident_id")))
+    dead = {
+        base64.b64decode(d["original_b64"]): (d["stage"], d["error_kind"])
+        for d in (json.loads(v) for _k, v, _h in stack.read_topic("mentions.dlq"))
+    }
+
+    decided = {r.id: (r.status, r.duplicate_of, r.incident_id) for r in offline if r.id}
+    assert decided["telegram:order-copy"][:2] == ("duplicate", "vk:order-first")
+    assert {i: d for i, d in decided.items() if d[0] != "rejected"} == streamed
+    rejected = [(r.id, r.error_kind) for r in offline if r.status == "rejected"]
+    assert rejected == [("vk:order-failing", "processing_error"), (None, "invalid_json")]
+    assert dead == {
+        failing: ("enrich", "processing_error"),
+        b"{not json": ("enrich", "invalid_json"),
+    }

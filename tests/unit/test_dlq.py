@@ -151,3 +151,35 @@ def test_the_pipelines_own_failures_still_stop_the_stage() -> None:
     with pytest.raises(DlqLimitExceeded, match="INCIDENTS_DLQ_MAX_INVALID_RATIO"):
         for i in range(40):
             g.record(i % 4 != 0, "t.mentions.enriched", "schema")
+
+
+def test_the_limit_counts_each_partition_on_its_own() -> None:
+    """A partition whose every message fails stops the stage even while the other
+    partitions' messages are valid (arroyo counts per partition): counted per stage, the
+    valid ones in between kept the run of failures and the ratio under the limit."""
+    consecutive = DlqGuard("dedup", DlqSettings(window=1000, min_messages=1000, max_consecutive=5))
+    with pytest.raises(DlqLimitExceeded, match=r"mentions.enriched\[2\]: 5 consecutive"):
+        for _ in range(5):
+            consecutive.record(True, "mentions.enriched", "schema", partition=2)
+            consecutive.record(False, "mentions.enriched", partition=0)
+    ratio = DlqGuard(
+        "dedup",
+        DlqSettings(window=40, min_messages=20, max_invalid_ratio=0.5, max_consecutive=1000),
+    )
+    with pytest.raises(DlqLimitExceeded, match=r"\[1\]: 20 of the last 20"):
+        for _ in range(20):
+            ratio.record(True, "mentions.enriched", "schema", partition=1)
+            ratio.record(False, "mentions.enriched", partition=3)
+
+
+def test_an_assignment_starts_each_partitions_count_again() -> None:
+    """After a rebalance the new owner of a partition decides on what it reads itself:
+    failures counted before the assignment do not add to those after it."""
+    g = DlqGuard("dedup", DlqSettings(window=1000, min_messages=1000, max_consecutive=5))
+    for _ in range(4):
+        g.record(True, "mentions.enriched", "schema", partition=0)
+    g.reset()  # partitions assigned
+    for _ in range(4):
+        g.record(True, "mentions.enriched", "schema", partition=0)
+    with pytest.raises(DlqLimitExceeded, match="5 consecutive"):
+        g.record(True, "mentions.enriched", "schema", partition=0)

@@ -16,9 +16,9 @@ from schemas.models import (
     TakeOverCommand,
     TickCommand,
 )
-from streams.agents.respond import route
 from streams.contracts import decode_operator_command, decode_response
 from streams.domain.enrichment import InvalidInput
+from streams.domain.stages import route
 
 AT = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
