@@ -54,7 +54,7 @@ demo: setup
 	$(BIN)/incidents demo --keep-running
 
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not integration"

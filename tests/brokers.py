@@ -11,10 +11,9 @@
   subset marked ``kafka`` plus the Kafka-only tests (marked ``kafka_only``).
   `make soak` with it runs the long faults of that subset on both.
 
-Unset, the tests run on tansu: four tests of the Kafka subset do not pass
-reliably on Apache Kafka yet (docs/deployment.md, "What was verified on Apache
-Kafka"), so the default run, and CI, stay on the broker they pass on.
-The pytest header says which ran, and how to run the other.
+Unset: ``both`` where Java 17 and Maven are present (the broker's jars come
+from Maven Central the first time, then from the cache), ``tansu`` otherwise.
+The pytest header says which ran and why.
 """
 
 from __future__ import annotations
@@ -53,7 +52,7 @@ def choose() -> Choice:
     reason = unavailable_reason()
     if reason:
         return Choice("tansu", False, f"Apache Kafka unavailable: {reason}")
-    return Choice("tansu", False, f"{ENV}=both or make test-kafka runs them on Apache Kafka too")
+    return Choice("both", False, f"Java and Maven found; {ENV}=tansu runs the embedded broker only")
 
 
 CHOICE = choose()
