@@ -254,7 +254,7 @@ class Runtime:
 
     def gapless(self, topic: str) -> bool:
         """Offsets cannot have holes: neither compacted nor transactional."""
-        return topic != self.topics.incidents
+        return topic not in self.topics.compacted()
 
     def batches(self, stream: Any, size: int, within: float) -> AsyncIterator[list[EventT]]:
         """`batches` with this worker's offset tracking (compacted topics may have holes)."""
@@ -498,7 +498,7 @@ class Runtime:
         """Dead-letter an input a stage held and gave up on later (an answer whose post
         never came). It names the topic the bytes arrived on, so `incidents dlq replay`
         sends them back there; its position there is not known (partition and offset 0)."""
-        topic = getattr(self.topics, g.source.replace(".", "_"))
+        topic = self.topics.named(g.source)
         self._dead_letter(
             dead_letter(
                 stage=stage,

@@ -38,6 +38,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from schemas.topology import CATEGORIES, STAGES, sql_list
 from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -562,7 +563,7 @@ def _e2e_over(bootstrap: str, settings: Settings, lines: list[bytes], tmp: str) 
                 if proc.poll() is not None:
                     raise RuntimeError(f"{mode} worker exited: see {tmp}/{mode}.log")
                 time.sleep(0.05)
-            pipeline_roles = {"enrich", "dedup", "group", "sink"}
+            pipeline_roles = {str(s) for s in STAGES} - {"respond"}  # no answers in the bench input
             roles = pipeline_roles if mode == "pipeline" else {"passthrough"}
             probe.wait_drained([url], {"mentions.raw": n}, roles, timeout=600, settle_s=0.5)
             end = time.perf_counter()
@@ -653,10 +654,7 @@ def generate_oversight_data(c: Any, db: str, n: int, t0: datetime) -> int:
 
     regions = "[" + ",".join(f"'{r}'" for r in all_regions()) + "]"
     fast = {"max_insert_threads": os.cpu_count() or 1, "parallel_view_processing": 1}
-    cats = (
-        "['roads','public_transport','housing','utilities','landscaping','waste','healthcare',"
-        "'education','social_support','environment','stray_animals','safety','other']"
-    )
+    cats = "[" + sql_list(CATEGORIES)[1:-1] + "]"
     year_s = 365 * 86400
     # Mentions straight into the fact table: the real materialized views build
     # mentions_hourly, appeals_daily, sources_weekly and the insert audit from them. 20,000 sources,

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from schemas.topology import STAGES
 from streams.settings import ConfigError, KafkaSettings, Settings, load_settings
 
 
@@ -1219,7 +1220,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument(
         "--stage",
-        choices=["enrich", "dedup", "group", "respond", "sink"],
+        choices=STAGES,
         help="only dead letters of this pipeline stage",
     )
     sp.add_argument(

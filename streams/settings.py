@@ -28,9 +28,11 @@ from pydantic_settings import (
 )
 
 from schemas.models import Platform
+from schemas.topology import STAGES, Stage
 
-Role = Literal["enrich", "dedup", "group", "respond", "sink"]
-ROLES: tuple[Role, ...] = ("enrich", "dedup", "group", "respond", "sink")
+#: A worker runs some of the pipeline's stages (schemas/topology.py), all by default.
+Role = Stage
+ROLES: tuple[Role, ...] = STAGES
 DEV_PSEUDONYM_KEY = "dev-only-pseudonym-key-change-me"
 
 

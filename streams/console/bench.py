@@ -29,11 +29,13 @@ from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
 
+from schemas import topology
 from schemas.models import Incident, IncidentEvent, Mention, Place, SlaState, Source, encode
 
 STREETS = ["Советская", "Склизкова", "Горького", "Вагжанова", "Коминтерна", "Радищева", "Ленина"]
 MUNICIPALITIES = ["Тверь", "Ржев", "Торжок", "Вышний Волочёк", "Кимры", "Конаково"]
-CATEGORIES = ["roads", "housing", "utilities", "landscaping", "waste", "public_transport"]
+#: The six commonest categories (topology.CATEGORIES starts with them).
+CATEGORIES = topology.CATEGORIES[:6]
 PLATFORMS = ["vk", "ok", "telegram", "pos"]
 
 
@@ -75,7 +77,7 @@ def synthetic(n: int, region: str = "RU-TVE", seed: int = 7) -> list[tuple[str, 
                     incident_id=iid,
                 )
             )
-        status = rnd.choice(["new", "assigned", "in_progress", "answered_interim"])
+        status = rnd.choice(topology.OPEN_STATUSES)
         sla = SlaState(first_reaction_due=opened + timedelta(hours=rnd.choice([4, 9, 24])))
         if status == "answered_interim":
             sla.first_reaction_at = opened + timedelta(hours=1)
@@ -84,7 +86,7 @@ def synthetic(n: int, region: str = "RU-TVE", seed: int = 7) -> list[tuple[str, 
             id=iid,
             region=region,
             category=rnd.choice(CATEGORIES),
-            status=status,  # type: ignore[arg-type]
+            status=status,
             priority=rnd.choice(["normal", "normal", "normal", "high", "critical"]),
             opened_at=opened,
             updated_at=opened,
@@ -322,8 +324,8 @@ def _clickhouse_path(
     sql = (
         "SELECT id, title, status, priority, agency, municipality, address, mentions_count, "
         "platforms, first_reaction_due, final_answer_due FROM incidents.incidents FINAL "
-        "WHERE region = 'RU-TVE' AND status IN ('new', 'assigned', 'in_progress', "
-        "'answered_interim') ORDER BY least(ifNull(first_reaction_due, final_answer_due), "
+        f"WHERE region = 'RU-TVE' AND status IN {topology.sql_list(topology.OPEN_STATUSES)} "
+        "ORDER BY least(ifNull(first_reaction_due, final_answer_due), "
         "ifNull(final_answer_due, first_reaction_due)) LIMIT 100"
     )
     times = []

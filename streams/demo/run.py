@@ -22,6 +22,7 @@ from pathlib import Path
 
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from schemas.topology import STAGES
 from streams import probe
 from streams.broker import BrokerError, EmbeddedBroker, free_port
 from streams.settings import Settings
@@ -180,7 +181,7 @@ def run_demo(settings: Settings, keep_running: bool = False) -> int:
                 probe.wait_drained(
                     [url],
                     external,
-                    {"enrich", "dedup", "group", "respond", "sink"},
+                    set(STAGES),
                     timeout=180,
                     alive=lambda: proc.poll() is None,
                     progress=show,
