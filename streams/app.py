@@ -1,7 +1,8 @@
-"""The Faust application: configuration, shared runtime, web endpoints, agent discovery.
+"""The Faust application: configuration, shared runtime, web endpoints.
 
-Agents live in ``streams/agents/`` (one thin module per stage) and are
-registered explicitly from the worker's roles. Everything they share (settings,
+Agents live in ``streams/agents/`` (one thin module per stage) and build on this
+module; the worker registers them by role through :func:`create_app`'s
+``register``, so nothing here imports them. Everything they share (settings,
 topics, domain objects, health) is in :class:`Runtime`, passed explicitly.
 
 Choices that make "nothing lost" hold on Faust (see docs/operations.md):
@@ -22,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +34,7 @@ from typing import Any
 import faust
 import mode
 from faust.types import TP, EventT
+from faust.web import View
 
 from connectors.producer import MentionProducer
 from schemas.models import DeadLetter, encode
@@ -170,8 +173,6 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         "worker_redirect_stdouts": False,
     }
     if k.security_protocol != "PLAINTEXT":
-        import ssl
-
         if k.sasl_mechanism:
             context = ssl.create_default_context(cafile=str(k.ssl_cafile) if k.ssl_cafile else None)
             conf["broker_credentials"] = faust.SASLCredentials(
@@ -658,7 +659,12 @@ def observe_batch(stage: str, started: float, n: int) -> None:
             hist.observe(per)
 
 
-def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
+#: Registers the agents of the given roles (streams/agents: ``register_roles``). Handed
+#: in by the worker, so this module needs nothing of the agents, which build on it.
+RegisterRoles = Callable[[faust.App, "Runtime", Iterable[str]], None]
+
+
+def create_app(settings: Settings, register: RegisterRoles) -> tuple[faust.App, Runtime]:
     app = faust.App(app_id_for(settings), **faust_settings(settings))
     app.librdkafka_conf = settings.kafka.librdkafka()  # type: ignore[attr-defined]  # for the high-watermark probe
     rt = Runtime(settings=settings, app=app, topics=Topics.from_settings(settings))
@@ -676,9 +682,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
         names = sorted(f"{_base(tp.topic, settings)}:{tp.partition}" for tp in assigned)
         log.info("partitions_assigned", count=len(names), partitions=" ".join(names[:60]))
 
-    from streams.agents import register_roles
-
-    register_roles(app, rt, settings.worker.roles)
+    register(app, rt, settings.worker.roles)
     # After the stages declared their series: crashes of earlier processes add to them.
     rt.crash_file = settings.worker.data_dir / f"{app.conf.id}.crashes.json"
     metrics.restore(rt.crash_file)
@@ -743,8 +747,6 @@ def _register_web(app: faust.App, rt: Runtime) -> None:
     @app.page("/status")
     async def status(web: Any, request: Any) -> Any:
         return web.json(status_snapshot(rt))
-
-    from faust.web import View
 
     @app.page("/query")
     class Query(View):

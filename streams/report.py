@@ -8,7 +8,9 @@ the worker owns the data directory).
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -387,9 +389,6 @@ TEXT_MIN_DEFAULT = 12
 def terminal_width(default: int = PIPED_WIDTH) -> int:
     """COLUMNS if set, else the terminal's width (of stdout, or of stderr when stdout is
     piped into a pager or a file from a terminal), else `default`."""
-    import os
-    import sys
-
     env = os.environ.get("COLUMNS", "").strip()
     if env.isdigit() and int(env) > 0:
         return int(env)

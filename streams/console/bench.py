@@ -13,6 +13,7 @@ there.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -24,13 +25,21 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
+from connectors.producer import MentionProducer
 from schemas import topology
 from schemas.models import Incident, IncidentEvent, Mention, Place, SlaState, Source, encode
+from streams import probe
+from streams.broker import EmbeddedBroker, free_port
+from streams.report import http_query
+from streams.topics import ensure_topics
 
 STREETS = ["Советская", "Склизкова", "Горького", "Вагжанова", "Коминтерна", "Радищева", "Ленина"]
 MUNICIPALITIES = ["Тверь", "Ржев", "Торжок", "Вышний Волочёк", "Кимры", "Конаково"]
@@ -150,14 +159,15 @@ class _Client:
         return statistics.median(times), max(times), size
 
 
-def _unpinned() -> None:
-    """The console and the sink run on every CPU, as deployed (the bench pins itself)."""
-    try:
-        from streams.bench import _ALL_CPUS
+def _unpin(cpus: set[int]) -> Callable[[], None]:
+    """A child's start: the console and the sink run on every CPU (``cpus``: the ones
+    `incidents bench` had before it pinned itself), as deployed."""
 
-        os.sched_setaffinity(0, _ALL_CPUS or set(range(os.cpu_count() or 1)))
-    except (AttributeError, OSError):
-        pass
+    def unpinned() -> None:
+        with contextlib.suppress(AttributeError, OSError):
+            os.sched_setaffinity(0, cpus or set(range(os.cpu_count() or 1)))
+
+    return unpinned
 
 
 def _wait(check: Any, timeout: float, what: str) -> Any:
@@ -170,11 +180,10 @@ def _wait(check: Any, timeout: float, what: str) -> Any:
     raise RuntimeError(f"timed out waiting for {what}")
 
 
-def run(settings: Any, n: int, clickhouse: bool = True) -> dict[str, Any]:
-    from connectors.producer import MentionProducer
-    from streams.broker import EmbeddedBroker, free_port
-    from streams.topics import ensure_topics
-
+def run(
+    settings: Any, n: int, clickhouse: bool = True, cpus: set[int] | None = None
+) -> dict[str, Any]:
+    unpinned = _unpin(cpus or set())
     tmp = Path(tempfile.mkdtemp(prefix="console-bench-"))
     broker = EmbeddedBroker(port=free_port(), log_path=tmp / "broker.log").start()
     procs: list[subprocess.Popen[bytes]] = []
@@ -210,7 +219,7 @@ def run(settings: Any, n: int, clickhouse: bool = True) -> dict[str, Any]:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_unpinned,
+                preexec_fn=unpinned,
             )
         )
         c = _Client(f"http://127.0.0.1:{port}")
@@ -252,7 +261,9 @@ def run(settings: Any, n: int, clickhouse: bool = True) -> dict[str, Any]:
             ),
         }
         if clickhouse:
-            result["extra"] += "; " + _clickhouse_path(s, env, tmp, producer, records, n, procs)
+            result["extra"] += "; " + _clickhouse_path(
+                s, env, tmp, producer, records, n, procs, unpinned
+            )
         return result
     finally:
         for p in procs:
@@ -265,8 +276,6 @@ def run(settings: Any, n: int, clickhouse: bool = True) -> dict[str, Any]:
 
 
 def msgspec_replace_incident(records: list[tuple[str, bytes, bytes]], iid: str) -> Incident:
-    import msgspec
-
     first = next(v for base, _, v in records if base == "incidents")
     inc = msgspec.json.decode(first, type=Incident)
     now = datetime.now(UTC)
@@ -281,12 +290,9 @@ def _clickhouse_path(
     records: list[tuple[str, bytes, bytes]],
     n: int,
     procs: list[subprocess.Popen[bytes]],
+    unpinned: Callable[[], None],
 ) -> str:
     """The same through ClickHouse: a sink-only worker, its /query endpoint."""
-    from streams import probe
-    from streams.broker import free_port
-    from streams.report import http_query
-
     port = free_port()
     wenv = dict(
         env,
@@ -304,7 +310,7 @@ def _clickhouse_path(
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_unpinned,
+            preexec_fn=unpinned,
         )
     )
     url = f"http://127.0.0.1:{port}"

@@ -64,9 +64,9 @@ from streams.domain.grouping import (
     topic_of,
 )
 from streams.domain.normalize import strip_and_split
+from streams.domain.policy import DedupSettings, GroupingSettings, SlaSettings
 from streams.domain.problems import Taxonomy
 from streams.domain.sla import SlaPolicy, WorkCalendar
-from streams.settings import DedupSettings, GroupingSettings, SlaSettings
 
 Detail = dict[str, str | int | float | bool | None]  # an IncidentEvent's detail
 
