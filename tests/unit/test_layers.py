@@ -184,6 +184,7 @@ class Import:
     importer: str
     target: str  # a project module, or a third-party / standard module as written
     line: int
+    end_line: int
     in_function: bool
     type_only: bool  # under `if TYPE_CHECKING:`
 
@@ -228,7 +229,8 @@ def imports_of(name: str, source: str, modules: Iterable[str], package: bool) ->
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.Import | ast.ImportFrom):
                 for t in targets(child):
-                    yield Import(name, t, child.lineno, in_function, type_only)
+                    end = child.end_lineno or child.lineno
+                    yield Import(name, t, child.lineno, end, in_function, type_only)
                 continue
             fn = isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
             tc = isinstance(child, ast.If) and _is_type_checking(child.test)
@@ -290,6 +292,7 @@ def analyse(sources: dict[str, str]) -> Findings:
     placed = layer_table(modules - neutral)
     unplaced = sorted(modules - neutral - set(placed))
     stdlib = set(sys.stdlib_module_names)
+    lines = {m: src.split("\n") for m, src in sources.items()}
     imports = [
         imp
         for m, src in sources.items()
@@ -348,10 +351,17 @@ def analyse(sources: dict[str, str]) -> Findings:
                 f"{imp.importer}, import it at the top"
             )
             continue
-        if not known and not any(name == k or name.startswith(k + ".") for k in LAZY):
+        if known:
+            continue
+        if not any(name == k or name.startswith(k + ".") for k in LAZY):
             lazy.append(
                 f"{imp.importer}:{imp.line} imports {name} in a function: not a heavy module "
                 "(LAZY); import it at the top"
+            )
+        elif "# lazy: " not in "\n".join(lines[imp.importer][imp.line - 2 : imp.end_line]):
+            lazy.append(
+                f"{imp.importer}:{imp.line} imports {name} in a function: say why, with a "
+                "`# lazy: ...` comment"
             )
     return Findings(unplaced, upward, cycles, lazy)
 
@@ -523,7 +533,8 @@ def test_the_checker_sees_a_needless_function_level_import() -> None:
             "def f():\n    import json\n"
             "def g():\n    from streams.domain.geo import X\n"
             "def h():\n    from streams.oversight import Z\n"
-            "def i():\n    from streams.logs import W\n",
+            "def i():\n    from streams.logs import W\n"
+            "def j():\n    from streams.logs import V  # lazy: structlog\n",
             "streams.logs": "",
         },
     )
@@ -532,6 +543,7 @@ def test_the_checker_sees_a_needless_function_level_import() -> None:
         "stdlib",
         "already loaded with streams.report",
         "not a heavy module (LAZY)",
+        "say why",
     ]
 
 
