@@ -8,7 +8,10 @@ routing and SLA calendars live there), then from the defaults below, which
 describe the embedded stack: tansu on loopback and chDB under ``var/``.
 
 Nothing reads ``os.environ`` elsewhere: the tree is built once by
-:func:`load_settings` and passed down explicitly.
+:func:`load_settings` and passed down explicitly. The sections domain code runs
+by (``enrich``, ``dedup``, ``grouping``, ``sla``) are defined, frozen, in
+``streams/domain/policy.py``: a domain module is handed its policy and never
+imports this tree.
 """
 
 from __future__ import annotations

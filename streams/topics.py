@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 import msgspec
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -112,7 +113,11 @@ class Topics:
 
     def compacted(self) -> frozenset[str]:
         """Created topics whose offsets may have holes (compaction): every other one is
-        gapless, and a jump in its offsets is checked (streams/app.py)."""
+        gapless, and a jump in its offsets is checked (streams/app.py, per message)."""
+        return self._compacted
+
+    @cached_property
+    def _compacted(self) -> frozenset[str]:
         return frozenset(self.named(t.base) for t in topology.CREATED if t.compacted)
 
     def specs(self, s: Settings) -> list[tuple[str, TopicSpec]]:
