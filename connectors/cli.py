@@ -9,15 +9,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
+import sys
 from pathlib import Path
 from typing import Any
+
+from confluent_kafka import Consumer
+
+from connectors import metrics
+from connectors.cursor import CursorStore
+from connectors.file import replay_csv, replay_file
+from connectors.producer import MentionProducer, PublishError
+from connectors.settings import load_connector_settings
+from streams.command import Failure, UsageError, add_connect_timeout, seconds, wait_for_kafka
+from streams.settings import ConfigError, load_settings
+from streams.topics import Topics, ensure_topics
 
 CONNECTORS = ("vk", "ok", "telegram", "portal", "rss", "webhook", "file")
 
 
 def register(sub: Any) -> None:
-    from streams.cli import add_connect_timeout, seconds
-
     sp = sub.add_parser(
         "connect",
         help="run a connector: vk, ok, telegram, portal, rss, webhook, or replay files",
@@ -48,10 +59,8 @@ def register(sub: Any) -> None:
 
 
 def _load() -> tuple[Any, Any, Any]:
-    from connectors.registry import load_registry
-    from connectors.settings import load_connector_settings
-    from streams import logs
-    from streams.settings import load_settings
+    from connectors.registry import load_registry  # lazy: the gazetteer
+    from streams import logs  # lazy: structlog
 
     settings = load_settings()
     conf = load_connector_settings()
@@ -61,11 +70,7 @@ def _load() -> tuple[Any, Any, Any]:
 
 
 def cmd_connect(args: argparse.Namespace) -> int:
-    from connectors.base import FatalError
-    from connectors.producer import MentionProducer, PublishError
-    from streams.cli import Failure, UsageError, wait_for_kafka
-    from streams.settings import ConfigError
-    from streams.topics import ensure_topics
+    from connectors.base import FatalError  # lazy: aiohttp, tenacity
 
     if args.name == "file":
         if not args.files:
@@ -97,11 +102,6 @@ def cmd_connect(args: argparse.Namespace) -> int:
 
 
 def _replay_files(settings: Any, producer: Any, paths: list[Path]) -> int:
-    import sys
-
-    from connectors.file import replay_csv, replay_file
-    from streams.topics import Topics
-
     raw = Topics.from_settings(settings).raw
     for path in paths:
         is_csv = path.name.removesuffix(".gz").endswith(".csv")
@@ -113,8 +113,7 @@ def _replay_files(settings: Any, producer: Any, paths: list[Path]) -> int:
 async def _run_connector(
     name: str, settings: Any, conf: Any, registry: Any, producer: Any, once: bool
 ) -> int:
-    from connectors import metrics
-    from connectors.base import (
+    from connectors.base import (  # lazy: aiohttp, tenacity
         FatalError,
         Runtime,
         install_signal_handlers,
@@ -122,7 +121,6 @@ async def _run_connector(
         serve,
         web_app,
     )
-    from connectors.cursor import CursorStore
 
     rt = Runtime(
         name=name,
@@ -138,11 +136,11 @@ async def _run_connector(
     sources: list[Any] | None = None
     try:
         if name == "webhook":
-            from connectors import webhook
+            from connectors import webhook  # lazy: aiohttp, tenacity
 
             webhook.routes(app, rt)
         elif name == "telegram" and conf.telegram_mode == "webhook":
-            from connectors import telegram
+            from connectors import telegram  # lazy: aiohttp, tenacity
 
             telegram.webhook_routes(app, rt)
             api = telegram.TelegramApi(conf)
@@ -174,18 +172,12 @@ async def _run_connector(
 
 
 def _module(name: str) -> Any:
-    import importlib
-
     return importlib.import_module(f"connectors.{name}")
 
 
 def cmd_replies(args: argparse.Namespace) -> int:
-    from connectors.base import FatalError
-    from connectors.producer import MentionProducer, PublishError
-    from connectors.replies import build_posters
-    from streams.cli import Failure, wait_for_kafka
-    from streams.settings import ConfigError
-    from streams.topics import Topics, ensure_topics
+    from connectors.base import FatalError  # lazy: aiohttp, tenacity
+    from connectors.replies import build_posters  # lazy: aiohttp, tenacity
 
     settings, conf, registry = _load()
     try:  # a live platform without its token is said before Kafka is even asked
@@ -215,11 +207,8 @@ async def _run_replies(
     results: str,
     idle_exit: float | None,
 ) -> int:
-    from confluent_kafka import Consumer
-
-    from connectors.base import Runtime, install_signal_handlers, serve, web_app
-    from connectors.replies import RepliesWorker, SentStore
-    from streams.topics import Topics
+    from connectors.base import Runtime, install_signal_handlers, serve, web_app  # lazy: aiohttp
+    from connectors.replies import RepliesWorker, SentStore, run_replies  # lazy: aiohttp
 
     rt = Runtime(name="replies", settings=settings, conf=conf, registry=registry, producer=producer)
     install_signal_handlers(rt)
@@ -240,8 +229,6 @@ async def _run_replies(
     rt.log.info("replies_started", live=list(posters), results_topic=results)
     worker = RepliesWorker(rt, store, posters, results)
     try:
-        from connectors.replies import run_replies
-
         await run_replies(rt, worker, consumer, idle_exit_s=idle_exit)
     finally:
         await runner.cleanup()

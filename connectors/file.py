@@ -7,7 +7,9 @@ also how `incidents replay` exercises the DLQ path.
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -176,9 +178,6 @@ def read_csv_mentions(path: Path) -> Iterator[bytes]:
     Empty cells are omitted; unknown columns are ignored; numbers are converted
     when they parse (metrics as integers, coordinates as floats).
     """
-    import csv
-    import io
-
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from streams.domain.geo import Gazetteer
 from streams.settings import ConfigError
 
 Kind = Literal["official", "city_public", "media", "chat", "portal", "other"]
@@ -127,8 +128,6 @@ class Registry(_Strict):
 
     def check_places(self) -> None:
         """Region codes and municipalities must be ones the gazetteer knows."""
-        from streams.domain.geo import Gazetteer
-
         gaz = Gazetteer.default()
         for i, s in enumerate(self.sources):
             if not gaz.is_region(s.region):

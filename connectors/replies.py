@@ -36,7 +36,7 @@ from typing import Any
 
 import msgspec
 
-from connectors import metrics
+from connectors import metrics, ok, telegram, vk
 from connectors.base import (
     ConnectorError,
     FatalError,
@@ -47,6 +47,7 @@ from connectors.base import (
 )
 from connectors.settings import ConnectorSettings
 from schemas.models import Reply, ReplyResult, ReplyStatus, encode
+from streams.dlq import dead_letter, dlq_headers
 
 DONE = ("posted", "dry_run", "failed", "unknown", "unsupported")
 TELEGRAM_LIMIT = 4096
@@ -113,15 +114,11 @@ class VkPoster(Poster):
     idempotent = True
 
     def __init__(self, conf: ConnectorSettings) -> None:
-        from connectors.vk import VkApi
-
         self.conf = conf
-        self.api = VkApi(conf, connector="replies")
+        self.api = vk.VkApi(conf, connector="replies")
 
     async def post(self, reply: Reply) -> str:
-        from connectors.vk import parse_mention_id
-
-        owner, post, comment = parse_mention_id(reply.mention_id)
+        owner, post, comment = vk.parse_mention_id(reply.mention_id)
         resp = await self.api.call(
             "wall.createComment",
             owner_id=owner,
@@ -144,14 +141,10 @@ class TelegramPoster(Poster):
     platform = "telegram"
 
     def __init__(self, conf: ConnectorSettings) -> None:
-        from connectors.telegram import TelegramApi
-
-        self.api = TelegramApi(conf, connector="replies")
+        self.api = telegram.TelegramApi(conf, connector="replies")
 
     async def post(self, reply: Reply) -> str:
-        from connectors.telegram import parse_mention_id
-
-        chat, message = parse_mention_id(reply.mention_id)
+        chat, message = telegram.parse_mention_id(reply.mention_id)
         chunks = [
             reply.text[i : i + TELEGRAM_LIMIT] for i in range(0, len(reply.text), TELEGRAM_LIMIT)
         ]
@@ -175,15 +168,11 @@ class OkPoster(Poster):
     platform = "ok"
 
     def __init__(self, conf: ConnectorSettings) -> None:
-        from connectors.ok import OkApi
-
         self.method = conf.ok_reply_method
-        self.api = OkApi(conf, connector="replies")
+        self.api = ok.OkApi(conf, connector="replies")
 
     async def post(self, reply: Reply) -> str:
-        from connectors.ok import parse_mention_id
-
-        gid, tid, _comment = parse_mention_id(reply.mention_id)
+        gid, tid, _comment = ok.parse_mention_id(reply.mention_id)
         assert self.method
         body = await self.api.call(
             self.method, discussionId=tid, discussionType="GROUP_TOPIC", text=reply.text
@@ -268,8 +257,6 @@ class RepliesWorker:
         try:
             reply = _reply.decode(value or b"")
         except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
-            from streams.dlq import dead_letter, dlq_headers
-
             kind = "schema" if isinstance(exc, msgspec.ValidationError) else "invalid_json"
             d = dead_letter(
                 stage=self.rt.stage,

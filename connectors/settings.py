@@ -16,16 +16,11 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from streams.settings import ConfigError
+from streams.domain.policy import comma_list
+from streams.env import ConfigError, reject_unknown
 
 ENV_PREFIX = "INCIDENTS_CONNECTORS_"
 REPLY_PLATFORMS = ("vk", "ok", "telegram")
-
-
-def _comma_list(v: Any) -> Any:
-    if isinstance(v, str):
-        return [p.strip() for p in v.split(",") if p.strip()]
-    return v
 
 
 class ConnectorSettings(BaseSettings):
@@ -133,7 +128,7 @@ class ConnectorSettings(BaseSettings):
         False, description="TESTS ONLY: with the above, exit after the flush, before the cursor"
     )
 
-    _lists = field_validator("webhook_tokens", "replies_live", mode="before")(_comma_list)
+    _lists = field_validator("webhook_tokens", "replies_live", mode="before")(comma_list)
 
     def is_live(self, platform: str) -> bool:
         return platform in self.replies_live
@@ -146,14 +141,7 @@ def env_names() -> set[str]:
 
 def load_connector_settings(**overrides: Any) -> ConnectorSettings:
     """Build from the env (and overrides), every error as one line naming the variable."""
-    known = env_names()
-    for name in sorted(os.environ):
-        if name.startswith(ENV_PREFIX) and name not in known:
-            import difflib
-
-            close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            raise ConfigError(f"{name}: unknown setting{hint}")
+    reject_unknown(os.environ, ENV_PREFIX, env_names())
     try:
         return ConnectorSettings(**overrides)
     except ValidationError as err:

@@ -47,6 +47,8 @@ import time
 from functools import partial
 from typing import Any
 
+from msgspec import json
+
 from connectors.base import (
     FatalError,
     Fetched,
@@ -174,8 +176,6 @@ class VkApi:
 def _items(resp: Any, method: str) -> list[Any]:
     items = resp.get("items") if isinstance(resp, dict) else None
     if not isinstance(items, list):
-        from msgspec import json
-
         raise MalformedResponse(f"{method}: response has no `items` list", json.encode(resp))
     return items
 

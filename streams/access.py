@@ -45,7 +45,10 @@ from xml.sax.saxutils import escape
 
 import yaml
 
-from streams.warehouse import Rendering, load_migrations
+from streams.command import Failure, OneLineParser, UsageError
+from streams.domain.geo import REGIONS_CSV
+from streams.settings import load_settings
+from streams.warehouse import Rendering, connect, load_migrations
 
 REGION_CODE = re.compile(r"^RU-[A-Z]{2,3}$")
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -167,8 +170,6 @@ class AccessConfig:
 
 def all_regions() -> list[str]:
     """Every region of the bundled gazetteer (without loading the place finder)."""
-    from streams.domain.geo import REGIONS_CSV
-
     with open(REGIONS_CSV, encoding="utf-8", newline="") as f:
         return sorted(row["code"] for row in csv.DictReader(f))
 
@@ -322,9 +323,6 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def cmd_access(args: argparse.Namespace) -> int:
-    from streams.cli import Failure, UsageError
-    from streams.settings import load_settings
-
     s = load_settings()
     try:
         cfg = AccessConfig.load(args.config, s.clickhouse.database, s.clickhouse.cluster)
@@ -348,8 +346,6 @@ def cmd_access(args: argparse.Namespace) -> int:
             "(INCIDENTS_CLICKHOUSE_URL=https://...), or render --format users-xml "
             "(docs/oversight.md)"
         )
-    from streams.warehouse import connect
-
     client = connect(s.clickhouse)
     try:
         for stmt in statements:
@@ -364,10 +360,8 @@ def cmd_access(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from streams.cli import Failure, UsageError, _Parser
-
-    parser = _Parser(prog="python -m streams.access")
-    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    parser = OneLineParser(prog="python -m streams.access")
+    sub = parser.add_subparsers(dest="command", parser_class=OneLineParser)
     add_parser(sub)
     try:
         args = parser.parse_args(["access", *(argv if argv is not None else sys.argv[1:])])

@@ -1,7 +1,8 @@
-"""The Faust application: configuration, shared runtime, web endpoints, agent discovery.
+"""The Faust application: configuration, shared runtime, web endpoints.
 
-Agents live in ``streams/agents/`` (one thin module per stage) and are
-registered explicitly from the worker's roles. Everything they share (settings,
+Agents live in ``streams/agents/`` (one thin module per stage) and build on this
+module; the worker registers them by role through :func:`create_app`'s
+``register``, so nothing here imports them. Everything they share (settings,
 topics, domain objects, health) is in :class:`Runtime`, passed explicitly.
 
 Choices that make "nothing lost" hold on Faust (see docs/operations.md):
@@ -22,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +34,7 @@ from typing import Any
 import faust
 import mode
 from faust.types import TP, EventT
+from faust.web import View
 
 from connectors.producer import MentionProducer
 from schemas.models import DeadLetter, encode
@@ -176,8 +179,6 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         # skip never finds a partition to make its hole in.
         conf["consumer_max_fetch_size"] = 2048
     if k.security_protocol != "PLAINTEXT":
-        import ssl
-
         if k.sasl_mechanism:
             context = ssl.create_default_context(cafile=str(k.ssl_cafile) if k.ssl_cafile else None)
             conf["broker_credentials"] = faust.SASLCredentials(
@@ -260,7 +261,7 @@ class Runtime:
 
     def gapless(self, topic: str) -> bool:
         """Offsets cannot have holes: neither compacted nor transactional."""
-        return topic != self.topics.incidents
+        return topic not in self.topics.compacted()
 
     def batches(self, stream: Any, size: int, within: float) -> AsyncIterator[list[EventT]]:
         """`batches` with this worker's offset tracking (compacted topics may have holes)."""
@@ -515,7 +516,7 @@ class Runtime:
         """Dead-letter an input a stage held and gave up on later (an answer whose post
         never came). It names the topic the bytes arrived on, so `incidents dlq replay`
         sends them back there; its position there is not known (partition and offset 0)."""
-        topic = getattr(self.topics, g.source.replace(".", "_"))
+        topic = self.topics.named(g.source)
         self._dead_letter(
             dead_letter(
                 stage=stage,
@@ -675,7 +676,12 @@ def observe_batch(stage: str, started: float, n: int) -> None:
             hist.observe(per)
 
 
-def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
+#: Registers the agents of the given roles (streams/agents: ``register_roles``). Handed
+#: in by the worker, so this module needs nothing of the agents, which build on it.
+RegisterRoles = Callable[[faust.App, "Runtime", Iterable[str]], None]
+
+
+def create_app(settings: Settings, register: RegisterRoles) -> tuple[faust.App, Runtime]:
     app = faust.App(app_id_for(settings), **faust_settings(settings))
     app.librdkafka_conf = settings.kafka.librdkafka()  # type: ignore[attr-defined]  # for the high-watermark probe
     rt = Runtime(settings=settings, app=app, topics=Topics.from_settings(settings))
@@ -695,9 +701,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
         names = sorted(f"{_base(tp.topic, settings)}:{tp.partition}" for tp in assigned)
         log.info("partitions_assigned", count=len(names), partitions=" ".join(names[:60]))
 
-    from streams.agents import register_roles
-
-    register_roles(app, rt, settings.worker.roles)
+    register(app, rt, settings.worker.roles)
     # After the stages declared their series: crashes of earlier processes add to them.
     rt.crash_file = settings.worker.data_dir / f"{app.conf.id}.crashes.json"
     metrics.restore(rt.crash_file)
@@ -762,8 +766,6 @@ def _register_web(app: faust.App, rt: Runtime) -> None:
     @app.page("/status")
     async def status(web: Any, request: Any) -> Any:
         return web.json(status_snapshot(rt))
-
-    from faust.web import View
 
     @app.page("/query")
     class Query(View):

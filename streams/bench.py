@@ -28,6 +28,7 @@ import os
 import random
 import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -35,10 +36,25 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from confluent_kafka.admin import AdminClient, NewTopic
 from rich.console import Console
 from rich.table import Table
 
-from streams.settings import Settings
+from connectors.producer import MentionProducer
+from schemas.models import Mention, Place, Platform, Source
+from schemas.topology import CATEGORIES, STAGES, sql_list
+from streams import local_kafka as lk
+from streams import probe
+from streams.access import all_regions
+from streams.broker import EmbeddedBroker, free_port
+from streams.console.bench import run
+from streams.domain import morph, problems, speedups
+from streams.domain.normalize import normalize_text
+from streams.oversight import TimeRange, all_values, expand, federal, render_sql
+from streams.runtime import tune_gc
+from streams.settings import ClickHouseSettings, KafkaSettings, Settings
+from streams.topics import ensure_topics
+from streams.warehouse import TABLES, Warehouse
 
 ROOT = Path(__file__).resolve().parent.parent
 SPB = ROOT.parent / "shared" / "data" / "spb-appeals.dev.jsonl.gz"
@@ -139,8 +155,7 @@ def timed(fn: Callable[[], Any]) -> float:
 
 # ------------------------------------------------------------------ benches
 def bench_process(settings: Settings, n: int) -> dict[str, Any]:
-    from streams.domain.pipeline import OfflinePipeline
-    from streams.runtime import tune_gc
+    from streams.domain.pipeline import OfflinePipeline  # lazy: the models and the gazetteer
 
     texts, origin = texts_of_length(n)
     lines = raw_lines(texts)
@@ -153,7 +168,7 @@ def bench_process(settings: Settings, n: int) -> dict[str, Any]:
 
 
 def bench_enrich(settings: Settings, n: int) -> dict[str, Any]:
-    from streams.domain.enrichment import Enricher
+    from streams.domain.enrichment import Enricher  # lazy: the models
 
     # A worker runs for days: its word caches hold the vocabulary of what it has
     # seen. The figure is that steady state, on posts it has not seen (no source
@@ -192,7 +207,7 @@ def bench_enrich(settings: Settings, n: int) -> dict[str, Any]:
 
 def clear_word_caches(en: Any) -> None:
     """Empty every per-word cache, as in a freshly started worker (models stay loaded)."""
-    from streams.domain import classify, morph, problems
+    from streams.domain import classify  # lazy: numpy, scipy
 
     for fn in (morph.lemma, morph.parses, morph.lemmas_of, classify._grammar_names,
                problems.word_lemmas):  # fmt: skip
@@ -210,8 +225,6 @@ def _dedup_mentions(
     With networks > 1, each post is on one of that many networks and 30 publics,
     so the short-text rule for posts carried over between networks is in play.
     """
-    from schemas.models import Mention, Place, Platform, Source
-
     rng = random.Random(3)
     t0 = datetime(2026, 11, 1, tzinfo=UTC)
     everywhere: list[Platform] = ["vk", "telegram", "ok"]
@@ -243,8 +256,7 @@ def _dedup_mentions(
 
 def _dedup_rate(settings: Settings, mentions: list[Any]) -> tuple[float, int]:
     """Mentions/s through a fresh dedup stage, and the duplicates it found."""
-    from streams.domain.deduplication import Deduplicator
-    from streams.runtime import tune_gc
+    from streams.domain.deduplication import Deduplicator  # lazy: datasketch, numpy
 
     window = Deduplicator({}, settings.dedup)
     dups = 0
@@ -269,7 +281,7 @@ def bench_dedup(settings: Settings, n: int) -> dict[str, Any]:
     case). The notes add the rate on texts that share no sentence except the 5 %
     reposts (as many as the data allows).
     """
-    from streams.domain.deduplication import Deduplicator
+    from streams.domain.deduplication import Deduplicator  # lazy: datasketch, numpy
 
     texts, origin = texts_of_length(n)
     mentions = _dedup_mentions(texts)
@@ -334,8 +346,7 @@ def bench_dedup_window(settings: Settings, n: int, timed_n: int = 50_000) -> dic
     through it. Memory is the process's resident growth while the window filled,
     over the posts held (allocator and all), next to the table values alone.
     """
-    from streams.domain.deduplication import Deduplicator
-    from streams.runtime import tune_gc
+    from streams.domain.deduplication import Deduplicator  # lazy: datasketch, numpy
 
     timed_n = min(timed_n, n)
     texts, origin = texts_of_length(timed_n)
@@ -391,8 +402,6 @@ def bench_dedup_short(settings: Settings, n: int) -> dict[str, Any]:
     Posts are a minute apart on three networks and 30 publics, all in one region
     (a regional centre's stream): ~10,000 of them in the 7-day window.
     """
-    from streams.domain.normalize import normalize_text
-
     base, origin = source_texts()
     short = [t for t in base if 1 <= len(normalize_text(t).split()) <= 14]
     texts = [short[i % len(short)] for i in range(n)] if short else []
@@ -410,10 +419,6 @@ def bench_dedup_short(settings: Settings, n: int) -> dict[str, Any]:
 
 def bench_e2e(settings: Settings, n: int) -> dict[str, Any]:
     """Full pipeline vs passthrough over the embedded broker, in the same run."""
-    import tempfile
-
-    from streams.broker import EmbeddedBroker
-
     texts, origin = texts_of_length(n)
     lines = raw_lines(texts)
     with EmbeddedBroker().start() as broker, tempfile.TemporaryDirectory() as tmp:
@@ -426,10 +431,6 @@ def bench_e2e(settings: Settings, n: int) -> dict[str, Any]:
 def bench_e2e_kafka(settings: Settings, n: int) -> dict[str, Any]:
     """The same over a local 1-node Apache Kafka (streams/local_kafka.py), when Java 17
     and Maven are here: a single broker next to the single embedded one."""
-    import tempfile
-
-    from streams import local_kafka as lk
-
     reason = lk.unavailable_reason()
     if reason:
         return {
@@ -487,14 +488,6 @@ def _e2e_figures(results: dict[str, float], n: int, origin: str) -> dict[str, An
 
 def _e2e_over(bootstrap: str, settings: Settings, lines: list[bytes], tmp: str) -> dict[str, float]:
     """mentions/s of the passthrough and of the pipeline over one broker."""
-    from confluent_kafka.admin import AdminClient, NewTopic
-
-    from connectors.producer import MentionProducer
-    from streams import probe
-    from streams.broker import free_port
-    from streams.settings import KafkaSettings
-    from streams.topics import ensure_topics
-
     n = len(lines)
     results: dict[str, float] = {}
     for mode in ("passthrough", "pipeline"):
@@ -562,7 +555,7 @@ def _e2e_over(bootstrap: str, settings: Settings, lines: list[bytes], tmp: str) 
                 if proc.poll() is not None:
                     raise RuntimeError(f"{mode} worker exited: see {tmp}/{mode}.log")
                 time.sleep(0.05)
-            pipeline_roles = {"enrich", "dedup", "group", "sink"}
+            pipeline_roles = {str(s) for s in STAGES} - {"respond"}  # no answers in the bench input
             roles = pipeline_roles if mode == "pipeline" else {"passthrough"}
             probe.wait_drained([url], {"mentions.raw": n}, roles, timeout=600, settle_s=0.5)
             end = time.perf_counter()
@@ -584,8 +577,6 @@ def bench_dashboard(settings: Settings, n: int) -> dict[str, Any]:
     Runs in a child process with every CPU (chDB is one engine per process, and
     ClickHouse queries are multi-threaded: a dashboard query is not a per-core figure).
     """
-    import tempfile
-
     with tempfile.TemporaryDirectory() as tmp:
         env = {k: v for k, v in os.environ.items() if not k.startswith("INCIDENTS_")}
         run = subprocess.run(
@@ -621,9 +612,6 @@ REGION_CODES_SQL = "['RU-TVE','RU-IVA','RU-NVS','RU-MOW','RU-SPE','RU-NIZ','RU-S
 
 def _dashboard_child(tmp: str, n: int) -> None:
     """The body of bench_dashboard (its own process): prints one JSON line."""
-    from streams.settings import ClickHouseSettings
-    from streams.warehouse import Warehouse
-
     wh = Warehouse(ClickHouseSettings(url=f"chdb://{tmp}/ch"))
     wh.migrate()
     t0 = datetime(2025, 11, 1, tzinfo=UTC)
@@ -649,14 +637,9 @@ def _dashboard_child(tmp: str, n: int) -> None:
 
 def generate_oversight_data(c: Any, db: str, n: int, t0: datetime) -> int:
     """`n` mentions and n/10 incidents with their events, through the real views."""
-    from streams.access import all_regions
-
     regions = "[" + ",".join(f"'{r}'" for r in all_regions()) + "]"
     fast = {"max_insert_threads": os.cpu_count() or 1, "parallel_view_processing": 1}
-    cats = (
-        "['roads','public_transport','housing','utilities','landscaping','waste','healthcare',"
-        "'education','social_support','environment','stray_animals','safety','other']"
-    )
+    cats = "[" + sql_list(CATEGORIES)[1:-1] + "]"
     year_s = 365 * 86400
     # Mentions straight into the fact table: the real materialized views build
     # mentions_hourly, appeals_daily, sources_weekly and the insert audit from them. 20,000 sources,
@@ -756,8 +739,6 @@ def generate_oversight_data(c: Any, db: str, n: int, t0: datetime) -> int:
 
 def time_federal_panels(c: Any, db: str, t0: datetime) -> dict[str, float]:
     """The federal dashboard as Grafana sends it: a year, every variable on "All"."""
-    from streams.oversight import TimeRange, all_values, expand, federal, render_sql
-
     dash = federal()
     values = all_values(dash, min_volume="30")
     tr = TimeRange.covering(t0, t0 + timedelta(days=365))
@@ -776,10 +757,7 @@ def time_federal_panels(c: Any, db: str, t0: datetime) -> dict[str, float]:
 
 def insert_rates(tmp: str, m: int) -> tuple[float, float, int]:
     """Rows/s of the sink path (Warehouse.insert) and of a plain insert of the same rows."""
-    import clickhouse_connect
-
-    from streams.settings import ClickHouseSettings
-    from streams.warehouse import TABLES, Warehouse
+    import clickhouse_connect  # lazy: clickhouse-connect, chDB
 
     cols = list(TABLES["mentions"].columns)
     base = datetime(2026, 1, 1, tzinfo=UTC)
@@ -814,9 +792,7 @@ def insert_rates(tmp: str, m: int) -> tuple[float, float, int]:
 
 def bench_console(settings: Settings, n: int) -> dict[str, Any]:
     """The operator console's pages over N open incidents (streams/console/bench.py)."""
-    from streams.console.bench import run
-
-    return run(settings, n, clickhouse=n >= 5_000)
+    return run(settings, n, clickhouse=n >= 5_000, cpus=_ALL_CPUS)
 
 
 BENCHES: dict[str, tuple[Callable[[Settings, int], dict[str, Any]], int, int]] = {
@@ -845,8 +821,6 @@ def run_bench(
             file=sys.stderr,
         )
         return 2
-    from streams.domain import speedups
-
     compiled = speedups.use(not pure)
     console = Console()
     pinned = one_core()

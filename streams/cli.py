@@ -8,35 +8,51 @@ or config) or 1 (runtime), never a traceback.
 from __future__ import annotations
 
 import argparse
-import difflib
 import functools
-import logging
-import re
+import gzip
+import json
+import signal
 import sys
 import time
+import urllib.error
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-from streams.settings import ConfigError, KafkaSettings, Settings, load_settings
+import msgspec
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
 
-
-class UsageError(Exception):
-    """Exit code 2 with one line."""
-
-
-class Failure(Exception):
-    """Exit code 1 with one line."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        if "invalid choice" in message and "argument command" in message:
-            bad = message.split("'")[1] if "'" in message else ""
-            close = difflib.get_close_matches(bad, COMMANDS, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            message = f"unknown command '{bad}'{hint} (see `incidents --help`)"
-        raise UsageError(message)
+from connectors import cli as connectors_cli
+from connectors.file import count_lines, older_than, read_lines, replay_file, replay_merged
+from connectors.producer import MentionProducer, PublishError
+from schemas.models import RawMention, Source
+from schemas.registry import export_all, stale_files
+from schemas.topology import STAGES
+from streams import dlq_replay
+from streams.broker import BrokerError, EmbeddedBroker
+from streams.command import (
+    Failure,
+    OneLineParser,
+    UsageError,
+    add_connect_timeout,
+    positive_int,
+    wait_for_kafka,
+)
+from streams.console import cli as console_cli
+from streams.dlq_replay import DeadLetterReader, Filter
+from streams.domain import dedup_eval
+from streams.domain.grouping_eval import incident_ids, score_labelled
+from streams.domain.problems import Taxonomy
+from streams.domain.rubric import RubricMap, main_types, score_problems
+from streams.report import collect, http_query, render, wide_console
+from streams.runtime import tune_gc
+from streams.settings import ConfigError, Settings, effective, load_settings, reference
+from streams.topics import Topics, ensure_topics
+from streams.warehouse import Warehouse, WarehouseError
 
 
 def _settings() -> Settings:
@@ -44,19 +60,11 @@ def _settings() -> Settings:
 
 
 def _err_console() -> Any:
-    from rich.console import Console
-
     return Console(stderr=True)
 
 
 # ------------------------------------------------------------------ process
 def cmd_process(args: argparse.Namespace) -> int:
-    import msgspec
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from connectors.file import read_lines
-    from streams.runtime import tune_gc
-
     src = Path(args.input)
     stdin = str(src) == "-"
     total = None if stdin else _input_lines(src)
@@ -95,8 +103,6 @@ def cmd_process(args: argparse.Namespace) -> int:
     if t.lines == 0:  # stdin gave nothing (files are checked before the models load)
         raise Failure("no input lines on stdin: nothing processed")
     if not args.quiet:
-        from rich.table import Table
-
         rate = t.lines / max(elapsed, 1e-9)
         table = Table(title=f"process: {t.lines} lines in {elapsed:.1f} s ({rate:,.0f}/s)")
         for c in ("accepted", "duplicate", "rejected", "appeals", "incidents"):
@@ -135,10 +141,6 @@ def _input_lines(src: Path) -> int:
     unreadable file is a usage error here, before the models load, not a traceback or
     a rejected "line" later.
     """
-    import gzip
-
-    from connectors.file import read_lines
-
     if src.is_dir():
         raise UsageError(f"{src} is a directory: give a JSONL file (RawMention lines, .gz allowed)")
     if not src.exists():
@@ -173,12 +175,6 @@ def _open_output(name: str) -> Any:
 
 # ------------------------------------------------------------------- replay
 def cmd_replay(args: argparse.Namespace) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from connectors.file import count_lines, replay_file, replay_merged
-    from connectors.producer import MentionProducer, PublishError
-    from streams.topics import Topics, ensure_topics
-
     s = _settings()
     topics = Topics.from_settings(s)
     plan: list[tuple[Path, str, str, str, str]] = []
@@ -233,10 +229,6 @@ def _warn_older_than_retention(
 ) -> None:
     """Before a backfill: say how much of it ClickHouse will not store (older than the
     retention), naming the setting that keeps it."""
-    from datetime import UTC, datetime, timedelta
-
-    from connectors.file import older_than
-
     days = s.clickhouse.ttl_days
     cutoff = datetime.now(UTC) - timedelta(days=days)
     for path, _topic, _key, time_field, _schema in plan:
@@ -253,85 +245,9 @@ def _warn_older_than_retention(
             )
 
 
-class _KafkaLogTail(logging.Handler):
-    """librdkafka's log lines while we probe: kept for the error, never printed.
-
-    Without a ``logger`` librdkafka writes every failed connection attempt to
-    stderr (``%3|…|FAIL|…Connection refused``), hundreds of lines before our one.
-    """
-
-    def __init__(self, hosts: list[str]) -> None:
-        super().__init__(logging.DEBUG)
-        self.hosts = set(hosts)
-        self.reasons: list[str] = []
-        self.refused: set[str] = set()  # bootstrap hosts nobody listens on (or that do not resolve)
-        self.logger = logging.Logger("incidents.kafka-probe", logging.DEBUG)  # not registered
-        self.logger.propagate = False
-        self.logger.addHandler(self)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        # "FAIL [rdkafka#producer-1] [thrd:…]: 127.0.0.1:1/bootstrap: Connect to ipv4#127.0.0.1:1
-        # failed: Connection refused (after 0ms in state CONNECT)" → "Connect to … refused"
-        if record.levelno < logging.WARNING:
-            return
-        text = record.getMessage().split("]: ", 1)[-1]
-        m = re.match(r"^(?:\w+://)?(\S+?)/(?:bootstrap|\d+): ", text)
-        if m:
-            text = text[m.end() :]
-        text = re.sub(r"\s*\(after \d+ms[^)]*\)$", "", text).strip()
-        self.reasons.append(text)
-        if m and ("Connection refused" in text or "Failed to resolve" in text):
-            self.refused.add(m.group(1))
-
-    @property
-    def definite(self) -> bool:
-        """Every bootstrap host refused or did not resolve: waiting longer changes nothing."""
-        return self.hosts <= self.refused
-
-
-def wait_for_kafka(kafka: KafkaSettings, timeout: float = 0.0) -> None:
-    """Return once the brokers answer; else one line (``Failure``), not librdkafka's flood.
-
-    ``timeout`` 0 (the default of the interactive commands) gives up as soon as the
-    brokers refuse connections or their name does not resolve (~1 s), else after ~6 s;
-    ``--connect-timeout N`` keeps trying for N s, for a broker that is still starting
-    (a container, a hook job).
-    """
-    from confluent_kafka.admin import AdminClient
-
-    tail = _KafkaLogTail(kafka.hosts())
-    conf: dict[str, Any] = {
-        **kafka.librdkafka(),
-        "socket.connection.setup.timeout.ms": 3000,
-        "logger": tail.logger,
-    }
-    admin = AdminClient(conf)
-    started = time.monotonic()
-    at_least = started + max(timeout, 6.0)  # a slow TLS/SASL handshake, a loaded machine
-    last = ""
-    while True:
-        try:
-            admin.list_topics(timeout=1.0)
-            return
-        except Exception as exc:  # KafkaException: transport failure
-            last = str(exc)
-        admin.poll(0)  # hands the queued librdkafka log lines to `tail`
-        now = time.monotonic()
-        if now >= at_least or (tail.definite and now - started >= timeout):
-            break
-        time.sleep(0.2)
-    reason = next((r for r in reversed(tail.reasons) if "brokers are down" not in r), last)
-    waited = f" within {timeout:.0f} s" if timeout >= 1 else ""
-    raise Failure(
-        f"cannot reach Kafka at {kafka.bootstrap} (INCIDENTS_KAFKA_BOOTSTRAP){waited}"
-        + (f": {reason[:120]}" if reason else "")
-        + "; start one with `incidents broker`"
-    )
-
-
 # -------------------------------------------------------------------- worker
 def cmd_worker(args: argparse.Namespace) -> int:
-    from streams.worker import run_worker
+    from streams.worker import run_worker  # lazy: Faust and every stage
 
     s = _settings()
     wait_for_kafka(s.kafka, timeout=args.connect_timeout)
@@ -340,10 +256,6 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_broker(args: argparse.Namespace) -> int:
-    import signal
-
-    from streams.broker import BrokerError, EmbeddedBroker
-
     s = _settings()
     port = args.port if args.port is not None else int(s.kafka.hosts()[0].rsplit(":", 1)[1])
     try:
@@ -371,8 +283,6 @@ def cmd_broker(args: argparse.Namespace) -> int:
 
 
 def cmd_topics(args: argparse.Namespace) -> int:
-    from streams.topics import ensure_topics
-
     s = _settings()
     wait_for_kafka(s.kafka, timeout=args.connect_timeout)
     created = ensure_topics(s)
@@ -381,8 +291,6 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from streams.warehouse import Warehouse, WarehouseError
-
     s = _settings()
     wh = Warehouse(s.clickhouse)
     try:
@@ -398,11 +306,6 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def _via(base_url: str) -> Callable[..., Any]:
     """A worker's /query endpoint; its JSON error body, not "HTTP Error 400", on a refusal."""
-    import json
-    import urllib.error
-
-    from streams.report import http_query
-
     run = http_query(base_url)
 
     def query(sql: str, parameters: dict[str, Any] | None = None) -> Any:
@@ -420,8 +323,6 @@ def _via(base_url: str) -> Callable[..., Any]:
 
 def _clickhouse_failure(exc: BaseException, s: Settings, via: str | None, command: str) -> Failure:
     """One line for whatever keeps a command from ClickHouse, with what to do about it."""
-    import urllib.error
-
     msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     db = s.clickhouse.database
     where = via or s.clickhouse.resolved_url()
@@ -454,8 +355,6 @@ def _clickhouse(s: Settings, via: str | None, command: str) -> tuple[Callable[..
     A chDB directory that does not exist is not created (reading cannot fill it): the
     user is told to run `incidents migrate`, as for a server without our database.
     """
-    from streams.warehouse import Warehouse, WarehouseError
-
     db = s.clickhouse.database
     wh = None
     if via:
@@ -493,13 +392,11 @@ def _clickhouse(s: Settings, via: str | None, command: str) -> tuple[Callable[..
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from streams.report import collect, render
-
     s = _settings()
     query, close = _clickhouse(s, args.via, "report")
     try:
         if args.html:
-            from streams.report_html import build
+            from streams.report_html import build  # lazy: the HTML report
 
             page = build(query, s.clickhouse.database)
         else:
@@ -520,14 +417,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from streams.demo.run import run_demo
+    from streams.demo.run import run_demo  # lazy: the demo's imports
 
     return run_demo(_settings(), keep_running=args.keep_running)
 
 
 def cmd_schemas(args: argparse.Namespace) -> int:
-    from schemas.registry import export_all, stale_files
-
     if args.action == "export":
         for path in export_all():
             print(f"wrote {path}")
@@ -540,8 +435,6 @@ def cmd_schemas(args: argparse.Namespace) -> int:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    from streams.settings import effective, reference
-
     rows = reference() if args.defaults else effective(_settings())
     if args.markdown:
         print("| variable | default | what it does |")
@@ -550,10 +443,6 @@ def cmd_config(args: argparse.Namespace) -> int:
             shown = f"`{value}`" if value else ""
             print(f"| `{name}` | {shown} | {doc} |")
         return 0
-    from rich.table import Table
-
-    from streams.report import wide_console
-
     table = Table(title="defaults" if args.defaults else "effective settings (secrets hidden)")
     for col in ("variable", "value", "what it does"):
         table.add_column(col, overflow="fold")
@@ -564,12 +453,8 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from rich.table import Table
-
-    from streams.domain.enrichment import Enricher
-    from streams.report import wide_console
-    from streams.topics import Topics
-    from streams.verify import Expected, lines_of, reconcile
+    from streams.domain.enrichment import Enricher  # lazy: the models
+    from streams.verify import Expected, lines_of, reconcile  # lazy: the enrich stage's models
 
     paths = [Path(f) for f in args.files]
     for p in paths:
@@ -598,10 +483,6 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_dlq(args: argparse.Namespace) -> int:
-    from datetime import datetime
-
-    from streams.dlq_replay import Filter, replay
-
     since = None
     if args.since:
         try:
@@ -636,7 +517,7 @@ def cmd_dlq(args: argparse.Namespace) -> int:
         return _dlq_show_kafka(s, flt, args.limit)
     with err.status("replaying dead letters…") as status:
         try:
-            result = replay(
+            result = dlq_replay.replay(
                 s,
                 flt,
                 dry_run=args.dry_run,
@@ -671,7 +552,7 @@ def _labelled_file(name: str) -> Path:
 
 
 def _read_labelled(src: Path, text_field: str, label_field: str) -> tuple[list[str], list[str]]:
-    from streams.domain.training import read_labelled
+    from streams.domain.training import read_labelled  # lazy: numpy, scipy
 
     try:
         return read_labelled(src, text_field, label_field)
@@ -684,7 +565,7 @@ def _read_labelled(src: Path, text_field: str, label_field: str) -> tuple[list[s
 
 def _load_model(path: Path, what: str) -> Any:
     """A model from `incidents train`, or one line saying why this file is not one."""
-    from streams.domain.classify import AppealClassifier
+    from streams.domain.classify import AppealClassifier  # lazy: numpy, scipy
 
     if not path.is_file():
         raise UsageError(f"{what}: no such model file: {path}")
@@ -711,8 +592,6 @@ def _check_model_setting(s: Settings) -> None:
             except UsageError as exc:
                 raise ConfigError(str(exc)) from None
     if s.enrich.rubric_map is not None or s.enrich.problems_file is not None:
-        from streams.domain.problems import Taxonomy
-
         try:
             taxonomy = Taxonomy.load(s.enrich.problems_file)
         except (OSError, ValueError) as exc:
@@ -725,15 +604,13 @@ def _check_model_setting(s: Settings) -> None:
 
 
 def _pipeline(s: Settings) -> Any:
-    from streams.domain.pipeline import OfflinePipeline
+    from streams.domain.pipeline import OfflinePipeline  # lazy: the models and the gazetteer
 
     _check_model_setting(s)
     return OfflinePipeline(s)
 
 
 def _dlq_table(title: str) -> Any:
-    from rich.table import Table
-
     table = Table(title=title)
     for col in ("failed at (UTC)", "stage", "kind", "topic", "offset", "reason"):
         table.add_column(col, overflow="ellipsis", no_wrap=col != "reason", max_width=70)
@@ -741,11 +618,6 @@ def _dlq_table(title: str) -> Any:
 
 
 def _dlq_show_kafka(s: Settings, flt: Any, limit: int) -> int:
-    from rich.text import Text
-
-    from streams.dlq_replay import DeadLetterReader
-    from streams.report import wide_console
-
     table = _dlq_table("dead letters (mentions.dlq)")
     shown = 0
     try:
@@ -777,12 +649,6 @@ def _dlq_show_kafka(s: Settings, flt: Any, limit: int) -> int:
 
 def _dlq_show_clickhouse(s: Settings, flt: Any, limit: int, via: str | None) -> int:
     """The dead letters the sink stored: what is left after `make demo` (its broker is gone)."""
-    from datetime import UTC
-
-    from rich.text import Text
-
-    from streams.report import wide_console
-
     db = s.clickhouse.database
     where = []  # values come from argparse choices and a parsed datetime: nothing to inject
     if flt.stage:
@@ -816,7 +682,7 @@ def _dlq_show_clickhouse(s: Settings, flt: Any, limit: int, via: str | None) -> 
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from streams.domain.training import train_category_model
+    from streams.domain.training import train_category_model  # lazy: numpy, scipy
 
     src = _labelled_file(args.input)
     if Path(args.output).is_dir():
@@ -845,9 +711,6 @@ def _problem_labels(
 ) -> tuple[list[str], list[str]]:
     """Rubric labels → their main problem type (through --rubric-map), rows without one
     dropped; labels that already are type codes are kept."""
-    from streams.domain.problems import Taxonomy
-    from streams.domain.rubric import main_types
-
     taxonomy = Taxonomy.load(_settings().enrich.problems_file)
     rubric = _rubric_map(args.rubric_map, taxonomy) if args.rubric_map else None
     mapped = main_types(labels, rubric, taxonomy)
@@ -859,8 +722,6 @@ def _problem_labels(
 
 
 def _rubric_map(path: str, taxonomy: Any) -> Any:
-    from streams.domain.rubric import RubricMap
-
     p = Path(path)
     if not p.is_file():
         raise UsageError(f"no such rubric map: {p}")
@@ -873,8 +734,8 @@ def _rubric_map(path: str, taxonomy: Any) -> Any:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     src = _labelled_file(args.input)
     if args.what == "categories":
-        from streams.domain.classify import AppealClassifier
-        from streams.domain.training import evaluate
+        from streams.domain.classify import AppealClassifier  # lazy: numpy, scipy
+        from streams.domain.training import evaluate  # lazy: numpy, scipy
 
         texts, labels = _read_labelled(src, args.text_field, args.label_field)
         model = (
@@ -888,11 +749,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.what == "problems":
         return _evaluate_problems(src, args)
     if args.what == "dedup":
-        import msgspec
-
-        from connectors.file import read_lines
-        from streams.domain.dedup_eval import decisions, regions, score
-
         if _input_lines(src) == 0:
             raise UsageError(f"{src} is empty: nothing to score")
         lines = list(read_lines(src))
@@ -916,14 +772,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         err = _err_console()
         with err.status(f"running {len(lines):,} mentions through enrich and dedup…"):
             results = list(_pipeline(_settings()).run(lines))
-        print(score(gold, decisions(results), regions(results)).render())
+        print(
+            dedup_eval.score(
+                gold, dedup_eval.decisions(results), dedup_eval.regions(results)
+            ).render()
+        )
         return 0
     if args.what == "grouping":
-        import msgspec
-
-        from connectors.file import read_lines
-        from streams.domain.grouping_eval import incident_ids, score_labelled
-
         if _input_lines(src) == 0:
             raise UsageError(f"{src} is empty: nothing to score")
         lines = list(read_lines(src))
@@ -948,11 +803,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _evaluate_problems(src: Path, args: argparse.Namespace) -> int:
     """Problem types recognised in labelled texts against the rubric map's types."""
-    from datetime import UTC, datetime
-
-    from schemas.models import RawMention, Source
-    from streams.domain.enrichment import Enricher
-    from streams.domain.rubric import score_problems
+    from streams.domain.enrichment import Enricher  # lazy: the models
 
     if not args.rubric_map:
         raise UsageError("evaluate problems needs --rubric-map (your rubric lines → types)")
@@ -989,7 +840,7 @@ def _evaluate_problems(src: Path, args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from streams.bench import run_bench
+    from streams.bench import run_bench  # lazy: every benchmark's imports
 
     return run_bench(_settings(), quick=args.quick, only=args.only, pure=args.pure_python)
 
@@ -998,28 +849,6 @@ COMMANDS = [
     "process", "replay", "report", "worker", "broker", "topics", "migrate", "demo", "schemas",
     "config", "verify", "dlq", "train", "evaluate", "bench", "connect", "replies", "console",
 ]  # fmt: skip
-
-
-def positive_int(text: str) -> int:
-    """argparse type: a count that must be at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more (got {value})")
-    return value
-
-
-def seconds(text: str) -> float:
-    """argparse type: a duration in seconds, 0 or more."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more (got {text})")
-    return value
 
 
 def _share(text: str) -> float:
@@ -1042,23 +871,6 @@ def _port(text: str) -> int:
     return value
 
 
-def add_connect_timeout(sp: argparse.ArgumentParser, default: float = 0.0) -> None:
-    """--connect-timeout, the same for every command that needs Kafka."""
-    when = (
-        "default: give up at once if nothing listens there"
-        if default == 0
-        else f"default {default:g}"
-    )
-    sp.add_argument(
-        "--connect-timeout",
-        type=seconds,
-        default=default,
-        metavar="S",
-        help=f"keep trying to reach Kafka for up to S seconds, for a broker that is still "
-        f"starting ({when})",
-    )
-
-
 def _rows(text: str) -> int:
     """`--top N`: a whole number of rows, 0 or more (argparse turns the error into one line)."""
     try:
@@ -1071,12 +883,12 @@ def _rows(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = OneLineParser(
         prog="incidents",
         description="Social-media mentions → deduplicated, classified, located, routed incidents.",
         epilog="Settings come from INCIDENTS_* environment variables; see docs/configuration.md.",
     )
-    sub = p.add_subparsers(dest="command", metavar="command", parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", metavar="command", parser_class=OneLineParser)
 
     def add(name: str, help: str, description: str | None = None) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser = sub.add_parser(
@@ -1219,7 +1031,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument(
         "--stage",
-        choices=["enrich", "dedup", "group", "respond", "sink"],
+        choices=STAGES,
         help="only dead letters of this pipeline stage",
     )
     sp.add_argument(
@@ -1322,8 +1134,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="without the compiled twins of dedup's hot steps, to compare (docs/dedup.md)",
     )
     sp.set_defaults(fn=cmd_bench)
-    from connectors.cli import register; register(sub)  # noqa: E702, I001  # fmt: skip
-    from streams.console.cli import register as console; console(sub)  # noqa: E702, I001  # fmt: skip
+    connectors_cli.register(sub)
+    console_cli.register(sub)
     return p
 
 
@@ -1353,9 +1165,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # `python -m streams.cli`: run the imported module's main, so that Failure and
-    # UsageError raised by connectors/cli.py (which imports `streams.cli`) are the
-    # very classes main() catches, not twins defined in `__main__`.
-    from streams.cli import main as _main
-
-    sys.exit(_main())
+    # `python -m streams.cli`; Failure and UsageError come from streams/command.py, so
+    # the command groups raise the very classes main() catches.
+    sys.exit(main())

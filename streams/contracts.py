@@ -21,6 +21,7 @@ from typing import Any
 
 import msgspec
 
+from schemas import topology
 from schemas.models import (
     AnyCommand,
     DeadLetter,
@@ -33,6 +34,7 @@ from schemas.models import (
     ReplyResult,
 )
 from streams.domain.enrichment import InvalidInput, decode_json, decode_raw_mention
+from streams.topics import unpack_mentions
 
 _response = msgspec.json.Decoder(OfficialResponse)
 _operator_command = msgspec.json.Decoder(OperatorCommand)
@@ -83,8 +85,6 @@ def decode_mention_batch(value: bytes | None) -> list[Mention]:
     mentions) or one mention (a dead letter replayed). This is the whole message as
     the contract sees it; the stages decode each mention alone, so one broken mention
     is dead-lettered without its batch (streams/agents/dedup.py)."""
-    from streams.topics import unpack_mentions
-
     parts = unpack_mentions(value)
     if parts is None:
         raise InvalidInput("invalid_json", "Mention batch: not a JSON array of mentions")
@@ -97,25 +97,30 @@ def _plain(decoder: msgspec.json.Decoder, what: str) -> Callable[[bytes | None],
 
 @dataclass(frozen=True)
 class StageDecoder:
-    """The stage that reads a topic (from streams/probe.py CONSUMERS, or who else) and how."""
+    """The stage that reads a topic (``schemas.topology``; "outside" when only readers
+    outside the pipeline do) and how."""
 
     stage: str
     decode: Callable[[bytes | None], Any]
 
 
+_DECODERS: dict[str, Callable[[bytes | None], Any]] = {
+    "mentions.raw": decode_raw_mention,
+    "mentions.enriched": decode_mention_batch,
+    "mentions.deduped": decode_mention_batch,
+    "desk.commands": decode_desk_command,
+    "responses": decode_response,
+    "incidents.commands": decode_operator_command,
+    "mentions.resolved": decode_mention,
+    "incidents": _plain(_incident, "Incident"),
+    "incidents.events": _plain(_event, "IncidentEvent"),
+    "replies.outbound": _plain(_reply, "Reply"),
+    "mentions.dlq": _plain(_dead_letter, "DeadLetter"),
+    "replies.results": _plain(_reply_result, "ReplyResult"),
+}
+
 #: Topic base name -> the decoder of the stage that consumes it. A topic read by two
 #: stages (mentions.resolved by the sink and analytics) is decoded the same way by both.
 STAGE_DECODERS: dict[str, StageDecoder] = {
-    "mentions.raw": StageDecoder("enrich", decode_raw_mention),
-    "mentions.enriched": StageDecoder("dedup", decode_mention_batch),
-    "mentions.deduped": StageDecoder("group", decode_mention_batch),
-    "desk.commands": StageDecoder("group", decode_desk_command),
-    "responses": StageDecoder("respond", decode_response),
-    "incidents.commands": StageDecoder("respond", decode_operator_command),
-    "mentions.resolved": StageDecoder("sink", decode_mention),
-    "incidents": StageDecoder("sink", _plain(_incident, "Incident")),
-    "incidents.events": StageDecoder("sink", _plain(_event, "IncidentEvent")),
-    "replies.outbound": StageDecoder("sink", _plain(_reply, "Reply")),
-    "mentions.dlq": StageDecoder("sink", _plain(_dead_letter, "DeadLetter")),
-    "replies.results": StageDecoder("operators", _plain(_reply_result, "ReplyResult")),
+    t.base: StageDecoder(t.consumer or "outside", _DECODERS[t.base]) for t in topology.CREATED
 }

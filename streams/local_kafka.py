@@ -16,6 +16,7 @@ Needs Java 17 or newer, and Maven for the first download.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import json
 import os
@@ -28,6 +29,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from confluent_kafka.admin import AdminClient
 
 from streams.broker import free_port, port_open
 
@@ -420,8 +423,6 @@ class LocalKafka:
 
     def registered(self, timeout: float = 3.0) -> set[int]:
         """Node ids the cluster's metadata lists as brokers right now."""
-        from confluent_kafka.admin import AdminClient
-
         alive = [n for n in self.nodes if port_open(self.host, n.port)]
         if not alive:
             return set()
@@ -524,8 +525,6 @@ class LocalKafka:
 
 def _kraft_cluster_id() -> str:
     """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding."""
-    import base64
-
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 

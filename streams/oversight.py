@@ -21,10 +21,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from schemas.topology import OPEN_STATUSES, sql_list
+
 CLICKHOUSE = "grafana-clickhouse-datasource"
 PROMETHEUS = "prometheus"
 
-OPEN = "('new', 'assigned', 'in_progress', 'answered_interim')"
+OPEN = sql_list(OPEN_STATUSES)
 CLOSED = "('answered_final', 'closed')"
 BREACHED = "(first_reaction_breached OR final_answer_breached)"
 NOT_MERGED = "status != 'merged_into'"

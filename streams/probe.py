@@ -18,20 +18,7 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-#: Which stage consumes each topic (base names), for the drained check.
-CONSUMERS: dict[str, str] = {
-    "mentions.raw": "enrich",
-    "mentions.enriched": "dedup",
-    "mentions.deduped": "group",
-    "desk.commands": "group",
-    "responses": "respond",
-    "incidents.commands": "respond",
-    "mentions.resolved": "sink",
-    "incidents": "sink",
-    "incidents.events": "sink",
-    "replies.outbound": "sink",
-    "mentions.dlq": "sink",
-}
+from schemas.topology import CONSUMERS  # which stage consumes each topic (base names)
 
 
 def get_json(url: str, timeout: float = 3.0) -> tuple[int, Any]:

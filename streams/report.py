@@ -8,18 +8,30 @@ the worker owns the data directory).
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-if TYPE_CHECKING:
-    from streams.oversight import Dashboard, Panel, Row, TimeRange
+from streams.oversight import (
+    CLICKHOUSE,
+    OPEN,
+    Dashboard,
+    Panel,
+    Row,
+    TimeRange,
+    all_values,
+    dashboards,
+    expand,
+    render_sql,
+)
 
 QueryFn = Callable[[str], tuple[list[str], list[tuple[Any, ...]]]]
 
@@ -122,10 +134,6 @@ def not_stored(query: QueryFn, db: str) -> Section | None:
 
 def data_range(query: QueryFn, db: str) -> TimeRange:
     """The time range the report covers: all stored data up to now (replays of history too)."""
-    from datetime import UTC, timedelta
-
-    from streams.oversight import TimeRange
-
     _, rows = query(
         f"SELECT toUnixTimestamp(min(hour)), toUnixTimestamp(max(hour)), count() "
         f"FROM {db}.mentions_hourly"
@@ -142,8 +150,6 @@ def dashboard_tables(
     query: QueryFn, db: str, min_volume: int = 1, tr: TimeRange | None = None
 ) -> Iterator[tuple[Dashboard, Row, Panel, list[str], list[tuple[Any, ...]]]]:
     """Every ClickHouse panel of every dashboard, run as Grafana would over `tr`."""
-    from streams.oversight import CLICKHOUSE, all_values, dashboards, expand, render_sql
-
     tr = tr or data_range(query, db)
     for dash in dashboards():
         values = all_values(dash, min_volume=str(int(min_volume)))
@@ -161,17 +167,17 @@ def totals(query: QueryFn, db: str) -> Section:
     _, rows = _q(
         query,
         db,
-        """
+        f"""
         SELECT
-            (SELECT count() FROM {db}.mentions FINAL) AS mentions,
-            (SELECT countIf(status = 'accepted') FROM {db}.mentions FINAL) AS accepted,
-            (SELECT countIf(status = 'duplicate') FROM {db}.mentions FINAL) AS duplicates,
-            (SELECT count() FROM {db}.dead_letters FINAL WHERE stage = 'enrich') AS rejected,
-            (SELECT countIf(status = 'accepted' AND is_appeal) FROM {db}.mentions FINAL) AS appeals,
-            (SELECT uniqExact(id) FROM {db}.incidents FINAL) AS incidents,
-            (SELECT countIf(status IN ('new','assigned','in_progress','answered_interim'))
-               FROM {db}.incidents FINAL) AS open_incidents,
-            (SELECT count() FROM {db}.replies FINAL) AS replies
+            (SELECT count() FROM {{db}}.mentions FINAL) AS mentions,
+            (SELECT countIf(status = 'accepted') FROM {{db}}.mentions FINAL) AS accepted,
+            (SELECT countIf(status = 'duplicate') FROM {{db}}.mentions FINAL) AS duplicates,
+            (SELECT count() FROM {{db}}.dead_letters FINAL WHERE stage = 'enrich') AS rejected,
+            (SELECT countIf(status = 'accepted' AND is_appeal)
+               FROM {{db}}.mentions FINAL) AS appeals,
+            (SELECT uniqExact(id) FROM {{db}}.incidents FINAL) AS incidents,
+            (SELECT countIf(status IN {OPEN}) FROM {{db}}.incidents FINAL) AS open_incidents,
+            (SELECT count() FROM {{db}}.replies FINAL) AS replies
         """,
     )
     m, acc, dup, rej, appeals, inc, open_inc, replies = rows[0]
@@ -222,7 +228,7 @@ def _summary(query: QueryFn, db: str, top: int) -> list[Section]:
                multiIf(first_reaction_breached, 'overdue', first_reaction_at IS NOT NULL, 'reacted',
                        'due') AS reaction
         FROM {{db}}.incidents FINAL
-        WHERE status IN ('new', 'assigned', 'in_progress', 'answered_interim')
+        WHERE status IN {OPEN}
         ORDER BY mentions_count DESC, opened_at
         {f"LIMIT {int(top)}" if top else ""}
         """,
@@ -383,9 +389,6 @@ TEXT_MIN_DEFAULT = 12
 def terminal_width(default: int = PIPED_WIDTH) -> int:
     """COLUMNS if set, else the terminal's width (of stdout, or of stderr when stdout is
     piped into a pager or a file from a terminal), else `default`."""
-    import os
-    import sys
-
     env = os.environ.get("COLUMNS", "").strip()
     if env.isdigit() and int(env) > 0:
         return int(env)

@@ -48,6 +48,7 @@ VALUES = {
     "first reaction": "первая реакция",
     "final answer": "окончательный ответ",
     "enrich": "разбор",
+    "dedup": "поиск копий",
     "group": "группировка",
     "respond": "ответы",
     "sink": "запись",

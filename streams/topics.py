@@ -1,8 +1,10 @@
-"""Topic names, keys and configs in one place, and their creation.
+"""Topic names with the deployment's prefix, their configs, and their creation.
 
-The per-topic contracts (purpose, producers, consumers, schema versions,
-examples) are in ``schemas/topics/<topic>.yaml``; this module is what the code
-uses. Two stateful stages, two meeting points:
+Which topics there are, their keys, compaction, retention and who reads and
+writes them is ``schemas/topology.py``; the per-topic contracts (purpose,
+schema versions, examples) are ``schemas/topics/<topic>.yaml``. This module
+turns the table into names and configs under a deployment's settings. Two
+stateful stages, two meeting points:
 
 - ``mentions.enriched`` feeds the dedup stage and is keyed by the dedup scope
   (one key, ``DEDUP_SCOPE``): every post meets every earlier post of the window,
@@ -17,9 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 import msgspec
+from confluent_kafka.admin import AdminClient, NewTopic
 
+from schemas import topology
 from streams.settings import Settings
 
 #: The key of every post on mentions.enriched: the window is one (docs/architecture.md).
@@ -63,7 +68,7 @@ def unpack_mentions(value: bytes | None) -> list[bytes] | None:
 
 
 HOUR_MS = 3_600_000
-DAY_MS = 24 * HOUR_MS
+DAY_MS = topology.DAY_MS
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,9 @@ class TopicSpec:
 
 @dataclass(frozen=True)
 class Topics:
+    """Full topic names (with the deployment's prefix), one attribute per created topic
+    of ``schemas.topology.TOPICS``; everything else here derives from that table."""
+
     raw: str
     dlq: str
     enriched: str
@@ -92,66 +100,47 @@ class Topics:
 
     @classmethod
     def from_settings(cls, s: Settings) -> Topics:
-        n = s.topics.name
-        return cls(
-            raw=n("mentions.raw"),
-            dlq=n("mentions.dlq"),
-            enriched=n("mentions.enriched"),
-            deduped=n("mentions.deduped"),
-            resolved=n("mentions.resolved"),
-            incidents=n("incidents"),
-            events=n("incidents.events"),
-            commands=n("incidents.commands"),
-            desk_commands=n("desk.commands"),
-            responses=n("responses"),
-            replies=n("replies.outbound"),
-            reply_results=n("replies.results"),
-        )
+        return cls(**{t.attr: s.topics.name(t.base) for t in topology.CREATED})
+
+    def named(self, base: str) -> str:
+        """The full name of a created topic, from its base name."""
+        return str(getattr(self, topology.TOPIC[base].attr))
 
     def from_outside(self) -> frozenset[str]:
         """The input topics producers outside the pipeline write (connectors and replays,
         operator consoles): invalid input there is theirs to fix (streams/dlq.py)."""
-        return frozenset({self.raw, self.responses, self.commands})
+        return frozenset(self.named(t.base) for t in topology.CREATED if t.from_outside)
+
+    def compacted(self) -> frozenset[str]:
+        """Created topics whose offsets may have holes (compaction): every other one is
+        gapless, and a jump in its offsets is checked (streams/app.py, per message)."""
+        return self._compacted
+
+    @cached_property
+    def _compacted(self) -> frozenset[str]:
+        return frozenset(self.named(t.base) for t in topology.CREATED if t.compacted)
 
     def specs(self, s: Settings) -> list[tuple[str, TopicSpec]]:
-        keep = s.topics.retention_days * DAY_MS
-        return [
-            (
-                self.raw,
-                TopicSpec(
-                    "mentions.raw",
-                    "mention id",
-                    retention_ms=s.topics.raw_retention_hours * HOUR_MS,
-                ),
-            ),
-            (self.dlq, TopicSpec("mentions.dlq", "original key", retention_ms=30 * DAY_MS)),
-            (self.enriched, TopicSpec("mentions.enriched", "dedup scope", retention_ms=keep)),
-            (self.deduped, TopicSpec("mentions.deduped", "region", retention_ms=keep)),
-            (self.resolved, TopicSpec("mentions.resolved", "region", retention_ms=keep)),
-            (self.incidents, TopicSpec("incidents", "incident id", compacted=True)),
-            (self.events, TopicSpec("incidents.events", "incident id", retention_ms=keep)),
-            (self.commands, TopicSpec("incidents.commands", "incident id", retention_ms=keep)),
-            (self.desk_commands, TopicSpec("desk.commands", "region", retention_ms=keep)),
-            (self.responses, TopicSpec("responses", "response id", retention_ms=keep)),
-            (self.replies, TopicSpec("replies.outbound", "mention id", retention_ms=keep)),
-            (self.reply_results, TopicSpec("replies.results", "mention id", retention_ms=keep)),
-        ]
+        return [(self.named(t.base), topic_spec(t, s)) for t in topology.CREATED]
 
     def all(self) -> list[str]:
-        return [
-            self.raw,
-            self.dlq,
-            self.enriched,
-            self.deduped,
-            self.resolved,
-            self.incidents,
-            self.events,
-            self.commands,
-            self.desk_commands,
-            self.responses,
-            self.replies,
-            self.reply_results,
-        ]
+        return [self.named(t.base) for t in topology.CREATED]
+
+
+def topic_spec(topic: topology.Topic, s: Settings) -> TopicSpec:
+    """How `incidents topics` creates a topic under these settings."""
+    retention_ms = topic.retention_ms
+    if topic.retention_setting == "raw_retention_hours":
+        retention_ms = s.topics.raw_retention_hours * HOUR_MS
+    elif topic.retention_setting == "retention_days":
+        retention_ms = s.topics.retention_days * DAY_MS
+    return TopicSpec(topic.base, topic.key, compacted=topic.compacted, retention_ms=retention_ms)
+
+
+def must_match_partitions(topic: topology.Topic) -> bool:
+    """A created topic that must keep the partition count of another created topic
+    (a table meets them); a changelog partner is Faust's to check."""
+    return any(not topology.TOPIC[other].changelog for other in topic.co_partitioned_with)
 
 
 def topic_config(spec: TopicSpec) -> dict[str, str]:
@@ -169,18 +158,17 @@ def ensure_topics(s: Settings, timeout: float = 30.0) -> list[str]:
     Idempotent: existing topics are left alone (their partition count is
     checked, since a mismatch would break co-partitioning).
     """
-    from confluent_kafka.admin import AdminClient, NewTopic
-
     admin = AdminClient(s.kafka.librdkafka())
     topics = Topics.from_settings(s)
     existing = admin.list_topics(timeout=timeout).topics
     created: list[str] = []
     wanted: list[NewTopic] = []
-    for name, spec in topics.specs(s):
-        parts = spec.partitions or s.topics.partitions
+    for topic in topology.CREATED:
+        name, want = topics.named(topic.base), topic_spec(topic, s)
+        parts = want.partitions or s.topics.partitions
         if name in existing:
             have = len(existing[name].partitions)
-            if have != parts and name in (topics.deduped, topics.desk_commands):
+            if have != parts and must_match_partitions(topic):
                 raise RuntimeError(
                     f"topic {name} has {have} partitions but INCIDENTS_TOPICS_PARTITIONS={parts}: "
                     "the stateful stage needs them equal"
@@ -191,7 +179,7 @@ def ensure_topics(s: Settings, timeout: float = 30.0) -> list[str]:
                 name,
                 num_partitions=parts,
                 replication_factor=s.topics.replication_factor,
-                config=topic_config(spec),
+                config=topic_config(want),
             )
         )
     if wanted:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from connectors.file import read_lines
 from streams.dlq import dead_letter_id
 from streams.domain.enrichment import Enricher, InvalidInput
 
@@ -116,8 +117,6 @@ def reconcile(expected: Expected, query: QueryFn, db: str = "incidents") -> Reco
 
 
 def lines_of(paths: Sequence[Any]) -> list[bytes]:
-    from connectors.file import read_lines
-
     out: list[bytes] = []
     for p in paths:
         out.extend(read_lines(p))

@@ -442,7 +442,7 @@ def _connection_reason(exc: BaseException) -> str:
 
 def connect(s: ClickHouseSettings) -> Any:
     """A clickhouse-connect client for http(s):// or chdb:// (embedded)."""
-    import clickhouse_connect
+    import clickhouse_connect  # lazy: clickhouse-connect, chDB
 
     url = s.resolved_url()
     held = (

@@ -19,6 +19,7 @@ from typing import Any
 import faust
 
 from streams import logs
+from streams.agents import register_roles
 from streams.app import create_app
 from streams.domain import speedups
 from streams.runtime import tune_gc
@@ -32,7 +33,7 @@ def run_worker(settings: Settings) -> None:
     log = logs.get("streams.worker")
     settings.worker.data_dir.mkdir(parents=True, exist_ok=True)
     created = ensure_topics(settings)
-    app, rt = create_app(settings)
+    app, rt = create_app(settings, register_roles)
     # The embedded broker skips records; on Apache Kafka an offset jump can be a
     # transaction marker, so a jump is checked before it counts as a hole (Runtime.hole).
     broker: str = settings.kafka.broker

@@ -13,6 +13,7 @@ there.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -24,16 +25,26 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
+from connectors.producer import MentionProducer
+from schemas import topology
 from schemas.models import Incident, IncidentEvent, Mention, Place, SlaState, Source, encode
+from streams import probe
+from streams.broker import EmbeddedBroker, free_port
+from streams.report import http_query
+from streams.topics import ensure_topics
 
 STREETS = ["Советская", "Склизкова", "Горького", "Вагжанова", "Коминтерна", "Радищева", "Ленина"]
 MUNICIPALITIES = ["Тверь", "Ржев", "Торжок", "Вышний Волочёк", "Кимры", "Конаково"]
-CATEGORIES = ["roads", "housing", "utilities", "landscaping", "waste", "public_transport"]
+#: The six commonest categories (topology.CATEGORIES starts with them).
+CATEGORIES = topology.CATEGORIES[:6]
 PLATFORMS = ["vk", "ok", "telegram", "pos"]
 
 
@@ -75,7 +86,7 @@ def synthetic(n: int, region: str = "RU-TVE", seed: int = 7) -> list[tuple[str, 
                     incident_id=iid,
                 )
             )
-        status = rnd.choice(["new", "assigned", "in_progress", "answered_interim"])
+        status = rnd.choice(topology.OPEN_STATUSES)
         sla = SlaState(first_reaction_due=opened + timedelta(hours=rnd.choice([4, 9, 24])))
         if status == "answered_interim":
             sla.first_reaction_at = opened + timedelta(hours=1)
@@ -84,7 +95,7 @@ def synthetic(n: int, region: str = "RU-TVE", seed: int = 7) -> list[tuple[str, 
             id=iid,
             region=region,
             category=rnd.choice(CATEGORIES),
-            status=status,  # type: ignore[arg-type]
+            status=status,
             priority=rnd.choice(["normal", "normal", "normal", "high", "critical"]),
             opened_at=opened,
             updated_at=opened,
@@ -148,14 +159,15 @@ class _Client:
         return statistics.median(times), max(times), size
 
 
-def _unpinned() -> None:
-    """The console and the sink run on every CPU, as deployed (the bench pins itself)."""
-    try:
-        from streams.bench import _ALL_CPUS
+def _unpin(cpus: set[int]) -> Callable[[], None]:
+    """A child's start: the console and the sink run on every CPU (``cpus``: the ones
+    `incidents bench` had before it pinned itself), as deployed."""
 
-        os.sched_setaffinity(0, _ALL_CPUS or set(range(os.cpu_count() or 1)))
-    except (AttributeError, OSError):
-        pass
+    def unpinned() -> None:
+        with contextlib.suppress(AttributeError, OSError):
+            os.sched_setaffinity(0, cpus or set(range(os.cpu_count() or 1)))
+
+    return unpinned
 
 
 def _wait(check: Any, timeout: float, what: str) -> Any:
@@ -168,11 +180,10 @@ def _wait(check: Any, timeout: float, what: str) -> Any:
     raise RuntimeError(f"timed out waiting for {what}")
 
 
-def run(settings: Any, n: int, clickhouse: bool = True) -> dict[str, Any]:
-    from connectors.producer import MentionProducer
-    from streams.broker import EmbeddedBroker, free_port
-    from streams.topics import ensure_topics
-
+def run(
+    settings: Any, n: int, clickhouse: bool = True, cpus: set[int] | None = None
+) -> dict[str, Any]:
+    unpinned = _unpin(cpus or set())
     tmp = Path(tempfile.mkdtemp(prefix="console-bench-"))
     broker = EmbeddedBroker(port=free_port(), log_path=tmp / "broker.log").start()
     procs: list[subprocess.Popen[bytes]] = []
@@ -208,7 +219,7 @@ def run(settings: Any, n: int, clickhouse: bool = True) -> dict[str, Any]:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_unpinned,
+                preexec_fn=unpinned,
             )
         )
         c = _Client(f"http://127.0.0.1:{port}")
@@ -250,7 +261,9 @@ def run(settings: Any, n: int, clickhouse: bool = True) -> dict[str, Any]:
             ),
         }
         if clickhouse:
-            result["extra"] += "; " + _clickhouse_path(s, env, tmp, producer, records, n, procs)
+            result["extra"] += "; " + _clickhouse_path(
+                s, env, tmp, producer, records, n, procs, unpinned
+            )
         return result
     finally:
         for p in procs:
@@ -263,8 +276,6 @@ def run(settings: Any, n: int, clickhouse: bool = True) -> dict[str, Any]:
 
 
 def msgspec_replace_incident(records: list[tuple[str, bytes, bytes]], iid: str) -> Incident:
-    import msgspec
-
     first = next(v for base, _, v in records if base == "incidents")
     inc = msgspec.json.decode(first, type=Incident)
     now = datetime.now(UTC)
@@ -279,12 +290,9 @@ def _clickhouse_path(
     records: list[tuple[str, bytes, bytes]],
     n: int,
     procs: list[subprocess.Popen[bytes]],
+    unpinned: Callable[[], None],
 ) -> str:
     """The same through ClickHouse: a sink-only worker, its /query endpoint."""
-    from streams import probe
-    from streams.broker import free_port
-    from streams.report import http_query
-
     port = free_port()
     wenv = dict(
         env,
@@ -302,7 +310,7 @@ def _clickhouse_path(
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_unpinned,
+            preexec_fn=unpinned,
         )
     )
     url = f"http://127.0.0.1:{port}"
@@ -322,8 +330,8 @@ def _clickhouse_path(
     sql = (
         "SELECT id, title, status, priority, agency, municipality, address, mentions_count, "
         "platforms, first_reaction_due, final_answer_due FROM incidents.incidents FINAL "
-        "WHERE region = 'RU-TVE' AND status IN ('new', 'assigned', 'in_progress', "
-        "'answered_interim') ORDER BY least(ifNull(first_reaction_due, final_answer_due), "
+        f"WHERE region = 'RU-TVE' AND status IN {topology.sql_list(topology.OPEN_STATUSES)} "
+        "ORDER BY least(ifNull(first_reaction_due, final_answer_due), "
         "ifNull(final_answer_due, first_reaction_due)) LIMIT 100"
     )
     times = []

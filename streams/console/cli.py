@@ -10,15 +10,19 @@ import argparse
 import asyncio
 import getpass
 import ipaddress
+import signal
 import sys
 from typing import Any
 
-from aiohttp import web
+from connectors.producer import MentionProducer
+from streams.command import Failure, UsageError, add_connect_timeout, wait_for_kafka
+from streams.console.auth import Directory, UsersError, hash_password
+from streams.domain.geo import Gazetteer
+from streams.domain.routing import RoutingTable
+from streams.settings import load_settings
 
 
 def register(sub: Any) -> None:
-    from streams.cli import add_connect_timeout
-
     sp = sub.add_parser(
         "console",
         help="the operator console: a web desk over the incident topics (docs/console.md)",
@@ -48,9 +52,6 @@ def _loopback(host: str) -> bool:
 
 
 def cmd_console(args: argparse.Namespace) -> int:
-    from streams.cli import Failure, UsageError, wait_for_kafka
-    from streams.console.auth import Directory, UsersError, hash_password
-
     if args.action == "hash-password":
         if sys.stdin.isatty():
             password = getpass.getpass("password: ")
@@ -63,8 +64,7 @@ def cmd_console(args: argparse.Namespace) -> int:
         print(hash_password(password))
         return 0
 
-    from streams import logs
-    from streams.settings import load_settings
+    from streams import logs  # lazy: structlog
 
     s = load_settings()
     c = s.console
@@ -88,12 +88,9 @@ def cmd_console(args: argparse.Namespace) -> int:
 
 def make_console(s: Any, directory: Any, follow: bool = True) -> Any:
     """The console's parts over the real topics (also what tests and benchmarks start)."""
-    from connectors.producer import MentionProducer
-    from streams.console.follow import Follower
-    from streams.console.view import DeskView
-    from streams.console.web import Console
-    from streams.domain.geo import Gazetteer
-    from streams.domain.routing import RoutingTable
+    from streams.console.follow import Follower  # lazy: the desk
+    from streams.console.view import DeskView  # lazy: the desk
+    from streams.console.web import Console  # lazy: aiohttp, jinja2, the desk
 
     view = DeskView(
         sla=s.sla,
@@ -137,8 +134,10 @@ def _regions(directory: Any) -> frozenset[str] | None:
 
 
 async def serve(s: Any, directory: Any) -> None:
-    from streams import logs
-    from streams.console.web import build_app
+    from aiohttp import web  # lazy: aiohttp
+
+    from streams import logs  # lazy: structlog
+    from streams.console.web import build_app  # lazy: aiohttp, jinja2, the desk
 
     log = logs.get("console")
     con = make_console(s, directory)
@@ -162,8 +161,6 @@ async def serve(s: Any, directory: Any) -> None:
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    import signal
-
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:

@@ -24,12 +24,13 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Literal
 
 from schemas.models import DeadLetter, Incident, IncidentEvent, Mention
-from streams.domain.incidents import OPEN_STATUSES, UNKNOWN_REGION, short_hash
+from schemas.topology import INCIDENT_STATUSES, OPEN_STATUSES
+from streams.domain.incidents import UNKNOWN_REGION, short_hash
 from streams.domain.sla import WorkCalendar
 from streams.settings import SlaSettings
 
 #: Final states: the incident left the queue.
-FINAL_STATUSES = frozenset({"answered_final", "closed", "rejected", "merged_into"})
+FINAL_STATUSES = frozenset(INCIDENT_STATUSES) - frozenset(OPEN_STATUSES)
 
 #: Queue filters (query parameter → what it compares).
 FILTERS = ("municipality", "category", "problem", "agency", "platform", "status", "priority")

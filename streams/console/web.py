@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import ipaddress
 import secrets
 import time
@@ -191,8 +192,6 @@ def _who(request: web.Request) -> Who | None:
         user = con.directory.header_user(name, [g for g in groups if g])
         if user is None:
             return None
-        import hmac
-
         csrf = hmac.new(con.header_secret, name.encode(), "sha256").hexdigest()
         return Who(user, csrf, None)
     token = request.cookies.get(con.cookie)

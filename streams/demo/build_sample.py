@@ -37,6 +37,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from schemas import topology
+
 SEED = 20261116
 SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
 YEAR, MONTH = 2026, 11
@@ -196,20 +198,8 @@ def _sources() -> dict[str, Src]:
 
 SOURCES: dict[str, Src] = _sources()
 
-CATEGORIES: tuple[str, ...] = (
-    "roads",
-    "public_transport",
-    "housing",
-    "utilities",
-    "landscaping",
-    "waste",
-    "healthcare",
-    "education",
-    "social_support",
-    "environment",
-    "stray_animals",
-    "safety",
-)
+#: The sample has appeals of every category but the catch-all.
+CATEGORIES: tuple[str, ...] = tuple(c for c in topology.CATEGORIES if c != topology.OTHER_CATEGORY)
 TOPICS: tuple[str, ...] = (
     "news",  # local media reports
     "announcement",  # agencies announce works, outages, services

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,9 +23,15 @@ from pathlib import Path
 
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from connectors.file import count_lines, replay_merged
+from connectors.producer import MentionProducer
+from schemas.topology import STAGES
 from streams import probe
 from streams.broker import BrokerError, EmbeddedBroker, free_port
+from streams.report import collect, http_query, render, wide_console
 from streams.settings import Settings
+from streams.topics import ensure_topics
+from streams.warehouse import Warehouse
 
 SAMPLE_DIR = Path(__file__).parent / "sample"
 
@@ -48,8 +55,6 @@ def _stop(proc: subprocess.Popen[bytes] | None, timeout: float = 40.0) -> int | 
 
 
 def _port_free(port: int) -> bool:
-    import socket
-
     with socket.socket() as sock:
         try:
             sock.bind(("127.0.0.1", port))
@@ -59,12 +64,6 @@ def _port_free(port: int) -> bool:
 
 
 def run_demo(settings: Settings, keep_running: bool = False) -> int:
-    from connectors.file import count_lines, replay_merged
-    from connectors.producer import MentionProducer
-    from streams.report import collect, render, wide_console
-    from streams.topics import ensure_topics
-    from streams.warehouse import Warehouse
-
     console = wide_console()
     var = Path("var").resolve()
     logs_dir = var / "logs"
@@ -180,7 +179,7 @@ def run_demo(settings: Settings, keep_running: bool = False) -> int:
                 probe.wait_drained(
                     [url],
                     external,
-                    {"enrich", "dedup", "group", "respond", "sink"},
+                    set(STAGES),
                     timeout=180,
                     alive=lambda: proc.poll() is None,
                     progress=show,
@@ -190,8 +189,6 @@ def run_demo(settings: Settings, keep_running: bool = False) -> int:
                 return 1
 
         if keep_running:
-            from streams.report import http_query
-
             # the report through the worker, which owns the chDB directory while it runs
             render(collect(http_query(url), s.clickhouse.database), console)
             console.print(

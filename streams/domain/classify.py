@@ -37,6 +37,7 @@ import numpy as np
 import yaml
 from scipy import sparse
 
+from schemas.topology import CATEGORIES
 from streams.domain import morph
 
 DATA_DIR = Path(__file__).with_name("data")
@@ -44,21 +45,8 @@ DEFAULT_MODEL_PATH = DATA_DIR / "default_model.npz"
 LEXICON_PATH = DATA_DIR / "lexicon.yaml"
 MODEL_FORMAT = "incidents-appeal-model/1"
 
-DEFAULT_LABELS: tuple[str, ...] = (
-    "roads",
-    "public_transport",
-    "housing",
-    "utilities",
-    "landscaping",
-    "waste",
-    "healthcare",
-    "education",
-    "social_support",
-    "environment",
-    "stray_animals",
-    "safety",
-    "other",
-)
+#: The bundled model's category codes (a model of one's own may have others).
+DEFAULT_LABELS: tuple[str, ...] = CATEGORIES
 
 # ---------------------------------------------------------------------------
 # text normalisation (private; a shared normalize module may replace it)

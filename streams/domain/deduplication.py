@@ -74,7 +74,7 @@ from streams.domain.dedup import (
 from streams.domain.grouping import haversine_m
 from streams.domain.normalize import fingerprint, strip_and_split, words_and_breaks
 from streams.domain.origin import StatedOrigins, stated_origin
-from streams.settings import DedupSettings
+from streams.domain.policy import DedupSettings
 
 UNKNOWN_REGION = "unknown"
 # The window is one: every post of every region in one set of band tables.

@@ -23,12 +23,12 @@ from schemas.models import Author, GeoPoint, Mention, Place, RawMention, Relevan
 from streams.domain.classify import AppealClassifier, Classification
 from streams.domain.geo import Gazetteer
 from streams.domain.normalize import fingerprint, strip_and_split
+from streams.domain.policy import DEV_PSEUDONYM_KEY, EnrichSettings
 from streams.domain.priority import assess_priority
 from streams.domain.problems import ProblemHit, Taxonomy
 from streams.domain.problems import urgencies as problem_urgencies
 from streams.domain.routing import RoutingTable
 from streams.domain.rubric import RubricMap
-from streams.settings import DEV_PSEUDONYM_KEY, EnrichSettings
 
 PIPELINE_VERSION = "1"
 # A RawMention is at most 65,536 characters of text plus metadata; four bytes a

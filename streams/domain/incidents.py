@@ -32,6 +32,7 @@ from typing import Literal
 
 import msgspec
 
+from schemas import topology
 from schemas.models import (
     AdoptCommand,
     AnyCommand,
@@ -63,9 +64,9 @@ from streams.domain.grouping import (
     topic_of,
 )
 from streams.domain.normalize import strip_and_split
+from streams.domain.policy import DedupSettings, GroupingSettings, SlaSettings
 from streams.domain.problems import Taxonomy
 from streams.domain.sla import SlaPolicy, WorkCalendar
-from streams.settings import DedupSettings, GroupingSettings, SlaSettings
 
 Detail = dict[str, str | int | float | bool | None]  # an IncidentEvent's detail
 
@@ -83,7 +84,7 @@ def _created_detail(inc: Incident) -> Detail | None:
     return {"reopened_from": inc.reopened_from} if inc.reopened_from else None
 
 
-OPEN_STATUSES = frozenset({"new", "assigned", "in_progress", "answered_interim"})
+OPEN_STATUSES = frozenset(topology.OPEN_STATUSES)
 # Incidents a new appeal may still join: open ones, answered ones (the answer may
 # be disputed) and closed ones (a repeat reopens them) inside the grouping window.
 GROUPABLE_STATUSES = OPEN_STATUSES | {"answered_final", "closed"}

@@ -35,26 +35,12 @@ from typing import Any
 
 import yaml
 
+from schemas.topology import CATEGORIES
 from streams.domain import morph
 from streams.domain.assertion import ANY_MOOD as _ANY_MOOD
 from streams.domain.assertion import MOOD_WORDS, NEGATORS, clauses, normalise
 
 DEFAULT_PROBLEMS_PATH = Path(__file__).with_name("data") / "problems.yaml"
-CATEGORIES = (
-    "roads",
-    "public_transport",
-    "housing",
-    "utilities",
-    "landscaping",
-    "waste",
-    "healthcare",
-    "education",
-    "social_support",
-    "environment",
-    "stray_animals",
-    "safety",
-    "other",
-)
 URGENCIES = ("normal", "high", "critical")
 SCOPES = ("building", "street", "area", "service", "person")
 # Words between an object and its defect in one sentence: «фонарь у дома 5 по улице

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
-from streams.settings import SlaSettings
+from streams.domain.policy import SlaSettings
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ from streams.domain.classify import (
     Lexicon,
     LinearHead,
     ModelFile,
+    _tokens,
     save_model,
 )
 
@@ -415,8 +416,6 @@ def fit_category_model(texts: Sequence[str], labels: Sequence[str], p: dict[str,
 
 
 def _group_key(text: str) -> str:
-    from streams.domain.classify import _tokens
-
     return " ".join(_tokens(text))
 
 

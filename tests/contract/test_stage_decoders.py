@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 
 from schemas import models
+from schemas.topology import CONSUMERS
 from streams.contracts import STAGE_DECODERS
 from streams.domain.enrichment import InvalidInput
-from streams.probe import CONSUMERS
 from tests.contract.test_topic_contracts import (
     FAUST_TOPICS,
     _topics,

@@ -2,7 +2,8 @@
 
 Downstream teams read ``schemas/topics/*.yaml`` and validate with the JSON Schema
 files; our code decodes with the msgspec Structs. These tests hold the three
-together: every topic the code uses has a contract, the contract agrees with
+together: every topic of ``schemas/topology.py`` has a contract and the contract
+agrees with it (key, compaction, retention, partners, who reads and writes) and with
 ``streams/topics.py``, the committed JSON Schemas are fresh, and every example
 passes both the JSON Schema validator and msgspec (and broken ones fail both).
 """
@@ -23,9 +24,9 @@ import msgspec
 import pytest
 import yaml
 
-from schemas import models, registry
+from schemas import models, registry, topology
+from schemas.topology import CONSUMERS
 from streams.dlq import dlq_headers
-from streams.probe import CONSUMERS
 from streams.settings import Settings
 from streams.topics import Topics, TopicSpec
 
@@ -34,7 +35,7 @@ TOPICS_DIR = SCHEMAS_DIR / "topics"
 EXAMPLES_DIR = SCHEMAS_DIR / "examples"
 
 #: Topics the pipeline uses that streams.topics.Topics does not list: Faust's table changelog.
-FAUST_TOPICS = {"desk.changelog", "dedup.changelog"}
+FAUST_TOPICS = {t.base for t in topology.TOPICS if t.changelog}
 
 REQUIRED_FIELDS = {
     "topic",
@@ -147,6 +148,35 @@ def _dig(doc: Any, path: str) -> Any:
 # ------------------------------------------------------- the set of topics
 def test_every_topic_has_a_contract() -> None:
     assert set(_topics()) == set(_specs()) | FAUST_TOPICS
+    assert set(_topics()) == set(topology.TOPIC)
+
+
+@pytest.mark.parametrize("topic", sorted(topology.TOPIC))
+def test_contract_agrees_with_the_topology(topic: str) -> None:
+    """schemas/topology.py (what the code derives from) and the YAML (what people read)
+    say the same of a topic: a change to one without the other fails here."""
+    t, c = topology.TOPIC[topic], contract(topic)
+    assert c["key"]["name"] == t.key
+    assert (c["retention"]["cleanup_policy"] == "compact") == t.compacted
+    assert c["internal"] is t.internal
+    assert sorted(c["partitions"]["co_partitioned_with"]) == sorted(t.co_partitioned_with)
+    setting = c["retention"].get("setting")
+    assert setting == (
+        f"INCIDENTS_TOPICS_{t.retention_setting.upper()}" if t.retention_setting else None
+    )
+    if t.retention_ms is not None:
+        assert c["retention"]["retention_ms"] == t.retention_ms
+    readers = " ".join(map(str, c["consumers"]))
+    if t.consumer is not None:
+        assert f"{t.consumer} stage" in readers, (topic, t.consumer, readers)
+    writers = " ".join(map(str, c["producers"]))
+    for stage in t.producers:
+        assert stage in writers, (topic, stage, writers)
+    # a stage the topology does not name must not be named as a writer either
+    for stage in set(topology.STAGES) - set(t.producers):
+        assert f"{stage} stage" not in writers and f"{stage}," not in writers, (topic, stage)
+    if t.from_outside:
+        assert not set(topology.STAGES) & set(t.producers)
 
 
 def test_every_topic_spec_is_listed_by_topics_all() -> None:

@@ -90,7 +90,7 @@ def main(argv: list[str]) -> int:
         labels = {p["id"]: p["group"] for ps in scenes.values() for p in ps}
         for name, problems in (("with problem types", True), ("without", False)):
             s = settings.model_copy(deep=True)
-            s.grouping.problems = problems
+            s.grouping = s.grouping.model_copy(update={"problems": problems})
             decided = incident_ids(OfflinePipeline(s).run(lines))
             score = score_labelled([decided.get(i) for i in labels], list(labels.values()))
             pw, b3 = score.pairwise.scores, score.bcubed

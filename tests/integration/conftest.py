@@ -25,6 +25,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from connectors.producer import MentionProducer
+from schemas.topology import STAGES
 from streams import probe
 from streams.broker import free_port
 from streams.settings import KafkaSettings
@@ -165,7 +166,7 @@ class Stack:
             probe.wait_drained(
                 [w.url for w in live],
                 self.external,
-                roles or {"enrich", "dedup", "group", "respond", "sink"},
+                roles or set(STAGES),
                 timeout=timeout,
                 alive=lambda: all(w.alive() for w in live),
             )

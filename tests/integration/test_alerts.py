@@ -35,8 +35,9 @@ from typing import Any
 import pytest
 import yaml
 
+from schemas import topology
+from schemas.topology import CONSUMERS, STAGES
 from streams.broker import free_port
-from streams.probe import CONSUMERS
 from tests.conftest import SAMPLE
 from tests.integration.conftest import Stack, Worker, jsonl
 from tests.promtool import (
@@ -53,10 +54,9 @@ from tests.promtool import (
 pytestmark = pytest.mark.integration
 
 MARK = "ALERTS-TEST-CRASH-MARK"
-STAGES = ("enrich", "dedup", "group", "respond", "sink")
 CONSUMED = set(CONSUMERS)
 #: Every topic a worker's metrics may name (base names).
-TOPICS = CONSUMED | {"desk.changelog", "replies.results"}
+TOPICS = set(topology.TOPIC)
 needs_promtool = pytest.mark.skipif(promtool() is None, reason="promtool not on PATH")
 
 
