@@ -31,6 +31,8 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import confluent_kafka as ck
+from confluent_kafka.admin import AdminClient
 from faust.transport.drivers import TRANSPORTS
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
@@ -47,11 +49,10 @@ def fetch_highwaters(
     timeout: float = 10.0,
 ) -> dict[tuple[str, int], int]:
     """The end of each partition as the broker reports it with fetched records."""
-    from confluent_kafka import Consumer, KafkaError, TopicPartition
 
     if not reported:
         return {}
-    consumer = Consumer(
+    consumer = ck.Consumer(
         {
             **librdkafka_conf,
             "group.id": f"incidents-hw-probe-{uuid.uuid4().hex[:8]}",
@@ -63,20 +64,22 @@ def fetch_highwaters(
     )
     found: dict[tuple[str, int], int] = {}
     try:
-        consumer.assign([TopicPartition(t, p, max(0, off - 1)) for (t, p), off in reported.items()])
+        consumer.assign(
+            [ck.TopicPartition(t, p, max(0, off - 1)) for (t, p), off in reported.items()]
+        )
         deadline = time.monotonic() + timeout
         while len(found) < len(reported) and time.monotonic() < deadline:
             msg = consumer.poll(0.2)
             if msg is None:
                 continue
             err = msg.error()
-            if err is not None and err.code() != KafkaError._PARTITION_EOF:
+            if err is not None and err.code() != ck.KafkaError._PARTITION_EOF:
                 continue
             topic, partition = msg.topic(), msg.partition()
             # records and partition-EOF events always name their partition
             assert topic is not None and partition is not None
             key = (topic, partition)
-            _, high = consumer.get_watermark_offsets(TopicPartition(*key), cached=True)
+            _, high = consumer.get_watermark_offsets(ck.TopicPartition(*key), cached=True)
             if high is not None and high >= 0:
                 found[key] = max(found.get(key, 0), high)
     finally:
@@ -90,7 +93,6 @@ def broker_kind(librdkafka_conf: dict[str, Any], timeout: float = 10.0) -> str:
     Told by the cluster id in the metadata: tansu reports ``tansu_cluster`` unless
     started with another one (streams/broker.py starts it with the default).
     """
-    from confluent_kafka.admin import AdminClient
 
     md = AdminClient({**librdkafka_conf, "log_level": 0}).list_topics(timeout=timeout)
     return "tansu" if (md.cluster_id or "").startswith("tansu") else "kafka"
@@ -111,10 +113,8 @@ class HoleProbe:
         self._consumer: Any = None
 
     def _client(self) -> Any:
-        from confluent_kafka import Consumer
-
         if self._consumer is None:
-            self._consumer = Consumer(
+            self._consumer = ck.Consumer(
                 {
                     **self.conf,
                     "group.id": f"incidents-hole-probe-{uuid.uuid4().hex[:8]}",
@@ -132,20 +132,16 @@ class HoleProbe:
         leader directly: ~1 ms, where Faust's consumer thread answered the same in
         ~1.5 s a question, and on Apache Kafka now and then not at all (a worker
         reading past transaction markers stalled on it)."""
-        from confluent_kafka import TopicPartition
-
         low, _high = self._client().get_watermark_offsets(
-            TopicPartition(topic, partition), timeout=10.0, cached=False
+            ck.TopicPartition(topic, partition), timeout=10.0, cached=False
         )
         return int(low)
 
     def first_offset(self, topic: str, partition: int, start: int, end: int) -> int | None:
         """The offset of the first record at or after ``start``, if it is below ``end``;
         None when the offsets ``[start, end)`` hold no record."""
-        from confluent_kafka import KafkaError, TopicPartition
-
         c = self._client()
-        c.assign([TopicPartition(topic, partition, start)])
+        c.assign([ck.TopicPartition(topic, partition, start)])
         try:
             deadline = time.monotonic() + 15.0
             while time.monotonic() < deadline:
@@ -154,7 +150,7 @@ class HoleProbe:
                     continue
                 err = msg.error()
                 if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF:
+                    if err.code() == ck.KafkaError._PARTITION_EOF:
                         return None  # the end of the log, and nothing before it
                     continue
                 offset = msg.offset()

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from streams.agents import dedup, enrich, group, respond, sink
+
 if TYPE_CHECKING:
     import faust
 
@@ -18,8 +20,6 @@ if TYPE_CHECKING:
 
 
 def register_roles(app: faust.App, rt: Runtime, roles: Iterable[str]) -> None:
-    from streams.agents import dedup, enrich, group, respond, sink
-
     modules = {"enrich": enrich, "dedup": dedup, "group": group, "respond": respond, "sink": sink}
     for role in roles:
         modules[role].register(app, rt)

@@ -78,6 +78,7 @@ LAYERS: list[tuple[str, dict[str, list[str]]]] = [
         {
             "stream": [
                 "streams.app",
+                "streams.runner",
                 "streams.transport",
                 "streams.worker",
                 "streams.agents",
@@ -158,24 +159,14 @@ LAZY: dict[str, str] = {
     "clickhouse_connect": "~50 ms, and chDB's engine when it connects",
 }
 
-#: Temporary, until the step runner (streams/agents/*, streams/domain/pipeline.py,
-#: being rewritten in its own branch) lands: remove each line then.
+#: Temporary: the offline path's assembler reads the whole settings tree; it moves out
+#: of the domain (or takes the policies) with the package move of issue 27.
 KNOWN_EDGES: dict[tuple[str, str], str] = {
-    ("streams.domain.pipeline", "streams.settings"): "step runner: hand the Desk, the "
+    ("streams.domain.pipeline", "streams.settings"): "the package move: hand the Desk, the "
     "Deduplicator and the Enricher their policies (settings.dedup, .grouping, .sla, "
     ".enrich), not the whole tree",
 }
-KNOWN_LAZY: dict[tuple[str, str], str] = {
-    ("streams.agents", "streams.agents.dedup"): "step runner: import the stage modules at the "
-    "top of streams/agents/__init__.py (streams.app no longer imports the agents)",
-    ("streams.agents", "streams.agents.enrich"): "step runner, as above",
-    ("streams.agents", "streams.agents.group"): "step runner, as above",
-    ("streams.agents", "streams.agents.respond"): "step runner, as above",
-    ("streams.agents", "streams.agents.sink"): "step runner, as above",
-    # the lead's file, being changed in its own branch: import confluent_kafka at the top
-    ("streams.transport", "confluent_kafka"): "the lead's branch (transport)",
-    ("streams.transport", "confluent_kafka.admin"): "the lead's branch (transport)",
-}
+KNOWN_LAZY: dict[tuple[str, str], str] = {}
 
 
 # ------------------------------------------------------------------ reading
