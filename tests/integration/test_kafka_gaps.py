@@ -305,6 +305,7 @@ def test_a_real_hole_is_caught_and_read_again(stack: Stack, tmp_path: Path) -> N
     assert w.alive()
 
 
+@pytest.mark.faults  # so that `make soak` (-m faults) runs it
 @pytest.mark.skipif(not SOAK, reason="the longest Kafka control (~80 s): make soak runs it")
 def test_negative_control_an_unguarded_worker_commits_across_the_hole(
     stack: Stack, tmp_path: Path
