@@ -167,6 +167,9 @@ class HoleProbe:
 
 
 class Consumer(faust_aiokafka.Consumer):
+    #: the expired-record counts running beside a rebalance (kept so none is collected)
+    _counting: set[asyncio.Future[None]] = set()
+
     async def highwaters(self, *partitions: TP) -> Mapping[TP, int]:
         reported = await super().highwaters(*partitions)
         conf = getattr(self.app, "librdkafka_conf", None)
@@ -222,17 +225,24 @@ class Consumer(faust_aiokafka.Consumer):
         """Records retention deleted before the group read them, counted where the committed
         offsets are sought: the first record of such a partition often arrives before
         Faust knows its committed offset, and the head check (``Runtime.start_of``) then
-        has nothing to compare it with (seen on Apache Kafka)."""
+        has nothing to compare it with (seen on Apache Kafka).
+
+        The count runs beside the rebalance, never inside it: Faust awaits this seek
+        before table recovery, and asking its own consumer thread for the log starts
+        here once left a restarted worker recovered and then reading nothing for two
+        minutes (tests/integration/test_alerts.py on tansu). The log starts come from
+        the hole probe's client (``Runtime.log_start``, bounded by its timeout).
+        """
         rt = getattr(self.app, "incidents_runtime", None)
         if rt is None or not committed:
             return
-        try:
-            earliest = await self.earliest_offsets(*committed)
-        except Exception as exc:  # a count, never a new failure
-            log.warning("earliest_offset_unknown", error=str(exc)[:200])
-            return
+        task = asyncio.ensure_future(self._expired_of(rt, dict(committed)))
+        self._counting.add(task)
+        task.add_done_callback(self._counting.discard)
+
+    async def _expired_of(self, rt: Any, committed: dict[TP, int]) -> None:
         for tp, offset in committed.items():
-            start = earliest.get(tp)
+            start = await rt.log_start(tp.topic, tp.partition)
             if start is not None and start > offset:
                 rt.expired(tp.topic, tp.partition, offset, start)
 
