@@ -22,7 +22,7 @@ help:
 	@echo "make lint       - ruff and mypy"
 	@echo "make fmt        - ruff format and the fixable lint"
 	@echo "make lock       - re-resolve pyproject.toml's ranges into requirements/*.lock (see README: upgrading)"
-	@echo "make schemas    - regenerate schemas/json from schemas/models.py"
+	@echo "make schemas    - regenerate incidents/contracts/json from incidents/contracts/models.py"
 	@echo "make dashboards - regenerate the Grafana dashboards in dashboards/json"
 	@echo "make clean      - remove .venv, var/ and caches"
 
@@ -30,7 +30,7 @@ setup: $(STAMP)
 
 # Installs exactly the locked versions (every transitive package pinned, hashes checked),
 # then the project itself without resolving anything: what CI tested is what you get.
-$(STAMP): pyproject.toml $(LOCK) streams/domain/_speedups.c
+$(STAMP): pyproject.toml $(LOCK) incidents/domain/copies/_speedups.c
 	@$(PYTHON) -c "import sys; assert sys.version_info[:2] == (3, 11)" 2>/dev/null || { echo "error: Python 3.11 is required (found: $(PYTHON)); install it, e.g. apt install python3.11 python3.11-venv"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing the locked versions from $(LOCK) ($$(grep -c '^[a-z0-9]' $(LOCK)) pinned packages, hashes required)"
@@ -79,13 +79,13 @@ soak: setup
 	INCIDENTS_SOAK=1 $(BIN)/python -m pytest -q -s -m faults --timeout=3600 -p no:cacheprovider
 
 lint: setup
-	$(BIN)/ruff check streams connectors schemas tests
-	$(BIN)/ruff format --check streams connectors schemas tests
-	$(BIN)/mypy streams connectors schemas
+	$(BIN)/ruff check incidents tests
+	$(BIN)/ruff format --check incidents tests
+	$(BIN)/mypy incidents
 
 fmt: setup
-	$(BIN)/ruff format streams connectors schemas tests
-	$(BIN)/ruff check --fix streams connectors schemas tests
+	$(BIN)/ruff format incidents tests
+	$(BIN)/ruff check --fix incidents tests
 
 schemas: setup
 	$(BIN)/incidents schemas export

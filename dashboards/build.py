@@ -1,4 +1,4 @@
-"""Render the oversight dashboards (streams/oversight.py) to Grafana JSON.
+"""Render the oversight dashboards (incidents/oversight/dashboards.py) to Grafana JSON.
 
     python -m dashboards.build            # write dashboards/json/*.json (make dashboards)
     python -m dashboards.build --check    # exit 1 if the committed JSON is stale
@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from streams.oversight import (
+from incidents.oversight.dashboards import (
     CLICKHOUSE,
     PROMETHEUS,
     Dashboard,

@@ -1,15 +1,15 @@
-"""Rebuild streams/domain/data/place-forms.txt, the gazetteer's precomputed name forms.
+"""Rebuild incidents/domain/data/place-forms.txt, the gazetteer's precomputed name forms.
 
 The gazetteer inflects every city and region name with pymorphy3 and judges
 each form against the general dictionary; that takes ~1.5 s, too slow for every
 worker start, so the result is bundled. Run this after editing regions.csv,
-ru-cities.csv or the name tables in streams/domain/geo.py (a unit test fails
+ru-cities.csv or the name tables in incidents/domain/places/geo.py (a unit test fails
 while the bundled file is stale; a stale file is never used, only slower).
 
     .venv/bin/python scripts/build_geo_forms.py
 
 The output is derived from ru-cities.csv and so is under CC BY-SA 4.0 like it
-(see streams/domain/data/ru-cities.LICENSE.md).
+(see incidents/domain/data/ru-cities.LICENSE.md).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from streams.domain.geo import PLACE_FORMS_FILE, write_place_forms
+from incidents.domain.places.geo import PLACE_FORMS_FILE, write_place_forms
 
 
 def main() -> None:

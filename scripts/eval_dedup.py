@@ -1,7 +1,7 @@
 """Near-duplicate detection on St Petersburg appeals and their rewritten copies.
 
 Originals are real portal appeals from ../shared/data (never shipped); copies
-are made by streams.domain.dedup_eval.rewrite (repost wrappers, hashtags,
+are made by incidents.evaluation.dedup.rewrite (repost wrappers, hashtags,
 emojis, cut-off tails, case, typos, links, look-alike letters) and published
 minutes to days later from other platforms, mostly without coordinates. The
 negatives are the other appeals: many are short and textually identical
@@ -41,16 +41,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from streams.domain.dedup_eval import (  # noqa: E402
+from incidents.config.settings import Settings  # noqa: E402
+from incidents.domain.text.normalize import normalize_text  # noqa: E402
+from incidents.evaluation.dedup import (  # noqa: E402
     decisions,
     regions,
     rewrite,
     rewrite_other,
     score,
 )
-from streams.domain.normalize import normalize_text  # noqa: E402
-from streams.domain.pipeline import OfflinePipeline  # noqa: E402
-from streams.settings import Settings  # noqa: E402
+from incidents.stream.offline import OfflinePipeline  # noqa: E402
 
 SPB = ROOT.parent / "shared" / "data" / "spb-appeals.dev.jsonl.gz"
 # Hints of other regions for `--copy-region other` (Leningrad oblast is St Petersburg's

@@ -7,7 +7,7 @@ the portal's address line after the text (a portal whose text fields list
 the address; `--no-address` leaves it out) and the reason the resident chose
 as `source_topic` (`--no-source-topic` leaves it out: text alone must then
 tell the problems apart, as for a social-media post). The incident id each appeal gets is
-scored against the weak truth (streams/domain/grouping_eval.py): same reason,
+scored against the weak truth (incidents/evaluation/grouping.py): same reason,
 same building or pins within 30 m, written within 7 days of each other.
 
     .venv/bin/python scripts/eval_grouping.py [--split dev|heldout] [--limit N]
@@ -47,8 +47,9 @@ from rich.progress import (  # noqa: E402
 )
 from rich.table import Table  # noqa: E402
 
-from streams.domain.classify import AppealClassifier, Classification  # noqa: E402
-from streams.domain.grouping_eval import (  # noqa: E402
+from incidents.config.settings import Settings  # noqa: E402
+from incidents.domain.understanding.classify import AppealClassifier, Classification  # noqa: E402
+from incidents.evaluation.grouping import (  # noqa: E402
     Appeal,
     components,
     incident_ids,
@@ -56,8 +57,7 @@ from streams.domain.grouping_eval import (  # noqa: E402
     score_weak,
     weak_truth_pairs,
 )
-from streams.domain.pipeline import OfflinePipeline  # noqa: E402
-from streams.settings import Settings  # noqa: E402
+from incidents.stream.offline import OfflinePipeline  # noqa: E402
 
 SPB = ROOT.parent / "shared" / "data" / "spb-appeals.dev.jsonl.gz"
 MSK = "+03:00"  # the portal's times are Moscow local time without an offset
@@ -155,7 +155,7 @@ class TruthRubric:
 
 def why_wrong(a: Appeal, b: Appeal) -> str:
     """Why a predicted pair is not a weak-truth pair (the first reason that applies)."""
-    from streams.domain.grouping_eval import _metres
+    from incidents.evaluation.grouping import _metres
 
     if a.reason != b.reason:
         return "different reason"

@@ -1,7 +1,7 @@
 """Problem recognition on St Petersburg portal appeals, against the portal's 125 reasons.
 
 Every appeal's text (without the portal's address line, as a social-media post would
-be) goes through the problem recogniser (streams/domain/problems.py). Its reason is
+be) goes through the problem recogniser (incidents/domain/understanding/problems.py). Its reason is
 mapped onto the acceptable problem types by scripts/spb_problem_mapping.yaml (written
 from the reasons' names; evaluation only). Printed:
 
@@ -39,7 +39,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from streams.domain.problems import default_taxonomy  # noqa: E402
+from incidents.domain.understanding.problems import default_taxonomy  # noqa: E402
 
 SPB = ROOT.parent / "shared" / "data" / "spb-appeals.dev.jsonl.gz"
 MAPPING = ROOT / "scripts" / "spb_problem_mapping.yaml"

@@ -28,11 +28,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from schemas.models import RawMention, Source  # noqa: E402
-from streams.domain.enrichment import Enricher  # noqa: E402
-from streams.domain.priority import assess_priority  # noqa: E402
-from streams.domain.problems import CATEGORIES, urgencies  # noqa: E402
-from streams.settings import EnrichSettings  # noqa: E402
+from incidents.config.settings import EnrichSettings  # noqa: E402
+from incidents.contracts.models import RawMention, Source  # noqa: E402
+from incidents.domain.enrichment import Enricher  # noqa: E402
+from incidents.domain.understanding.priority import assess_priority  # noqa: E402
+from incidents.domain.understanding.problems import CATEGORIES, urgencies  # noqa: E402
 
 HELDOUT = ROOT / "scripts" / "data" / "heldout"
 WHEN = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)

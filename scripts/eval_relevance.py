@@ -32,7 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from streams.domain.classify import AppealClassifier, load_model  # noqa: E402
+from incidents.domain.understanding.classify import AppealClassifier, load_model  # noqa: E402
 
 SETS = {
     "dev": ROOT / "tests" / "data" / "relevance_regression.jsonl",

@@ -23,7 +23,7 @@ It then compares three measures (minutes; median and p90, linear interpolation):
 3. per answer as the SLA tables measure it (docs/oversight.md): answer time
    minus the incident's opening (its first post), from the incidents.events
    log, against ClickHouse `responses` (exact quantiles over the facts) and the
-   dashboards' own expression (`streams/oversight.py` ANSWER_Q) run 10 times: the
+   dashboards' own expression (`incidents/oversight/dashboards.py` ANSWER_Q) run 10 times: the
    same number every run (spread 0) is part of "agree". For contrast, the
    deprecated reservoir states of `response_times_daily` (quantilesMerge), also
    run 10 times.
@@ -185,10 +185,10 @@ def minutes(s: float) -> str:
 
 # --------------------------------------------------------- offline / chDB
 def run_offline(events: list[tuple[datetime, int, dict[str, Any]]]) -> tuple[Observed, list]:
-    from schemas.models import OfficialResponse
-    from streams.domain.incidents import Outcome
-    from streams.domain.pipeline import OfflinePipeline
-    from streams.settings import Settings
+    from incidents.config.settings import Settings
+    from incidents.contracts.models import OfficialResponse
+    from incidents.domain.desk.desk import Outcome
+    from incidents.stream.offline import OfflinePipeline
 
     outcomes: list[Outcome] = []
     pipeline = OfflinePipeline(Settings(), on_outcome=outcomes.append)
@@ -228,8 +228,8 @@ def run_offline(events: list[tuple[datetime, int, dict[str, Any]]]) -> tuple[Obs
 
 def load_offline_into_chdb(outcomes: list, path: Path) -> Any:
     """The outcomes as the sink writes them, into an in-process chDB: returns the Warehouse."""
-    from streams.settings import ClickHouseSettings
-    from streams.warehouse import Warehouse, rows_for
+    from incidents.config.settings import ClickHouseSettings
+    from incidents.warehouse.store import Warehouse, rows_for
 
     # History older than the retention (730 days by default) would be dropped by the
     # tables' TTL as it is inserted: keep it for the evaluation.
@@ -340,9 +340,9 @@ def report_functions(figures: list[tuple[str, str, list[Any]]], out: Console) ->
 
 def clickhouse_figures(query: Any, db: str = "incidents") -> dict[str, dict[str, float]]:
     """Per kind: n and quantiles from `responses` (exact, over facts) and from the
-    dashboards' own expression (streams/oversight.py, ANSWER_Q), the latter repeated
+    dashboards' own expression (incidents/oversight/dashboards.py, ANSWER_Q), the latter repeated
     REPEATS times (spread = max - min of the median and p90, seconds)."""
-    from streams.oversight import ANSWER_Q, ANSWERED, ANSWERS
+    from incidents.oversight.dashboards import ANSWER_Q, ANSWERED, ANSWERS
 
     out: dict[str, dict[str, float]] = defaultdict(dict)
     _, rows = query(
@@ -368,12 +368,12 @@ def run_stream(
 ) -> tuple[Observed, dict[str, dict[str, float]], dict[str, dict[str, float]]]:
     from confluent_kafka import Consumer, TopicPartition
 
-    from connectors.file import replay_merged
-    from connectors.producer import MentionProducer
-    from streams import probe
-    from streams.broker import EmbeddedBroker, free_port
-    from streams.settings import Settings
-    from streams.topics import ensure_topics
+    from incidents.config.settings import Settings
+    from incidents.connectors.sources.file import replay_merged
+    from incidents.kafka.embedded import EmbeddedBroker, free_port
+    from incidents.kafka.producer import MentionProducer
+    from incidents.kafka.topics import ensure_topics
+    from incidents.ops import probe
 
     work.mkdir(parents=True, exist_ok=True)
     mentions_file, responses_file = work / "mentions.jsonl", work / "responses.jsonl"
@@ -408,7 +408,7 @@ def run_stream(
         )
         log = open(work / "worker.log", "wb")  # noqa: SIM115 - closed with the process
         worker = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"],
+            [sys.executable, "-m", "incidents.cli.main", "worker"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -468,7 +468,7 @@ def run_stream(
                     obs.responded.append((e["event_id"], e["incident_id"], kind, at))
         c.close()
         # ClickHouse through the worker that owns it (chDB: one process per directory).
-        from streams.report import http_query
+        from incidents.oversight.report import http_query
 
         query = http_query(url, timeout=120)
         _, rows = query(

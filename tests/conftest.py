@@ -1,19 +1,28 @@
-"""Shared test configuration.
+"""Shared test configuration: hooks and the fixture plugins of tests/support.
 
 Tests never read the developer's INCIDENTS_* environment: each test that needs
 settings builds them explicitly, so a stray variable cannot change a result.
+
+Nothing imports this file. Harnesses live in ``tests/support`` and are imported
+from there; the modules below also register their fixtures (the broker, a stack,
+the fakes, a console, the pipeline's data) for every test that names one.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "streams" / "demo" / "sample"
-SHARED_DATA = ROOT.parent / "shared" / "data"
+from tests.support import brokers
+
+pytest_plugins = [
+    "tests.support.stack",
+    "tests.support.faults",
+    "tests.support.connectors",
+    "tests.support.console",
+    "tests.support.oversight",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -24,14 +33,10 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    from tests import brokers
-
     return brokers.header()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    from tests import brokers
-
     kept, dropped = brokers.deselect(items)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
@@ -40,8 +45,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Which broker ran, and the outcome counts on each (the header is hidden by -q)."""
-    from tests import brokers
-
     per: dict[str, dict[str, int]] = {}
     for outcome in ("passed", "failed", "error", "skipped"):
         for rep in terminalreporter.stats.get(outcome, []):

@@ -26,17 +26,16 @@ import msgspec
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from connectors.producer import MentionProducer
-from connectors.registry import load_registry
-from schemas.models import DeadLetter, Reply
-from streams import probe
-from streams.broker import EmbeddedBroker, free_port
-from streams.settings import KafkaSettings
-from streams.topics import ensure_topics
-from tests.conftest import ROOT
-from tests.connectors.conftest import conf_for, main_settings, run, runtime
-from tests.connectors.fakes import FakePortal, FakeTelegram, FakeVk, fixture
-from tests.integration.conftest import broker  # noqa: F401
+from incidents.config.settings import KafkaSettings
+from incidents.connectors.registry import load_registry
+from incidents.contracts.models import DeadLetter, Reply
+from incidents.kafka.embedded import EmbeddedBroker, free_port
+from incidents.kafka.producer import MentionProducer
+from incidents.kafka.topics import ensure_topics
+from incidents.ops import probe
+from tests.support.connectors import conf_for, main_settings, run, runtime
+from tests.support.fakes import FakePortal, FakeTelegram, FakeVk, fixture
+from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -102,7 +101,7 @@ class Corner:
 
     def start(self, args: list[str], env: dict[str, str], log: str) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", *args],
+            [sys.executable, "-m", "incidents.cli.main", *args],
             env=env,
             cwd=ROOT,
             stdout=open(self.root / log, "wb"),
@@ -161,8 +160,8 @@ def _wall_ids() -> list[str]:
 def test_vk_pages_rate_limits_and_dead_letters_over_the_broker(
     corner: Corner, fake_vk: FakeVk
 ) -> None:
-    from connectors import vk
-    from connectors.base import poll_forever
+    from incidents.connectors.base import poll_forever
+    from incidents.connectors.sources import vk
 
     conf = conf_for(corner.root, vk_api_url=f"{fake_vk.url}/method", batch_size=3)
     reg = load_registry(_vk_registry(corner.root))
@@ -281,7 +280,9 @@ def test_webhook_process(corner: Corner, tmp_path: Path) -> None:
             except urllib.error.HTTPError as e:
                 return e.code
 
-        good = (ROOT / "schemas" / "examples" / "mentions.raw" / "telegram-copy.json").read_bytes()
+        good = (
+            ROOT / "incidents" / "contracts" / "examples" / "mentions.raw" / "telegram-copy.json"
+        ).read_bytes()
         assert post(good, None) == 401
         assert post(good, "t-2") == 202
         assert post(b'{"id": "web:1", "platform": "web"}', "t-1") == 400
@@ -301,7 +302,7 @@ def test_webhook_process(corner: Corner, tmp_path: Path) -> None:
 
 
 def test_replies_worker_posts_each_reply_once_across_a_crash(corner: Corner) -> None:
-    examples = ROOT / "schemas" / "examples" / "replies.outbound"
+    examples = ROOT / "incidents" / "contracts" / "examples" / "replies.outbound"
     vk_r = msgspec.json.decode((examples / "vk-interim.json").read_bytes(), type=Reply)
     tg_r = msgspec.json.decode((examples / "telegram-interim.json").read_bytes(), type=Reply)
     more = [
@@ -359,7 +360,7 @@ def test_bad_token_ends_the_process_with_one_line(corner: Corner, fake_vk: FakeV
         vk_api_url=f"{fake_vk.url}/method",
     )
     proc = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "connect", "vk", "--once"],
+        [sys.executable, "-m", "incidents.cli.main", "connect", "vk", "--once"],
         env=env, cwd=ROOT, capture_output=True, timeout=60,
     )  # fmt: skip
     assert proc.returncode == 2
@@ -369,7 +370,7 @@ def test_bad_token_ends_the_process_with_one_line(corner: Corner, fake_vk: FakeV
     )
     env = corner.env(registry_file=corner.root / "nope.yaml")
     proc = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "connect", "vk"],
+        [sys.executable, "-m", "incidents.cli.main", "connect", "vk"],
         env=env, cwd=ROOT, capture_output=True, timeout=60,
     )  # fmt: skip
     assert proc.returncode == 2

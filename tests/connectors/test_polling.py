@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 
-from connectors import metrics, ok, portal, rss, telegram, vk
-from connectors.base import FatalError, Runtime, poll_forever
-from connectors.registry import Registry, load_registry
-from tests.connectors.conftest import (
+from incidents.connectors.base import FatalError, Runtime, poll_forever
+from incidents.connectors.registry import Registry, load_registry
+from incidents.connectors.sources import ok, portal, rss, telegram, vk
+from incidents.observability import connectors as metrics
+from tests.support.connectors import (
     Crash,
     MemoryPublisher,
     conf_for,
@@ -25,7 +26,7 @@ from tests.connectors.conftest import (
     twice,
     write_registry,
 )
-from tests.connectors.fakes import FakeOk, FakeTelegram, FakeVk, Fault, fixture
+from tests.support.fakes import FakeOk, FakeTelegram, FakeVk, Fault, fixture
 
 
 def _vk_rt(tmp: Path, server: FakeVk, registry: Registry, pub: Any, **over: Any) -> Runtime:

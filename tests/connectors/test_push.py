@@ -10,16 +10,16 @@ import aiohttp
 import msgspec
 import pytest
 
-from connectors import telegram, webhook
-from connectors.base import FatalError, serve, web_app
-from connectors.replies import RepliesWorker, ReplyResult, SentStore, build_posters
-from schemas.models import Reply
-from streams.broker import free_port
-from tests.conftest import ROOT
-from tests.connectors.conftest import MemoryPublisher, conf_for, run, runtime
-from tests.connectors.fakes import FakeTelegram, FakeVk, fixture
+from incidents.connectors.base import FatalError, serve, web_app
+from incidents.connectors.replies import RepliesWorker, ReplyResult, SentStore, build_posters
+from incidents.connectors.sources import telegram, webhook
+from incidents.contracts.models import Reply
+from incidents.kafka.embedded import free_port
+from tests.support.connectors import MemoryPublisher, conf_for, run, runtime
+from tests.support.fakes import FakeTelegram, FakeVk, fixture
+from tests.support.paths import ROOT
 
-EXAMPLES = ROOT / "schemas" / "examples"
+EXAMPLES = ROOT / "incidents" / "contracts" / "examples"
 
 
 def _mention(**over: Any) -> dict[str, Any]:

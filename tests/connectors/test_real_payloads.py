@@ -17,12 +17,13 @@ from typing import Any
 import feedparser
 import pytest
 
-from connectors import metrics, rss, telegram, vk
-from connectors.base import map_item, poll_forever
-from connectors.registry import Registry, parse_registry
-from schemas.models import RawMention
-from tests.connectors.conftest import MemoryPublisher, conf_for, run, runtime
-from tests.connectors.fakes import FIXTURES, FakeTelegram, FakeVk
+from incidents.connectors.base import map_item, poll_forever
+from incidents.connectors.registry import Registry, parse_registry
+from incidents.connectors.sources import rss, telegram, vk
+from incidents.contracts.models import RawMention
+from incidents.observability import connectors as metrics
+from tests.support.connectors import MemoryPublisher, conf_for, run, runtime
+from tests.support.fakes import FIXTURES, FakeTelegram, FakeVk
 
 REAL = FIXTURES / "real"
 WRITTEN = FIXTURES / "written"

@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 from tenacity import RetryCallState
 
-from connectors import ok, portal, rss, telegram, vk
-from connectors.base import Fetched, TransientError, _WaitRetryAfter, map_item
-from connectors.cursor import CursorStore
-from connectors.file import read_csv_mentions
-from connectors.registry import load_registry, parse_registry
-from connectors.settings import env_names, load_connector_settings
-from streams.settings import ConfigError
-from tests.connectors.conftest import write_registry
-from tests.connectors.fakes import FakeOk, fixture
+from incidents.config.connectors import env_names, load_connector_settings
+from incidents.config.settings import ConfigError
+from incidents.connectors.base import Fetched, TransientError, _WaitRetryAfter, map_item
+from incidents.connectors.cursor import CursorStore
+from incidents.connectors.registry import load_registry, parse_registry
+from incidents.connectors.sources import ok, portal, rss, telegram, vk
+from incidents.connectors.sources.file import read_csv_mentions
+from tests.support.connectors import write_registry
+from tests.support.fakes import FakeOk, fixture
 
 
 def test_vk_post_maps_to_raw_mention(registry) -> None:
@@ -254,7 +254,7 @@ def test_csv_replay_rows(tmp_path: Path) -> None:
 def test_retry_after_from_headers_or_the_bot_api_body() -> None:
     from multidict import CIMultiDict
 
-    from connectors.base import HttpResponse
+    from incidents.connectors.base import HttpResponse
 
     body = b'{"ok": false, "error_code": 429, "parameters": {"retry_after": 14}}'
     assert HttpResponse(429, CIMultiDict(), body).body_retry_after() == 14

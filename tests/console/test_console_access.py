@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from streams.console.auth import Directory, UsersError, check_password, hash_password
-from streams.settings import Settings
-from tests.conftest import SAMPLE
-from tests.console.offline import Client, Server, make_server, new_view, run_offline
+from incidents.config.settings import Settings
+from incidents.console.auth import Directory, UsersError, check_password, hash_password
+from tests.support.console_offline import Client, Server, make_server, new_view, run_offline
+from tests.support.paths import SAMPLE
 
 HOSTILE = {
     "id": "vk:wall-1_777",
@@ -321,7 +321,7 @@ def test_no_password_or_session_token_in_the_logs(
     import io
     import logging
 
-    from streams import logs
+    from incidents.observability import logs
 
     out = io.StringIO()
     logs.configure("json", "debug", stream=out)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.cli import main
-from streams.console.auth import check_password
+from incidents.cli.main import main
+from incidents.console.auth import check_password
 
 
 def _one_line(capsys: pytest.CaptureFixture[str]) -> str:

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from tests.console.chromium import goto, login, submit, wait_js
-from tests.console.conftest import Desk, start_console, wait_until
-from tests.oversight.browser import Browser
+from tests.support.browser import Browser
+from tests.support.chromium import goto, login, submit, wait_js
+from tests.support.console import Desk, start_console, wait_until
 
 pytestmark = pytest.mark.integration
 

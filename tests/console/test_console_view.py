@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 
-from schemas.models import (
+from incidents.config.settings import SlaSettings
+from incidents.console.view import DeskView, Pending, expected_event_id
+from incidents.contracts.models import (
     DeadLetter,
     Incident,
     IncidentEvent,
@@ -21,10 +23,8 @@ from schemas.models import (
     StatusCommand,
     encode,
 )
-from streams.console.view import DeskView, Pending, expected_event_id
-from streams.domain.routing import RoutingTable
-from streams.settings import SlaSettings
-from tests.unit.test_desk import MSK, POTHOLE, T0, feed, mention, new_desk
+from incidents.domain.understanding.routing import RoutingTable
+from tests.domain.desk.test_desk import MSK, POTHOLE, T0, feed, mention, new_desk
 
 
 def view(clock: str = "wall") -> DeskView:
@@ -308,8 +308,8 @@ def test_agencies_offered_for_a_place() -> None:
 def test_the_ruler_agrees_with_the_calendar() -> None:
     import random
 
-    from streams.console.view import WorkRuler
-    from streams.domain.sla import WorkCalendar
+    from incidents.console.view import WorkRuler
+    from incidents.domain.desk.sla import WorkCalendar
 
     cal = WorkCalendar.from_settings(SlaSettings(holidays=["2026-11-04", "2027-01-01"]), MSK)
     ruler = WorkRuler(cal)

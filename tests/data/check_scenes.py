@@ -24,8 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from schemas.models import GeoPoint  # noqa: E402
-from streams.domain.grouping import haversine_m  # noqa: E402
+from incidents.contracts.models import GeoPoint  # noqa: E402
+from incidents.domain.desk.grouping import haversine_m  # noqa: E402
 
 DEFAULT = Path(__file__).with_name("grouping_scenes.jsonl")
 MAX_SPREAD_M = 15.0
@@ -34,8 +34,8 @@ MAX_SPAN_DAYS = 5
 
 def main(argv: list[str]) -> int:
     path = Path(next((a for a in argv if not a.startswith("--")), DEFAULT))
-    from streams.domain.enrichment import Enricher, InvalidInput
-    from streams.settings import load_settings
+    from incidents.config.settings import load_settings
+    from incidents.domain.enrichment import Enricher, InvalidInput
 
     settings = load_settings()
     enricher = Enricher.from_settings(settings.enrich)
@@ -74,7 +74,7 @@ def main(argv: list[str]) -> int:
             if bad:
                 faults.append(f"scene {scene}: {what}")
     if "--process" in argv and not faults:
-        from streams.domain.pipeline import OfflinePipeline
+        from incidents.stream.offline import OfflinePipeline
 
         results = list(OfflinePipeline(settings).run(lines))
         for r in results:
@@ -84,8 +84,8 @@ def main(argv: list[str]) -> int:
         dups = sum(1 for r in results if r.status == "duplicate")
         print(f"pipeline: {len(results)} lines, {dups} duplicates, {appeals} taken for appeals")
     if "--score" in argv and not faults:
-        from streams.domain.grouping_eval import incident_ids, score_labelled
-        from streams.domain.pipeline import OfflinePipeline
+        from incidents.evaluation.grouping import incident_ids, score_labelled
+        from incidents.stream.offline import OfflinePipeline
 
         labels = {p["id"]: p["group"] for ps in scenes.values() for p in ps}
         for name, problems in (("with problem types", True), ("without", False)):

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from streams.oversight import TimeRange, all_values, dashboards, expand, render_sql
-from streams.warehouse import Rendering, load_migrations
-from tests.oversight.chdb_runner import ChdbProcess
+from incidents.oversight.dashboards import TimeRange, all_values, dashboards, expand, render_sql
+from incidents.warehouse.store import Rendering, load_migrations
+from tests.support.chdb import ChdbProcess
 
 pytestmark = pytest.mark.integration
 

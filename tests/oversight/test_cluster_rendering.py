@@ -15,8 +15,8 @@ import re
 
 import pytest
 
-from streams.warehouse import SHARDING_KEYS, Rendering, load_migrations
-from tests.oversight.chdb_runner import ChdbProcess
+from incidents.warehouse.store import SHARDING_KEYS, Rendering, load_migrations
+from tests.support.chdb import ChdbProcess
 
 SINGLE = Rendering("incidents", 730)
 CLUSTER = Rendering("incidents", 730, cluster="main")

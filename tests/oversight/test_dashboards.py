@@ -2,7 +2,7 @@
 
 Each ClickHouse query is taken from the committed JSON (what Grafana loads),
 expanded the way Grafana and grafana-clickhouse-datasource v4 expand it
-(streams/oversight.expand: $__conditionalAll in the plugin's frontend, template
+(incidents/oversight.expand: $__conditionalAll in the plugin's frontend, template
 variables by Grafana's template service with the plugin's formatter, then the
 backend macros as grafana/sqlds matches them), and run on chDB over the data the
 real pipeline wrote for the bundled sample.
@@ -22,8 +22,8 @@ import pytest
 import yaml
 
 from dashboards.build import OUT, render_all
-from streams import metrics
-from streams.oversight import (
+from incidents.observability import metrics
+from incidents.oversight.dashboards import (
     CLICKHOUSE,
     PROMETHEUS,
     TimeRange,
@@ -33,7 +33,7 @@ from streams.oversight import (
     expand_macros,
     replace_variables,
 )
-from tests.oversight.conftest import PipelineData
+from tests.support.oversight import PipelineData
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "infra" / "prometheus" / "rules.yaml"
@@ -182,7 +182,7 @@ def time_range(pipeline_data: PipelineData) -> TimeRange:
 
 
 def _values(uid: str, **chosen: object) -> dict[str, object]:
-    from streams.oversight import all_values
+    from incidents.oversight.dashboards import all_values
 
     return all_values(MODEL[uid], **{"min_volume": "1", **chosen})
 

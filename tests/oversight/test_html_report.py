@@ -22,11 +22,11 @@ from typing import Any
 
 import pytest
 
-from streams.oversight import dashboards
-from streams.report_html import build
-from streams.report_labels import CATEGORIES, region_names
-from tests.oversight.browser import CHROMIUM, Browser
-from tests.oversight.conftest import PipelineData
+from incidents.domain.labels import CATEGORIES, region_names
+from incidents.oversight.dashboards import dashboards
+from incidents.oversight.report_html import build
+from tests.support.browser import CHROMIUM, Browser
+from tests.support.oversight import PipelineData
 
 pytestmark = pytest.mark.integration
 
@@ -272,7 +272,7 @@ def test_the_report_command_writes_the_page(pipeline_data: PipelineData, tmp_pat
     env = {k: v for k, v in os.environ.items() if not k.startswith("INCIDENTS_")}
     env["INCIDENTS_CLICKHOUSE_URL"] = f"chdb://{pipeline_data.copy()}"
     run = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "report", "--html", str(out)],
+        [sys.executable, "-m", "incidents.cli.main", "report", "--html", str(out)],
         capture_output=True,
         text=True,
         env=env,

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from streams.report import Section, collect, render
-from tests.oversight.conftest import PipelineData
+from incidents.oversight.report import Section, collect, render
+from tests.support.oversight import PipelineData
 
 pytestmark = pytest.mark.integration
 
@@ -127,7 +127,7 @@ def _run_report(pipeline_data: PipelineData, **env: str) -> subprocess.Completed
     base.pop("COLUMNS", None)
     base["INCIDENTS_CLICKHOUSE_URL"] = f"chdb://{pipeline_data.copy()}"
     return subprocess.run(
-        [sys.executable, "-m", "streams.cli", "report", "--top", "5"],
+        [sys.executable, "-m", "incidents.cli.main", "report", "--top", "5"],
         capture_output=True,
         stdin=subprocess.DEVNULL,
         text=True,
