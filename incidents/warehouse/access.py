@@ -47,7 +47,7 @@ import yaml
 
 from incidents.config.command import Failure, OneLineParser, UsageError
 from incidents.config.settings import load_settings
-from incidents.domain.places.geo import REGIONS_CSV
+from incidents.domain.places.gazetteer import REGIONS_CSV
 from incidents.warehouse.store import Rendering, connect, load_migrations
 
 REGION_CODE = re.compile(r"^RU-[A-Z]{2,3}$")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from incidents.contracts.models import TickCommand, encode
 from incidents.domain.desk.desk import UNKNOWN_REGION
-from incidents.domain.places.geo import Gazetteer
+from incidents.domain.places.gazetteer import Gazetteer
 from incidents.domain.stages import route_step
 from incidents.stream import runner
 from incidents.stream.decoders import decode_operator_command, decode_response
