@@ -4,8 +4,9 @@ part of the desk shares.
 The desk's only durable state is a ``MutableMapping[str, bytes]`` (a Faust table in
 the stream, a dict offline) holding these records under `m:`, `a:`, `i:`, `r:`, `c:`,
 `p:` keys (incidents/contracts/topics/desk.changelog.yaml); ``Outcome`` is what one
-input produced. Kept apart from the behaviour so that readers of the state (the
-console, the DLQ replay, the stage wiring) need not load the desk itself.
+input produced. Kept apart from the behaviour: the desk's parts share them, and
+readers of its state and outcomes (the console, the DLQ replay, the stage wiring)
+import them without the desk.
 """
 
 from __future__ import annotations
