@@ -187,7 +187,7 @@ def minutes(s: float) -> str:
 def run_offline(events: list[tuple[datetime, int, dict[str, Any]]]) -> tuple[Observed, list]:
     from incidents.config.settings import Settings
     from incidents.contracts.models import OfficialResponse
-    from incidents.domain.desk.desk import Outcome
+    from incidents.domain.desk.records import Outcome
     from incidents.stream.offline import OfflinePipeline
 
     outcomes: list[Outcome] = []

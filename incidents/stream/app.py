@@ -38,7 +38,7 @@ from faust.web import View
 
 from incidents.config.settings import ROLES, Settings
 from incidents.contracts.models import DeadLetter, encode
-from incidents.domain.desk.desk import GivenUp
+from incidents.domain.desk.records import GivenUp
 from incidents.kafka.dlq import DlqGuard, DlqLimitExceeded, dead_letter, dlq_headers
 from incidents.kafka.producer import MentionProducer
 from incidents.kafka.topics import Topics

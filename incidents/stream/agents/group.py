@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from incidents.contracts.models import Incident, encode
-from incidents.domain.desk.desk import Outcome, region_key
+from incidents.domain.copies.dedup import region_key
+from incidents.domain.desk.records import Outcome
 from incidents.domain.stages import desk_step
 from incidents.domain.understanding.classify import category_labels
 from incidents.observability import metrics

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from incidents.contracts.models import TickCommand, encode
-from incidents.domain.desk.desk import UNKNOWN_REGION
+from incidents.domain.copies.dedup import UNKNOWN_REGION
 from incidents.domain.places.gazetteer import Gazetteer
 from incidents.domain.stages import route_step
 from incidents.stream import runner
