@@ -850,7 +850,7 @@ def _evaluate_problems(src: Path, args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from incidents.ops.bench import run_bench  # lazy: every benchmark's imports
+    from incidents.ops.bench.run import run_bench  # lazy: every benchmark's imports
 
     return run_bench(_settings(), quick=args.quick, only=args.only, pure=args.pure_python)
 

@@ -80,7 +80,7 @@ LAZY: dict[str, str] = {
     "incidents.domain.understanding.classify": "numpy, scipy and pymorphy3, ~0.2 s",
     "incidents.evaluation.training": "numpy and scipy, ~0.45 s",
     "incidents.ops.verify": "the enrich stage's models, ~0.8 s",
-    "incidents.ops.bench": "every benchmark's imports, ~0.17 s",
+    "incidents.ops.bench.run": "every benchmark's imports, ~0.17 s",
     "incidents.ops.demo.run": "the demo's broker, report and replay, ~80 ms",
     "incidents.oversight.report_html": "the HTML report, ~50 ms",
     "incidents.console.web": "aiohttp, jinja2 and the desk, ~0.8 s",

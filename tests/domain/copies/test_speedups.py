@@ -189,7 +189,7 @@ def test_the_dedup_stage_decides_the_same_with_and_without_the_compiled_twins() 
     """The bundled sample's texts and copies of them through a fresh dedup stage both ways."""
     from incidents.config.settings import Settings
     from incidents.domain.copies.dedup import Deduplicator
-    from incidents.ops.bench import _dedup_mentions
+    from incidents.ops.bench.stages import _dedup_mentions
 
     sample = Path(__file__).parents[3] / "incidents" / "ops" / "demo" / "sample" / "mentions.jsonl"
     texts = []
