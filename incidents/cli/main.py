@@ -52,6 +52,7 @@ from incidents.domain.understanding.problems import Taxonomy
 from incidents.domain.understanding.rubric import RubricMap, main_types, score_problems
 from incidents.evaluation import dedup as dedup_eval
 from incidents.evaluation.grouping import incident_ids, score_labelled
+from incidents.evaluation.labelled import evaluate, read_labelled
 from incidents.kafka.embedded import BrokerError, EmbeddedBroker
 from incidents.kafka.producer import MentionProducer, PublishError
 from incidents.kafka.topics import Topics, ensure_topics
@@ -562,8 +563,6 @@ def _labelled_file(name: str) -> Path:
 
 
 def _read_labelled(src: Path, text_field: str, label_field: str) -> tuple[list[str], list[str]]:
-    from incidents.evaluation.training import read_labelled  # lazy: numpy, scipy
-
     try:
         return read_labelled(src, text_field, label_field)
     except (ValueError, OSError, EOFError) as exc:  # not JSON, not UTF-8, no usable row, bad .gz
@@ -692,7 +691,7 @@ def _dlq_show_clickhouse(s: Settings, flt: Any, limit: int, via: str | None) -> 
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from incidents.evaluation.training import train_category_model  # lazy: numpy, scipy
+    from incidents.evaluation.learner import train_category_model  # lazy: numpy, scipy
 
     src = _labelled_file(args.input)
     if Path(args.output).is_dir():
@@ -745,7 +744,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     src = _labelled_file(args.input)
     if args.what == "categories":
         from incidents.domain.understanding.classify import AppealClassifier  # lazy: numpy, scipy
-        from incidents.evaluation.training import evaluate  # lazy: numpy, scipy
 
         texts, labels = _read_labelled(src, args.text_field, args.label_field)
         model = (

@@ -126,7 +126,7 @@ def test_normalize() -> None:
 
 def test_fast_transform_matches_feature_names(clf: AppealClassifier) -> None:
     """The cached inference path yields exactly the features the trainer counted."""
-    from incidents.evaluation.training import matrix_from_names
+    from incidents.evaluation.learner import matrix_from_names
 
     feat = clf._rel.featurizer
     texts = [*APPEALS, *NOT_APPEALS, "Горячая вода не идёт, горячей воды нет", "пахнет газом"]
