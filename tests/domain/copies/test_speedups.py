@@ -247,7 +247,7 @@ def test_without_the_twins_the_python_code_answers() -> None:
 def test_word_alignment_equals_difflib(a: list[str], b: list[str]) -> None:
     from difflib import SequenceMatcher
 
-    from incidents.domain.copies.signatures import match_ratio, matching_blocks, opcodes
+    from incidents.domain.copies.wording import match_ratio, matching_blocks, opcodes
 
     matcher = SequenceMatcher(None, a, b, autojunk=False)
     assert matching_blocks(a, b) == [tuple(m) for m in matcher.get_matching_blocks()]
