@@ -27,7 +27,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from incidents.domain.understanding.classify import AppealClassifier, _tokens  # noqa: E402
+from incidents.domain.understanding.classify import AppealClassifier  # noqa: E402
+from incidents.domain.understanding.features import _tokens  # noqa: E402
 from incidents.domain.understanding.priority import assess_priority  # noqa: E402
 from incidents.domain.understanding.routing import RoutingTable  # noqa: E402
 from incidents.evaluation.labelled import evaluate  # noqa: E402

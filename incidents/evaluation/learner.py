@@ -1,5 +1,5 @@
 """The learner: multinomial logistic regression (L2, L-BFGS) over the TF-IDF features
-of :mod:`incidents.domain.understanding.classify`, and ``train_category_model``, an
+of :mod:`incidents.domain.understanding.features`, and ``train_category_model``, an
 own-rubric category model from a deployment's labelled history (``incidents train``).
 
 Fast to train on tens of thousands of short texts, fast to apply in batches, and its
@@ -20,15 +20,13 @@ from typing import Any
 import numpy as np
 from scipy import optimize, sparse
 
-from incidents.domain.understanding.classify import (
+from incidents.domain.understanding.classify import LinearHead, ModelFile, save_model
+from incidents.domain.understanding.features import (
     LEXICON_PATH,
     FeatureConfig,
     Featurizer,
     Lexicon,
-    LinearHead,
-    ModelFile,
     _tokens,
-    save_model,
 )
 from incidents.evaluation.labelled import EvaluationReport, evaluate
 

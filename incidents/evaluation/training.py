@@ -27,13 +27,15 @@ import yaml
 from incidents.domain.understanding.classify import (
     DATA_DIR,
     DEFAULT_MODEL_PATH,
+    LinearHead,
+    ModelFile,
+    save_model,
+)
+from incidents.domain.understanding.features import (
     LEXICON_PATH,
     FeatureConfig,
     Featurizer,
     Lexicon,
-    LinearHead,
-    ModelFile,
-    save_model,
 )
 from incidents.evaluation.labelled import read_labelled
 from incidents.evaluation.learner import (

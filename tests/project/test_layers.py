@@ -78,6 +78,7 @@ LAZY: dict[str, str] = {
     "incidents.domain.enrichment": "the classifier's numpy/scipy model, ~0.35 s",
     "incidents.domain.copies.dedup": "datasketch and numpy, ~0.5 s",
     "incidents.domain.understanding.classify": "numpy, scipy and pymorphy3, ~0.2 s",
+    "incidents.domain.understanding.features": "numpy, scipy and pymorphy3, ~0.2 s",
     "incidents.evaluation.learner": "numpy and scipy, ~0.45 s",
     "incidents.ops.verify": "the enrich stage's models, ~0.8 s",
     "incidents.ops.bench.run": "every benchmark's imports, ~0.17 s",

@@ -77,9 +77,9 @@ def bench_enrich(settings: Settings, n: int) -> dict[str, Any]:
 
 def clear_word_caches(en: Any) -> None:
     """Empty every per-word cache, as in a freshly started worker (models stay loaded)."""
-    from incidents.domain.understanding import classify  # lazy: numpy, scipy
+    from incidents.domain.understanding import features  # lazy: numpy, scipy
 
-    for fn in (morph.lemma, morph.parses, morph.lemmas_of, classify._grammar_names,
+    for fn in (morph.lemma, morph.parses, morph.lemmas_of, features._grammar_names,
                problems.word_lemmas):  # fmt: skip
         fn.cache_clear()
     for featurizer in en.classifier.featurizers():
