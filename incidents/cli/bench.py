@@ -1,4 +1,4 @@
-"""`incidents bench`: throughput figures (:mod:`incidents.ops.bench`, imported when run)."""
+"""`incidents bench`: throughput figures (:mod:`incidents.ops.bench.run`, imported when run)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,6 @@ def register(sub: Any) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from incidents.ops.bench import run_bench  # lazy: every benchmark's imports
+    from incidents.ops.bench.run import run_bench  # lazy: every benchmark's imports
 
     return run_bench(load_settings(), quick=args.quick, only=args.only, pure=args.pure_python)

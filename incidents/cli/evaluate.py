@@ -26,6 +26,7 @@ from incidents.domain.understanding.problems import Taxonomy
 from incidents.domain.understanding.rubric import main_types, score_problems
 from incidents.evaluation import dedup as dedup_eval
 from incidents.evaluation.grouping import incident_ids, score_labelled
+from incidents.evaluation.labelled import evaluate, read_labelled
 
 #: `--validation`: the share of rows held out, from 0 up to (not including) 1.
 _share = argument_type(
@@ -105,7 +106,7 @@ def register(sub: Any) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from incidents.evaluation.training import train_category_model  # lazy: numpy, scipy
+    from incidents.evaluation.learner import train_category_model  # lazy: numpy, scipy
 
     src = _labelled_file(args.input)
     if Path(args.output).is_dir():
@@ -148,7 +149,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     src = _labelled_file(args.input)
     if args.what == "categories":
         from incidents.domain.understanding.classify import AppealClassifier  # lazy: numpy, scipy
-        from incidents.evaluation.training import evaluate  # lazy: numpy, scipy
 
         texts, labels = _read_labelled(src, args.text_field, args.label_field)
         model = (
@@ -262,7 +262,6 @@ def _labelled_file(name: str) -> Path:
 
 
 def _read_labelled(src: Path, text_field: str, label_field: str) -> tuple[list[str], list[str]]:
-    from incidents.evaluation.training import read_labelled  # lazy: numpy, scipy
 
     try:
         return read_labelled(src, text_field, label_field)

@@ -60,23 +60,25 @@ from incidents.contracts.models import AdoptCommand, AnyCommand, GeoPoint, Menti
 from incidents.domain.copies import speedups
 from incidents.domain.copies.origin import StatedOrigins, stated_origin
 from incidents.domain.copies.signatures import (
-    EDGE_WORDS,
-    MIN_KEPT,
     CandidateIndex,
     GramSet,
-    Partners,
     Signer,
     Similarity,
-    WordPair,
     _similarity_of,
+    gram_set,
+    similarity,
+)
+from incidents.domain.copies.wording import (
+    EDGE_WORDS,
+    MIN_KEPT,
+    Partners,
+    WordPair,
     added_apart,
     carries,
-    gram_set,
     match_ratio,
     misspelt,
     near,
     retyped,
-    similarity,
     word_containment,
 )
 from incidents.domain.desk.grouping import haversine_m
