@@ -58,7 +58,7 @@ from incidents.kafka.topics import Topics, ensure_topics
 from incidents.ops import dlq_replay
 from incidents.ops.dlq_replay import DeadLetterReader, Filter
 from incidents.oversight.report import collect, http_query, render, wide_console
-from incidents.warehouse.store import Warehouse, WarehouseError
+from incidents.warehouse.writer import Warehouse, WarehouseError
 
 
 def _settings() -> Settings:

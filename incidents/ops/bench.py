@@ -54,9 +54,11 @@ from incidents.kafka.producer import MentionProducer
 from incidents.kafka.topics import ensure_topics
 from incidents.ops import probe
 from incidents.ops.console_bench import run
-from incidents.oversight.dashboards import TimeRange, all_values, expand, federal, render_sql
+from incidents.oversight.dashboards import federal
+from incidents.oversight.macros import TimeRange, all_values, expand, render_sql
 from incidents.warehouse.access import all_regions
-from incidents.warehouse.store import TABLES, Warehouse
+from incidents.warehouse.tables import TABLES
+from incidents.warehouse.writer import Warehouse
 
 ROOT = Path(__file__).resolve().parents[2]
 SPB = ROOT.parent / "shared" / "data" / "spb-appeals.dev.jsonl.gz"

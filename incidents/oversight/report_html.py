@@ -28,7 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from incidents.domain import labels as ru
-from incidents.oversight.dashboards import CLICKHOUSE, Dashboard, Row, TimeRange, dashboards
+from incidents.oversight.dashboards import dashboards
+from incidents.oversight.macros import TimeRange
+from incidents.oversight.panels import CLICKHOUSE, Dashboard, Row
 from incidents.oversight.report import (
     QueryFn,
     as_time,
