@@ -16,7 +16,7 @@ from typing import Any
 from incidents.config.command import Failure
 from incidents.config.settings import Settings
 from incidents.oversight.report import http_query
-from incidents.warehouse.store import Warehouse, WarehouseError
+from incidents.warehouse.writer import Warehouse, WarehouseError
 
 
 def _via(base_url: str) -> Callable[..., Any]:

@@ -22,7 +22,7 @@ from incidents.config.command import (
 from incidents.config.settings import load_settings
 from incidents.kafka.embedded import BrokerError, EmbeddedBroker
 from incidents.kafka.topics import ensure_topics
-from incidents.warehouse.store import Warehouse, WarehouseError
+from incidents.warehouse.writer import Warehouse, WarehouseError
 
 #: `--port`: a TCP port, 1..65535.
 _port = argument_type(

@@ -48,7 +48,9 @@ from incidents.oversight.charts import (
     line_chart,
     table,
 )
-from incidents.oversight.dashboards import CLICKHOUSE, Dashboard, Row, TimeRange, dashboards
+from incidents.oversight.dashboards import dashboards
+from incidents.oversight.macros import TimeRange
+from incidents.oversight.panels import CLICKHOUSE, Dashboard, Row
 from incidents.oversight.report import (
     QueryFn,
     dashboard_tables,

@@ -17,9 +17,11 @@ from typing import Any
 from incidents.config.settings import ClickHouseSettings, Settings
 from incidents.contracts.topology import CATEGORIES, sql_list
 from incidents.ops.bench.common import _ALL_CPUS, REGIONS, ROOT
-from incidents.oversight.dashboards import TimeRange, all_values, expand, federal, render_sql
+from incidents.oversight.dashboards import federal
+from incidents.oversight.macros import TimeRange, all_values, expand, render_sql
 from incidents.warehouse.access import all_regions
-from incidents.warehouse.store import TABLES, Warehouse
+from incidents.warehouse.tables import TABLES
+from incidents.warehouse.writer import Warehouse
 
 
 def _all_cpus_in_child() -> None:
