@@ -113,4 +113,10 @@ def wait_drained(
                 still_since = None
             last = snapshot
         time.sleep(0.3)
-    raise TimeoutError(f"pipeline not drained within {timeout:.0f} s")
+    short = [
+        f"{t}: {c:.0f} of {p:.0f} consumed"
+        for t, (p, c) in last or ()
+        if c < p and CONSUMERS.get(t) in roles_present
+    ]
+    behind = "; ".join(short) or "every topic consumed, the counts still moving"
+    raise TimeoutError(f"pipeline not drained within {timeout:.0f} s ({behind})")

@@ -85,7 +85,7 @@ LAZY: dict[str, str] = {
     "incidents.ops.demo.run": "the demo's broker, report and replay, ~80 ms",
     "incidents.oversight.report_html": "the HTML report, ~50 ms",
     "incidents.console.web": "aiohttp, jinja2 and the desk, ~0.8 s",
-    "incidents.console.view": "the desk (domain.incidents), ~0.45 s",
+    "incidents.console.view": "the desk (incidents.domain.desk), ~0.45 s",
     "incidents.console.follow": "the desk and the metrics, ~0.7 s",
     "incidents.connectors.base": "aiohttp, tenacity and the dead-letter code, ~0.8 s",
     "incidents.connectors.replies": "aiohttp and the platforms' clients, ~0.8 s",
