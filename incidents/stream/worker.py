@@ -35,11 +35,11 @@ def run_worker(settings: Settings) -> None:
     created = ensure_topics(settings)
     app, rt = create_app(settings, register_roles)
     # The embedded broker skips records; on Apache Kafka an offset jump can be a
-    # transaction marker, so a jump is checked before it counts as a hole (Runtime.hole).
+    # transaction marker, so a jump is checked before it counts as a hole (OffsetGuards.hole).
     broker: str = settings.kafka.broker
     if broker == "auto":
         broker = broker_kind(settings.kafka.librdkafka())
-    rt.strict_gaps = broker == "tansu"
+    rt.offsets.strict_gaps = broker == "tansu"
     tune_gc()  # after the models and gazetteer are loaded
     if (
         "enrich" in settings.worker.roles
@@ -70,14 +70,14 @@ def run_worker(settings: Settings) -> None:
         override_logging=False,
         redirect_stdouts=False,
     )
-    rt.worker = worker
-    rt.on_crash = lambda: _arm_crash_exit(rt, settings, log)
+    rt.health.worker = worker
+    rt.health.on_crash = lambda: _arm_crash_exit(rt, settings, log)
     try:
         worker.execute_from_commandline()
     finally:
         if rt.warehouse is not None:
             rt.warehouse.close()
-        if rt.crashed:
+        if rt.health.crashed:
             _end_after_crash(rt, settings, log)
 
 
@@ -110,15 +110,15 @@ def _end_after_crash(rt: Any, settings: Settings, log: Any) -> None:
     gaps = int(os.environ.get(GAP_RESTARTS_ENV, "0") or 0)
     if time.monotonic() - _STARTED > 600:
         gaps = 0  # ten quiet minutes since the last start: not "in a row"
-    only_gaps = all(reason.startswith("OffsetGap") for reason in rt.crashed.values())
+    only_gaps = all(reason.startswith("OffsetGap") for reason in rt.health.crashed.values())
     if only_gaps and gaps < settings.worker.gap_restarts:
-        log.warning("restarting_after_offset_gap", restarts=gaps + 1, crashed=rt.crashed)
+        log.warning("restarting_after_offset_gap", restarts=gaps + 1, crashed=rt.health.crashed)
         os.environ[GAP_RESTARTS_ENV] = str(gaps + 1)
         _flush_std()
         # Close every inherited descriptor (sockets, chDB's files and locks) first.
         os.closerange(3, _max_fd())
         os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
-    log.error("worker_exiting_after_crash", crashed=rt.crashed)
+    log.error("worker_exiting_after_crash", crashed=rt.health.crashed)
     _flush_std()
     os._exit(1)
 
