@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextvars
 import ssl
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import faust
 import mode
@@ -119,6 +119,28 @@ def changelogged_table(app: faust.App, settings: Settings, name: str, help: str)
             help=help,
         )
     )
+
+
+class _Indexed(Protocol):
+    def invalidate(self) -> None: ...
+
+
+Indexed = TypeVar("Indexed", bound=_Indexed)
+
+
+def table_backed(
+    app: faust.App, settings: Settings, name: str, help: str, build: Callable[[TableStore], Indexed]
+) -> Indexed:
+    """A stateful stage's domain object (the dedup window, the desk) over its
+    changelogged table, whose in-memory indexes are rebuilt after a recovery."""
+    table = changelogged_table(app, settings, name, help=help)
+    obj = build(TableStore(table))
+
+    async def on_recovered() -> None:
+        obj.invalidate()  # indexes are rebuilt from the recovered table on next use
+
+    table.on_recover(on_recovered)
+    return obj
 
 
 def app_id_for(settings: Settings) -> str:

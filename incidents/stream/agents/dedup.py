@@ -22,7 +22,7 @@ from incidents.domain.copies.dedup import Deduplicator
 from incidents.domain.stages import dedup_step
 from incidents.observability import metrics
 from incidents.stream import publishers, runner
-from incidents.stream.app import TableStore, changelogged_table
+from incidents.stream.app import table_backed
 
 if TYPE_CHECKING:
     import faust
@@ -32,15 +32,10 @@ if TYPE_CHECKING:
 
 def register(app: faust.App, rt: WorkerRuntime) -> None:
     s, t = rt.settings, rt.topics
-    table = changelogged_table(
-        app, s, "dedup", help="dedup window: every post of the last INCIDENTS_DEDUP_WINDOW_DAYS"
+    about = "dedup window: every post of the last INCIDENTS_DEDUP_WINDOW_DAYS"
+    window = rt.dedup = table_backed(
+        app, s, "dedup", about, lambda store: Deduplicator(store, s.dedup)
     )
-    window = rt.dedup = Deduplicator(TableStore(table), s.dedup)
-
-    async def on_recovered() -> None:
-        window.invalidate()  # indexes are rebuilt from the recovered table on next use
-
-    table.on_recover(on_recovered)
     metrics.declare_dedup()
     runner.register(
         app,

@@ -17,7 +17,7 @@ from incidents.domain.stages import desk_step
 from incidents.domain.understanding.classify import category_labels
 from incidents.observability import metrics
 from incidents.stream import publishers, runner
-from incidents.stream.app import TableStore, changelogged_table
+from incidents.stream.app import table_backed
 from incidents.stream.decoders import decode_desk_command
 from incidents.stream.offline import build_desk
 
@@ -29,15 +29,8 @@ if TYPE_CHECKING:
 
 def register(app: faust.App, rt: WorkerRuntime) -> None:
     s, t = rt.settings, rt.topics
-    table = changelogged_table(
-        app, s, "desk", help="incident desk state (posts' decisions and addressing, incidents)"
-    )
-    desk = rt.desk = build_desk(s, TableStore(table))
-
-    async def on_recovered() -> None:
-        desk.invalidate()  # indexes are rebuilt from the recovered table on next use
-
-    table.on_recover(on_recovered)
+    about = "incident desk state (posts' decisions and addressing, incidents)"
+    desk = rt.desk = table_backed(app, s, "desk", about, lambda store: build_desk(s, store))
     metrics.declare_desk(category_labels(s.enrich.category_model))
     runner.register(
         app,
