@@ -19,15 +19,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from incidents.oversight.dashboards import (
-    CLICKHOUSE,
-    PROMETHEUS,
-    Dashboard,
-    Panel,
-    Variable,
-    dashboards,
-    render_sql,
-)
+from incidents.oversight.dashboards import dashboards
+from incidents.oversight.macros import render_sql
+from incidents.oversight.panels import CLICKHOUSE, PROMETHEUS, Dashboard, Panel, Variable
 
 OUT = Path(__file__).resolve().parent / "json"
 PLUGIN_VERSION = "4.0.0"

@@ -3,8 +3,8 @@
 The gazetteer inflects every city and region name with pymorphy3 and judges
 each form against the general dictionary; that takes ~1.5 s, too slow for every
 worker start, so the result is bundled. Run this after editing regions.csv,
-ru-cities.csv or the name tables in incidents/domain/places/geo.py (a unit test fails
-while the bundled file is stale; a stale file is never used, only slower).
+ru-cities.csv or the name tables in incidents/domain/places/forms.py and cities.py (a
+unit test fails while the bundled file is stale; a stale file is never used, only slower).
 
     .venv/bin/python scripts/build_geo_forms.py
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from incidents.domain.places.geo import PLACE_FORMS_FILE, write_place_forms
+from incidents.domain.places.gazetteer import PLACE_FORMS_FILE, write_place_forms
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Evaluate place finding (incidents/domain/places/geo.py) on a file of located appeals.
+"""Evaluate place finding (incidents/domain/places/) on a file of located appeals.
 
 Reads JSON lines with `text`, `lat`, `lon`, `address` and `municipality` (the
 format of the St Petersburg portal dump in /work/shared/data) whose region is
@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from incidents.domain.places.geo import Gazetteer, Location
+from incidents.domain.places.gazetteer import Gazetteer, Location
 
 DEFAULT_DATA = Path("/work/shared/data/spb-appeals.dev.jsonl.gz")
 _TOWN = re.compile(r"(?:город|г\.)\s*([А-ЯЁ][а-яё]+(?:[- ][А-ЯЁ][а-яё]+)?)")

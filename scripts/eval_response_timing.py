@@ -23,7 +23,7 @@ It then compares three measures (minutes; median and p90, linear interpolation):
 3. per answer as the SLA tables measure it (docs/oversight.md): answer time
    minus the incident's opening (its first post), from the incidents.events
    log, against ClickHouse `responses` (exact quantiles over the facts) and the
-   dashboards' own expression (`incidents/oversight/dashboards.py` ANSWER_Q) run 10 times: the
+   dashboards' own expression (`incidents/oversight/fragments.py` ANSWER_Q) run 10 times: the
    same number every run (spread 0) is part of "agree". For contrast, the
    deprecated reservoir states of `response_times_daily` (quantilesMerge), also
    run 10 times.
@@ -187,7 +187,7 @@ def minutes(s: float) -> str:
 def run_offline(events: list[tuple[datetime, int, dict[str, Any]]]) -> tuple[Observed, list]:
     from incidents.config.settings import Settings
     from incidents.contracts.models import OfficialResponse
-    from incidents.domain.desk.desk import Outcome
+    from incidents.domain.desk.records import Outcome
     from incidents.stream.offline import OfflinePipeline
 
     outcomes: list[Outcome] = []
@@ -229,7 +229,8 @@ def run_offline(events: list[tuple[datetime, int, dict[str, Any]]]) -> tuple[Obs
 def load_offline_into_chdb(outcomes: list, path: Path) -> Any:
     """The outcomes as the sink writes them, into an in-process chDB: returns the Warehouse."""
     from incidents.config.settings import ClickHouseSettings
-    from incidents.warehouse.store import Warehouse, rows_for
+    from incidents.warehouse.rows import rows_for
+    from incidents.warehouse.writer import Warehouse
 
     # History older than the retention (730 days by default) would be dropped by the
     # tables' TTL as it is inserted: keep it for the evaluation.
@@ -340,9 +341,9 @@ def report_functions(figures: list[tuple[str, str, list[Any]]], out: Console) ->
 
 def clickhouse_figures(query: Any, db: str = "incidents") -> dict[str, dict[str, float]]:
     """Per kind: n and quantiles from `responses` (exact, over facts) and from the
-    dashboards' own expression (incidents/oversight/dashboards.py, ANSWER_Q), the latter repeated
+    dashboards' own expression (incidents/oversight/fragments.py, ANSWER_Q), the latter repeated
     REPEATS times (spread = max - min of the median and p90, seconds)."""
-    from incidents.oversight.dashboards import ANSWER_Q, ANSWERED, ANSWERS
+    from incidents.oversight.fragments import ANSWER_Q, ANSWERED, ANSWERS
 
     out: dict[str, dict[str, float]] = defaultdict(dict)
     _, rows = query(

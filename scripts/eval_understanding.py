@@ -27,10 +27,12 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from incidents.domain.understanding.classify import AppealClassifier, _tokens  # noqa: E402
+from incidents.domain.understanding.classify import AppealClassifier  # noqa: E402
+from incidents.domain.understanding.features import _tokens  # noqa: E402
 from incidents.domain.understanding.priority import assess_priority  # noqa: E402
 from incidents.domain.understanding.routing import RoutingTable  # noqa: E402
-from incidents.evaluation.training import evaluate, train_category_model  # noqa: E402
+from incidents.evaluation.labelled import evaluate  # noqa: E402
+from incidents.evaluation.learner import train_category_model  # noqa: E402
 
 SCRIPTS = Path(__file__).resolve().parent
 DEFAULT_SPB = ROOT.parent / "shared" / "data" / "spb-appeals.dev.jsonl.gz"

@@ -17,7 +17,7 @@ from typing import Any
 from incidents.config.command import Failure, UsageError, add_connect_timeout, wait_for_kafka
 from incidents.config.settings import load_settings
 from incidents.console.auth import Directory, UsersError, hash_password
-from incidents.domain.places.geo import Gazetteer
+from incidents.domain.places.gazetteer import Gazetteer
 from incidents.domain.understanding.routing import RoutingTable
 from incidents.kafka.producer import MentionProducer
 

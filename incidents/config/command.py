@@ -3,9 +3,9 @@
 A mistake a user can make ends in one line on stderr and exit code 2
 (:class:`UsageError`, a ``ConfigError`` of the settings) or 1 (:class:`Failure`),
 never a traceback; ``incidents/cli/main.py``'s ``main`` turns them into that line. The
-command groups of ``incidents/cli/connectors.py``, ``incidents/cli/console.py`` and
-``incidents/warehouse/access.py`` raise the same classes, from here, so they need nothing of
-the entry point.
+command groups (``incidents/cli/*.py``, ``incidents/warehouse/access.py``) raise the same
+classes, from here, so they need nothing of the entry point. Their argument types are
+made by one factory, :func:`argument_type`: parse, check the range, one line.
 """
 
 from __future__ import annotations
@@ -15,11 +15,14 @@ import difflib
 import logging
 import re
 import time
-from typing import Any, NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
 
 from confluent_kafka.admin import AdminClient
 
 from incidents.config.settings import KafkaSettings
+
+T = TypeVar("T")
 
 
 class UsageError(Exception):
@@ -44,26 +47,35 @@ class OneLineParser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def positive_int(text: str) -> int:
-    """argparse type: a count that must be at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more (got {value})")
-    return value
+def argument_type(
+    parse: Callable[[str], T], ok: Callable[[T], bool], not_parsed: str, out_of_range: str
+) -> Callable[[str], T]:
+    """An argparse type: parse the text, check its range, one line for either mistake.
+
+    ``not_parsed`` and ``out_of_range`` are ``str.format`` templates over ``text`` (what
+    the user typed) and ``value`` (what it parsed to); argparse prefixes the argument.
+    """
+
+    def convert(text: str) -> T:
+        try:
+            value = parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(not_parsed.format(text=text)) from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(out_of_range.format(text=text, value=value))
+        return value
+
+    return convert
 
 
-def seconds(text: str) -> float:
-    """argparse type: a duration in seconds, 0 or more."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more (got {text})")
-    return value
+#: argparse type: a count that must be at least 1.
+positive_int = argument_type(
+    int, lambda v: v >= 1, "not a whole number: {text!r}", "must be 1 or more (got {value})"
+)
+#: argparse type: a duration in seconds, 0 or more (NaN is not).
+seconds = argument_type(
+    float, lambda v: v >= 0, "not a number of seconds: {text!r}", "must be 0 or more (got {text})"
+)
 
 
 def add_connect_timeout(sp: argparse.ArgumentParser, default: float = 0.0) -> None:
@@ -81,6 +93,16 @@ def add_connect_timeout(sp: argparse.ArgumentParser, default: float = 0.0) -> No
         help=f"keep trying to reach Kafka for up to S seconds, for a broker that is still "
         f"starting ({when})",
     )
+
+
+def add_command(
+    sub: Any, name: str, help: str, description: str | None = None
+) -> argparse.ArgumentParser:
+    """A subcommand whose description, when not given, is its help as a sentence."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, help=help, description=description or help[:1].upper() + help[1:] + "."
+    )
+    return parser
 
 
 # ------------------------------------------------------------------- Kafka

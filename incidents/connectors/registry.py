@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from incidents.config.settings import ConfigError
-from incidents.domain.places.geo import Gazetteer
+from incidents.domain.places.gazetteer import Gazetteer
 
 Kind = Literal["official", "city_public", "media", "chat", "portal", "other"]
 RegistryPlatform = Literal["vk", "ok", "telegram", "pos", "rss", "web", "other"]

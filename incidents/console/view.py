@@ -26,7 +26,8 @@ from typing import Literal
 from incidents.config.settings import SlaSettings
 from incidents.contracts.models import DeadLetter, Incident, IncidentEvent, Mention
 from incidents.contracts.topology import INCIDENT_STATUSES, OPEN_STATUSES
-from incidents.domain.desk.desk import UNKNOWN_REGION, short_hash
+from incidents.domain.copies.dedup import UNKNOWN_REGION
+from incidents.domain.desk.records import short_hash
 from incidents.domain.desk.sla import WorkCalendar
 
 #: Final states: the incident left the queue.
@@ -44,7 +45,7 @@ def region_of(incident_id: str) -> str:
 
 
 def expected_event_id(incident_id: str, kind: str, cause: str) -> str:
-    """The event id the desk gives the event a command causes (incidents/domain/desk/desk.py)."""
+    """The event id the desk gives the event a command causes (incidents/domain/desk/state.py)."""
     return short_hash(incident_id, kind, cause, size=10)
 
 

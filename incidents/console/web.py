@@ -7,6 +7,12 @@ the server, then publishes one ``IncidentCommand`` (``incidents.commands``) or
 shows the result once the pipeline's own records say so. Templates escape every
 value (post texts are untrusted); forms carry the session's CSRF token; the
 session cookie is HttpOnly, SameSite=Strict and Secure; logins are rate limited.
+
+Why this module is long: it is one aiohttp application, and each handler is short;
+they share the request's security context (who is signed in, their regions, the CSRF
+token, the origin check) that every page and every action must apply the same way.
+Kept together so that a reviewer checks the checks in one file; the view
+(``view.py``), sign-in (``auth.py``) and live updates (``follow.py``) are apart.
 """
 
 from __future__ import annotations

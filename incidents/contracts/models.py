@@ -15,6 +15,11 @@ Rules between fields ("`incident_id`, or `mention_id` with `region`") are declar
 once, in :data:`RULES`: the Structs enforce them in ``__post_init__`` (msgspec runs
 it on every decode, so a stage's decoder refuses what the rule refuses) and
 ``incidents/contracts/registry.py`` writes the same rule into the JSON Schema.
+
+Why this module is long: it is the contract, every message type of every topic in one
+place, read top to bottom by the teams that consume the topics. The JSON Schemas,
+the decoders and the examples are generated or checked from it; splitting it by topic
+would spread one versioned contract over files that must change together.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 
 from incidents.contracts.models import Author, GeoPoint, Mention, Place, RawMention, Relevance
-from incidents.domain.places.geo import Gazetteer
+from incidents.domain.places.gazetteer import Gazetteer
 from incidents.domain.policy import DEV_PSEUDONYM_KEY, EnrichSettings
 from incidents.domain.text.normalize import fingerprint, strip_and_split
 from incidents.domain.understanding.classify import AppealClassifier, Classification

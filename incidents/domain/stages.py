@@ -21,8 +21,9 @@ from incidents.contracts.models import (
     TakeOverCommand,
     TickCommand,
 )
-from incidents.domain.copies.dedup import Deduplicator, Prepared, Verdict
-from incidents.domain.desk.desk import Desk, Outcome, incident_region, region_key
+from incidents.domain.copies.dedup import Deduplicator, Prepared, Verdict, region_key
+from incidents.domain.desk.desk import Desk
+from incidents.domain.desk.records import Outcome, incident_region
 from incidents.domain.enrichment import Enricher, InvalidInput
 from incidents.domain.steps import Refused, Step
 

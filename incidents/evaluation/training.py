@@ -1,440 +1,54 @@
-"""Training and evaluating the appeal models.
+"""The bundled default model: the examples the project wrote itself (JSONL, YAML
+lists, templates and appeals written from the problem taxonomy), the parameters,
+and ``build_default_model``, which fits both heads with
+:mod:`incidents.evaluation.learner` and records a digest of its sources.
 
-- ``train_category_model``: an own-rubric category model from a deployment's
-  labelled history (``incidents train``).
-- ``evaluate``: accuracy, macro-F1, per-class precision/recall and a confusion
-  table (``incidents evaluate``).
-- ``build_default_model``: the bundled default model, from the examples the
-  project wrote itself (``python -m incidents.evaluation.training build-default``).
-
-The learner is multinomial logistic regression (L2, L-BFGS) over the TF-IDF
-features of :mod:`incidents.domain.understanding.classify`: fast to train on tens of thousands
-of short texts, fast to apply in batches, and its probabilities serve as
-confidences. numpy and scipy do the work; no model library is needed.
+``python -m incidents.evaluation.training build-default`` rebuilds it (``--check``
+compares a fresh build with the bundled file); ``... train`` trains an own-rubric
+category model from a labelled file.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import gzip
 import hashlib
-import io
 import json
-import math
 import random
 import sys
 import tempfile
 import time
-from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import yaml
-from scipy import optimize, sparse
 
 from incidents.domain.understanding.classify import (
     DATA_DIR,
     DEFAULT_MODEL_PATH,
+    LinearHead,
+    ModelFile,
+    save_model,
+)
+from incidents.domain.understanding.features import (
     LEXICON_PATH,
     FeatureConfig,
     Featurizer,
     Lexicon,
-    LinearHead,
-    ModelFile,
-    _tokens,
-    save_model,
+)
+from incidents.evaluation.labelled import read_labelled
+from incidents.evaluation.learner import (
+    balanced_weights,
+    build_vocabulary,
+    fit_softmax,
+    matrix_from_names,
+    train_category_model,
 )
 
 EXAMPLES_DIR = DATA_DIR / "examples"
 # The problem taxonomy feeds the P:* features: a change to it changes the model.
 PROBLEMS_PATH = DATA_DIR / "problems.yaml"
-
-# ---------------------------------------------------------------------------
-# reading labelled data
-
-
-def _open_text(path: Path) -> IO[str]:
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
-
-
-def _base_suffix(path: Path) -> str:
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] == ".gz":
-        suffixes = suffixes[:-1]
-    return suffixes[-1] if suffixes else ""
-
-
-def read_labelled(
-    path: Path, text_field: str = "text", label_field: str = "category"
-) -> tuple[list[str], list[str]]:
-    """Texts and labels from JSONL (``.jsonl``/``.json``/``.ndjson``) or CSV (``.csv``/``.tsv``).
-
-    ``.gz`` is read transparently. Rows without a text or a label are skipped; a
-    file with no usable row at all is a ValueError naming the fields it looked for
-    (a wrong field name must not read as a score of zero).
-    """
-    path = Path(path)
-    kind = _base_suffix(path)
-    texts: list[str] = []
-    labels: list[str] = []
-    seen: dict[str, None] = {}  # field names met, in order, for the error message
-    rows = 0
-    if kind not in (".jsonl", ".json", ".ndjson", ".csv", ".tsv"):
-        raise ValueError(f"{path}: unknown format {kind!r}; use .jsonl or .csv (optionally .gz)")
-    with _open_text(path) as f:
-        if kind in (".jsonl", ".json", ".ndjson"):
-            for n, line in enumerate(f, 1):
-                line = line.strip()
-                if not line:
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"{path}:{n}: not JSON: {e}") from e
-                if not isinstance(row, dict):
-                    raise ValueError(f"{path}:{n}: not a JSON object")
-                rows += 1
-                seen.update(dict.fromkeys(row))
-                text, label = row.get(text_field), row.get(label_field)
-                if isinstance(text, str) and text.strip() and label not in (None, ""):
-                    texts.append(text)
-                    labels.append(str(label))
-        elif kind in (".csv", ".tsv"):
-            reader = csv.DictReader(f, delimiter="\t" if kind == ".tsv" else ",")
-            fields = reader.fieldnames or []
-            for name in (text_field, label_field):
-                if name not in fields:
-                    raise ValueError(f"{path}: no column {name!r} (columns: {', '.join(fields)})")
-            seen.update(dict.fromkeys(fields))
-            for row in reader:
-                rows += 1
-                text, label = row.get(text_field), row.get(label_field)
-                if text and text.strip() and label:
-                    texts.append(text)
-                    labels.append(label)
-        else:
-            raise ValueError(
-                f"{path}: unknown format {kind!r}; use .jsonl or .csv (optionally .gz)"
-            )
-    if not texts:
-        if not rows:
-            raise ValueError(f"{path}: no rows (the file is empty)")
-        names = ", ".join(list(seen)[:12]) or "none"
-        raise ValueError(
-            f"{path}: none of {rows} rows has both a text in `{text_field}` and a label in "
-            f"`{label_field}` (fields found: {names}); name yours with --text-field/--label-field"
-        )
-    return texts, labels
-
-
-# ---------------------------------------------------------------------------
-# evaluation
-
-
-@dataclass
-class EvaluationReport:
-    accuracy: float
-    macro_f1: float
-    per_class: dict[
-        str, tuple[float, float, float, int]
-    ]  # label → (precision, recall, f1, support)
-    confusion: tuple[tuple[str, ...], list[list[int]]]  # (labels, matrix[true][pred])
-    n: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "n": self.n,
-            "accuracy": self.accuracy,
-            "macro_f1": self.macro_f1,
-            "per_class": {
-                k: {"precision": p, "recall": r, "f1": f, "support": s}
-                for k, (p, r, f, s) in self.per_class.items()
-            },
-            "confusion": {"labels": list(self.confusion[0]), "matrix": self.confusion[1]},
-        }
-
-    def render(self) -> str:
-        labels, matrix = self.confusion
-        lines = [
-            f"n={self.n}  accuracy={self.accuracy:.4f}  macro-F1={self.macro_f1:.4f}",
-            "",
-        ]
-        w = max([len(x) for x in labels] + [5])
-        lines.append(f"{'label':<{w}}  precision  recall     f1  support")
-        for label in labels:
-            p, r, f1, s = self.per_class[label]
-            lines.append(f"{label:<{w}}  {p:9.3f}  {r:6.3f}  {f1:5.3f}  {s:7d}")
-        lines.append("")
-        lines.append("confusion (rows: true, columns: predicted; column numbers as in rows)")
-        cw = max(5, *(len(str(v)) for row in matrix for v in row)) if matrix else 5
-        head = f"{'':<{w + 4}}" + "".join(f"{i + 1:>{cw + 1}}" for i in range(len(labels)))
-        lines.append(head)
-        for i, label in enumerate(labels):
-            cells = "".join(f"{v:>{cw + 1}}" for v in matrix[i])
-            lines.append(f"{i + 1:>2}. {label:<{w}}{cells}")
-        return "\n".join(lines)
-
-
-def evaluate(y_true: Sequence[str], y_pred: Sequence[str]) -> EvaluationReport:
-    """Accuracy, macro-F1 over every label seen in truth or prediction, per class, confusion."""
-    if len(y_true) != len(y_pred):
-        raise ValueError(f"{len(y_true)} true labels but {len(y_pred)} predictions")
-    labels = tuple(sorted({*map(str, y_true), *map(str, y_pred)}))
-    index = {label: i for i, label in enumerate(labels)}
-    k = len(labels)
-    matrix = [[0] * k for _ in range(k)]
-    for t, p in zip(y_true, y_pred, strict=True):
-        matrix[index[str(t)]][index[str(p)]] += 1
-    n = len(y_true)
-    correct = sum(matrix[i][i] for i in range(k))
-    per_class: dict[str, tuple[float, float, float, int]] = {}
-    f1s = []
-    for i, label in enumerate(labels):
-        tp = matrix[i][i]
-        support = sum(matrix[i])
-        predicted = sum(matrix[j][i] for j in range(k))
-        precision = tp / predicted if predicted else 0.0
-        recall = tp / support if support else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_class[label] = (precision, recall, f1, support)
-        f1s.append(f1)
-    return EvaluationReport(
-        accuracy=correct / n if n else 0.0,
-        macro_f1=sum(f1s) / k if k else 0.0,
-        per_class=per_class,
-        confusion=(labels, matrix),
-        n=n,
-    )
-
-
-# ---------------------------------------------------------------------------
-# fitting
-
-
-def build_vocabulary(
-    featurizer: Featurizer, texts: Sequence[str], min_df: int = 1, max_features: int | None = None
-) -> tuple[list[list[str]], dict[str, int], np.ndarray]:
-    """Feature names per text, the vocabulary (df ≥ min_df) and smoothed IDF."""
-    docs = [featurizer.names(t) for t in texts]
-    df: Counter[str] = Counter()
-    for names in docs:
-        df.update(set(names))
-    kept = [name for name, c in df.items() if c >= min_df or name.startswith("L:")]
-    if max_features is not None and len(kept) > max_features:
-        kept.sort(key=lambda name: (-df[name], name))
-        kept = kept[:max_features]
-    kept.sort()
-    vocab = {name: i for i, name in enumerate(kept)}
-    n = len(texts)
-    idf = np.array([math.log((1 + n) / (1 + df[name])) + 1.0 for name in kept], dtype=np.float32)
-    return docs, vocab, idf
-
-
-def matrix_from_names(featurizer: Featurizer, docs: Iterable[list[str]]) -> sparse.csr_matrix:
-    vocab = featurizer.vocab
-    indptr = [0]
-    indices: list[int] = []
-    for names in docs:
-        indices.extend(vocab[n] for n in names if n in vocab)
-        indptr.append(len(indices))
-    return featurizer.weigh(indptr, indices)
-
-
-def fit_softmax(
-    x: sparse.csr_matrix,
-    y: np.ndarray,
-    n_classes: int,
-    *,
-    l2: float = 1e-4,
-    sample_weight: np.ndarray | None = None,
-    max_iter: int = 300,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Multinomial logistic regression, mean weighted log-loss + l2/2·|W|², by L-BFGS."""
-    n, d = x.shape
-    k = n_classes
-    sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    sw = sw / sw.sum()
-    x64 = x.astype(np.float64).tocsr()
-    xt = x64.T.tocsr()
-    onehot = np.zeros((n, k))
-    onehot[np.arange(n), y] = 1.0
-
-    def loss_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        w = theta[: d * k].reshape(d, k)
-        b = theta[d * k :]
-        z = x64 @ w + b
-        zmax = z.max(axis=1, keepdims=True)
-        ez = np.exp(z - zmax)
-        s = ez.sum(axis=1, keepdims=True)
-        lse = np.log(s) + zmax
-        loss = float(np.dot(sw, (lse[:, 0] - z[np.arange(n), y]))) + 0.5 * l2 * float(np.sum(w * w))
-        g = (ez / s - onehot) * sw[:, None]
-        gw = xt @ g + l2 * w
-        gb = g.sum(axis=0)
-        return loss, np.concatenate([gw.ravel(), gb])
-
-    theta0 = np.zeros(d * k + k)
-    res = optimize.minimize(
-        loss_grad,
-        theta0,
-        jac=True,
-        method="L-BFGS-B",
-        options={"maxiter": max_iter, "maxcor": 20},
-    )
-    theta = res.x
-    return theta[: d * k].reshape(d, k).astype(np.float32), theta[d * k :].astype(np.float32)
-
-
-def balanced_weights(y: np.ndarray, power: float = 0.5) -> np.ndarray:
-    """Per-sample weights (n / (k·n_c))^power: between none (0) and fully balanced (1)."""
-    counts = np.bincount(y)
-    k = int((counts > 0).sum())
-    per_class = np.where(counts > 0, (len(y) / (k * np.maximum(counts, 1))) ** power, 0.0)
-    return per_class[y]
-
-
-# ---------------------------------------------------------------------------
-# own-rubric training
-
-
-@dataclass
-class TrainReport:
-    labels: tuple[str, ...]
-    n_train: int
-    class_counts: dict[str, int]
-    n_features: int
-    seconds: float
-    out: str
-    validation: EvaluationReport | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-
-    def render(self) -> str:
-        lines = [
-            f"trained {len(self.labels)} categories on {self.n_train} texts "
-            f"({self.n_features} features) in {self.seconds:.1f} s → {self.out}",
-        ]
-        for label in self.labels:
-            lines.append(f"  {label}: {self.class_counts.get(label, 0)}")
-        if self.validation is not None:
-            lines.append("")
-            lines.append("held-out validation:")
-            lines.append(self.validation.render())
-        return "\n".join(lines)
-
-
-OWN_RUBRIC_PARAMS: dict[str, Any] = {
-    "char_min": 2,
-    "char_max": 5,
-    "min_df": 2,
-    "l2": 2e-5,
-    "class_power": 0.5,
-    "max_iter": 400,
-}
-
-
-def train_category_model(
-    texts: Sequence[str],
-    labels: Sequence[str],
-    out: Path,
-    *,
-    validation: float = 0.0,
-    seed: int = 0,
-    params: dict[str, Any] | None = None,
-) -> TrainReport:
-    """Fit an own-rubric category model and write it to ``out`` (a safe ``.npz``).
-
-    ``validation`` > 0 holds out that share of the texts (grouped by normalised
-    text, so a copy-pasted appeal never lands on both sides) and reports on it;
-    the written model is then trained on the rest.
-    """
-    if len(texts) != len(labels):
-        raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
-    if len(set(labels)) < 2:
-        raise ValueError("need at least two categories to train")
-    p = {**OWN_RUBRIC_PARAMS, **(params or {})}
-    t0 = time.perf_counter()
-    texts = list(texts)
-    labels = [str(x) for x in labels]
-    train_idx = np.arange(len(texts))
-    held_idx = np.array([], dtype=int)
-    if validation > 0:
-        train_idx, held_idx = grouped_split(texts, validation, seed)
-    tr_texts = [texts[i] for i in train_idx]
-    tr_labels = [labels[i] for i in train_idx]
-    model = fit_category_model(tr_texts, tr_labels, p)
-    model.meta.update({"kind": "own-rubric", "n_train": len(tr_texts)})
-    save_model(Path(out), model)
-    report = TrainReport(
-        labels=model.category.labels,
-        n_train=len(tr_texts),
-        class_counts=dict(sorted(Counter(tr_labels).items())),
-        n_features=len(model.featurizer.vocab),
-        seconds=0.0,
-        out=str(out),
-        params=p,
-    )
-    if len(held_idx):
-        held_texts = [texts[i] for i in held_idx]
-        proba = model.category.proba(model.featurizer.transform(held_texts))
-        pred = [model.category.labels[j] for j in proba.argmax(axis=1)]
-        report.validation = evaluate([labels[i] for i in held_idx], pred)
-    report.seconds = time.perf_counter() - t0
-    return report
-
-
-def fit_category_model(texts: Sequence[str], labels: Sequence[str], p: dict[str, Any]) -> ModelFile:
-    config = FeatureConfig(char_min=int(p["char_min"]), char_max=int(p["char_max"]))
-    lexicon = Lexicon.load(LEXICON_PATH)
-    feat = Featurizer(config, lexicon)
-    docs, vocab, idf = build_vocabulary(feat, texts, min_df=int(p["min_df"]))
-    feat.vocab, feat.idf = vocab, idf
-    x = matrix_from_names(feat, docs)
-    classes = tuple(sorted(set(labels)))
-    index = {c: i for i, c in enumerate(classes)}
-    y = np.array([index[label] for label in labels])
-    w, b = fit_softmax(
-        x,
-        y,
-        len(classes),
-        l2=float(p["l2"]),
-        sample_weight=balanced_weights(y, float(p["class_power"])),
-        max_iter=int(p["max_iter"]),
-    )
-    return ModelFile(
-        featurizer=feat,
-        category=LinearHead(classes, w, b),
-        relevance=None,
-        relevance_threshold=0.5,
-        meta={"params": p, "labels": list(classes)},
-    )
-
-
-def _group_key(text: str) -> str:
-    return " ".join(_tokens(text))
-
-
-def grouped_split(
-    texts: Sequence[str], share: float, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (train, held-out); equal normalised texts stay on one side."""
-    groups: dict[str, list[int]] = {}
-    for i, t in enumerate(texts):
-        groups.setdefault(_group_key(t), []).append(i)
-    keys = sorted(groups)
-    rng = np.random.default_rng(seed)
-    rng.shuffle(keys)
-    n_held = round(share * len(texts))
-    held: list[int] = []
-    train: list[int] = []
-    for key in keys:
-        (held if len(held) < n_held else train).extend(groups[key])
-    return np.array(sorted(train), dtype=int), np.array(sorted(held), dtype=int)
 
 
 # ---------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 
 from incidents.config.settings import DlqSettings
 from incidents.contracts.models import DeadLetter
-from incidents.domain.desk.desk import short_hash
+from incidents.domain.desk.records import short_hash
 from incidents.observability import metrics
 from incidents.observability.logs import get as get_logger
 

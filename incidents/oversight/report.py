@@ -20,18 +20,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from incidents.oversight.dashboards import (
-    CLICKHOUSE,
-    OPEN,
-    Dashboard,
-    Panel,
-    Row,
-    TimeRange,
-    all_values,
-    dashboards,
-    expand,
-    render_sql,
-)
+from incidents.oversight.dashboards import dashboards
+from incidents.oversight.fragments import OPEN
+from incidents.oversight.macros import TimeRange, all_values, expand, render_sql
+from incidents.oversight.panels import CLICKHOUSE, Dashboard, Panel, Row
 
 QueryFn = Callable[[str], tuple[list[str], list[tuple[Any, ...]]]]
 

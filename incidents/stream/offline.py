@@ -24,9 +24,10 @@ from incidents.contracts.models import (
     RespondCommand,
 )
 from incidents.domain.copies.dedup import Deduplicator
-from incidents.domain.desk.desk import Desk, Outcome
+from incidents.domain.desk.desk import Desk
+from incidents.domain.desk.records import Outcome
 from incidents.domain.enrichment import Enricher, InvalidInput
-from incidents.domain.places.geo import Gazetteer
+from incidents.domain.places.gazetteer import Gazetteer
 from incidents.domain.stages import dedup_step, desk_step, enrich_step
 from incidents.domain.steps import Done, Failed
 from incidents.domain.understanding.problems import Taxonomy

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from incidents.contracts.models import Incident, TickCommand, encode
 from incidents.domain.copies.dedup import UNKNOWN_REGION, placing_of, region_key
-from incidents.domain.desk.desk import Outcome
-from incidents.domain.places.geo import Gazetteer
+from incidents.domain.desk.records import Outcome
+from incidents.domain.places.gazetteer import Gazetteer
 from incidents.kafka.topics import DEDUP_SCOPE, Topics, pack_mentions
 from incidents.observability import metrics
 from incidents.observability.logs import get as get_logger

@@ -33,7 +33,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from incidents.domain.desk.desk import GivenUp
+from incidents.domain.desk.records import GivenUp
 from incidents.domain.enrichment import InvalidInput
 from incidents.domain.steps import Done, Step
 from incidents.kafka.topics import unpack_mentions

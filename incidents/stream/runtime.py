@@ -24,7 +24,7 @@ from faust.types import TP, EventT
 
 from incidents.config.settings import Settings
 from incidents.contracts.models import DeadLetter, encode
-from incidents.domain.desk.desk import GivenUp
+from incidents.domain.desk.records import GivenUp
 from incidents.kafka.dlq import DlqGuard, dead_letter, dlq_headers
 from incidents.kafka.producer import MentionProducer
 from incidents.kafka.topics import Topics

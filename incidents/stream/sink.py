@@ -5,7 +5,7 @@ second per table. A batch is acked (and its offsets later committed) only
 after ClickHouse acknowledged every insert of it; while ClickHouse is down
 the sink retries with capped exponential backoff and jitter, holding the
 offsets, so nothing is lost and the consumer simply falls behind. Replayed
-batches are filtered against what ClickHouse already has (incidents/warehouse/store.py).
+batches are filtered against what ClickHouse already has (incidents/warehouse/writer.py).
 The sink agent (incidents/stream/agents/sink.py) declares the stage with these.
 """
 
@@ -21,7 +21,8 @@ from incidents.kafka.topics import Topics
 from incidents.observability import metrics
 from incidents.observability.logs import get as get_logger
 from incidents.stream.runner import Outputs, Publish
-from incidents.warehouse.store import Warehouse, WarehouseError, rows_for
+from incidents.warehouse.rows import rows_for
+from incidents.warehouse.writer import Warehouse, WarehouseError
 
 if TYPE_CHECKING:
     from incidents.stream.runtime import WorkerRuntime

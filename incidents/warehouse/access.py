@@ -47,8 +47,9 @@ import yaml
 
 from incidents.config.command import Failure, OneLineParser, UsageError
 from incidents.config.settings import load_settings
-from incidents.domain.places.geo import REGIONS_CSV
-from incidents.warehouse.store import Rendering, connect, load_migrations
+from incidents.domain.places.gazetteer import REGIONS_CSV
+from incidents.warehouse.migrations import Rendering, load_migrations
+from incidents.warehouse.writer import connect
 
 REGION_CODE = re.compile(r"^RU-[A-Z]{2,3}$")
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -11,13 +11,9 @@ import numpy as np
 import pytest
 
 from incidents.domain.understanding.classify import DEFAULT_MODEL_PATH, AppealClassifier, load_model
-from incidents.evaluation.training import (
-    default_sources_digest,
-    evaluate,
-    grouped_split,
-    read_labelled,
-    train_category_model,
-)
+from incidents.evaluation.labelled import evaluate, read_labelled
+from incidents.evaluation.learner import grouped_split, train_category_model
+from incidents.evaluation.training import default_sources_digest
 
 
 def test_evaluate_hand_computed() -> None:

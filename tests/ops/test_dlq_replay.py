@@ -10,7 +10,7 @@ import time
 import msgspec
 import pytest
 
-from incidents.domain.desk.desk import short_hash
+from incidents.domain.desk.records import short_hash
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.integration

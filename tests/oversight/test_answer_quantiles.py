@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
-from incidents.oversight.dashboards import TimeRange, all_values, dashboards, expand, render_sql
-from incidents.warehouse.store import Rendering, load_migrations
+from incidents.oversight.dashboards import dashboards
+from incidents.oversight.macros import TimeRange, all_values, expand, render_sql
+from incidents.warehouse.migrations import Rendering, load_migrations
 from tests.support.chdb import ChdbProcess
 
 pytestmark = pytest.mark.integration

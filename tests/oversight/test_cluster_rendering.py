@@ -15,7 +15,7 @@ import re
 
 import pytest
 
-from incidents.warehouse.store import SHARDING_KEYS, Rendering, load_migrations
+from incidents.warehouse.migrations import SHARDING_KEYS, Rendering, load_migrations
 from tests.support.chdb import ChdbProcess
 
 SINGLE = Rendering("incidents", 730)

@@ -23,16 +23,15 @@ import yaml
 
 from dashboards.build import OUT, render_all
 from incidents.observability import metrics
-from incidents.oversight.dashboards import (
-    CLICKHOUSE,
-    PROMETHEUS,
+from incidents.oversight.dashboards import dashboards
+from incidents.oversight.macros import (
     TimeRange,
     apply_conditional_all,
-    dashboards,
     expand,
     expand_macros,
     replace_variables,
 )
+from incidents.oversight.panels import CLICKHOUSE, PROMETHEUS
 from tests.support.oversight import PipelineData
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -182,7 +181,7 @@ def time_range(pipeline_data: PipelineData) -> TimeRange:
 
 
 def _values(uid: str, **chosen: object) -> dict[str, object]:
-    from incidents.oversight.dashboards import all_values
+    from incidents.oversight.macros import all_values
 
     return all_values(MODEL[uid], **{"min_volume": "1", **chosen})
 

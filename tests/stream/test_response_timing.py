@@ -20,8 +20,8 @@ from datetime import datetime
 
 import pytest
 
-from incidents.oversight.dashboards import ANSWER_Q, ANSWERED
-from incidents.oversight.dashboards import ANSWERS as ANSWER_FACTS
+from incidents.oversight.fragments import ANSWER_Q, ANSWERED
+from incidents.oversight.fragments import ANSWERS as ANSWER_FACTS
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.integration

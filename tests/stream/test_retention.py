@@ -28,7 +28,8 @@ import json, sys
 from datetime import UTC, datetime, timedelta
 from incidents.oversight.report import collect
 from incidents.config.settings import ClickHouseSettings
-from incidents.warehouse.store import TABLES, Warehouse
+from incidents.warehouse.tables import TABLES
+from incidents.warehouse.writer import Warehouse
 
 path, ttl = sys.argv[1], int(sys.argv[2])
 wh = Warehouse(ClickHouseSettings(url="chdb://" + path, ttl_days=ttl))

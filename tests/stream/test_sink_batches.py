@@ -19,7 +19,7 @@ CHILD = r"""
 import sys
 from datetime import UTC, datetime, timedelta
 from incidents.config.settings import ClickHouseSettings
-from incidents.warehouse.store import Warehouse
+from incidents.warehouse.writer import Warehouse
 
 wh = Warehouse(ClickHouseSettings(url="chdb://" + sys.argv[1], database="incidents"))
 wh.migrate()

@@ -22,8 +22,8 @@ from incidents.config.settings import Settings
 from incidents.console.auth import Directory
 from incidents.console.view import DeskView
 from incidents.console.web import Console, build_app
-from incidents.domain.desk.desk import Outcome
-from incidents.domain.places.geo import Gazetteer
+from incidents.domain.desk.records import Outcome
+from incidents.domain.places.gazetteer import Gazetteer
 from incidents.domain.understanding.routing import RoutingTable
 from incidents.stream.offline import OfflinePipeline
 

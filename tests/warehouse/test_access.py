@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from incidents.oversight.dashboards import TimeRange, all_values, dashboards, expand
-from incidents.oversight.dashboards import render_sql as panel_sql
+from incidents.oversight.dashboards import dashboards
+from incidents.oversight.macros import TimeRange, all_values, expand
+from incidents.oversight.macros import render_sql as panel_sql
 from incidents.warehouse.access import (
     AccessConfig,
     AccessError,

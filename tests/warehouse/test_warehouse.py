@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from incidents.warehouse.store import TABLES, Rendering, load_migrations
+from incidents.warehouse.migrations import Rendering, load_migrations
+from incidents.warehouse.tables import TABLES
 
 
 def test_migrations_are_numbered_and_render_without_placeholders() -> None:

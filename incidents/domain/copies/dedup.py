@@ -36,6 +36,13 @@ one post. Hundreds of people write «Мусор не вывозят» or «Не 
 дворе»; the rules link such a text carried over between networks, or posted word
 for word, which across two regions is two residents. A longer text (a news item,
 a resident's account of their problem) is a copy in any region.
+
+Why this module is long: ``Deduplicator`` is one decision procedure over one window.
+Its methods share the window's state (the records, the candidate index, the time
+order of eviction, the cached k-gram sets) and call each other in the order a post
+is judged (stated origin, redelivery, long text, short text, place, region); the
+comparisons themselves are in ``signatures.py`` and ``origin.py``. Cutting the
+procedure across files would hide the order in which the rules apply.
 """
 
 from __future__ import annotations
@@ -53,23 +60,25 @@ from incidents.contracts.models import AdoptCommand, AnyCommand, GeoPoint, Menti
 from incidents.domain.copies import speedups
 from incidents.domain.copies.origin import StatedOrigins, stated_origin
 from incidents.domain.copies.signatures import (
-    EDGE_WORDS,
-    MIN_KEPT,
     CandidateIndex,
     GramSet,
-    Partners,
     Signer,
     Similarity,
-    WordPair,
     _similarity_of,
+    gram_set,
+    similarity,
+)
+from incidents.domain.copies.wording import (
+    EDGE_WORDS,
+    MIN_KEPT,
+    Partners,
+    WordPair,
     added_apart,
     carries,
-    gram_set,
     match_ratio,
     misspelt,
     near,
     retyped,
-    similarity,
     word_containment,
 )
 from incidents.domain.desk.grouping import haversine_m

@@ -19,7 +19,7 @@ holds each pair equal, on every Unicode code point and on generated texts.
   second one given as hashes or as its text (``similarity``,
   ``Signer.similarity``).
 - ``matching_blocks``: difflib's matching blocks of two word lists
-  (``dedup.matching_blocks``, for ``carries`` and ``added_apart``).
+  (``wording.matching_blocks``, for ``carries`` and ``added_apart``).
 - ``BandTable``: one region's LSH band tables with each post's key and
   signature, so it returns only the candidates whose MinHash agrees enough
   (``CandidateIndex``).

@@ -20,6 +20,13 @@ list), and the category then comes from the text classifier, as before.
 The same types drive category, priority (base urgency), routing (agency kind) and
 incident grouping (``compatible``): two posts at one building are about one problem
 only when their types are the same or one refines the other.
+
+Why this module is long: the taxonomy and its recogniser are one model. The
+taxonomy's phrases are compiled into the very slots, lemma sets and negation marks
+the scan of a post produces (``Token``, ``Scan``, ``Phrase``, ``_Slot``), and the
+matching rules (object and defect in one sentence, absence, negated phrases, the
+most specific type) read both; a split would make those private pieces public for
+one caller.
 """
 
 from __future__ import annotations

@@ -25,6 +25,10 @@ One fixed seed, no clock, no environment, stdlib only. Reading order:
   REDELIVERIES, INVALID       connector re-polls and bad input
   RESPONSES                   official answers
   build()                     times, ids, authors, metrics, rendering
+
+Why this module is long: most of it is data (the fictional posts, copies, answers
+and their labels), written as Python so that one seed renders the sample byte for
+byte with the stdlib only; the code is ``build()`` and its helpers at the end.
 """
 
 from __future__ import annotations

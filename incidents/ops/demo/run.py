@@ -31,7 +31,7 @@ from incidents.kafka.producer import MentionProducer
 from incidents.kafka.topics import ensure_topics
 from incidents.ops import probe
 from incidents.oversight.report import collect, http_query, render, wide_console
-from incidents.warehouse.store import Warehouse
+from incidents.warehouse.writer import Warehouse
 
 SAMPLE_DIR = Path(__file__).parent / "sample"
 

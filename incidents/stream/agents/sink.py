@@ -13,7 +13,7 @@ from incidents.domain.steps import Step
 from incidents.observability import metrics
 from incidents.stream import runner, sink
 from incidents.stream.decoders import STAGE_DECODERS
-from incidents.warehouse.store import Warehouse
+from incidents.warehouse.writer import Warehouse
 
 if TYPE_CHECKING:
     import faust

@@ -9,16 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from incidents.domain.copies.dedup import _word_count
-from incidents.domain.copies.signatures import (
-    CandidateIndex,
+from incidents.domain.copies.signatures import CandidateIndex, Signer, similarity
+from incidents.domain.copies.wording import (
     Partners,
-    Signer,
     _one_edit,
     added_apart,
     carries,
     misspelt,
     near,
-    similarity,
     word_containment,
 )
 from incidents.domain.text.normalize import normalize_text, words_and_breaks

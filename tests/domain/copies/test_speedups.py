@@ -189,7 +189,7 @@ def test_the_dedup_stage_decides_the_same_with_and_without_the_compiled_twins() 
     """The bundled sample's texts and copies of them through a fresh dedup stage both ways."""
     from incidents.config.settings import Settings
     from incidents.domain.copies.dedup import Deduplicator
-    from incidents.ops.bench import _dedup_mentions
+    from incidents.ops.bench.stages import _dedup_mentions
 
     sample = Path(__file__).parents[3] / "incidents" / "ops" / "demo" / "sample" / "mentions.jsonl"
     texts = []
@@ -247,7 +247,7 @@ def test_without_the_twins_the_python_code_answers() -> None:
 def test_word_alignment_equals_difflib(a: list[str], b: list[str]) -> None:
     from difflib import SequenceMatcher
 
-    from incidents.domain.copies.signatures import match_ratio, matching_blocks, opcodes
+    from incidents.domain.copies.wording import match_ratio, matching_blocks, opcodes
 
     matcher = SequenceMatcher(None, a, b, autojunk=False)
     assert matching_blocks(a, b) == [tuple(m) for m in matcher.get_matching_blocks()]

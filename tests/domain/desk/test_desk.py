@@ -27,7 +27,8 @@ from incidents.contracts.models import (
     TickCommand,
 )
 from incidents.domain.copies.dedup import Deduplicator
-from incidents.domain.desk.desk import Desk, Outcome, _iso
+from incidents.domain.desk.desk import Desk
+from incidents.domain.desk.records import Outcome, _iso
 from incidents.stream.offline import Resolver
 
 MSK = timezone(timedelta(hours=3))

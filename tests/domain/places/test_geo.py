@@ -13,16 +13,14 @@ from time import perf_counter
 import pytest
 
 from incidents.contracts.models import REGION_CODES
-from incidents.domain.places.geo import (
+from incidents.domain.places.addresses import find_address
+from incidents.domain.places.forms import PlaceForms, forms_fingerprint, phrase_forms
+from incidents.domain.places.gazetteer import (
     CITIES_CSV,
     PLACE_FORMS_FILE,
     REGIONS_CSV,
     Gazetteer,
     Location,
-    PlaceForms,
-    find_address,
-    forms_fingerprint,
-    phrase_forms,
 )
 
 MOSCOW_CENTRE = (55.7558, 37.6173)
@@ -461,7 +459,7 @@ def test_in_a_hyphenated_name_only_the_head_before_na_declines() -> None:
     decline anyway, so the rule is forced here with a tail in the nominative (a
     module-level name used to be rebound further down geo.py, and the rule never ran).
     """
-    from incidents.domain.places.geo import _token_case_forms
+    from incidents.domain.places.forms import _token_case_forms
 
     forms = _token_case_forms("ростов-на-дон")
     assert "ростове-на-дон" in forms["loct"]

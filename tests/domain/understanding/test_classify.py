@@ -8,8 +8,8 @@ from incidents.domain.understanding.classify import (
     DEFAULT_LABELS,
     AppealClassifier,
     Classification,
-    _normalize,
 )
+from incidents.domain.understanding.features import _normalize
 
 APPEALS = [
     "Во дворе дома 5 по улице Мира огромная яма, машины бьют колёса. Когда отремонтируют?",
@@ -126,7 +126,7 @@ def test_normalize() -> None:
 
 def test_fast_transform_matches_feature_names(clf: AppealClassifier) -> None:
     """The cached inference path yields exactly the features the trainer counted."""
-    from incidents.evaluation.training import matrix_from_names
+    from incidents.evaluation.learner import matrix_from_names
 
     feat = clf._rel.featurizer
     texts = [*APPEALS, *NOT_APPEALS, "Горячая вода не идёт, горячей воды нет", "пахнет газом"]
@@ -139,7 +139,7 @@ def test_a_model_trained_before_the_package_move_still_finds_its_problem_hook() 
     """Models record their problem hook as "module:function"; the shipped model and any a
     deployment trained before the move name ``streams.domain.problems``."""
     from incidents.domain.understanding import problems
-    from incidents.domain.understanding.classify import resolve_problem_cues
+    from incidents.domain.understanding.features import resolve_problem_cues
 
     assert resolve_problem_cues("streams.domain.problems:cues") is problems.cues
     assert resolve_problem_cues(f"{problems.__name__}:cues") is problems.cues

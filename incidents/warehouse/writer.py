@@ -1,4 +1,4 @@
-"""ClickHouse: connection, migrations, message → row mapping and idempotent inserts.
+"""ClickHouse: the connection, migrating, and idempotent inserts of fact rows.
 
 One client API for both worlds: clickhouse-connect speaks HTTP to a server and,
 with a ``chdb://`` DSN, drives the embedded chDB engine in-process. chDB allows
@@ -28,17 +28,15 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from incidents.config.settings import ClickHouseSettings
-from incidents.contracts.models import DeadLetter, Incident, IncidentEvent, Mention, Reply
-
-MIGRATIONS_PACKAGE = "incidents.contracts.clickhouse"
+from incidents.warehouse.migrations import Rendering, load_migrations
+from incidents.warehouse.tables import OWN_TTL, TABLES, TableSpec
 
 # clickhouse-connect logs "Unexpected Http Driver Exception" before raising the error we
 # report anyway: in a command-line process (no logging configured) that is a stray line
@@ -54,21 +52,6 @@ KEYS_PER_LOOKUP = 2_000  # keys per "already stored?" query (see Warehouse.exist
 
 
 @dataclass(frozen=True)
-class TableSpec:
-    name: str
-    key: str
-    time_col: str | None  # equal for every copy of a row: bounds the "already there?" lookup
-    region_col: str | None
-    columns: tuple[str, ...]
-    filter_existing: bool = True
-    ttl_col: str = ""  # the table's TTL runs from this column (default: time_col)
-
-    @property
-    def retention_col(self) -> str:
-        return self.ttl_col or self.time_col or ""
-
-
-@dataclass(frozen=True)
 class Inserted:
     """What one insert did: rows written, rows ClickHouse already had, and rows left out
     because they were older than the table's retention when they arrived."""
@@ -80,331 +63,8 @@ class Inserted:
     oldest: datetime | None = None  # the oldest of them
 
 
-def mention_row(m: Mention, partition: int, offset: int) -> tuple[Any, ...]:
-    p = m.place
-    e = m.metrics
-    return (
-        m.id,
-        m.platform,
-        m.source.id,
-        m.source.name or "",
-        m.source.kind or "",
-        m.author.id if m.author else "",
-        m.created_at,
-        m.text,
-        m.url or "",
-        m.fingerprint,
-        m.is_appeal,
-        m.appeal_score,
-        m.category or "",
-        m.category_confidence,
-        m.priority,
-        list(m.priority_cues),
-        p.region or "",
-        p.municipality or "",
-        p.oktmo or "",
-        p.address or "",
-        p.geo.lat if p.geo else None,
-        p.geo.lon if p.geo else None,
-        m.agency or "",
-        m.status or "accepted",
-        m.duplicate_of or "",
-        m.incident_id or "",
-        (e.likes or 0) if e else 0,
-        (e.reposts or 0) if e else 0,
-        (e.comments or 0) if e else 0,
-        (e.views or 0) if e else 0,
-        partition,
-        offset,
-    )
-
-
-def incident_row(i: Incident, partition: int, offset: int) -> tuple[Any, ...]:
-    s = i.sla
-    return (
-        i.id,
-        i.region or "",
-        i.municipality or "",
-        i.category or "",
-        i.agency or "",
-        i.status,
-        i.priority,
-        i.opened_at,
-        i.updated_at,
-        i.closed_at,
-        i.version,
-        i.title,
-        i.mentions_count,
-        i.address or "",
-        i.geo.lat if i.geo else None,
-        i.geo.lon if i.geo else None,
-        i.primary_mention_id or "",
-        list(i.platforms),
-        s.first_reaction_due,
-        s.first_reaction_at,
-        s.first_reaction_breached,
-        s.final_answer_due,
-        s.final_answer_at,
-        s.final_answer_breached,
-        i.reopened_from or "",
-        i.merged_into or "",
-    )
-
-
-def event_row(e: IncidentEvent, partition: int, offset: int) -> tuple[Any, ...]:
-    return (
-        e.event_id,
-        e.incident_id,
-        e.type,
-        e.at,
-        e.region or "",
-        e.incident_version,
-        e.category or "",
-        e.agency or "",
-        e.priority or "",
-        e.status or "",
-        e.mention_id or "",
-        e.response_id or "",
-        {k: "" if v is None else str(v) for k, v in e.detail.items()},
-    )
-
-
-def reply_row(r: Reply, partition: int, offset: int) -> tuple[Any, ...]:
-    return (
-        r.reply_id,
-        r.response_id,
-        r.incident_id,
-        r.mention_id,
-        r.platform,
-        r.source_id,
-        r.kind,
-        r.agency,
-        r.responded_at,
-        r.region or "",
-        r.post_url or "",
-    )
-
-
-def dead_letter_row(d: DeadLetter, partition: int, offset: int) -> tuple[Any, ...]:
-    return (
-        d.dlq_id,
-        d.stage,
-        d.topic,
-        d.partition,
-        d.offset,
-        d.error_kind,
-        d.reason,
-        d.failed_at,
-        d.original_size,
-        d.mention_id or "",
-        d.replayed,
-    )
-
-
-TABLES: dict[str, TableSpec] = {
-    "mentions": TableSpec(
-        "mentions",
-        "id",
-        "created_at",
-        "region",
-        (
-            "id", "platform", "source_id", "source_name", "source_kind", "author_pseudonym",
-            "created_at", "text", "url", "fingerprint", "is_appeal", "appeal_score", "category",
-            "category_confidence", "priority", "priority_cues", "region", "municipality", "oktmo",
-            "address", "lat", "lon", "agency", "status", "duplicate_of", "incident_id", "likes",
-            "reposts", "comments", "views", "_partition", "_offset",
-        ),
-    ),
-    "incidents": TableSpec(
-        "incidents",
-        "id",
-        "opened_at",
-        "region",
-        (
-            "id", "region", "municipality", "category", "agency", "status", "priority",
-            "opened_at", "updated_at", "closed_at", "version", "title", "mentions_count",
-            "address", "lat", "lon", "primary_mention_id", "platforms", "first_reaction_due",
-            "first_reaction_at", "first_reaction_breached", "final_answer_due", "final_answer_at",
-            "final_answer_breached", "reopened_from", "merged_into",
-        ),
-        # Latest state: every version is a row, ReplacingMergeTree(version) keeps the last.
-        filter_existing=False,
-    ),
-    "incident_events": TableSpec(
-        "incident_events",
-        "event_id",
-        "at",
-        "region",
-        (
-            "event_id", "incident_id", "type", "at", "region", "incident_version", "category",
-            "agency", "priority", "status", "mention_id", "response_id", "detail",
-        ),
-    ),
-    "replies": TableSpec(
-        "replies",
-        "reply_id",
-        "responded_at",
-        "region",
-        (
-            "reply_id", "response_id", "incident_id", "mention_id", "platform", "source_id",
-            "kind", "agency", "responded_at", "region", "post_url",
-        ),
-    ),
-    "dead_letters": TableSpec(
-        "dead_letters",
-        "dlq_id",
-        None,  # failed_at is the wall clock of each attempt: look up by id alone
-        None,
-        (
-            "dlq_id", "stage", "topic", "partition", "offset", "error_kind", "reason",
-            "failed_at", "original_size", "mention_id", "replayed",
-        ),
-        ttl_col="failed_at",
-    ),
-}  # fmt: skip
-
-
-#: How a cluster shards each table's rows (Distributed tables). By region wherever a
-#: table has one, so that every version of an incident, its events, its answers and
-#: its region's aggregates meet on one shard: FINAL, the sink's "already there?"
-#: lookups and the views' incident lookups stay shard-local, and a region's rows
-#: never straddle shards. Tables without a region column are listed here.
-SHARDING_KEYS: dict[str, str] = {
-    "dead_letters": "cityHash64(dlq_id)",
-    "fact_inserts": "cityHash64(key)",
-    "expired_on_arrival": "cityHash64(key)",
-}
-
-#: Tables whose TTL is their own, not INCIDENTS_CLICKHOUSE_TTL_DAYS.
-OWN_TTL = frozenset({"fact_inserts", "expired_on_arrival"})
 _TTL = re.compile(r" TTL (.+?)(?: SETTINGS |$)")
 _TTL_DAYS = re.compile(r"toIntervalDay\((\d+)\)")
-
-_CREATE_TABLE = re.compile(r"^CREATE TABLE IF NOT EXISTS (\w+)\.(\w+)\s", re.S)
-_ALTER_COLUMNS = re.compile(
-    r"^ALTER TABLE (\w+)\.(\w+)\s+(ON CLUSTER '[^']+'\s+)?"
-    r"(ADD|DROP|MODIFY|RENAME|COMMENT) COLUMN\b",
-    re.S,
-)
-
-
-@dataclass(frozen=True)
-class Rendering:
-    """How migrations render: single node (default) or a cluster.
-
-    In a cluster (``INCIDENTS_CLICKHOUSE_CLUSTER``) the MergeTree tables and the
-    materialized views live in ``<database>_local`` (Replicated* engines, ``ON
-    CLUSTER``), and ``<database>`` holds a Distributed table of the same name over
-    each of them. Everything that reads or writes (the sink, reports, Grafana) uses
-    ``<database>.<table>`` in both layouts; on a cluster that is the Distributed table,
-    which shards inserts by :data:`SHARDING_KEYS` and fans reads out.
-    """
-
-    database: str
-    ttl_days: int
-    cluster: str | None = None
-
-    @property
-    def local_database(self) -> str:
-        return f"{self.database}_local" if self.cluster else self.database
-
-    def values(self) -> dict[str, str]:
-        if self.cluster:
-            zk = "'/clickhouse/tables/{shard}/{database}/{table}', '{replica}'"
-            return {
-                "db": self.local_database,
-                "on_cluster": f"ON CLUSTER '{self.cluster}'",
-                "replacing": f"ReplicatedReplacingMergeTree({zk})",
-                "replacing_version": f"ReplicatedReplacingMergeTree({zk}, version)",
-                "summing": f"ReplicatedSummingMergeTree({zk})",
-                "plain": f"ReplicatedMergeTree({zk})",
-                "aggregating": f"ReplicatedAggregatingMergeTree({zk})",
-                "dedup_window": "replicated_deduplication_window = 1000",
-                "ttl_days": str(self.ttl_days),
-            }
-        return {
-            "db": self.database,
-            "on_cluster": "",
-            "replacing": "ReplacingMergeTree",
-            "replacing_version": "ReplacingMergeTree(version)",
-            "summing": "SummingMergeTree",
-            "plain": "MergeTree",
-            "aggregating": "AggregatingMergeTree",
-            "dedup_window": "non_replicated_deduplication_window = 1000",
-            "ttl_days": str(self.ttl_days),
-        }
-
-    def render(self, sql: str) -> str:
-        vals = self.values()
-
-        def sub(m: re.Match[str]) -> str:
-            name = m.group(1)
-            if name not in vals:
-                raise KeyError(f"unknown migration placeholder {{{{{name}}}}}")
-            return vals[name]
-
-        return re.sub(r"\{\{(\w+)\}\}", sub, sql)
-
-    def distributed(self, statement: str) -> str | None:
-        """The statement a cluster needs on the Distributed side of a rendered one, if any.
-
-        A CREATE TABLE gets a Distributed table over it; an ALTER TABLE … COLUMN is
-        repeated on the Distributed table (its columns do not follow the local one's).
-        """
-        if not self.cluster:
-            return None
-        local = self.local_database
-        m = _CREATE_TABLE.match(statement)
-        if m and m.group(1) == local:
-            table = m.group(2)
-            if re.search(r"^\s+region\s", statement, re.M):
-                key = "cityHash64(region)"
-            elif table in SHARDING_KEYS:
-                key = SHARDING_KEYS[table]
-            else:
-                raise KeyError(f"table {table} has no region column: add it to SHARDING_KEYS")
-            return (
-                f"CREATE TABLE IF NOT EXISTS {self.database}.{table} ON CLUSTER '{self.cluster}' "
-                f"AS {local}.{table} "
-                f"ENGINE = Distributed('{self.cluster}', '{local}', '{table}', {key})"
-            )
-        m = _ALTER_COLUMNS.match(statement)
-        if m and m.group(1) == local:
-            return f"ALTER TABLE {self.database}." + statement[len(f"ALTER TABLE {local}.") :]
-        return None
-
-
-@dataclass(frozen=True)
-class Migration:
-    version: int
-    name: str
-    sql: str
-
-    @property
-    def checksum(self) -> str:
-        return hashlib.sha256(self.sql.encode()).hexdigest()[:16]
-
-    def statements(self, rendering: Rendering) -> list[str]:
-        text = rendering.render(self.sql)
-        text = "\n".join(line for line in text.splitlines() if not line.strip().startswith("--"))
-        out: list[str] = []
-        for stmt in (s.strip() for s in text.split(";")):
-            if not stmt:
-                continue
-            out.append(stmt)
-            extra = rendering.distributed(stmt)
-            if extra:
-                out.append(extra)
-        return out
-
-
-def load_migrations() -> list[Migration]:
-    out = []
-    for entry in resources.files(MIGRATIONS_PACKAGE).iterdir():
-        m = re.match(r"^(\d{4})_(\w+)\.sql$", entry.name)
-        if m:
-            out.append(Migration(int(m.group(1)), m.group(2), entry.read_text(encoding="utf-8")))
-    return sorted(out, key=lambda m: m.version)
 
 
 def held_by_another_process(path: Path) -> bool:
@@ -733,16 +393,3 @@ class Warehouse:
     def scalar(self, sql: str) -> Any:
         _, rows = self.query(sql)
         return rows[0][0] if rows else None
-
-
-def rows_for(table: str, items: Iterable[tuple[Any, int, int]]) -> list[tuple[Any, ...]]:
-    """Map (message, partition, offset) triples to rows of a table."""
-    mappers: dict[str, Callable[[Any, int, int], tuple[Any, ...]]] = {
-        "mentions": mention_row,
-        "incidents": incident_row,
-        "incident_events": event_row,
-        "replies": reply_row,
-        "dead_letters": dead_letter_row,
-    }
-    mapper = mappers[table]
-    return [mapper(obj, part, off) for obj, part, off in items]
