@@ -120,15 +120,15 @@ async def _run_connector(
     name: str, settings: Any, conf: Any, registry: Any, producer: Any, once: bool
 ) -> int:
     from incidents.connectors.base import (  # lazy: aiohttp, tenacity
+        ConnectorRuntime,
         FatalError,
-        Runtime,
         install_signal_handlers,
         poll_forever,
         serve,
         web_app,
     )
 
-    rt = Runtime(
+    rt = ConnectorRuntime(
         name=name,
         settings=settings,
         conf=conf,
@@ -214,14 +214,16 @@ async def _run_replies(
     idle_exit: float | None,
 ) -> int:
     from incidents.connectors.base import (  # lazy: aiohttp
-        Runtime,
+        ConnectorRuntime,
         install_signal_handlers,
         serve,
         web_app,
     )
     from incidents.connectors.replies import RepliesWorker, SentStore, run_replies  # lazy: aiohttp
 
-    rt = Runtime(name="replies", settings=settings, conf=conf, registry=registry, producer=producer)
+    rt = ConnectorRuntime(
+        name="replies", settings=settings, conf=conf, registry=registry, producer=producer
+    )
     install_signal_handlers(rt)
     store = SentStore(conf.state_dir / "replies.sent.sqlite")
     k = settings.kafka

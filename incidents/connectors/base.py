@@ -357,7 +357,7 @@ class Publisher(Protocol):
 
 
 @dataclass
-class Runtime:
+class ConnectorRuntime:
     """One connector process: settings, producer, cursors, logs, health."""
 
     name: str
@@ -437,7 +437,9 @@ class Runtime:
             os._exit(137)
 
 
-async def commit_batch(rt: Runtime, key: str | None, items: list[Fetched], cursor: Cursor) -> None:
+async def commit_batch(
+    rt: ConnectorRuntime, key: str | None, items: list[Fetched], cursor: Cursor
+) -> None:
     """Publish a batch, wait for the broker, then (and only then) move the source's cursor."""
     newest: datetime | None = None
     count = 0
@@ -467,7 +469,7 @@ async def commit_batch(rt: Runtime, key: str | None, items: list[Fetched], curso
     rt.maybe_crash(before_save=False)
 
 
-async def publish_page(rt: Runtime, key: str, page: Page) -> int:
+async def publish_page(rt: ConnectorRuntime, key: str, page: Page) -> int:
     metrics.FETCHED.labels(rt.name).inc(len(page.items))
     batch: list[Fetched] = []
     for it in page.items:
@@ -479,7 +481,7 @@ async def publish_page(rt: Runtime, key: str, page: Page) -> int:
     return len(page.items)
 
 
-async def drain(rt: Runtime, src: Source) -> bool:
+async def drain(rt: ConnectorRuntime, src: Source) -> bool:
     """Read one source until it has nothing more (or max_pages); False when it failed."""
     assert rt.store is not None
     log = rt.log.bind(source=src.key)
@@ -522,7 +524,7 @@ def no_sources(name: str) -> FatalError:
     )
 
 
-async def poll_forever(rt: Runtime, sources: list[Source], once: bool = False) -> None:
+async def poll_forever(rt: ConnectorRuntime, sources: list[Source], once: bool = False) -> None:
     """Rounds over all sources; `once` stops after one round (cron, tests)."""
     if not sources:
         raise no_sources(rt.name)
@@ -542,7 +544,7 @@ async def poll_forever(rt: Runtime, sources: list[Source], once: bool = False) -
 
 
 # ------------------------------------------------------------------ web
-def web_app(rt: Runtime) -> web.Application:
+def web_app(rt: ConnectorRuntime) -> web.Application:
     app = web.Application(client_max_size=rt.conf.webhook_max_bytes)
 
     async def healthz(request: web.Request) -> web.Response:
@@ -575,7 +577,7 @@ async def serve(app: web.Application, host: str, port: int) -> web.AppRunner:
     return runner
 
 
-def install_signal_handlers(rt: Runtime) -> None:
+def install_signal_handlers(rt: ConnectorRuntime) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):

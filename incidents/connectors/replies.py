@@ -39,8 +39,8 @@ import msgspec
 from incidents.config.connectors import ConnectorSettings
 from incidents.connectors.base import (
     ConnectorError,
+    ConnectorRuntime,
     FatalError,
-    Runtime,
     SourceUnavailable,
     TransientError,
     retrying,
@@ -216,7 +216,7 @@ _result = msgspec.json.Decoder(ReplyResult)
 
 class RepliesWorker:
     def __init__(
-        self, rt: Runtime, store: SentStore, posters: dict[str, Poster], results_topic: str
+        self, rt: ConnectorRuntime, store: SentStore, posters: dict[str, Poster], results_topic: str
     ) -> None:
         self.rt, self.store, self.posters, self.results_topic = rt, store, posters, results_topic
         self.posted = 0
@@ -351,7 +351,7 @@ class RepliesWorker:
 
 
 async def run_replies(
-    rt: Runtime, worker: RepliesWorker, consumer: Any, idle_exit_s: float | None = None
+    rt: ConnectorRuntime, worker: RepliesWorker, consumer: Any, idle_exit_s: float | None = None
 ) -> None:
     """Consume, handle, publish results, flush, commit; until stopped (or idle, for tests)."""
     idle_since = time.monotonic()

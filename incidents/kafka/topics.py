@@ -113,7 +113,7 @@ class Topics:
 
     def compacted(self) -> frozenset[str]:
         """Created topics whose offsets may have holes (compaction): every other one is
-        gapless, and a jump in its offsets is checked (incidents/stream/app.py, per message)."""
+        gapless, and a jump in its offsets is checked (incidents/stream/guards.py, per message)."""
         return self._compacted
 
     @cached_property

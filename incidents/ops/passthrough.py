@@ -14,7 +14,9 @@ import faust
 from incidents.config.settings import load_settings
 from incidents.kafka.topics import Topics, ensure_topics
 from incidents.observability import logs
-from incidents.stream.app import Runtime, _register_web, app_id_for, batches, faust_settings
+from incidents.stream.app import app_id_for, faust_settings, register_web
+from incidents.stream.guards import batches
+from incidents.stream.runtime import WorkerRuntime
 
 
 def main() -> None:
@@ -23,14 +25,14 @@ def main() -> None:
     settings.worker.data_dir.mkdir(parents=True, exist_ok=True)
     ensure_topics(settings)
     app = faust.App(app_id_for(settings), **faust_settings(settings))
-    rt = Runtime(settings=settings, app=app, topics=Topics.from_settings(settings))
-    _register_web(app, rt)
+    rt = WorkerRuntime(settings=settings, app=app, topics=Topics.from_settings(settings))
+    register_web(app, rt)
     out = settings.topics.name("passthrough.out")
 
     @app.agent(rt.topic(rt.topics.raw), name="passthrough", concurrency=1)
-    @rt.supervised("passthrough")
+    @rt.health.supervised("passthrough")
     async def passthrough(stream: Any) -> None:
-        rt.started.add("passthrough")
+        rt.health.started.add("passthrough")
         async for events in batches(
             stream, settings.worker.batch_size, within=settings.worker.batch_within_s
         ):
@@ -44,7 +46,7 @@ def main() -> None:
     worker = faust.Worker(
         app, loglevel=settings.loglevel.upper(), quiet=True, override_logging=False
     )
-    rt.worker = worker
+    rt.health.worker = worker
     worker.execute_from_commandline()
 
 

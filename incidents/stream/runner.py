@@ -39,7 +39,7 @@ from incidents.domain.steps import Done, Step
 from incidents.kafka.topics import unpack_mentions
 from incidents.observability import metrics
 from incidents.observability.logs import get as get_logger
-from incidents.stream.app import ACTIVE_PARTITION, observe_batch
+from incidents.stream.app import ACTIVE_PARTITION
 from incidents.stream.decoders import decode_mention
 from incidents.stream.offline import lenient_id
 
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from faust.types import EventT
 
     from incidents.kafka.dlq import DlqGuard
-    from incidents.stream.app import Runtime
+    from incidents.stream.runtime import WorkerRuntime
 
 log = get_logger("incidents.stream.runner")
 
@@ -99,6 +99,12 @@ def mention_batch(value: bytes | None) -> list[Decoded]:
     return out
 
 
+def batch_messages(batch_size: int) -> int:
+    """Messages taken per processing batch on a topic of batch messages (each carries up
+    to ~100 mentions): about batch_size mentions' worth, at least a few."""
+    return max(4, batch_size // 32)
+
+
 @dataclass(frozen=True, slots=True)
 class Input:
     """Where an input of the step came from: its event and its own bytes (see Decoded)."""
@@ -110,7 +116,7 @@ class Input:
 class Outputs:
     """What a stage's ``publish`` sends through: counted as the stage's output."""
 
-    def __init__(self, rt: Runtime, stage: str) -> None:
+    def __init__(self, rt: WorkerRuntime, stage: str) -> None:
         self.rt = rt
         self.stage = stage
 
@@ -147,7 +153,7 @@ class Stage:
     after: Callable[[], None] | None = None
 
 
-def register(app: faust.App, rt: Runtime, stage: Stage) -> None:
+def register(app: faust.App, rt: WorkerRuntime, stage: Stage) -> None:
     """Subscribe the stage's inputs as raw bytes and run it as one supervised agent."""
     rt.declare(stage.name, stage.inputs, stage.outputs)
     source = app.topic(
@@ -163,7 +169,7 @@ def register(app: faust.App, rt: Runtime, stage: Stage) -> None:
         await run(rt, stage, stream)
 
     body.__name__ = body.__qualname__ = stage.name
-    app.agent(source, name=stage.name, concurrency=1)(rt.supervised(stage.name)(body))
+    app.agent(source, name=stage.name, concurrency=1)(rt.health.supervised(stage.name)(body))
 
 
 class _OnPartition:
@@ -181,7 +187,7 @@ class _OnPartition:
         ACTIVE_PARTITION.reset(self.token)
 
 
-async def run(rt: Runtime, stage: Stage, stream: Any) -> None:
+async def run(rt: WorkerRuntime, stage: Stage, stream: Any) -> None:
     """The loop: decode → step → dead-letter → send → settle → count, per batch."""
     if stage.on_start is not None:
         await stage.on_start()
@@ -189,9 +195,9 @@ async def run(rt: Runtime, stage: Stage, stream: Any) -> None:
     guard = rt.guard(name)
     out = Outputs(rt, name)
     around = _OnPartition if stage.partitioned else None
-    rt.started.add(name)
+    rt.health.started.add(name)
     metrics.AGENT_UP.labels(name).set(1)
-    async for events in rt.batches(stream, stage.take, within=stage.within):
+    async for events in rt.offsets.batches(stream, stage.take, within=stage.within):
         started = time.perf_counter()
         rt.inject_faults(events)
         items: list[tuple[Input, Any]] = []
@@ -224,8 +230,16 @@ async def run(rt: Runtime, stage: Stage, stream: Any) -> None:
         observe_batch(name, started, seen)
 
 
+def observe_batch(stage: str, started: float, n: int) -> None:
+    if n:
+        per = (time.perf_counter() - started) / n
+        hist = metrics.STAGE_LATENCY.labels(stage)
+        for _ in range(n):
+            hist.observe(per)
+
+
 def _reject(
-    rt: Runtime,
+    rt: WorkerRuntime,
     guard: DlqGuard,
     stage: str,
     ev: EventT,

@@ -224,27 +224,28 @@ class Consumer(faust_aiokafka.Consumer):
     async def _count_expired(self, committed: Mapping[TP, int]) -> None:
         """Records retention deleted before the group read them, counted where the committed
         offsets are sought: the first record of such a partition often arrives before
-        Faust knows its committed offset, and the head check (``Runtime.start_of``) then
-        has nothing to compare it with (seen on Apache Kafka).
+        Faust knows its committed offset, and the head check (``OffsetGuards.start_of``,
+        incidents/stream/guards.py) then has nothing to compare it with (seen on Apache
+        Kafka).
 
         The count runs beside the rebalance, never inside it: Faust awaits this seek
         before table recovery, and asking its own consumer thread for the log starts
         here once left a restarted worker recovered and then reading nothing for two
         minutes (tests/observability/test_alerts.py on tansu). The log starts come from
-        the hole probe's client (``Runtime.log_start``, bounded by its timeout).
+        the hole probe's client (``OffsetGuards.log_start``, bounded by its timeout).
         """
-        rt = getattr(self.app, "incidents_runtime", None)
-        if rt is None or not committed:
+        guards = getattr(self.app, "incidents_offsets", None)
+        if guards is None or not committed:
             return
-        task = asyncio.ensure_future(self._expired_of(rt, dict(committed)))
+        task = asyncio.ensure_future(self._expired_of(guards, dict(committed)))
         self._counting.add(task)
         task.add_done_callback(self._counting.discard)
 
-    async def _expired_of(self, rt: Any, committed: dict[TP, int]) -> None:
+    async def _expired_of(self, guards: Any, committed: dict[TP, int]) -> None:
         for tp, offset in committed.items():
-            start = await rt.log_start(tp.topic, tp.partition)
+            start = await guards.log_start(tp.topic, tp.partition)
             if start is not None and start > offset:
-                rt.expired(tp.topic, tp.partition, offset, start)
+                guards.expired(tp.topic, tp.partition, offset, start)
 
 
 class Transport(faust_aiokafka.Transport):

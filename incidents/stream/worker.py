@@ -25,6 +25,7 @@ from incidents.kafka.topics import ensure_topics
 from incidents.observability import logs
 from incidents.stream.agents import register_roles
 from incidents.stream.app import create_app
+from incidents.stream.health import Health
 from incidents.stream.transport import broker_kind
 
 
@@ -35,11 +36,11 @@ def run_worker(settings: Settings) -> None:
     created = ensure_topics(settings)
     app, rt = create_app(settings, register_roles)
     # The embedded broker skips records; on Apache Kafka an offset jump can be a
-    # transaction marker, so a jump is checked before it counts as a hole (Runtime.hole).
+    # transaction marker, so a jump is checked before it counts as a hole (OffsetGuards.hole).
     broker: str = settings.kafka.broker
     if broker == "auto":
         broker = broker_kind(settings.kafka.librdkafka())
-    rt.strict_gaps = broker == "tansu"
+    rt.offsets.strict_gaps = broker == "tansu"
     tune_gc()  # after the models and gazetteer are loaded
     if (
         "enrich" in settings.worker.roles
@@ -70,15 +71,15 @@ def run_worker(settings: Settings) -> None:
         override_logging=False,
         redirect_stdouts=False,
     )
-    rt.worker = worker
-    rt.on_crash = lambda: _arm_crash_exit(rt, settings, log)
+    rt.health.worker = worker
+    rt.health.on_crash = lambda: _arm_crash_exit(rt.health, settings, log)
     try:
         worker.execute_from_commandline()
     finally:
         if rt.warehouse is not None:
             rt.warehouse.close()
-        if rt.crashed:
-            _end_after_crash(rt, settings, log)
+        if rt.health.crashed:
+            _end_after_crash(rt.health, settings, log)
 
 
 # Consecutive in-place restarts after offset gaps; not an INCIDENTS_ setting (internal).
@@ -87,17 +88,17 @@ _ending = threading.Lock()
 _STARTED = time.monotonic()
 
 
-def _arm_crash_exit(rt: Any, settings: Settings, log: Any) -> None:
+def _arm_crash_exit(health: Health, settings: Settings, log: Any) -> None:
     """Faust's shutdown after a crash can hang ("Wait for streams…") with the web
     server still answering; the process must end anyway, so a timer ends it."""
     timer = threading.Timer(
-        settings.worker.crash_exit_s, _end_after_crash, args=(rt, settings, log)
+        settings.worker.crash_exit_s, _end_after_crash, args=(health, settings, log)
     )
     timer.daemon = True
     timer.start()
 
 
-def _end_after_crash(rt: Any, settings: Settings, log: Any) -> None:
+def _end_after_crash(health: Health, settings: Settings, log: Any) -> None:
     """Exit 1 for the orchestrator, or, after an offset gap, start again in place.
 
     An offset gap is the broker's fault, not the code's: a fresh process resumes
@@ -110,15 +111,15 @@ def _end_after_crash(rt: Any, settings: Settings, log: Any) -> None:
     gaps = int(os.environ.get(GAP_RESTARTS_ENV, "0") or 0)
     if time.monotonic() - _STARTED > 600:
         gaps = 0  # ten quiet minutes since the last start: not "in a row"
-    only_gaps = all(reason.startswith("OffsetGap") for reason in rt.crashed.values())
+    only_gaps = all(reason.startswith("OffsetGap") for reason in health.crashed.values())
     if only_gaps and gaps < settings.worker.gap_restarts:
-        log.warning("restarting_after_offset_gap", restarts=gaps + 1, crashed=rt.crashed)
+        log.warning("restarting_after_offset_gap", restarts=gaps + 1, crashed=health.crashed)
         os.environ[GAP_RESTARTS_ENV] = str(gaps + 1)
         _flush_std()
         # Close every inherited descriptor (sockets, chDB's files and locks) first.
         os.closerange(3, _max_fd())
         os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
-    log.error("worker_exiting_after_crash", crashed=rt.crashed)
+    log.error("worker_exiting_after_crash", crashed=health.crashed)
     _flush_std()
     os._exit(1)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from incidents.connectors.base import FatalError, Runtime, poll_forever
+from incidents.connectors.base import ConnectorRuntime, FatalError, poll_forever
 from incidents.connectors.registry import Registry, load_registry
 from incidents.connectors.sources import ok, portal, rss, telegram, vk
 from incidents.observability import connectors as metrics
@@ -29,12 +29,14 @@ from tests.support.connectors import (
 from tests.support.fakes import FakeOk, FakeTelegram, FakeVk, Fault, fixture
 
 
-def _vk_rt(tmp: Path, server: FakeVk, registry: Registry, pub: Any, **over: Any) -> Runtime:
+def _vk_rt(
+    tmp: Path, server: FakeVk, registry: Registry, pub: Any, **over: Any
+) -> ConnectorRuntime:
     conf = conf_for(tmp, vk_api_url=f"{server.url}/method", **over)
     return runtime("vk", conf, registry, pub)
 
 
-def _poll(rt: Runtime, module: Any) -> None:
+def _poll(rt: ConnectorRuntime, module: Any) -> None:
     async def go() -> None:
         client, sources = module.build_sources(rt)
         try:
@@ -283,7 +285,7 @@ def test_telegram_fatal_errors(
         _poll(rt, telegram)
 
 
-def _portal_rt(tmp: Path, server: Any, pub: Any, **over: Any) -> Runtime:
+def _portal_rt(tmp: Path, server: Any, pub: Any, **over: Any) -> ConnectorRuntime:
     reg = load_registry(write_registry(tmp, portal=server.url))
     return runtime("portal", conf_for(tmp, **over), reg, pub)
 

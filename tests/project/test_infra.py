@@ -439,12 +439,12 @@ def test_chart_sets_what_a_worker_needs() -> None:
 
 
 def test_probe_paths_are_served_by_the_worker() -> None:
-    app = (ROOT / "incidents" / "stream" / "app.py").read_text(encoding="utf-8")
+    app = (ROOT / "incidents" / "stream" / "health.py").read_text(encoding="utf-8")
     values = _load(CHART / "values.yaml")["workerDefaults"]
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
         path = values[probe]["httpGet"]["path"]
         assert f'@app.page("{path}")' in app, (
-            f"{probe}: {path} is not a page of incidents/stream/app.py"
+            f"{probe}: {path} is not a page of incidents/stream/health.py"
         )
     assert '@app.page("/metrics")' in app
 

@@ -11,14 +11,12 @@ import sys
 import time
 from pathlib import Path
 
-import faust
 import pytest
 
-from incidents.config.settings import Settings
 from incidents.kafka.dlq import DlqLimitExceeded
-from incidents.kafka.topics import Topics
 from incidents.observability import metrics
-from incidents.stream.app import OffsetGap, Runtime, liveness
+from incidents.stream.guards import OffsetGap
+from incidents.stream.health import Health, liveness
 from tests.support.paths import ROOT
 
 
@@ -35,8 +33,7 @@ def _gauge(stage: str) -> float:
 
 
 def test_a_crash_in_an_agent_fails_liveness_zeroes_the_metric_and_crashes_the_worker() -> None:
-    s = Settings()
-    rt = Runtime(settings=s, app=faust.App("health-test"), topics=Topics.from_settings(s))
+    rt = Health()
     rt.worker = _Worker()
     rt.started.add("enrich")
     metrics.AGENT_UP.labels("enrich").set(1)
@@ -59,7 +56,7 @@ def _crashes(stage: str, reason: str) -> float:
     return metrics.REGISTRY.get_sample_value("incidents_agent_crashes_total", labels) or 0.0
 
 
-def _crash(rt: Runtime, stage: str, exc: BaseException) -> None:
+def _crash(rt: Health, stage: str, exc: BaseException) -> None:
     @rt.supervised(stage)
     async def body(stream: object) -> None:
         raise exc
@@ -82,8 +79,7 @@ def test_a_crash_is_counted_with_its_reason_and_saved_for_the_next_process(
     """The crashed process ends within seconds, often before a scrape: the counter and
     the time of the crash are written to the data directory, and the next process
     starts from them."""
-    s = Settings()
-    rt = Runtime(settings=s, app=faust.App("crash-test"), topics=Topics.from_settings(s))
+    rt = Health()
     rt.crash_file = tmp_path / "crash-test.crashes.json"
     stage = f"unit-{reason}"
     _crash(rt, stage, exc)

@@ -4,7 +4,7 @@ On Apache Kafka offsets have gaps that lose nothing: a transactional producer
 leaves one offset per commit (its marker), retention deletes records at the
 head, compaction removes superseded ones (the incidents topic; covered in
 tests/stream/faults/test_kafka_cluster.py). The guards written for the embedded
-broker (incidents/stream/app.py: a jump is a hole, the worker restarts in place) must
+broker (incidents/stream/guards.py: a jump is a hole, the worker restarts in place) must
 let those through and still stop at records the consumer really skipped.
 Each has its negative control.
 """

@@ -2,7 +2,7 @@
 
 The broker and Faust decide which records reach an agent; a hole in what
 arrives cannot be produced on demand over a real broker, so these tests feed
-`incidents.stream.app.batches` a stream that stands in for Faust's (records and acks
+`incidents.stream.guards.batches` a stream that stands in for Faust's (records and acks
 only) and a consumer that answers with committed and earliest offsets.
 """
 
@@ -20,7 +20,7 @@ from faust.types import TP
 from incidents.config.settings import Settings
 from incidents.kafka.topics import Topics
 from incidents.observability import metrics
-from incidents.stream.app import OffsetGap, Runtime, batches
+from incidents.stream.guards import OffsetGap, OffsetGuards, batches
 
 StartOf = Callable[[str, int, int], Awaitable[int | None]]
 
@@ -112,9 +112,9 @@ class _Consumer:
         return self.earliest[TP(topic, partition)]
 
 
-def _runtime(consumer: _Consumer, settings: Settings | None = None) -> Runtime:
+def _runtime(consumer: _Consumer, settings: Settings | None = None) -> OffsetGuards:
     s = settings or Settings()
-    return Runtime(
+    return OffsetGuards(
         settings=s,
         app=SimpleNamespace(consumer=consumer),  # type: ignore[arg-type]
         topics=Topics.from_settings(s),
@@ -172,7 +172,7 @@ def test_an_offset_gap_is_counted_under_the_topic_base_name() -> None:
 
 def test_a_jump_the_hole_check_finds_empty_is_read_through_and_acked() -> None:
     """On Apache Kafka a jump over a transaction marker holds no record: the check
-    (Runtime.hole, here a stand-in) says so and the batch goes on."""
+    (OffsetGuards.hole, here a stand-in) says so and the batch goes on."""
     asked: list[tuple[str, int, int, int]] = []
 
     async def empty(topic: str, partition: int, start: int, end: int) -> bool:

@@ -13,7 +13,7 @@ import pytest
 
 from incidents.config.connectors import ConnectorSettings
 from incidents.config.settings import KafkaSettings, Settings, TopicSettings
-from incidents.connectors.base import Runtime
+from incidents.connectors.base import ConnectorRuntime
 from incidents.connectors.cursor import CursorStore
 from incidents.connectors.registry import Registry, load_registry
 from incidents.contracts.models import DeadLetter
@@ -133,8 +133,8 @@ def runtime(
     registry: Registry,
     publisher: Any,
     settings: Settings | None = None,
-) -> Runtime:
-    return Runtime(
+) -> ConnectorRuntime:
+    return ConnectorRuntime(
         name=name,
         settings=settings or main_settings(),
         conf=conf,

@@ -32,13 +32,13 @@ import msgspec
 
 from incidents.config.connectors import ConnectorSettings
 from incidents.connectors.base import (
+    ConnectorRuntime,
     FatalError,
     Fetched,
     HttpClient,
     MalformedResponse,
     MapResult,
     Page,
-    Runtime,
     Source,
     SourceUnavailable,
     TransientError,
@@ -365,7 +365,7 @@ class DiscussionsSource:
         return Page(out, {"topics": window})
 
 
-def build_sources(rt: Runtime) -> tuple[OkApi, list[Source]]:
+def build_sources(rt: ConnectorRuntime) -> tuple[OkApi, list[Source]]:
     api = OkApi(rt.conf)
     sources: list[Source] = []
     for entry in rt.registry.of("ok"):

@@ -24,13 +24,13 @@ from typing import Any
 
 from incidents.config.connectors import ConnectorSettings
 from incidents.connectors.base import (
+    ConnectorRuntime,
     FatalError,
     Fetched,
     HttpClient,
     MalformedResponse,
     MapResult,
     Page,
-    Runtime,
     Source,
     SourceUnavailable,
     TransientError,
@@ -202,7 +202,7 @@ def _enabled(registry: Registry) -> list[tuple[PortalEntry, SourceEntry]]:
     return out
 
 
-def build_sources(rt: Runtime) -> tuple[HttpClient, list[Source]]:
+def build_sources(rt: ConnectorRuntime) -> tuple[HttpClient, list[Source]]:
     http = HttpClient(rt.name, rt.conf)
     sources: list[Source] = []
     for portal, entry in _enabled(rt.registry):

@@ -36,12 +36,12 @@ import feedparser
 
 from incidents.config.connectors import ConnectorSettings
 from incidents.connectors.base import (
+    ConnectorRuntime,
     Fetched,
     HttpClient,
     MalformedResponse,
     MapResult,
     Page,
-    Runtime,
     Source,
     SourceUnavailable,
     TransientError,
@@ -219,6 +219,6 @@ def check(conf: ConnectorSettings, registry: Registry) -> None:
         raise no_sources("rss")
 
 
-def build_sources(rt: Runtime) -> tuple[HttpClient, list[Source]]:
+def build_sources(rt: ConnectorRuntime) -> tuple[HttpClient, list[Source]]:
     http = HttpClient(rt.name, rt.conf, headers={"User-Agent": rt.conf.rss_user_agent})
     return http, [FeedSource(http, e) for e in rt.registry.of("rss")]

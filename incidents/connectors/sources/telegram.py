@@ -41,12 +41,12 @@ from aiohttp import web
 
 from incidents.config.connectors import ConnectorSettings
 from incidents.connectors.base import (
+    ConnectorRuntime,
     FatalError,
     HttpClient,
     MalformedResponse,
     MapResult,
     Page,
-    Runtime,
     Source,
     SourceUnavailable,
     TransientError,
@@ -309,12 +309,12 @@ class UpdatesSource:
         return Page(items, {"offset": nxt} if nxt else {}, more=bool(result))
 
 
-def build_sources(rt: Runtime) -> tuple[TelegramApi, list[Source]]:
+def build_sources(rt: ConnectorRuntime) -> tuple[TelegramApi, list[Source]]:
     api = TelegramApi(rt.conf)
     return api, [UpdatesSource(api, rt.registry, rt.conf.telegram_long_poll_s)]
 
 
-def webhook_routes(app: web.Application, rt: Runtime) -> None:
+def webhook_routes(app: web.Application, rt: ConnectorRuntime) -> None:
     """POST /telegram: one Update per call, published before the 200."""
     expected = _webhook_secret(rt.conf)
 

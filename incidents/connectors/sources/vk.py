@@ -51,13 +51,13 @@ from msgspec import json
 
 from incidents.config.connectors import ConnectorSettings
 from incidents.connectors.base import (
+    ConnectorRuntime,
     FatalError,
     Fetched,
     HttpClient,
     MalformedResponse,
     MapResult,
     Page,
-    Runtime,
     Source,
     SourceUnavailable,
     TransientError,
@@ -575,7 +575,7 @@ class SearchSource:
         return Page(out, {"since": cur_since, "ids": sorted(cur_ids)})
 
 
-def build_sources(rt: Runtime) -> tuple[VkApi, list[Source]]:
+def build_sources(rt: ConnectorRuntime) -> tuple[VkApi, list[Source]]:
     api = VkApi(rt.conf)
     sources: list[Source] = []
     for entry in rt.registry.of("vk"):

@@ -24,7 +24,7 @@ import msgspec
 from aiohttp import web
 
 from incidents.config.connectors import ConnectorSettings
-from incidents.connectors.base import FatalError, Runtime
+from incidents.connectors.base import ConnectorRuntime, FatalError
 from incidents.connectors.registry import Registry
 from incidents.contracts.models import RawMention
 from incidents.kafka.producer import PublishError
@@ -50,7 +50,7 @@ def check(conf: ConnectorSettings, registry: Registry) -> None:
     _tokens(conf)
 
 
-def routes(app: web.Application, rt: Runtime) -> None:
+def routes(app: web.Application, rt: ConnectorRuntime) -> None:
     tokens = _tokens(rt.conf)
 
     def authorized(request: web.Request) -> bool:
@@ -127,7 +127,7 @@ def routes(app: web.Application, rt: Runtime) -> None:
     app.router.add_post("/mentions", receive)
 
 
-async def _reject_all(rt: Runtime, body: bytes, kind: str, reason: str) -> web.Response:
+async def _reject_all(rt: ConnectorRuntime, body: bytes, kind: str, reason: str) -> web.Response:
     metrics.FETCHED.labels(rt.name).inc()
     rt.dead_letter(body, kind, reason)
     try:

@@ -16,10 +16,10 @@ from incidents.stream.agents import dedup, enrich, group, respond, sink
 if TYPE_CHECKING:
     import faust
 
-    from incidents.stream.app import Runtime
+    from incidents.stream.runtime import WorkerRuntime
 
 
-def register_roles(app: faust.App, rt: Runtime, roles: Iterable[str]) -> None:
+def register_roles(app: faust.App, rt: WorkerRuntime, roles: Iterable[str]) -> None:
     modules = {"enrich": enrich, "dedup": dedup, "group": group, "respond": respond, "sink": sink}
     for role in roles:
         modules[role].register(app, rt)

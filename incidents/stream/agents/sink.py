@@ -1,65 +1,31 @@
 """sink: resolved mentions, incidents, events, replies and dead letters → ClickHouse.
 
-Batches of up to INCIDENTS_CLICKHOUSE_BATCH_ROWS rows, about one insert per
-second per table. A batch is acked (and its offsets later committed) only
-after ClickHouse acknowledged every insert of it; while ClickHouse is down
-the agent retries with capped exponential backoff and jitter, holding the
-offsets, so nothing is lost and the consumer simply falls behind. Replayed
-batches are filtered against what ClickHouse already has (incidents/warehouse/writer.py).
+Each topic goes to its table; how a batch is written and retried while ClickHouse
+is down (offsets held, nothing lost) is incidents/stream/sink.py. The loop is the
+step runner's (incidents/stream/runner.py); the sink has no domain step.
 """
 
 from __future__ import annotations
 
-import asyncio
-import random
-import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from incidents.domain.steps import Step
 from incidents.observability import metrics
-from incidents.observability.logs import get as get_logger
-from incidents.stream import runner
+from incidents.stream import runner, sink
 from incidents.stream.decoders import STAGE_DECODERS
-from incidents.warehouse.rows import rows_for
-from incidents.warehouse.writer import Warehouse, WarehouseError
+from incidents.warehouse.writer import Warehouse
 
 if TYPE_CHECKING:
     import faust
 
-    from incidents.stream.app import Runtime
-
-log = get_logger("incidents.stream.sink")
+    from incidents.stream.runtime import WorkerRuntime
 
 
-def register(app: faust.App, rt: Runtime) -> None:
+def register(app: faust.App, rt: WorkerRuntime) -> None:
     s, t = rt.settings, rt.topics
-    # topic -> (table, contract name of the topic: its decoder, incidents/stream/decoders.py)
-    routes = {
-        t.resolved: ("mentions", "mentions.resolved"),
-        t.incidents: ("incidents", "incidents"),
-        t.events: ("incident_events", "incidents.events"),
-        t.replies: ("replies", "replies.outbound"),
-        t.dlq: ("dead_letters", "mentions.dlq"),
-    }
+    routes = sink.routes(t)
     warehouse = rt.warehouse = Warehouse(s.clickhouse, down_file=s.faults.clickhouse_down_file)
     metrics.declare_sink([*(table for table, _ in routes.values()), "schema_migrations"])
-
-    async def migrate() -> None:
-        applied = await _until_ok(rt, "schema_migrations", warehouse.migrate)
-        if applied:
-            log.info("migrations_applied", applied=applied)
-
-    async def write(out: runner.Outputs, done: list[Any]) -> None:
-        per_table: dict[str, list[tuple[Any, int, int]]] = {}
-        for d in done:
-            msg = d.tag.event.message
-            per_table.setdefault(routes[msg.topic][0], []).append(
-                (d.value, msg.partition, msg.offset)
-            )
-        for table, items in per_table.items():
-            done_ = await _until_ok(rt, table, warehouse.insert, table, rows_for(table, items))
-            _count(table, done_)
-
     runner.register(
         app,
         rt,
@@ -71,53 +37,9 @@ def register(app: faust.App, rt: Runtime) -> None:
             },
             outputs=[t.dlq],
             step=Step("sink"),
-            publish=write,
+            publish=sink.writer(rt, warehouse, routes),
             take=s.clickhouse.batch_rows,
             within=s.clickhouse.flush_interval_s,
-            on_start=migrate,
+            on_start=sink.migrator(rt, warehouse),
         ),
     )
-
-
-def _count(table: str, done: Any) -> None:
-    metrics.SINK_ROWS.labels(table).inc(done.written)
-    metrics.SINK_SKIPPED.labels(table).inc(done.skipped)
-    if done.expired:
-        metrics.SINK_EXPIRED.labels(table).inc(done.expired)
-        log.warning(
-            "rows_older_than_retention",
-            table=table,
-            rows=done.expired,
-            ttl_days=done.ttl_days,
-            oldest=done.oldest.isoformat() if done.oldest else None,
-            message=f"{done.expired} rows older than the retention of "
-            f"{done.ttl_days} days were not stored",
-            setting="INCIDENTS_CLICKHOUSE_TTL_DAYS (raise it and restart the "
-            "sink or run `incidents migrate` to keep such history)",
-        )
-
-
-async def _until_ok(rt: Runtime, table: str, fn: Any, *args: Any) -> Any:
-    """Retry a ClickHouse call until it succeeds: capped exponential backoff with jitter."""
-    delay = 0.5
-    attempt = 0
-    while True:
-        t0 = time.perf_counter()
-        try:
-            result = await rt.in_executor(fn, *args)
-            metrics.SINK_INSERT.labels(table).observe(time.perf_counter() - t0)
-            if attempt:
-                log.info("clickhouse_recovered", table=table, attempts=attempt + 1)
-            return result
-        except WarehouseError as exc:
-            attempt += 1
-            metrics.SINK_ERRORS.labels(table).inc()
-            log.warning(
-                "clickhouse_retry",
-                table=table,
-                attempt=attempt,
-                error=str(exc)[:300],
-                backoff_s=round(delay, 2),
-            )
-            await asyncio.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, rt.settings.clickhouse.retry_max_s)
